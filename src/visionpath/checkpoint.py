@@ -1,0 +1,87 @@
+"""Checkpoints: one safetensors file each, weights plus JSON metadata in the file's header, written atomically.
+
+The metadata holds what is needed to use the weights without the training code's memory of them: model name
+and arguments, class names, input shape and normalisation, the visionpath version. `last.safetensors` also
+holds what resuming needs (optimiser state, random-number-generator states, epoch and history), so a run can
+continue exactly where it stopped; one file means weights and resume state can never disagree.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save as safetensors_bytes
+
+from .errors import VisionpathError
+
+METADATA_KEY = "visionpath"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename: readers see the old file or the new."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_checkpoint(path: Path, model: torch.nn.Module, metadata: dict, extra: dict[str, torch.Tensor] | None = None
+                    ) -> None:
+    tensors = {f"model.{k}": v.detach().contiguous().cpu().clone() for k, v in model.state_dict().items()}
+    tensors.update({k: v.detach().contiguous().cpu() for k, v in (extra or {}).items()})
+    atomic_write(path, safetensors_bytes(tensors, metadata={METADATA_KEY: json.dumps(metadata)}))
+
+
+def read_metadata(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise VisionpathError(f"there is no checkpoint at {path}; give a run folder made by `visionpath train` "
+                              "or the path of its best.safetensors.")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise VisionpathError(f"{path} is not a readable checkpoint ({e}).") from None
+    if METADATA_KEY not in header:
+        raise VisionpathError(f"{path} is a safetensors file but not a visionpath checkpoint (it has no visionpath "
+                              "metadata); pass --weights to load foreign weights into a model instead.")
+    return json.loads(header[METADATA_KEY])
+
+
+def load_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:
+    """The tensors whose names start with `prefix`, with the prefix removed."""
+    with safe_open(str(path), framework="pt") as f:
+        return {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+
+
+def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimiser's state into tensors named "<param index>.<name>" and everything else (for JSON)."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def optimizer_from_tensors(tensors: dict[str, torch.Tensor], saved: dict) -> dict:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    for name, value in saved["scalars"].items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": saved["param_groups"]}

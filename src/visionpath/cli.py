@@ -1,0 +1,122 @@
+"""The `visionpath` command: a thin layer over the Python API. Every flag is a keyword of the function it calls,
+and a flag left out is not passed at all, so the API's defaults are the only defaults."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+
+from .console import say
+from .errors import VisionpathError
+
+TRAIN_EXAMPLES = """examples:
+  visionpath train mnist --model mlp --epochs 5 --batch-size 128
+  visionpath train mnist --data-dir ../shared/data        # local copies of the data, no download
+  visionpath train path/to/folder                         # a folder of class subfolders
+  visionpath train --resume runs/mnist-mlp-1              # continue an interrupted run"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="visionpath", description="Image classification on PyTorch, from MNIST to "
+                                     "your own photos.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    S = argparse.SUPPRESS
+    from .train import train
+    D = {name: p.default for name, p in inspect.signature(train).parameters.items()}  # the API's defaults, shown
+
+    t = commands.add_parser("train", help="train a model on a dataset or a folder of class subfolders",
+                            epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                            argument_default=S)
+    t.add_argument("data", nargs="?", help="built-in dataset (mnist, fashion-mnist, cifar10, cifar100) or a folder "
+                   "(default: mnist)")
+    t.add_argument("--model", help=f"model name, see `visionpath models` (default: {D['model']})")
+    t.add_argument("--epochs", type=int, help=f"passes over the training images (default: {D['epochs']})")
+    t.add_argument("--batch-size", type=int, help=f"images per step (default: {D['batch_size']})")
+    t.add_argument("--lr", type=float, help=f"peak learning rate (default: {D['lr']})")
+    t.add_argument("--optimizer", help=f"adam, adamw or sgd (default: {D['optimizer']})")
+    t.add_argument("--schedule", help=f"learning-rate schedule: onecycle, cosine or constant (default: {D['schedule']})")
+    t.add_argument("--weight-decay", type=float, help=f"L2 penalty (default: {D['weight_decay']})")
+    t.add_argument("--label-smoothing", type=float, help=f"(default: {D['label_smoothing']})")
+    t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
+                   help="stop after this many epochs without a better validation accuracy (default: off)")
+    t.add_argument("--width", type=int, help="model width (mlp: units per hidden layer, default 512)")
+    t.add_argument("--depth", type=int, help="model depth (mlp: hidden layers, default 1)")
+    t.add_argument("--dropout", type=float, help="dropout rate (mlp default: 0.2)")
+    t.add_argument("--validation-split", type=float, help=f"share of train held out when there is no validation "
+                   f"split (default: {D['validation_split']})")
+    t.add_argument("--image-size", type=int, help="resize folder pictures to this side (default: their own size)")
+    t.add_argument("--data-dir", help="folder with local copies of the built-in datasets (or $VISIONPATH_DATA_DIR)")
+    t.add_argument("--seed", type=int, help=f"random seed (default: {D['seed']})")
+    t.add_argument("--device", help=f"auto, cpu, cuda or mps (default: {D['device']})")
+    t.add_argument("--precision", help=f"auto (bf16 mixed precision where it is measured faster), fp32 or bf16 "
+                   f"(default: {D['precision']})")
+    t.add_argument("--project", help=f"parent folder of run folders (default: {D['project']})")
+    t.add_argument("--name", help="run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
+    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch")
+
+    e = commands.add_parser("evaluate", help="test loss and accuracy, per-class table and confusion matrix of a run",
+                            argument_default=S)
+    e.add_argument("run", help="a run folder, e.g. runs/mnist-mlp-1")
+    e.add_argument("--split", help="test (default), validation or train")
+    e.add_argument("--data-dir", help="where the data is, if not where it was during training")
+
+    p = commands.add_parser("predict", help="classify images with a trained run", argument_default=S)
+    p.add_argument("run", help="a run folder or a checkpoint file")
+    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    p.add_argument("--top-k", type=int, help="classes shown per image (default: 5)")
+    p.add_argument("--csv", help="write all predictions to this CSV file")
+    p.add_argument("--batch-size", type=int, help="images per forward pass (default: 256)")
+
+    commands.add_parser("datasets", help="the built-in datasets and where each is cached")
+    commands.add_parser("models", help="the model registry, with parameter counts")
+    return parser
+
+
+def list_datasets() -> None:
+    from .data.builtin import DATASETS, dataset_cache_dir
+    say("built-in datasets (or pass the path of a folder of class subfolders):")
+    for name, spec in DATASETS.items():
+        cache = dataset_cache_dir(name)
+        cached = sum((cache / f.name).is_file() for f in spec.files)
+        state = "cached" if cached == len(spec.files) else f"{cached}/{len(spec.files)} files cached"
+        say(f"  {name:<14} {spec.description}\n  {'':<14} {state} in {cache}")
+
+
+def list_models() -> None:
+    from .models import MODELS, count_parameters, create_model
+    say(f"{'model':<10} {'params (28×28 grey)':>20} {'params (32×32 colour)':>22}  description")
+    for name, entry in MODELS.items():
+        counts = [count_parameters(create_model(name, 10, shape)) for shape in ((1, 28, 28), (3, 32, 32))]
+        say(f"{name:<10} {counts[0]:>20,} {counts[1]:>22,}  {entry.summary}")
+        say(f"{'':<10} arguments: " + ", ".join(f"{k}={v}" for k, v in entry.arguments.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    command = args.pop("command")
+    try:
+        if command == "train":
+            from .train import train
+            run = train(**args)
+            return 130 if run.interrupted else 0
+        if command == "evaluate":
+            from .runs import Run
+            Run(args.pop("run")).evaluate(**args)
+        elif command == "predict":
+            from .predict import predict
+            predict(**args)
+        elif command == "datasets":
+            list_datasets()
+        elif command == "models":
+            list_models()
+        else:
+            parser.print_help()
+            return 1
+    except VisionpathError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,32 @@
+"""Where visionpath talks to the person: one rich console, and progress bars only when someone is watching."""
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(highlight=False)
+
+
+def say(message: str) -> None:
+    console.print(message, markup=False, soft_wrap=True)
+
+
+def interactive() -> bool:
+    """True when stdout is a terminal: then we draw progress bars; otherwise we log one line per epoch."""
+    return sys.stdout.isatty() and console.is_terminal
+
+
+def progress_bar(transient: bool = True) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=transient,
+        disable=not interactive(),
+    )

@@ -1,0 +1,96 @@
+"""The one image-decoding function. Training, evaluation and prediction all read pictures through `load_image`,
+so a given file becomes the same tensor on every path.
+
+Pillow decodes: it reads every format we accept (torchvision.io has no BMP or TIFF decoder), it applies EXIF
+orientation, and its JPEG draft mode decodes a large photo directly at a reduced scale, which is much faster
+when the picture is going to be shrunk anyway.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import VisionpathError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """Bring any Pillow mode to L, LA, RGB or RGBA, keeping the look of the picture."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        array = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or array.max() > 255 else 255.0
+        return Image.fromarray(np.clip(array * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        return Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8), "L")
+    if img.mode == "1":
+        return img.convert("L")
+    if img.mode == "P":  # palette: may carry transparency
+        return img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("L", "LA", "RGB", "RGBA"):
+        return img
+    return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV...
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite transparent pictures on white, as a viewer shows them (black would be the raw pixel values)."""
+    if img.mode not in ("LA", "RGBA"):
+        return img
+    background = Image.new(img.mode, img.size, (255,) * len(img.mode))
+    return Image.alpha_composite(background, img).convert(img.mode[:-1])
+
+
+def load_image(path: str | Path, size: tuple[int, int] | None = None, channels: int | None = None) -> torch.Tensor:
+    """Decode one picture to a uint8 tensor of shape (channels, height, width).
+
+    EXIF orientation is applied; grey, palette, RGBA (on white), CMYK and 16-bit pictures are converted;
+    a multi-frame GIF or TIFF gives its first frame. `channels` is 1 (grey) or 3 (RGB), or None to keep the
+    picture's own (1 if grey, else 3). With `size` = (height, width), the picture is cropped to that aspect
+    ratio around its centre and resized, so nothing is stretched.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            if size is not None and img.format == "JPEG":
+                img.draft("RGB" if channels != 1 else "L", (size[1] * 2, size[0] * 2))  # decode at ≥ 2× the target
+            img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            img = _flatten_alpha(_to_8bit(img))
+    except Image.DecompressionBombError:
+        raise VisionpathError(f"{path} is too large to decode safely (more than {Image.MAX_IMAGE_PIXELS:,} pixels); "
+                              "shrink it or remove it.") from None
+    except FileNotFoundError:
+        raise VisionpathError(f"{path} does not exist.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise VisionpathError(f"{path} is not a readable image ({e}); remove or replace it.") from None
+    wanted = channels or (1 if img.mode == "L" else 3)
+    img = img.convert("L" if wanted == 1 else "RGB")
+    if size is not None and (img.height, img.width) != tuple(size):
+        img = ImageOps.fit(img, (size[1], size[0]), method=Image.Resampling.BILINEAR)
+    array = np.asarray(img, dtype=np.uint8)
+    tensor = torch.from_numpy(array.copy())
+    return tensor.unsqueeze(0) if wanted == 1 else tensor.permute(2, 0, 1).contiguous()
+
+
+def peek_image(path: Path) -> tuple[tuple[int, int], bool]:
+    """((height, width), is_grey) from the file header alone, without decoding the pixels (EXIF rotation applied)."""
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            orientation = img.getexif().get(0x0112, 1)
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
+            return (height, width), img.mode in GREY_MODES
+    except Image.DecompressionBombError:
+        raise VisionpathError(f"{path} is too large to decode safely; shrink it or remove it.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise VisionpathError(f"{path} is not a readable image ({e}); remove or replace it.") from None

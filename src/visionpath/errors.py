@@ -1,0 +1,5 @@
+"""The one exception type users see: a plain sentence that says what is wrong and how to fix it."""
+
+
+class VisionpathError(Exception):
+    """A problem with the user's input or environment. The CLI prints its message alone, without a traceback."""

@@ -1,0 +1,109 @@
+"""Prediction: pictures in, the top classes with their probabilities out.
+
+Each picture goes through the same `load_image` as training did, at the checkpoint's input size and channel
+count, so a file is seen by the model exactly as it would have been in training.
+"""
+from __future__ import annotations
+
+import csv as csv_module
+import glob
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .console import progress_bar, say
+from .data.folder import is_junk
+from .data.images import is_image_file, load_image
+from .errors import VisionpathError
+from .models import logits_in_batches
+from .runs import load_model
+
+SHOWN = 20  # predictions printed to the terminal; the CSV has them all
+
+
+@dataclass
+class Prediction:
+    path: str
+    label: str                      # the most likely class
+    probability: float              # its probability (softmax of the scores)
+    top: list[tuple[str, float]]    # the top-k classes, most likely first
+
+
+def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
+    """Files, folders (searched recursively) and glob patterns -> image files, in the order given."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    found: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p)
+                            and not any(is_junk(Path(part)) for part in p.relative_to(path).parts))
+        elif path.is_file():
+            found.append(path)
+        elif any(c in str(item) for c in "*?["):
+            found += sorted(Path(p) for p in glob.glob(str(item), recursive=True) if is_image_file(Path(p)))
+        else:
+            raise VisionpathError(f"{item} does not exist; give image files, folders or glob patterns.")
+    if not found:
+        raise VisionpathError(f"no images found in {', '.join(map(str, inputs))} (accepted: "
+                              ".jpg .jpeg .png .bmp .webp .gif .tif .tiff).")
+    return found
+
+
+def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int = 5, csv: str | Path | None = None,
+            batch_size: int = 256) -> list[Prediction]:
+    """Classify pictures with a run's best weights. Unreadable files are listed and skipped, not fatal."""
+    model, meta = load_model(run)
+    classes, (channels, height, width) = meta["classes"], meta["input_shape"]
+    top_k = max(1, min(top_k, len(classes)))
+    paths = collect_images(images)
+
+    def decode(path: Path) -> torch.Tensor | str:
+        try:
+            return load_image(path, (height, width), channels)
+        except VisionpathError as e:
+            return str(e)
+
+    results: list[Prediction] = []
+    unreadable: list[str] = []
+    with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
+        task = bar.add_task("predicting", total=len(paths), status="")
+        decoded = pool.map(decode, paths)  # decoding runs ahead of the model in the pool's threads
+        for start in range(0, len(paths), batch_size):
+            batch_paths, tensors = [], []
+            for path in paths[start: start + batch_size]:
+                image = next(decoded)
+                if isinstance(image, str):
+                    unreadable.append(image)
+                else:
+                    batch_paths.append(path)
+                    tensors.append(image)
+            if tensors:
+                logits = logits_in_batches(model, torch.stack(tensors), meta["mean"], meta["std"], torch.device("cpu"))
+                probs, index = logits.softmax(1).topk(top_k, dim=1)
+                for path, p, i in zip(batch_paths, probs.tolist(), index.tolist()):
+                    top = [(classes[c], q) for c, q in zip(i, p)]
+                    results.append(Prediction(str(path), top[0][0], top[0][1], top))
+            bar.advance(task, len(paths[start: start + batch_size]))
+
+    for r in results[:SHOWN]:
+        say(f"{r.path}: " + " · ".join(f"{name} {p:.1%}" for name, p in r.top))
+    if len(results) > SHOWN:
+        say(f"... and {len(results) - SHOWN:,} more" + ("" if csv else " (write them all with --csv FILE)"))
+    if unreadable:
+        say(f"skipped {len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable))
+    if csv:
+        with open(csv, "w", newline="") as f:
+            writer = csv_module.writer(f)
+            writer.writerow(["path", "label", "probability"] + [f"top{k + 1}" for k in range(top_k)]
+                            + [f"top{k + 1}_probability" for k in range(top_k)])
+            for r in results:
+                writer.writerow([r.path, r.label, f"{r.probability:.6f}"] + [n for n, _ in r.top]
+                                + [f"{p:.6f}" for _, p in r.top])
+        say(f"wrote {len(results):,} predictions to {csv}")
+    if not results:
+        raise VisionpathError("none of the given files could be read as an image.")
+    return results

@@ -1,0 +1,328 @@
+"""Training: one readable loop, in labelled phases.
+
+    1. settle the settings   (a resumed run reads them from its folder)
+    2. data                  (uint8 tensors on the training device)
+    3. model and optimiser
+    4. the loop              (one epoch = every training image once, in batches; validation after each)
+    5. finish                (restore the best epoch, test report, plots)
+
+Loss and accuracy are summed on the device and read once per progress-bar refresh, not after every step.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import __version__
+from .checkpoint import load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata, save_checkpoint
+from .console import interactive, progress_bar, say
+from .data import Dataset, load_dataset
+from .errors import VisionpathError
+from .evaluate import evaluate_images
+from .models import count_parameters, create_model, logits_in_batches, model_entry, scale_pixels, scaling_for
+from .report import plot_curves, training_summary
+from .runs import Run, new_run_dir
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+SCHEDULES = ("onecycle", "cosine", "constant")
+HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+
+
+def learning_rate(schedule: str, step: int, total_steps: int, peak: float) -> float:
+    """The learning rate at `step`. onecycle: warm up over the first 25% from peak/25, then cosine to 0.
+    cosine: warm up over the first 5%, then cosine to 0. constant: peak throughout."""
+    if schedule == "constant":
+        return peak
+    warm = max(1, int((0.25 if schedule == "onecycle" else 0.05) * total_steps))
+    if step < warm:
+        return peak * (0.04 + 0.96 * step / warm)
+    progress = (step - warm) / max(1, total_steps - warm)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise VisionpathError(f"unknown device '{device}'; use auto, cpu, cuda or mps.") from None
+
+
+def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
+    """(fp32 or bf16, why). auto measures: bf16 autocast is used only where it is faster on this very device."""
+    if precision in ("fp32", "bf16"):
+        return precision, "as asked"
+    if precision != "auto":
+        raise VisionpathError(f"unknown precision '{precision}'; use auto, fp32 or bf16.")
+    if device.type == "cuda":
+        return ("bf16", "the GPU supports it") if torch.cuda.is_bf16_supported() else ("fp32", "no bf16 on this GPU")
+    if device.type != "cpu":
+        return "fp32", f"bf16 autocast is not used on {device.type}"
+    # On a CPU, bf16 is fast only with native support (AVX512-BF16, AMX); elsewhere it is emulated and slow.
+    probe = torch.Generator().manual_seed(0)  # its own generator: the run's random stream stays untouched
+    a, b = torch.randn(256, 1024, generator=probe), torch.randn(1024, 512, generator=probe)
+
+    def seconds(dtype: torch.dtype) -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            a @ b
+            t0 = time.perf_counter()
+            for _ in range(10):
+                a @ b
+        return time.perf_counter() - t0
+    fp32, bf16 = min(seconds(torch.float32) for _ in range(3)), min(seconds(torch.bfloat16) for _ in range(3))
+    if bf16 < 0.8 * fp32:
+        return "bf16", f"measured {fp32 / bf16:.1f}× faster than fp32 on this CPU"
+    return "fp32", f"bf16 measured no faster than fp32 on this CPU ({fp32 / bf16:.1f}×)"
+
+
+def check_settings(settings: dict) -> None:
+    """Reject impossible settings before any data is loaded."""
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise VisionpathError(message)
+    need(isinstance(settings["epochs"], int) and settings["epochs"] >= 1,
+         f"--epochs must be a whole number of at least 1 (got {settings['epochs']}): one epoch is one pass over "
+         "the training images.")
+    need(isinstance(settings["batch_size"], int) and settings["batch_size"] >= 1,
+         f"--batch-size must be at least 1 (got {settings['batch_size']}).")
+    need(settings["lr"] > 0, f"--lr must be positive (got {settings['lr']}).")
+    need(settings["optimizer"] in OPTIMIZERS,
+         f"unknown optimizer '{settings['optimizer']}'; choose from {', '.join(OPTIMIZERS)}.")
+    need(settings["schedule"] in SCHEDULES, f"unknown schedule '{settings['schedule']}'; choose from {', '.join(SCHEDULES)}.")
+    need(0 <= settings["label_smoothing"] < 1, "--label-smoothing must be in [0, 1).")
+    need(settings["weight_decay"] >= 0, "--weight-decay must be zero or positive.")
+    need(settings["early_stopping"] is None or settings["early_stopping"] >= 1,
+         "--early-stopping is a patience in epochs and must be at least 1.")
+    need(settings["dropout"] is None or 0 <= settings["dropout"] < 1, "--dropout must be in [0, 1).")
+    need(settings["precision"] in ("auto", "fp32", "bf16"), f"unknown precision '{settings['precision']}'; use "
+         "auto, fp32 or bf16.")
+    model_entry(settings["model"])
+
+
+def train(data: str | Path = "mnist", *,
+          model: str = "mlp",
+          epochs: int = 6,
+          batch_size: int = 128,
+          lr: float = 4e-3,
+          optimizer: str = "adam",
+          schedule: str = "onecycle",
+          weight_decay: float = 0.0,
+          label_smoothing: float = 0.0,
+          early_stopping: int | None = None,
+          width: int | None = None,
+          depth: int | None = None,
+          dropout: float | None = None,
+          validation_split: float = 0.1,
+          image_size: int | None = None,
+          data_dir: str | Path | None = None,
+          seed: int = 0,
+          device: str = "auto",
+          precision: str = "auto",
+          project: str | Path = "runs",
+          name: str | None = None,
+          resume: str | Path | None = None) -> Run:
+    """Train `model` on `data` (a built-in dataset name or a folder of class subfolders); returns the Run.
+
+    data: "mnist", "fashion-mnist", "cifar10", "cifar100", or a folder (see `visionpath.data.folder`).
+    model: a name from `visionpath models`; width/depth/dropout are passed to it when given.
+    epochs: passes over the training images. batch_size: images per step (one step = one iteration).
+    lr: the peak learning rate; schedule: how it moves over training (see `learning_rate`).
+    optimizer: adam (the default: forgiving), adamw or sgd (momentum 0.9). weight_decay: L2, decoupled for adamw.
+    label_smoothing: spread this much of the target probability over the other classes.
+    early_stopping: stop after this many epochs without a better validation accuracy; the best is restored.
+    validation_split: the share of train held out for validation when the data has no validation split.
+    image_size: the side pictures of a folder dataset are resized to (default: their own, if all agree).
+    data_dir: a folder holding local copies of the built-in datasets (else the cache, else download).
+    seed: fixes initial weights, shuffling and dropout: the same seed gives the same run.
+    device: auto (GPU when there is one), cpu, cuda or mps.
+    precision: auto (bf16 mixed precision where this device runs it faster, else fp32), fp32 or bf16.
+    project, name: the run goes to project/name-N (name defaults to dataset-model; N never overwrites).
+    resume: a run folder to continue from its last completed epoch, with its own saved settings.
+    """
+    # ---- 1. settle the settings ------------------------------------------------------------------------
+    if resume is not None:
+        run_dir = Path(resume)
+        last = run_dir / "last.safetensors"
+        if not (run_dir / "config.json").is_file() or not last.is_file():
+            raise VisionpathError(f"{run_dir} is not a run folder that can be resumed (it needs config.json and "
+                                  "last.safetensors, written after the first epoch).")
+        settings = json.loads((run_dir / "config.json").read_text())["settings"]
+        saved = read_metadata(last)
+    else:
+        settings = dict(data=str(data), model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                        schedule=schedule, weight_decay=weight_decay, label_smoothing=label_smoothing,
+                        early_stopping=early_stopping, width=width, depth=depth, dropout=dropout,
+                        validation_split=validation_split, image_size=image_size,
+                        data_dir=str(data_dir) if data_dir else None, seed=seed, device=device, precision=precision)
+        check_settings(settings)
+        saved = None
+    torch.manual_seed(settings["seed"])
+
+    # ---- 2. data -----------------------------------------------------------------------------------------
+    dataset = load_dataset(settings["data"], settings["data_dir"], settings["validation_split"], settings["seed"],
+                           settings["image_size"])
+    n_train = len(dataset.train)
+    if settings["batch_size"] > n_train:
+        raise VisionpathError(f"--batch-size {settings['batch_size']} is larger than the {n_train:,} training images; "
+                              f"use at most {n_train:,}.")
+    dev = pick_device(settings["device"])
+    train_images, train_labels = dataset.train.images.to(dev), dataset.train.labels.to(dev)
+
+    # ---- 3. model and optimiser ------------------------------------------------------------------------------
+    model_args = {k: settings[k] for k in ("width", "depth", "dropout") if settings[k] is not None}
+    net = create_model(settings["model"], len(dataset.classes), dataset.input_shape, **model_args).to(dev)
+    entry = model_entry(settings["model"])
+    model_args = {**entry.arguments, **model_args}  # record every argument, defaults included
+    mean, std = scaling_for(entry, dataset.mean, dataset.std)
+    if settings["optimizer"] == "sgd":
+        optimizer_options = {"momentum": 0.9, "nesterov": True}
+    else:  # the fused Adam step is one kernel instead of a dozen per parameter tensor
+        optimizer_options = {"fused": True} if dev.type in ("cpu", "cuda") else {}
+    opt = OPTIMIZERS[settings["optimizer"]](net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
+                                            **optimizer_options)
+    shuffle = torch.Generator().manual_seed(settings["seed"])
+    iterations = math.ceil(n_train / settings["batch_size"])
+    total_steps = iterations * settings["epochs"]
+    metadata = {"format": 1, "visionpath_version": __version__, "model": settings["model"], "model_args": model_args,
+                "classes": dataset.classes, "input_shape": list(dataset.input_shape), "mean": mean, "std": std,
+                "dataset": dataset.name}
+
+    if saved is not None and "precision" in saved["resume"]:
+        amp, why = saved["resume"]["precision"], "as in the interrupted run"
+    else:
+        amp, why = pick_precision(settings["precision"], dev)
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp == "bf16")
+
+    history: list[dict] = []
+    best = {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf}
+    start_epoch, elapsed = 0, 0.0
+    if saved is not None:  # continue exactly where the last completed epoch left off
+        net.load_state_dict(load_tensors(last, "model."))
+        opt.load_state_dict(optimizer_from_tensors(load_tensors(last, "optimizer."), saved["resume"]["optimizer"]))
+        rng = load_tensors(last, "rng.")
+        torch.set_rng_state(rng["torch"])
+        shuffle.set_state(rng["shuffle"])
+        history, best = saved["resume"]["history"], saved["resume"]["best"]
+        start_epoch, elapsed = saved["resume"]["epoch"], history[-1]["time"] if history else 0.0
+        say(f"resuming {run_dir} after epoch {start_epoch}/{settings['epochs']}")
+    else:
+        run_dir = new_run_dir(project, name or f"{dataset.name}-{settings['model']}")
+        (run_dir / "config.json").write_text(json.dumps({"settings": settings, "model_args": model_args,
+                                                         "classes": dataset.classes,
+                                                         "input_shape": list(dataset.input_shape)}, indent=2))
+    run = Run(run_dir)
+    say(f"model {settings['model']}: {count_parameters(net):,} parameters; {settings['optimizer']} at lr "
+        f"{settings['lr']:g} ({settings['schedule']} schedule), on {dev.type}, {amp} ({why})")
+    say(f"{settings['epochs']} epochs × {iterations:,} iterations × {settings['batch_size']} images = "
+        f"{total_steps:,} steps (an iteration is one batch; an epoch is every one of the {n_train:,} training "
+        f"images once); results in {run_dir}")
+
+    # ---- 4. the loop -------------------------------------------------------------------------------------------
+    bad_epochs = sum(1 for row in history if row["epoch"] > best["epoch"])
+    epoch = start_epoch
+    try:
+        with progress_bar() as bar:
+            for epoch in range(start_epoch + 1, settings["epochs"] + 1):
+                t0 = time.perf_counter()
+                net.train()
+                task = bar.add_task(f"epoch {epoch}/{settings['epochs']}", total=iterations, status="")
+                order = torch.randperm(n_train, generator=shuffle).to(dev)
+                loss_sum = torch.zeros((), device=dev)
+                correct = torch.zeros((), device=dev, dtype=torch.long)
+                shown = time.perf_counter()
+                for i in range(iterations):
+                    step = (epoch - 1) * iterations + i
+                    for group in opt.param_groups:
+                        group["lr"] = learning_rate(settings["schedule"], step, total_steps, settings["lr"])
+                    index = order[i * settings["batch_size"]: (i + 1) * settings["batch_size"]]
+                    x, y = scale_pixels(train_images[index], mean, std), train_labels[index]
+                    with autocast:
+                        logits = net(x).float()
+                    loss = F.cross_entropy(logits, y, label_smoothing=settings["label_smoothing"])
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    loss_sum += loss.detach() * len(y)
+                    correct += (logits.detach().argmax(1) == y).sum()
+                    if bar.live.is_started and (time.perf_counter() - shown > 0.25 or i == iterations - 1):
+                        seen = min((i + 1) * settings["batch_size"], n_train)
+                        bar.update(task, completed=i + 1, status=f"loss {loss_sum.item() / seen:.4f} "
+                                                                 f"acc {correct.item() / seen:.2%}")
+                        shown = time.perf_counter()
+                bar.remove_task(task)
+
+                val_logits = logits_in_batches(net, dataset.validation.images, mean, std, dev)
+                val_labels = dataset.validation.labels.to(val_logits.device)
+                epoch_time = time.perf_counter() - t0
+                elapsed += epoch_time
+                row = {"epoch": epoch, "time": round(elapsed, 3), "epoch_time": round(epoch_time, 3),
+                       "lr": opt.param_groups[0]["lr"],
+                       "train_loss": loss_sum.item() / n_train, "train_accuracy": correct.item() / n_train,
+                       "val_loss": F.cross_entropy(val_logits, val_labels).item(),
+                       "val_accuracy": (val_logits.argmax(1) == val_labels).float().mean().item()}
+                history.append(row)
+                improved = (row["val_accuracy"], -row["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
+                if improved:
+                    best = {"epoch": epoch, "val_accuracy": row["val_accuracy"], "val_loss": row["val_loss"]}
+                    bad_epochs = 0
+                else:
+                    bad_epochs += 1
+                say(f"epoch {epoch}/{settings['epochs']} · {iterations:,} iterations × {settings['batch_size']} images · "
+                    f"{epoch_time:.1f}s · loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%} · val loss "
+                    f"{row['val_loss']:.4f} acc {row['val_accuracy']:.2%}{' · best' if improved else ''}")
+
+                # Checkpoints after every epoch: best when it improved, last always (with what resuming needs).
+                epoch_meta = {**metadata, "epoch": epoch, "val_accuracy": row["val_accuracy"]}
+                if improved:
+                    save_checkpoint(run_dir / "best.safetensors", net, epoch_meta)
+                opt_tensors, opt_rest = optimizer_to_tensors(opt)
+                save_checkpoint(run_dir / "last.safetensors", net,
+                                {**epoch_meta, "resume": {"epoch": epoch, "history": history, "best": best,
+                                                          "optimizer": opt_rest, "precision": amp}},
+                                {**{f"optimizer.{k}": v for k, v in opt_tensors.items()},
+                                 "rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle.get_state()})
+                write_history(run_dir / "results.csv", history)
+                if settings["early_stopping"] and bad_epochs >= settings["early_stopping"]:
+                    say(f"early stopping: no better validation accuracy for {bad_epochs} epochs; "
+                        f"restoring epoch {best['epoch']}")
+                    break
+    except KeyboardInterrupt:
+        done = history[-1]["epoch"] if history else 0
+        say(f"\ninterrupted during epoch {epoch}; the run is saved through epoch {done} in {run_dir}. "
+            f"Continue with: visionpath train --resume {run_dir}")
+        if history:
+            plot_curves(history, run_dir / "curves.png")
+        run.interrupted = True
+        return run
+
+    # ---- 5. finish: restore the best epoch, report on test, draw ---------------------------------------------
+    net.load_state_dict(load_tensors(run_dir / "best.safetensors", "model."))
+    plot_curves(history, run_dir / "curves.png")
+    test = None
+    if dataset.test is not None:
+        test = evaluate_images(net, dataset.test, dataset.classes, mean, std, dev, split="test")
+        test.save(run_dir)
+    summary = training_summary(run_dir, settings, history, best, test, dataset.validation_from_train)
+    (run_dir / "summary.txt").write_text(summary + "\n")
+    say(summary)
+    return run
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    """results.csv: one row per epoch, epoch and time first (rewritten whole: it is small)."""
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})

@@ -1,0 +1,97 @@
+"""Shared fixtures: tiny image folders and a local HTTP server. Nothing here touches the internet."""
+from __future__ import annotations
+
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache and no network: a test that would download fails loudly instead."""
+    monkeypatch.setenv("VISIONPATH_HOME", str(tmp_path_factory.mktemp("home")))
+    monkeypatch.setenv("VISIONPATH_OFFLINE", "1")
+    monkeypatch.delenv("VISIONPATH_DATA_DIR", raising=False)
+
+
+def class_pattern(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """An easy-to-learn picture for class `label`: a bright band at a class-specific place, plus noise."""
+    image = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+    band = slice(label * size // 4, label * size // 4 + size // 4)
+    image[band, :, label % 3] = 255
+    return image
+
+
+def make_folder(root: Path, classes=("ant", "bee", "cat"), per_class: dict | None = None, size: int = 12,
+                seed: int = 0) -> Path:
+    """root/<split>/<class>/i.png with `per_class[split]` images of each class."""
+    per_class = per_class or {"train": 10, "validation": 4, "test": 4}
+    rng = np.random.default_rng(seed)
+    for split, count in per_class.items():
+        for label, name in enumerate(classes):
+            folder = root / split / name if split else root / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                Image.fromarray(class_pattern(label, size, rng)).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def tiny_folder(tmp_path) -> Path:
+    return make_folder(tmp_path / "photos")
+
+
+class FileServer:
+    """Serves `files[path] = bytes` on 127.0.0.1. `truncate[path] = n`: announce the full length, send n bytes,
+    hang up (for that many requests). `requests` counts what was asked for."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.truncate: dict[str, int] = {}
+        self.truncate_times: dict[str, int] = {}
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.truncate_times.get(self.path, 0) > 0:
+                    server.truncate_times[self.path] -= 1
+                    self.wfile.write(body[: server.truncate[self.path]])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server(monkeypatch):
+    monkeypatch.delenv("VISIONPATH_OFFLINE", raising=False)
+    server = FileServer()
+    yield server
+    server.close()

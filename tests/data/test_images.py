@@ -1,0 +1,80 @@
+"""The one decoding function: orientation, modes, formats, and clear errors."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from visionpath.data.images import load_image, peek_image
+from visionpath.errors import VisionpathError
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    array = np.zeros((20, 40, 3), np.uint8)
+    array[:, :10] = 255  # a white band on the left of a landscape picture
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    image.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    tensor = load_image(tmp_path / "rotated.jpg")
+    assert tensor.shape == (3, 40, 20)  # shown as portrait
+    assert tensor[:, :8].float().mean() > 200 and tensor[:, -8:].float().mean() < 50  # the band is now on top
+    assert peek_image(tmp_path / "rotated.jpg") == ((40, 20), False)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "CMYK", "I;16", "LA", "1"])
+def test_every_mode_becomes_uint8_grey_or_rgb(tmp_path, mode):
+    rgb = Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    image = rgb.convert("L").convert(mode) if mode in ("I;16", "LA", "1") else rgb.convert(mode)
+    path = tmp_path / ("x.tiff" if mode == "CMYK" else "x.png")
+    image.save(path)
+    tensor = load_image(path)
+    assert tensor.dtype == torch.uint8 and tensor.shape[0] in (1, 3) and tensor.shape[1:] == (8, 8)
+    assert load_image(path, channels=3).shape == (3, 8, 8) and load_image(path, channels=1).shape == (1, 8, 8)
+
+
+def test_16_bit_grey_keeps_its_brightness(tmp_path):
+    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(tmp_path / "white16.png")
+    assert load_image(tmp_path / "white16.png").min() == 255
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")
+    assert load_image(tmp_path / "clear.png").min() == 255
+
+
+def test_first_frame_of_an_animated_gif(tmp_path):
+    frames = [Image.new("L", (6, 6), v) for v in (10, 200)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    assert abs(int(load_image(tmp_path / "anim.gif", channels=1).float().mean()) - 10) <= 2
+
+
+@pytest.mark.parametrize("suffix", [".bmp", ".webp", ".tif", ".jpg"])
+def test_other_formats(tmp_path, suffix):
+    Image.new("RGB", (10, 6), (200, 30, 30)).save(tmp_path / f"x{suffix}")
+    tensor = load_image(tmp_path / f"x{suffix}")
+    assert tensor.shape == (3, 6, 10) and tensor[0].float().mean() > 150
+
+
+def test_resize_crops_the_centre_without_stretching(tmp_path):
+    array = np.zeros((10, 30), np.uint8)
+    array[:, 10:20] = 255  # a white square in the middle of a wide picture
+    Image.fromarray(array).save(tmp_path / "wide.png")
+    tensor = load_image(tmp_path / "wide.png", size=(5, 5))
+    assert tensor.shape == (1, 5, 5) and tensor.min() > 200
+
+
+def test_unreadable_files_get_one_clear_sentence(tmp_path):
+    (tmp_path / "notes.jpg").write_text("this is not a picture")
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(tmp_path / "full.jpg")
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "full.jpg").read_bytes()[:200])
+    for name in ("notes.jpg", "cut.jpg", "missing.png"):
+        with pytest.raises(VisionpathError, match=name):
+            load_image(tmp_path / name)
+
+
+def test_decompression_bombs_are_refused(tmp_path, monkeypatch):
+    Image.new("L", (100, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(VisionpathError, match="too large"):
+        load_image(tmp_path / "big.png")

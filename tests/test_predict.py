@@ -1,0 +1,68 @@
+"""Prediction: top-k, CSV, folders, odd pictures, and the same tensor on the training and prediction paths."""
+import csv
+
+import pytest
+import torch
+from PIL import Image
+
+import visionpath
+from visionpath.data import load_dataset
+from visionpath.data.images import load_image
+from visionpath.errors import VisionpathError
+from visionpath.models import logits_in_batches
+
+
+@pytest.fixture
+def trained(tiny_folder, tmp_path):
+    return visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", epochs=3, batch_size=8, width=32)
+
+
+def test_top_k_and_csv(trained, tiny_folder, tmp_path):
+    out = tmp_path / "labels.csv"
+    results = trained.predict([tiny_folder / "test"], top_k=2, csv=out)
+    assert len(results) == 12 and all(len(r.top) == 2 for r in results)
+    assert all(r.top[0][1] >= r.top[1][1] and r.label == r.top[0][0] for r in results)
+    correct = sum(r.label == r.path.split("/")[-2] for r in results)
+    assert correct >= 10
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 12 and set(rows[0]) >= {"path", "label", "probability", "top1", "top2"}
+
+
+def test_a_picture_becomes_the_same_tensor_on_every_path(trained, tiny_folder):
+    """Training decoded this file through the dataset; prediction decodes it on its own: same pixels, same scores."""
+    data = load_dataset(tiny_folder)
+    path = data.test.paths[5]
+    assert torch.equal(data.test.images[5], load_image(path, (12, 12), 3))
+    model, meta = trained.load_model()
+    via_training = logits_in_batches(model, data.test.images[5:6], meta["mean"], meta["std"], torch.device("cpu"))
+    via_prediction = trained.predict([path], top_k=3)[0]
+    probs = dict(zip(meta["classes"], via_training.softmax(1)[0].tolist()))
+    assert all(p == pytest.approx(probs[name], abs=1e-6) for name, p in via_prediction.top)
+
+
+def test_any_picture_is_converted_to_what_the_model_expects(trained, tmp_path):
+    Image.new("L", (50, 80), 128).save(tmp_path / "grey_big.png")
+    Image.new("RGBA", (5, 5), (10, 200, 10, 128)).save(tmp_path / "small_rgba.png")
+    results = trained.predict([tmp_path / "grey_big.png", tmp_path / "small_rgba.png"])
+    assert len(results) == 2
+
+
+def test_unreadable_files_are_listed_not_fatal(trained, tiny_folder, tmp_path):
+    folder = tmp_path / "new"
+    folder.mkdir()
+    Image.new("RGB", (12, 12)).save(folder / "good.png")
+    (folder / "bad.jpg").write_text("not a picture")
+    results = trained.predict(folder)
+    assert [r.path for r in results] == [str(folder / "good.png")]
+    (folder / "good.png").unlink()
+    with pytest.raises(VisionpathError, match="none of the given files"):
+        trained.predict(folder)
+
+
+def test_missing_inputs_and_checkpoints(trained, tmp_path):
+    with pytest.raises(VisionpathError, match="does not exist"):
+        trained.predict([tmp_path / "nothing.png"])
+    with pytest.raises(VisionpathError, match="does not exist"):
+        visionpath.predict(tmp_path / "no-run", [tmp_path])
+    with pytest.raises(VisionpathError, match="has no best.safetensors"):
+        visionpath.predict(tmp_path, [tmp_path])
