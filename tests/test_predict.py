@@ -1,6 +1,7 @@
 """Prediction: top-k, CSV, folders, odd pictures, and the same tensor on the training and prediction paths."""
 import csv
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -66,3 +67,19 @@ def test_missing_inputs_and_checkpoints(trained, tmp_path):
         visionpath.predict(tmp_path / "no-run", [tmp_path])
     with pytest.raises(VisionpathError, match="has no best.safetensors"):
         visionpath.predict(tmp_path, [tmp_path])
+
+
+def test_pictures_with_the_opposite_background_get_a_warning(tmp_path, capsys):
+    root = tmp_path / "digits"
+    for label, name in enumerate(("one", "two")):
+        (root / name).mkdir(parents=True)
+        for i in range(6):
+            array = np.zeros((10, 10), np.uint8)  # light strokes on a dark background, like MNIST
+            array[2:8, 3 + 3 * label] = 255
+            Image.fromarray(array).save(root / name / f"{i}.png")
+    run = visionpath.train(root, project=tmp_path / "runs", epochs=1, batch_size=4, width=8, validation_split=0.34)
+    Image.fromarray(np.full((10, 10), 250, np.uint8)).save(tmp_path / "drawn_on_paper.png")
+    capsys.readouterr()
+    run.predict([tmp_path / "drawn_on_paper.png", root / "one" / "0.png"])
+    out = capsys.readouterr().out
+    assert "1 picture(s) have a light background" in out and "drawn_on_paper.png" in out

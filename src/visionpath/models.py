@@ -110,3 +110,9 @@ def logits_in_batches(model: nn.Module, images: torch.Tensor, mean: list[float],
            for i in range(0, len(images), batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+def border_brightness(images: torch.Tensor) -> torch.Tensor:
+    """Mean 0-255 value of each picture's one-pixel frame: tells a light background from a dark one."""
+    frame = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], dim=-1)
+    return frame.float().mean(dim=tuple(range(1, frame.dim())))

@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 from .console import progress_bar, say
-from .data.folder import is_junk
+from .data.folder import images_in
 from .data.images import is_image_file, load_image
 from .errors import VisionpathError
-from .models import logits_in_batches
+from .models import border_brightness, logits_in_batches
 from .runs import load_model
 
 SHOWN = 20  # predictions printed to the terminal; the CSV has them all
@@ -39,8 +39,7 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and is_image_file(p)
-                            and not any(is_junk(Path(part)) for part in p.relative_to(path).parts))
+            found += images_in(path)
         elif path.is_file():
             found.append(path)
         elif any(c in str(item) for c in "*?["):
@@ -69,6 +68,7 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
 
     results: list[Prediction] = []
     unreadable: list[str] = []
+    inverted: list[str] = []  # background far lighter or darker than the training pictures'
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task("predicting", total=len(paths), status="")
         decoded = pool.map(decode, paths)  # decoding runs ahead of the model in the pool's threads
@@ -82,7 +82,11 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
                     batch_paths.append(path)
                     tensors.append(image)
             if tensors:
-                logits = logits_in_batches(model, torch.stack(tensors), meta["mean"], meta["std"], torch.device("cpu"))
+                batch = torch.stack(tensors)
+                if "border_brightness" in meta:
+                    odd = (border_brightness(batch) - meta["border_brightness"]).abs() > 128
+                    inverted += [str(p) for p, flag in zip(batch_paths, odd.tolist()) if flag]
+                logits = logits_in_batches(model, batch, meta["mean"], meta["std"], torch.device("cpu"))
                 probs, index = logits.softmax(1).topk(top_k, dim=1)
                 for path, p, i in zip(batch_paths, probs.tolist(), index.tolist()):
                     top = [(classes[c], q) for c, q in zip(i, p)]
@@ -93,6 +97,11 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
         say(f"{r.path}: " + " · ".join(f"{name} {p:.1%}" for name, p in r.top))
     if len(results) > SHOWN:
         say(f"... and {len(results) - SHOWN:,} more" + ("" if csv else " (write them all with --csv FILE)"))
+    if inverted:
+        light = meta["border_brightness"] < 128
+        say(f"warning: {len(inverted)} picture(s) have a {'light' if light else 'dark'} background, but the model "
+            f"was trained on pictures with a {'dark' if light else 'light'} one (e.g. {inverted[0]}); its answers "
+            "for them are unreliable. Invert them first (PIL.ImageOps.invert) to match the training data.")
     if unreadable:
         say(f"skipped {len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable))
     if csv:

@@ -45,7 +45,8 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path: Path, titl
                 value = int(counts[i, j])
                 ax.text(j, i, str(value), ha="center", va="center", fontsize=8 if k > 12 else 10,
                         color="white" if shares[i, j] > 0.5 else ("black" if value else "lightgrey"))
-    ax.set_xticks(range(k), classes, rotation=45 if k > 5 else 0, ha="right" if k > 5 else "center")
+    tilt = k > 5 and max(len(c) for c in classes) > 3  # tilt long names only: digits read better upright
+    ax.set_xticks(range(k), classes, rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(k), classes)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")

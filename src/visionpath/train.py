@@ -21,11 +21,12 @@ import torch.nn.functional as F
 
 from . import __version__
 from .checkpoint import load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata, save_checkpoint
-from .console import interactive, progress_bar, say
-from .data import Dataset, load_dataset
+from .console import progress_bar, say
+from .data import load_dataset
 from .errors import VisionpathError
 from .evaluate import evaluate_images
-from .models import count_parameters, create_model, logits_in_batches, model_entry, scale_pixels, scaling_for
+from .models import (border_brightness, count_parameters, create_model, logits_in_batches, model_entry, scale_pixels,
+                     scaling_for)
 from .report import plot_curves, training_summary
 from .runs import Run, new_run_dir
 
@@ -196,7 +197,9 @@ def train(data: str | Path = "mnist", *,
     total_steps = iterations * settings["epochs"]
     metadata = {"format": 1, "visionpath_version": __version__, "model": settings["model"], "model_args": model_args,
                 "classes": dataset.classes, "input_shape": list(dataset.input_shape), "mean": mean, "std": std,
-                "dataset": dataset.name}
+                "dataset": dataset.name,
+                # lets prediction warn about pictures drawn the other way round (dark digits on white paper)
+                "border_brightness": border_brightness(dataset.train.images[:2000]).median().item()}
 
     if saved is not None and "precision" in saved["resume"]:
         amp, why = saved["resume"]["precision"], "as in the interrupted run"

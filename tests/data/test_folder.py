@@ -1,5 +1,4 @@
 """Folder datasets: layouts, matching classes by name, junk, and every layout mistake."""
-import numpy as np
 import pytest
 import torch
 from PIL import Image

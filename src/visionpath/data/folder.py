@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..console import progress_bar, say
+from ..console import progress_bar
 from ..errors import VisionpathError
 from .images import is_image_file, load_image, peek_image
 
@@ -37,10 +37,10 @@ def class_folders(split_dir: Path) -> list[Path]:
     return sorted((p for p in split_dir.iterdir() if p.is_dir() and not is_junk(p)), key=lambda p: p.name)
 
 
-def images_in(class_dir: Path) -> list[Path]:
-    """Image files under a class folder (its subfolders included), in a stable order."""
-    return sorted(p for p in class_dir.rglob("*")
-                  if p.is_file() and is_image_file(p) and not any(is_junk(Path(part)) for part in p.relative_to(class_dir).parts))
+def images_in(folder: Path) -> list[Path]:
+    """Image files under a folder (its subfolders included, hidden and OS entries skipped), in a stable order."""
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and is_image_file(p) and not any(is_junk(Path(part)) for part in p.relative_to(folder).parts))
 
 
 def find_splits(root: Path) -> dict[str, Path]:
