@@ -11,6 +11,7 @@ Results go to benchmarks/results/mnist_mlp.md (and .json) with the machine and t
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -48,8 +49,8 @@ def run_visionpath(project: Path) -> dict:
     if done.returncode:
         raise RuntimeError(f"visionpath failed:\n{done.stderr[-2000:]}")
     run = sorted(project.glob("mnist-mlp-*"), key=lambda p: p.stat().st_mtime)[-1]
-    history = [line.split(",") for line in (run / "results.csv").read_text().splitlines()]
-    _header, rows = history[0], [dict(zip(history[0], r)) for r in history[1:]]
+    with open(run / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     metrics = json.loads((run / "test_metrics.json").read_text())
     return {"train_seconds": float(rows[-1]["time"]), "seconds_per_epoch": [float(r["epoch_time"]) for r in rows],
             "test_accuracy": metrics["accuracy"], "wall_seconds": wall, "epochs": len(rows)}
