@@ -98,9 +98,10 @@ def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -
     if dataset.classes != meta["classes"]:
         raise VisionpathError(f"the classes of {settings['data']} ({', '.join(dataset.classes)}) are not the ones "
                               f"{run.path} was trained on ({', '.join(meta['classes'])}).")
-    images = {"test": dataset.test, "validation": dataset.validation, "train": dataset.train}.get(split)
-    if split not in ("test", "validation", "train"):
+    splits = {"test": dataset.test, "validation": dataset.validation, "train": dataset.train}
+    if split not in splits:
         raise VisionpathError(f"unknown split '{split}'; choose test, validation or train.")
+    images = splits[split]
     if images is None:
         raise VisionpathError(f"{settings['data']} has no test split; add a test/ folder, or evaluate with "
                               "--split validation (optimistic: it chose the best epoch).")

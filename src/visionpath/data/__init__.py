@@ -6,7 +6,7 @@ make batches. Scaling to 0-1 and normalising happen later, on the training devic
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,6 @@ class Dataset:
     mean: tuple[float, ...]              # per channel, of the training images scaled to 0-1
     std: tuple[float, ...]
     validation_from_train: bool = False  # True when validation was carved out of train
-    notes: list[str] = field(default_factory=list)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
