@@ -25,8 +25,7 @@ from .console import progress_bar, say
 from .data import load_dataset
 from .errors import VisionpathError
 from .evaluate import evaluate_images
-from .models import (border_brightness, count_parameters, create_model, logits_in_batches, model_entry, scale_pixels,
-                     scaling_for)
+from .models import border_brightness, count_parameters, create_model, model_entry, scale_pixels, scaling_for
 from .report import plot_curves, training_summary
 from .runs import Run, new_run_dir
 
@@ -265,15 +264,13 @@ def train(data: str | Path = "mnist", *,
                         shown = time.perf_counter()
                 bar.remove_task(task)
 
-                val_logits = logits_in_batches(net, dataset.validation.images, mean, std, dev)
-                val_labels = dataset.validation.labels.to(val_logits.device)
+                val = evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev, split="validation")
                 epoch_time = time.perf_counter() - t0
                 elapsed += epoch_time
                 row = {"epoch": epoch, "time": round(elapsed, 3), "epoch_time": round(epoch_time, 3),
                        "lr": opt.param_groups[0]["lr"],
                        "train_loss": loss_sum.item() / n_train, "train_accuracy": correct.item() / n_train,
-                       "val_loss": F.cross_entropy(val_logits, val_labels).item(),
-                       "val_accuracy": (val_logits.argmax(1) == val_labels).float().mean().item()}
+                       "val_loss": val.loss, "val_accuracy": val.accuracy}
                 history.append(row)
                 improved = (row["val_accuracy"], -row["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
                 if improved:

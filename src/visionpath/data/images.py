@@ -7,7 +7,9 @@ when the picture is going to be shrunk anyway.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -48,6 +50,20 @@ def _flatten_alpha(img: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, img).convert(img.mode[:-1])
 
 
+@contextmanager
+def _readable(path: Path) -> Iterator[None]:
+    """Turn Pillow's many ways of failing on a file into one sentence that names it."""
+    try:
+        yield
+    except Image.DecompressionBombError:
+        raise VisionpathError(f"{path} is too large to decode safely (more than {Image.MAX_IMAGE_PIXELS:,} pixels); "
+                              "shrink it or remove it.") from None
+    except FileNotFoundError:
+        raise VisionpathError(f"{path} does not exist.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise VisionpathError(f"{path} is not a readable image ({e}); remove or replace it.") from None
+
+
 def load_image(path: str | Path, size: tuple[int, int] | None = None, channels: int | None = None) -> torch.Tensor:
     """Decode one picture to a uint8 tensor of shape (channels, height, width).
 
@@ -57,21 +73,13 @@ def load_image(path: str | Path, size: tuple[int, int] | None = None, channels: 
     ratio around its centre and resized, so nothing is stretched.
     """
     path = Path(path)
-    try:
-        with Image.open(path) as img:
-            if size is not None and img.format == "JPEG":
-                img.draft("RGB" if channels != 1 else "L", (size[1] * 2, size[0] * 2))  # decode at ≥ 2× the target
-            img.seek(0)
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            img = _flatten_alpha(_to_8bit(img))
-    except Image.DecompressionBombError:
-        raise VisionpathError(f"{path} is too large to decode safely (more than {Image.MAX_IMAGE_PIXELS:,} pixels); "
-                              "shrink it or remove it.") from None
-    except FileNotFoundError:
-        raise VisionpathError(f"{path} does not exist.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise VisionpathError(f"{path} is not a readable image ({e}); remove or replace it.") from None
+    with _readable(path), Image.open(path) as img:
+        if size is not None and img.format == "JPEG":
+            img.draft("RGB" if channels != 1 else "L", (size[1] * 2, size[0] * 2))  # decode at ≥ 2× the target
+        img.seek(0)
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        img = _flatten_alpha(_to_8bit(img))
     wanted = channels or (1 if img.mode == "L" else 3)
     img = img.convert("L" if wanted == 1 else "RGB")
     if size is not None and (img.height, img.width) != tuple(size):
@@ -83,14 +91,9 @@ def load_image(path: str | Path, size: tuple[int, int] | None = None, channels: 
 
 def peek_image(path: Path) -> tuple[tuple[int, int], bool]:
     """((height, width), is_grey) from the file header alone, without decoding the pixels (EXIF rotation applied)."""
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            orientation = img.getexif().get(0x0112, 1)
-            if orientation in (5, 6, 7, 8):
-                width, height = height, width
-            return (height, width), img.mode in GREY_MODES
-    except Image.DecompressionBombError:
-        raise VisionpathError(f"{path} is too large to decode safely; shrink it or remove it.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise VisionpathError(f"{path} is not a readable image ({e}); remove or replace it.") from None
+    with _readable(path), Image.open(path) as img:
+        width, height = img.size
+        orientation = img.getexif().get(0x0112, 1)
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        return (height, width), img.mode in GREY_MODES
