@@ -143,3 +143,83 @@ def test_auto_precision_picks_a_known_one():
     assert pick_precision("fp32", torch.device("cpu")) == ("fp32", "as asked")
     with pytest.raises(VisionpathError, match="unknown precision"):
         pick_precision("fp8", torch.device("cpu"))
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("cnn", dict(augment="none")),
+    ("cnn", dict(augment="standard", dropout=0.3, weight_decay=5e-4, schedule="cosine")),
+    ("cnn", dict(augment="strong", label_smoothing=0.1, depth=1, width=8)),
+    ("resnet9", dict(augment="none", rotation=20, zoom=0.2, flip=True, width=4)),
+    ("resnet9", dict(augment="standard", shift=0.25, flip=False, l1=1e-4, width=4, optimizer="sgd", lr=0.05)),
+])
+def test_models_presets_and_flags_train_on_tiny_data(tiny_folder, tmp_path, model, extra):
+    run = visionpath.train(tiny_folder, project=tmp_path, model=model, epochs=2, batch_size=8, precision="fp32",
+                           **extra)
+    config = json.loads((run.path / "config.json").read_text())
+    for key, value in extra.items():
+        assert config["settings"].get(key, config["model_args"].get(key)) == value, key
+    assert len(run.history) == 2 and "diagnosis:" in (run.path / "summary.txt").read_text()
+    model_, meta = run.load_model()
+    assert meta["model"] == model
+
+
+def test_a_models_recipe_fills_what_the_user_left_out(tiny_folder, tmp_path, capsys):
+    from visionpath.models import MODELS
+    run = visionpath.train(tiny_folder, project=tmp_path, model="resnet9", epochs=1, batch_size=8, width=4,
+                           precision="fp32")
+    settings = run.settings
+    recipe = MODELS["resnet9"].recipe
+    assert settings["epochs"] == 1 and settings["batch_size"] == 8  # given: the user's
+    assert settings["lr"] == recipe["lr"] and settings["augment"] == recipe["augment"]  # left out: the recipe's
+    assert "resnet9's recipe: lr" in capsys.readouterr().out
+    plain = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 1})
+    assert plain.settings["augment"] == "none" and plain.settings["lr"] == train_module.DEFAULTS["lr"]
+
+
+def test_l1_penalty_is_added_to_the_loss_and_shrinks_the_weights(tiny_folder, tmp_path):
+    from visionpath.train import penalised_loss
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    weights = [torch.full((2, 3), -0.5), torch.ones(5)]
+    total, data = penalised_loss(logits, labels, weights, 0.0, 0.01)
+    assert data == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item())
+    assert total.item() == pytest.approx(data.item() + 0.01 * (3.0 + 5.0))
+
+    def weight_l1(run):
+        tensors = load_tensors(run.path / "last.safetensors", "model.")
+        return sum(t.abs().sum().item() for t in tensors.values() if t.dim() > 1)
+    plain = visionpath.train(tiny_folder, project=tmp_path, **FAST)
+    sparse = visionpath.train(tiny_folder, project=tmp_path, l1=1e-3, **FAST)
+    assert weight_l1(sparse) < 0.8 * weight_l1(plain)
+
+
+def test_weight_decay_leaves_biases_and_batch_norm_alone(tiny_folder, tmp_path, monkeypatch):
+    groups = []
+    real = torch.optim.AdamW
+
+    def spy(params, **kwargs):
+        groups.extend(params)
+        return real(params, **kwargs)
+    monkeypatch.setitem(train_module.OPTIMIZERS, "adamw", spy)
+    visionpath.train(tiny_folder, project=tmp_path, model="resnet9", width=4, epochs=1, batch_size=8,
+                     optimizer="adamw", weight_decay=0.1, precision="fp32")
+    decayed, free = groups
+    assert decayed["weight_decay"] == 0.1 and all(p.dim() > 1 for p in decayed["params"])
+    assert free["weight_decay"] == 0.0 and all(p.dim() == 1 for p in free["params"])
+
+
+def test_resume_continues_the_augmentation_stream(tiny_folder, tmp_path, monkeypatch):
+    settings = dict(model="cnn", width=4, depth=1, epochs=3, batch_size=8, augment="strong", precision="fp32")
+    whole = visionpath.train(tiny_folder, project=tmp_path / "a", **settings)
+    interrupt_at_step(monkeypatch, stop_step=2 * 4 + 1)
+    cut = visionpath.train(tiny_folder, project=tmp_path / "b", **settings)
+    monkeypatch.undo()
+    resumed = visionpath.train(resume=cut.path)
+    a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (whole, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_bad_augmentation_settings(tiny_folder, tmp_path):
+    with pytest.raises(VisionpathError, match="unknown augmentation preset 'lots'"):
+        visionpath.train(tiny_folder, project=tmp_path, augment="lots")
+    with pytest.raises(VisionpathError, match="--l1 must be zero or positive"):
+        visionpath.train(tiny_folder, project=tmp_path, l1=-1.0)

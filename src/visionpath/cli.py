@@ -11,6 +11,9 @@ from .errors import VisionpathError
 
 TRAIN_EXAMPLES = """examples:
   visionpath train mnist --model mlp --epochs 5 --batch-size 128
+  visionpath train cifar10 --model resnet9                # the fast recipe for small colour photos
+  visionpath train cifar10 --model cnn --augment none --epochs 30   # watch a CNN overfit
+  visionpath train cifar10 --model cnn --augment standard --dropout 0.3 --weight-decay 5e-4 --early-stopping 5
   visionpath train mnist --data-dir ../shared/data        # local copies of the data, no download
   visionpath train path/to/folder                         # a folder of class subfolders
   visionpath train --resume runs/mnist-mlp-1              # continue an interrupted run"""
@@ -22,7 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     S = argparse.SUPPRESS
     from .train import train
-    D = {name: p.default for name, p in inspect.signature(train).parameters.items()}  # the API's defaults, shown
+    from .train import DEFAULTS
+    # The API's defaults, shown; settings that a model's recipe may set show the fallback
+    D = {name: p.default for name, p in inspect.signature(train).parameters.items()}
+    D.update({k: f"the model's recipe, else {v}" for k, v in DEFAULTS.items()})
 
     t = commands.add_parser("train", help="train a model on a dataset or a folder of class subfolders",
                             epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -35,13 +41,23 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help=f"peak learning rate (default: {D['lr']})")
     t.add_argument("--optimizer", help=f"adam, adamw or sgd (default: {D['optimizer']})")
     t.add_argument("--schedule", help=f"learning-rate schedule: onecycle, cosine or constant (default: {D['schedule']})")
-    t.add_argument("--weight-decay", type=float, help=f"L2 penalty (default: {D['weight_decay']})")
+    t.add_argument("--weight-decay", type=float, help=f"L2 regularisation, decoupled (default: {D['weight_decay']})")
+    t.add_argument("--l1", type=float, help=f"L1 penalty on the weights (default: {D['l1']})")
     t.add_argument("--label-smoothing", type=float, help=f"(default: {D['label_smoothing']})")
     t.add_argument("--early-stopping", type=int, metavar="PATIENCE",
-                   help="stop after this many epochs without a better validation accuracy (default: off)")
-    t.add_argument("--width", type=int, help="model width (mlp: units per hidden layer, default 512)")
-    t.add_argument("--depth", type=int, help="model depth (mlp: hidden layers, default 1)")
-    t.add_argument("--dropout", type=float, help="dropout rate (mlp default: 0.2)")
+                   help="stop after this many epochs without a better validation accuracy, keep the best "
+                   "(default: off)")
+    t.add_argument("--augment", help=f"augmentation preset: none, standard (crop with padding + flip) or strong "
+                   f"(+ TrivialAugment + random erasing) (default: {D['augment']})")
+    t.add_argument("--rotation", type=float, metavar="DEGREES", help="random rotation up to this many degrees")
+    t.add_argument("--shift", type=float, metavar="FRACTION", help="random shift up to this fraction of the side")
+    t.add_argument("--zoom", type=float, metavar="FRACTION", help="random zoom in or out by up to this fraction")
+    t.add_argument("--flip", action=argparse.BooleanOptionalAction, help="random horizontal flips (default: "
+                   "as the preset says; never for digits unless forced)")
+    t.add_argument("--width", type=int, help="model width (mlp: units per hidden layer; cnn, resnet9: filters of "
+                   "the first block), see `visionpath models`")
+    t.add_argument("--depth", type=int, help="model depth (mlp: hidden layers; cnn: conv blocks)")
+    t.add_argument("--dropout", type=float, help="dropout rate (see `visionpath models` for each model's default)")
     t.add_argument("--validation-split", type=float, help=f"share of train held out when there is no validation "
                    f"split (default: {D['validation_split']})")
     t.add_argument("--image-size", type=int, help="resize folder pictures to this side (default: their own size)")
@@ -50,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help=f"auto, cpu, cuda or mps (default: {D['device']})")
     t.add_argument("--precision", help=f"auto (bf16 mixed precision where it is measured faster), fp32 or bf16 "
                    f"(default: {D['precision']})")
+    t.add_argument("--compile", action="store_true", help="compile the model with torch.compile (slow start, "
+                   "faster steps on a GPU)")
     t.add_argument("--project", help=f"parent folder of run folders (default: {D['project']})")
     t.add_argument("--name", help="run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch")
@@ -89,6 +107,8 @@ def list_models() -> None:
         counts = [count_parameters(create_model(name, 10, shape)) for shape in ((1, 28, 28), (3, 32, 32))]
         say(f"{name:<10} {counts[0]:>20,} {counts[1]:>22,}  {entry.summary}")
         say(f"{'':<10} arguments: " + ", ".join(f"{k}={v}" for k, v in entry.arguments.items()))
+        if entry.recipe:
+            say(f"{'':<10} recipe: " + ", ".join(f"{k}={v}" for k, v in entry.recipe.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

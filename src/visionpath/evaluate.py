@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .data import ImageSet
 from .models import logits_in_batches
-from .report import plot_confusion
+from .report import diagnose, plot_confusion
 
 
 @dataclass
@@ -75,8 +75,8 @@ class Evaluation:
 
 
 def evaluate_images(model: torch.nn.Module, images: ImageSet, classes: list[str], mean: list[float],
-                    std: list[float], device: torch.device, split: str = "test") -> Evaluation:
-    logits = logits_in_batches(model, images.images, mean, std, device).cpu()
+                    std: list[float], device: torch.device, split: str = "test", bf16: bool = False) -> Evaluation:
+    logits = logits_in_batches(model, images.images, mean, std, device, bf16=bf16).cpu()
     labels = images.labels.cpu()
     predictions = logits.argmax(1)
     k = len(classes)
@@ -108,6 +108,8 @@ def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -
     evaluation = evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], torch.device("cpu"), split)
     evaluation.save(run.path)
     say(evaluation.table())
+    if run.history:
+        say(diagnose(run.history, settings).text)
     suffix = "" if split == "test" else f"_{split}"
     say(f"confusion matrix: {run.path / f'confusion_matrix{suffix}.png'} (and .csv)")
     return evaluation

@@ -6,8 +6,9 @@ at prediction time, and cross-entropy applies it inside the loss during training
 """
 from __future__ import annotations
 
+import copy
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -36,12 +37,98 @@ def mlp(num_classes: int, input_shape: tuple[int, int, int], width: int = 512, d
     return nn.Sequential(*layers)
 
 
+def _conv_bn_relu(channels_in: int, channels_out: int) -> nn.Sequential:
+    # No bias: batch norm's shift does that job. ReLU keeps the positive part.
+    return nn.Sequential(nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out),
+                         nn.ReLU(inplace=True))
+
+
+def _meta_forward(features: nn.Module, input_shape: tuple[int, int, int]) -> int:
+    """How many numbers `features` turns one picture into (a dry run on the meta device: no memory, no time)."""
+    probe = copy.deepcopy(features).to("meta")
+    return probe(torch.zeros(1, *input_shape, device="meta")).numel()
+
+
+def cnn(num_classes: int, input_shape: tuple[int, int, int], width: int = 32, depth: int = 2,
+        dropout: float = 0.25) -> nn.Module:
+    """The textbook convolutional network: `depth` blocks of Conv-Conv-MaxPool, then a dense head.
+
+    A convolution slides small 3×3 filters over the picture; each filter learns to respond to one local pattern
+    (an edge, a corner, a patch of texture) wherever it appears, so the network knows which pixels are
+    neighbours and needs far fewer weights than a dense layer. ReLU after each convolution keeps the positive
+    responses. Max pooling keeps the strongest response in each 2×2 window: the picture halves in size, the
+    next block sees a wider area, and small shifts stop mattering. Each block doubles the number of filters
+    (`width`, 2×`width`, ...), since deeper layers combine simple patterns into many more complex ones. The dense
+    head flattens the last feature maps into one row and a dense layer of 512 units combines them into class
+    scores. Dropout (after every block, and doubled before the head's last layer) fights overfitting.
+    """
+    channels, height, width_px = input_shape
+    if min(height, width_px) < 2 ** depth:
+        raise VisionpathError(f"cnn with depth {depth} halves the picture {depth} times; {height}×{width_px} pictures "
+                              f"are too small (use --depth {max(1, min(height, width_px).bit_length() - 1)}).")
+    blocks: list[nn.Module] = []
+    inputs = channels
+    for block in range(depth):
+        filters = width * 2 ** block
+        blocks += [nn.Conv2d(inputs, filters, 3, padding=1), nn.ReLU(inplace=True),
+                   nn.Conv2d(filters, filters, 3, padding=1), nn.ReLU(inplace=True),
+                   nn.MaxPool2d(2), nn.Dropout(dropout)]
+        inputs = filters
+    features = nn.Sequential(*blocks, nn.Flatten())
+    return nn.Sequential(features, nn.Linear(_meta_forward(features, input_shape), 512), nn.ReLU(inplace=True),
+                         nn.Dropout(min(0.5, 2 * dropout)), nn.Linear(512, num_classes))
+
+
+class Residual(nn.Module):
+    """x + f(x): the block only has to learn a correction to its input, which keeps deep networks trainable."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.inner(x)
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+
+def resnet9(num_classes: int, input_shape: tuple[int, int, int], width: int = 16, dropout: float = 0.0) -> nn.Module:
+    """A small residual network with batch norm, the layout of the fast CIFAR-10 records (Myrtle.ai's ResNet-9).
+
+    A first convolution, then three stages that each double the filters (`width` up to 8×`width`) and halve the
+    picture with max pooling; the first and last stages add a residual block (two convolutions whose output is
+    added to their input). Batch norm after every convolution keeps the numbers well scaled, which lets it train
+    at high learning rates in few epochs. A global max pool makes it work at any input size; the class scores are
+    scaled down by 8 so the high learning rate does not make them overconfident early.
+    """
+    channels = input_shape[0]
+    w = [width, 2 * width, 4 * width, 8 * width]
+    return nn.Sequential(
+        _conv_bn_relu(channels, w[0]),
+        _conv_bn_relu(w[0], w[1]), nn.MaxPool2d(2), Residual(nn.Sequential(_conv_bn_relu(w[1], w[1]),
+                                                                            _conv_bn_relu(w[1], w[1]))),
+        _conv_bn_relu(w[1], w[2]), nn.MaxPool2d(2),
+        _conv_bn_relu(w[2], w[3]), nn.MaxPool2d(2), Residual(nn.Sequential(_conv_bn_relu(w[3], w[3]),
+                                                                            _conv_bn_relu(w[3], w[3]))),
+        nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w[3], num_classes, bias=False),
+        Scale(0.125))
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     build: Callable[..., nn.Module]
     # How pixels are scaled before the model sees them: "unit" = 0-1 (divide by 255), "standardize" = the
     # dataset's per-channel mean and std, "symmetric" = -1..1 (what many pretrained backbones expect).
     input_scaling: str
+    # The training settings this model works best with (measured; see benchmarks/), used where the user gives none.
+    recipe: dict = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -56,6 +143,10 @@ class ModelEntry:
 
 MODELS: dict[str, ModelEntry] = {
     "mlp": ModelEntry(mlp, input_scaling="unit"),
+    "cnn": ModelEntry(cnn, input_scaling="unit", recipe=dict(epochs=15, lr=2e-3, augment="standard")),
+    "resnet9": ModelEntry(resnet9, input_scaling="standardize",
+                          recipe=dict(epochs=10, batch_size=512, lr=1e-2, optimizer="adamw", weight_decay=5e-2,
+                                      label_smoothing=0.1, augment="standard")),
 }
 
 
@@ -100,14 +191,27 @@ def scale_pixels(images: torch.Tensor, mean: list[float], std: list[float]) -> t
     return x
 
 
+def is_convolutional(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def prepare_for_device(model: nn.Module, device: torch.device) -> nn.Module:
+    """Move to the device; convolutional models also to channels_last, the memory layout fast conv kernels want."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if is_convolutional(model) else model
+
+
 @torch.inference_mode()
 def logits_in_batches(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float],
-                      device: torch.device, batch_size: int = 1024) -> torch.Tensor:
+                      device: torch.device, batch_size: int = 1024, bf16: bool = False) -> torch.Tensor:
     """The model's scores for every image (eval mode: dropout off), computed a batch at a time."""
     was_training = model.training
     model.eval()
-    out = [model(scale_pixels(images[i: i + batch_size].to(device, non_blocking=True), mean, std)).float()
-           for i in range(0, len(images), batch_size)]
+    layout = torch.channels_last if is_convolutional(model) else torch.contiguous_format
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = [model(scale_pixels(images[i: i + batch_size].to(device, non_blocking=True), mean, std)
+                     .contiguous(memory_format=layout)).float()
+               for i in range(0, len(images), batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
 

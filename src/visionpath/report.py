@@ -1,6 +1,7 @@
 """Pictures and words about a run: learning curves, the confusion matrix, and the end-of-training summary."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -10,12 +11,88 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 
-def plot_curves(history: list[dict], path: Path) -> None:
-    """Loss and accuracy per epoch, training against validation, with the best epoch marked."""
+@dataclass
+class Diagnosis:
+    verdict: str            # "overfitting", "underfitting", "healthy" or "too short to tell"
+    began: int | None       # overfitting: the first epoch after validation loss was lowest
+    gap: float              # training accuracy minus validation accuracy, last epoch
+    text: str               # the plain-language account, remedies included
+
+
+def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
+    """Read the learning curves the way a teacher would.
+
+    overfitting: validation loss has risen well above its lowest point while training loss kept falling, or
+        training accuracy pulled more than 8 points ahead of a validation accuracy that stopped improving.
+    underfitting: training accuracy itself is low (under 90%) and validation is about as good: the model has not
+        learned what the training pictures show, so there is nothing yet to generalise.
+    healthy: neither. Training accuracy is measured on augmented pictures with dropout on, so it understates.
+    The remedies name flags, and skip what `settings` shows is already in use.
+    """
+    settings = settings or {}
+    n = len(history)
+    last = history[-1]
+    gap = last["train_accuracy"] - last["val_accuracy"]
+    if n < 3:
+        return Diagnosis("too short to tell", None, gap, f"diagnosis: {n} epoch{'s' * (n > 1)} are too few to tell "
+                         "overfitting from underfitting; train for at least 3.")
+    low = min(range(n), key=lambda i: history[i]["val_loss"])  # index of the lowest validation loss
+    at_low = history[low]
+    best_acc = max(range(n), key=lambda i: history[i]["val_accuracy"])
+    loss_rose = (low <= n - 2 and last["val_loss"] > 1.05 * at_low["val_loss"]
+                 and last["train_loss"] < 0.95 * at_low["train_loss"])
+    gap_grew = gap > 0.08 and best_acc <= n - 2 and last["train_accuracy"] > at_low["train_accuracy"]
+    if loss_rose or gap_grew:
+        began = history[min(low + 1, n - 1)]["epoch"]
+        remedies = []
+        augment = settings.get("augment", "none")
+        if augment != "strong":
+            remedies.append(f"--augment {'standard' if augment == 'none' else 'strong'} (new variations of the "
+                            "training pictures every epoch)")
+        if not settings.get("dropout"):
+            remedies.append("--dropout 0.3 (switch off random units while training)")
+        if not settings.get("weight_decay"):
+            remedies.append("--weight-decay 5e-4 (keep weights small)")
+        if not settings.get("early_stopping"):
+            remedies.append(f"--early-stopping 3 (stop when validation stops improving; the best epoch is kept), "
+                            f"or --epochs {history[best_acc]['epoch']}")
+        what = (f"validation loss was lowest at epoch {at_low['epoch']} ({at_low['val_loss']:.3f}) and rose to "
+                f"{last['val_loss']:.3f} while training loss kept falling" if loss_rose else
+                f"validation accuracy stopped improving after epoch {history[best_acc]['epoch']} while training "
+                "accuracy kept rising")
+        return Diagnosis("overfitting", began, gap, (
+            f"diagnosis: overfitting from epoch {began}: {what}. At the end training accuracy is "
+            f"{last['train_accuracy']:.1%} against {last['val_accuracy']:.1%} on validation, a gap of "
+            f"{gap * 100:.1f} points: the network memorises the training pictures instead of learning what "
+            f"generalises. Try: {'; '.join(remedies[:3]) or 'more training data'}."))
+    if last["train_accuracy"] < 0.9 and gap < 0.03:
+        remedies = [f"more epochs (--epochs {2 * n})" if best_acc >= n - 2 else "",
+                    "a bigger model (--width, --depth, or --model resnet9)",
+                    "less regularisation (a lower --dropout or --weight-decay, --augment standard instead of strong)"
+                    if settings.get("dropout") or settings.get("weight_decay") or settings.get("augment") == "strong" else
+                    "a higher --lr"]
+        return Diagnosis("underfitting", None, gap, (
+            f"diagnosis: underfitting: training accuracy is only {last['train_accuracy']:.1%} (validation "
+            f"{last['val_accuracy']:.1%}): the model has not yet learned the training pictures, so there is nothing "
+            f"to generalise. Try: {'; '.join(r for r in remedies if r)}."))
+    still = (" Validation accuracy was still rising at the last epoch: more epochs may help."
+             if best_acc == n - 1 and n >= 2 and last["val_accuracy"] - history[-2]["val_accuracy"] > 0.003 else "")
+    return Diagnosis("healthy", None, gap, (
+        f"diagnosis: healthy fit: validation follows training (gap {gap * 100:.1f} points at the end) and "
+        f"validation loss was lowest at epoch {at_low['epoch']} of {last['epoch']}.{still}"))
+
+
+def plot_curves(history: list[dict], path: Path, settings: dict | None = None) -> None:
+    """Loss and accuracy per epoch, training against validation, with the best epoch marked and, when the run
+    overfits, the epochs where validation got worse while training improved shaded."""
     epochs = [r["epoch"] for r in history]
     best = max(history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+    diagnosis = diagnose(history, settings)
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, key, label in ((ax_loss, "loss", "loss (cross-entropy)"), (ax_acc, "accuracy", "accuracy")):
+        if diagnosis.verdict == "overfitting":
+            ax.axvspan(diagnosis.began - 0.5, epochs[-1] + 0.3, color="tab:red", alpha=0.08,
+                       label="overfitting: validation worse,\ntraining still improving")
         ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label="training", color="tab:blue")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation", color="tab:orange")
         ax.axvline(best["epoch"], color="grey", linestyle=":", label=f"best epoch ({best['epoch']})")
@@ -25,7 +102,8 @@ def plot_curves(history: list[dict], path: Path) -> None:
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_acc.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    fig.suptitle(f"learning curves · best validation accuracy {best['val_accuracy']:.2%} at epoch {best['epoch']}")
+    fig.suptitle(f"learning curves · best validation accuracy {best['val_accuracy']:.2%} at epoch {best['epoch']} · "
+                 f"{diagnosis.verdict}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -65,7 +143,8 @@ def training_summary(run_dir: Path, settings: dict, history: list[dict], best: d
              f"({last['time'] / len(history):.2f}s per epoch)",
              f"best epoch {best['epoch']}: validation accuracy {best['val_accuracy']:.2%}, loss {best['val_loss']:.4f} "
              f"(these weights are in best.safetensors)",
-             f"last epoch: training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}"]
+             f"last epoch: training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}",
+             diagnose(history, settings).text]
     if test is not None:
         lines.append(test.table())
         lines.append(f"confusion matrix: {run_dir / 'confusion_matrix.png'} (and .csv); "

@@ -18,7 +18,7 @@ import torch
 
 from .checkpoint import load_tensors, read_metadata
 from .errors import VisionpathError
-from .models import create_model
+from .models import create_model, prepare_for_device
 
 
 def new_run_dir(project: str | Path, name: str) -> Path:
@@ -60,7 +60,7 @@ def load_model(target: str | Path, which: str = "best", device: str | torch.devi
         model.load_state_dict(load_tensors(path, "model."))
     except RuntimeError as e:
         raise VisionpathError(f"{path}: the weights do not fit a {meta['model']} model ({str(e).splitlines()[0]}).") from None
-    return model.to(device).eval(), meta
+    return prepare_for_device(model, torch.device(device)).eval(), meta
 
 
 class Run:

@@ -14,6 +14,7 @@ import csv
 import json
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -25,11 +26,16 @@ from .console import progress_bar, say
 from .data import load_dataset
 from .errors import VisionpathError
 from .evaluate import evaluate_images
-from .models import border_brightness, count_parameters, create_model, model_entry, scale_pixels, scaling_for
+from .augment import augment_batch, make_augmentation
+from .models import (border_brightness, count_parameters, create_model, is_convolutional, model_entry,
+                     prepare_for_device, scale_pixels, scaling_for)
 from .report import plot_curves, training_summary
 from .runs import Run, new_run_dir
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+# Used where neither the user nor the model's recipe (models.MODELS[...].recipe) says otherwise.
+DEFAULTS = dict(epochs=6, batch_size=128, lr=4e-3, optimizer="adam", schedule="onecycle", weight_decay=0.0,
+                label_smoothing=0.0, augment="none")
 SCHEDULES = ("onecycle", "cosine", "constant")
 HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
 
@@ -107,19 +113,36 @@ def check_settings(settings: dict) -> None:
     need(settings["dropout"] is None or 0 <= settings["dropout"] < 1, "--dropout must be in [0, 1).")
     need(settings["precision"] in ("auto", "fp32", "bf16"), f"unknown precision '{settings['precision']}'; use "
          "auto, fp32 or bf16.")
-    model_entry(settings["model"])
+    need(settings["l1"] >= 0, "--l1 must be zero or positive.")
+    make_augmentation(settings["augment"], settings["rotation"], settings["shift"], settings["zoom"], settings["flip"])
+
+
+def penalised_loss(logits: torch.Tensor, labels: torch.Tensor, weights: list[torch.Tensor], label_smoothing: float,
+                   l1: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(what the optimiser minimises, the cross-entropy alone). L1 adds l1 × the sum of absolute weights, which
+    pushes unhelpful weights to exactly zero; the cross-entropy alone is what the curves show."""
+    data_loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
+    if not l1:
+        return data_loss, data_loss
+    return data_loss + l1 * sum(w.abs().sum() for w in weights), data_loss
 
 
 def train(data: str | Path = "mnist", *,
           model: str = "mlp",
-          epochs: int = 6,
-          batch_size: int = 128,
-          lr: float = 4e-3,
-          optimizer: str = "adam",
-          schedule: str = "onecycle",
-          weight_decay: float = 0.0,
-          label_smoothing: float = 0.0,
+          epochs: int | None = None,
+          batch_size: int | None = None,
+          lr: float | None = None,
+          optimizer: str | None = None,
+          schedule: str | None = None,
+          weight_decay: float | None = None,
+          l1: float = 0.0,
+          label_smoothing: float | None = None,
           early_stopping: int | None = None,
+          augment: str | None = None,
+          rotation: float | None = None,
+          shift: float | None = None,
+          zoom: float | None = None,
+          flip: bool | None = None,
           width: int | None = None,
           depth: int | None = None,
           dropout: float | None = None,
@@ -129,6 +152,7 @@ def train(data: str | Path = "mnist", *,
           seed: int = 0,
           device: str = "auto",
           precision: str = "auto",
+          compile: bool = False,
           project: str | Path = "runs",
           name: str | None = None,
           resume: str | Path | None = None) -> Run:
@@ -136,17 +160,23 @@ def train(data: str | Path = "mnist", *,
 
     data: "mnist", "fashion-mnist", "cifar10", "cifar100", or a folder (see `visionpath.data.folder`).
     model: a name from `visionpath models`; width/depth/dropout are passed to it when given.
+    Settings left as None come from the model's recipe (`visionpath models` lists them), else from DEFAULTS.
     epochs: passes over the training images. batch_size: images per step (one step = one iteration).
     lr: the peak learning rate; schedule: how it moves over training (see `learning_rate`).
-    optimizer: adam (the default: forgiving), adamw or sgd (momentum 0.9). weight_decay: L2, decoupled for adamw.
+    optimizer: adam (forgiving), adamw or sgd (momentum 0.9).
+    weight_decay: L2 regularisation, decoupled from the gradient (AdamW-style) for adam and adamw; applied to
+        weights only, not to biases and batch-norm parameters. l1: the L1 penalty (see `penalised_loss`).
     label_smoothing: spread this much of the target probability over the other classes.
     early_stopping: stop after this many epochs without a better validation accuracy; the best is restored.
+    augment: none, standard or strong (see `visionpath.augment`); rotation (degrees), shift and zoom (fractions)
+        and flip override the preset's values.
     validation_split: the share of train held out for validation when the data has no validation split.
     image_size: the side pictures of a folder dataset are resized to (default: their own, if all agree).
     data_dir: a folder holding local copies of the built-in datasets (else the cache, else download).
     seed: fixes initial weights, shuffling and dropout: the same seed gives the same run.
     device: auto (GPU when there is one), cpu, cuda or mps.
     precision: auto (bf16 mixed precision where this device runs it faster, else fp32), fp32 or bf16.
+    compile: compile the model with torch.compile (slow to start, then faster steps on a GPU).
     project, name: the run goes to project/name-N (name defaults to dataset-model; N never overwrites).
     resume: a run folder to continue from its last completed epoch, with its own saved settings.
     """
@@ -157,15 +187,24 @@ def train(data: str | Path = "mnist", *,
         if not (run_dir / "config.json").is_file() or not last.is_file():
             raise VisionpathError(f"{run_dir} is not a run folder that can be resumed (it needs config.json and "
                                   "last.safetensors, written after the first epoch).")
-        settings = json.loads((run_dir / "config.json").read_text())["settings"]
+        # runs from older versions lack the newer settings: they trained without them
+        settings = {"l1": 0.0, "augment": "none", "rotation": None, "shift": None, "zoom": None, "flip": None,
+                    "compile": False, **json.loads((run_dir / "config.json").read_text())["settings"]}
         saved = read_metadata(last)
     else:
-        settings = dict(data=str(data), model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                        schedule=schedule, weight_decay=weight_decay, label_smoothing=label_smoothing,
-                        early_stopping=early_stopping, width=width, depth=depth, dropout=dropout,
-                        validation_split=validation_split, image_size=image_size,
-                        data_dir=str(data_dir) if data_dir else None, seed=seed, device=device, precision=precision)
+        recipe = model_entry(model).recipe
+        given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule,
+                     weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment)
+        from_recipe = {k: recipe[k] for k, v in given.items() if v is None and k in recipe}
+        chosen = {k: v if v is not None else recipe.get(k, DEFAULTS[k]) for k, v in given.items()}
+        settings = dict(data=str(data), model=model, **chosen, l1=l1, early_stopping=early_stopping,
+                        rotation=rotation, shift=shift, zoom=zoom, flip=flip, width=width, depth=depth,
+                        dropout=dropout, validation_split=validation_split, image_size=image_size,
+                        data_dir=str(data_dir) if data_dir else None, seed=seed, device=device, precision=precision,
+                        compile=compile)
         check_settings(settings)
+        if from_recipe:
+            say(f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in from_recipe.items()))
         saved = None
     torch.manual_seed(settings["seed"])
 
@@ -178,10 +217,20 @@ def train(data: str | Path = "mnist", *,
                               f"use at most {n_train:,}.")
     dev = pick_device(settings["device"])
     train_images, train_labels = dataset.train.images.to(dev), dataset.train.labels.to(dev)
+    aug = make_augmentation(settings["augment"], settings["rotation"], settings["shift"], settings["zoom"],
+                            settings["flip"])
+    if aug.flip and settings["flip"] is None and not dataset.mirror_safe:
+        aug = replace(aug, flip=False)
+        say(f"augmentation: no flips for {dataset.name} (a mirrored digit is not the same digit; --flip forces them)")
+    say(f"augmentation: {aug.describe()}")
 
     # ---- 3. model and optimiser ------------------------------------------------------------------------------
     model_args = {k: settings[k] for k in ("width", "depth", "dropout") if settings[k] is not None}
-    net = create_model(settings["model"], len(dataset.classes), dataset.input_shape, **model_args).to(dev)
+    net = prepare_for_device(create_model(settings["model"], len(dataset.classes), dataset.input_shape, **model_args),
+                             dev)
+    layout = torch.channels_last if is_convolutional(net) else torch.contiguous_format
+    # torch.compile wraps the model; checkpoints keep saving the plain one (same weights, plain names)
+    forward = torch.compile(net) if settings["compile"] else net
     entry = model_entry(settings["model"])
     model_args = {**entry.arguments, **model_args}  # record every argument, defaults included
     mean, std = scaling_for(entry, dataset.mean, dataset.std)
@@ -189,10 +238,20 @@ def train(data: str | Path = "mnist", *,
         optimizer_options = {"momentum": 0.9, "nesterov": True}
     else:  # the fused Adam step is one kernel instead of a dozen per parameter tensor
         optimizer_options = {"fused": True} if dev.type in ("cpu", "cuda") else {}
-    opt = OPTIMIZERS[settings["optimizer"]](net.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"],
+        if settings["optimizer"] == "adam":
+            optimizer_options["decoupled_weight_decay"] = True
+    # Weight decay and L1 act on weights (matrices, filters), not on biases and batch-norm scales.
+    weights = [p for p in net.parameters() if p.dim() > 1]
+    others = [p for p in net.parameters() if p.dim() <= 1]
+    opt = OPTIMIZERS[settings["optimizer"]]([{"params": weights, "weight_decay": settings["weight_decay"]},
+                                             {"params": others, "weight_decay": 0.0}], lr=settings["lr"],
                                             **optimizer_options)
     shuffle = torch.Generator().manual_seed(settings["seed"])
+    augment_rng = torch.Generator(device=dev).manual_seed(settings["seed"] + 1)
     iterations = math.ceil(n_train / settings["batch_size"])
+    if n_train % settings["batch_size"] == 1 and iterations > 1:
+        iterations -= 1  # a last batch of one picture breaks batch norm; it is seen in other epochs
+
     total_steps = iterations * settings["epochs"]
     metadata = {"format": 1, "visionpath_version": __version__, "model": settings["model"], "model_args": model_args,
                 "classes": dataset.classes, "input_shape": list(dataset.input_shape), "mean": mean, "std": std,
@@ -212,9 +271,15 @@ def train(data: str | Path = "mnist", *,
     if saved is not None:  # continue exactly where the last completed epoch left off
         net.load_state_dict(load_tensors(last, "model."))
         opt.load_state_dict(optimizer_from_tensors(load_tensors(last, "optimizer."), saved["resume"]["optimizer"]))
+        for param, state in opt.state.items():  # loaded state is contiguous; match channels_last weights again
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape:
+                    state[key] = torch.empty_like(param).copy_(value)
         rng = load_tensors(last, "rng.")
         torch.set_rng_state(rng["torch"])
         shuffle.set_state(rng["shuffle"])
+        if "augment" in rng:
+            augment_rng.set_state(rng["augment"])
         history, best = saved["resume"]["history"], saved["resume"]["best"]
         start_epoch, elapsed = saved["resume"]["epoch"], history[-1]["time"] if history else 0.0
         say(f"resuming {run_dir} after epoch {start_epoch}/{settings['epochs']}")
@@ -248,14 +313,16 @@ def train(data: str | Path = "mnist", *,
                     for group in opt.param_groups:
                         group["lr"] = learning_rate(settings["schedule"], step, total_steps, settings["lr"])
                     index = order[i * settings["batch_size"]: (i + 1) * settings["batch_size"]]
-                    x, y = scale_pixels(train_images[index], mean, std), train_labels[index]
+                    batch, y = train_images[index], train_labels[index]
+                    x = augment_batch(batch, aug, mean, std, augment_rng) if aug.active else scale_pixels(batch, mean,
+                                                                                                          std)
                     with autocast:
-                        logits = net(x).float()
-                    loss = F.cross_entropy(logits, y, label_smoothing=settings["label_smoothing"])
+                        logits = forward(x.contiguous(memory_format=layout)).float()
+                    loss, data_loss = penalised_loss(logits, y, weights, settings["label_smoothing"], settings["l1"])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-                    loss_sum += loss.detach() * len(y)
+                    loss_sum += data_loss.detach() * len(y)
                     correct += (logits.detach().argmax(1) == y).sum()
                     if bar.live.is_started and (time.perf_counter() - shown > 0.25 or i == iterations - 1):
                         seen = min((i + 1) * settings["batch_size"], n_train)
@@ -263,13 +330,15 @@ def train(data: str | Path = "mnist", *,
                                                                  f"acc {correct.item() / seen:.2%}")
                         shown = time.perf_counter()
                 bar.remove_task(task)
+                seen_images = min(iterations * settings["batch_size"], n_train)
 
-                val = evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev, split="validation")
+                val = evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev, split="validation",
+                                      bf16=amp == "bf16")
                 epoch_time = time.perf_counter() - t0
                 elapsed += epoch_time
                 row = {"epoch": epoch, "time": round(elapsed, 3), "epoch_time": round(epoch_time, 3),
                        "lr": opt.param_groups[0]["lr"],
-                       "train_loss": loss_sum.item() / n_train, "train_accuracy": correct.item() / n_train,
+                       "train_loss": loss_sum.item() / seen_images, "train_accuracy": correct.item() / seen_images,
                        "val_loss": val.loss, "val_accuracy": val.accuracy}
                 history.append(row)
                 improved = (row["val_accuracy"], -row["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
@@ -291,7 +360,8 @@ def train(data: str | Path = "mnist", *,
                                 {**epoch_meta, "resume": {"epoch": epoch, "history": history, "best": best,
                                                           "optimizer": opt_rest, "precision": amp}},
                                 {**{f"optimizer.{k}": v for k, v in opt_tensors.items()},
-                                 "rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle.get_state()})
+                                 "rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle.get_state(),
+                                 "rng.augment": augment_rng.get_state()})
                 write_history(run_dir / "results.csv", history)
                 if settings["early_stopping"] and bad_epochs >= settings["early_stopping"]:
                     say(f"early stopping: no better validation accuracy for {bad_epochs} epochs; "
@@ -302,16 +372,16 @@ def train(data: str | Path = "mnist", *,
         say(f"\ninterrupted during epoch {epoch}; the run is saved through epoch {done} in {run_dir}. "
             f"Continue with: visionpath train --resume {run_dir}")
         if history:
-            plot_curves(history, run_dir / "curves.png")
+            plot_curves(history, run_dir / "curves.png", settings)
         run.interrupted = True
         return run
 
     # ---- 5. finish: restore the best epoch, report on test, draw ---------------------------------------------
     net.load_state_dict(load_tensors(run_dir / "best.safetensors", "model."))
-    plot_curves(history, run_dir / "curves.png")
+    plot_curves(history, run_dir / "curves.png", settings)
     test = None
     if dataset.test is not None:
-        test = evaluate_images(net, dataset.test, dataset.classes, mean, std, dev, split="test")
+        test = evaluate_images(net, dataset.test, dataset.classes, mean, std, dev, split="test", bf16=amp == "bf16")
         test.save(run_dir)
     summary = training_summary(run_dir, settings, history, best, test, dataset.validation_from_train)
     (run_dir / "summary.txt").write_text(summary + "\n")

@@ -44,6 +44,7 @@ class Dataset:
     mean: tuple[float, ...]              # per channel, of the training images scaled to 0-1
     std: tuple[float, ...]
     validation_from_train: bool = False  # True when validation was carved out of train
+    mirror_safe: bool = True             # whether a left-right flip keeps the class (not for digits)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -122,7 +123,9 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
                                   f"{name} has no validation split of its own to use instead.")
         keep, held = stratified_split(train.labels, validation_split, seed)
         train, validation = train.subset(keep), train.subset(held)
-    dataset = Dataset(name, classes, train, validation, test, mean, std, validation_from_train=carved)
+    mirror_safe = DATASETS[name].mirror_safe if data in DATASETS else True
+    dataset = Dataset(name, classes, train, validation, test, mean, std, validation_from_train=carved,
+                      mirror_safe=mirror_safe)
     for split, images in (("train", train), ("validation", validation), ("test", test)):
         if images is not None:
             present = len(torch.unique(images.labels))

@@ -10,9 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import io
 import pickle
 import struct
 import tarfile
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -45,6 +48,12 @@ class BuiltinDataset:
     mean: tuple[float, ...]           # per channel, of the images scaled to 0-1 (training set)
     std: tuple[float, ...]
     system_dirs: tuple[str, ...] = ()
+    mirror_safe: bool = True          # False where a left-right flip changes the class (digits: a mirrored 3 is no 3)
+    # A local-only alternative: a zip of JPEG class folders (train/<class>/*.jpg, test/<class>/*.jpg) that has
+    # no published checksum; it is checked by its layout instead, decoded once and cached as uint8 arrays.
+    jpeg_zip: str | None = None
+    classes: tuple[str, ...] = ()       # canonical order (label indices), where the jpeg zip needs it
+    split_sizes: tuple[int, int] = (0, 0)  # train, test
 
 
 # ---------------------------------------------------------------------------------------------------- parsers
@@ -100,6 +109,38 @@ def read_cifar_archive(path: Path, train_members: list[str], test_member: str, l
     return xtr, ytr, images(test), np.asarray(test[label_key], np.uint8), names
 
 
+def read_jpeg_zip(path: Path, classes: list[str], counts: tuple[int, int]) -> Arrays:
+    """Read a zip of train/<class>/*.jpg and test/<class>/*.jpg into uint8 arrays, labels in `classes` order.
+
+    The layout is the checksum: exactly `classes` in both splits and `counts` images per split, all the same size.
+    """
+    from PIL import Image
+
+    def decode(blob: bytes) -> np.ndarray:
+        with Image.open(io.BytesIO(blob)) as image:
+            return np.asarray(image.convert("RGB"))
+
+    out = {}
+    with zipfile.ZipFile(path) as archive:
+        members = sorted(n for n in archive.namelist() if not n.endswith("/") and n.count("/") == 2
+                         and not any(part.startswith((".", "__MACOSX")) for part in n.split("/")))
+        for split, expected in zip(("train", "test"), counts):
+            names = [n for n in members if n.startswith(split + "/")]
+            found = sorted({n.split("/")[1] for n in names})
+            if found != sorted(classes) or len(names) != expected:
+                raise VisionpathError(
+                    f"{path} does not hold the expected {split} split ({expected:,} images in the classes "
+                    f"{', '.join(classes)}; found {len(names):,} in {', '.join(found) or 'no classes'}).")
+            blobs = [archive.read(n) for n in names]
+            with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+                images = list(pool.map(decode, blobs, chunksize=512))
+            if len({im.shape for im in images}) != 1:
+                raise VisionpathError(f"{path}: the {split} images are not all the same size.")
+            labels = np.array([classes.index(n.split("/")[1]) for n in names], np.uint8)
+            out[split] = (np.stack(images), labels)
+    return out["train"][0], out["train"][1], out["test"][0], out["test"][1], list(classes)
+
+
 def _read_cifar10(files: dict[str, Path]) -> Arrays:
     return read_cifar_archive(files["cifar-10-python.tar.gz"], [f"data_batch_{i}" for i in range(1, 6)],
                               "test_batch", b"labels", "batches.meta", b"label_names")
@@ -113,6 +154,7 @@ def _read_cifar100(files: dict[str, Path]) -> Arrays:
 # ---------------------------------------------------------------------------------------------------- registry
 
 DIGITS = [str(d) for d in range(10)]
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 DATASETS: dict[str, BuiltinDataset] = {d.name: d for d in [
@@ -123,7 +165,7 @@ DATASETS: dict[str, BuiltinDataset] = {d.name: d for d in [
          SourceFile("train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432", "a25bea736e30d166cdddb491f175f624"),
          SourceFile("t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3", "2646ac647ad5339dbf082846283269ea"),
          SourceFile("t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c", "27ae3e4e09519cfbb04c329615203637")),
-        _read_mnist_style(DIGITS), mean=(0.1307,), std=(0.3081,)),
+        _read_mnist_style(DIGITS), mean=(0.1307,), std=(0.3081,), mirror_safe=False),
     BuiltinDataset(
         "fashion-mnist", "clothing (Zalando), 28×28 grey, 60,000 train + 10,000 test, 10 classes",
         ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
@@ -137,7 +179,8 @@ DATASETS: dict[str, BuiltinDataset] = {d.name: d for d in [
         "cifar10", "small colour photos, 32×32, 50,000 train + 10,000 test, 10 classes",
         ("https://www.cs.toronto.edu/~kriz/",),
         (SourceFile("cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"),),
-        _read_cifar10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616)),
+        _read_cifar10, mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616), jpeg_zip="cifar10-jpg.zip",
+        classes=CIFAR10_CLASSES, split_sizes=(50_000, 10_000)),
     BuiltinDataset(
         "cifar100", "small colour photos, 32×32, 50,000 train + 10,000 test, 100 classes",
         ("https://www.cs.toronto.edu/~kriz/",),
@@ -211,4 +254,33 @@ def load_builtin(name: str, data_dir: str | Path | None = None) -> Arrays:
         raise VisionpathError(f"unknown dataset '{name}'. Built in: {', '.join(DATASETS)}; "
                               "or give the path of a folder of class subfolders.")
     dataset = DATASETS[name]
+    if dataset.jpeg_zip and not _has_local_files(dataset, data_dir):
+        for folder in search_dirs(dataset, data_dir):
+            if (folder / dataset.jpeg_zip).is_file():
+                return _cached_jpeg_zip(dataset, folder / dataset.jpeg_zip)
     return dataset.read(locate_files(dataset, data_dir))
+
+
+def _has_local_files(dataset: BuiltinDataset, data_dir: str | Path | None) -> bool:
+    return all(any((d / s.name).is_file() for d in search_dirs(dataset, data_dir)) for s in dataset.files)
+
+
+
+def _cached_jpeg_zip(dataset: BuiltinDataset, path: Path) -> Arrays:
+    """Decode the JPEG zip once; later runs read the arrays from the cache (keyed by the zip's size and mtime)."""
+    stat = path.stat()
+    cache = dataset_cache_dir(dataset.name) / f"{path.stem}-{stat.st_size}-{stat.st_mtime_ns}.npz"
+    if cache.is_file():
+        try:
+            with np.load(cache) as saved:
+                return saved["xtr"], saved["ytr"], saved["xte"], saved["yte"], list(saved["classes"])
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            pass  # a damaged cache is rebuilt below
+    from ..console import say
+    say(f"decoding {path} once (cached in {cache.parent})")
+    xtr, ytr, xte, yte, classes = read_jpeg_zip(path, list(dataset.classes), dataset.split_sizes)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(cache.name + ".partial.npz")
+    np.savez(partial, xtr=xtr, ytr=ytr, xte=xte, yte=yte, classes=np.array(classes))
+    os.replace(partial, cache)
+    return xtr, ytr, xte, yte, classes

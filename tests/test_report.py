@@ -1,0 +1,56 @@
+"""The learning-curve diagnosis, on histories made here, and the curves it shades."""
+import pytest
+
+from visionpath.report import diagnose, plot_curves
+
+
+def history(train_loss, val_loss, train_acc, val_acc):
+    return [{"epoch": i + 1, "time": float(i + 1), "train_loss": tl, "val_loss": vl, "train_accuracy": ta,
+             "val_accuracy": va} for i, (tl, vl, ta, va) in enumerate(zip(train_loss, val_loss, train_acc, val_acc))]
+
+
+OVERFIT = history(train_loss=[1.5, 1.0, 0.7, 0.4, 0.2, 0.1, 0.05, 0.02],
+                  val_loss=[1.4, 1.1, 0.95, 1.0, 1.1, 1.3, 1.5, 1.7],
+                  train_acc=[0.45, 0.65, 0.75, 0.85, 0.93, 0.97, 0.99, 1.0],
+                  val_acc=[0.48, 0.62, 0.68, 0.69, 0.69, 0.68, 0.68, 0.67])
+UNDERFIT = history(train_loss=[2.2, 2.1, 2.05, 2.0, 1.98], val_loss=[2.2, 2.1, 2.05, 2.0, 1.99],
+                   train_acc=[0.2, 0.25, 0.27, 0.29, 0.3], val_acc=[0.21, 0.25, 0.27, 0.29, 0.3])
+HEALTHY = history(train_loss=[0.5, 0.2, 0.1, 0.08, 0.07], val_loss=[0.3, 0.15, 0.1, 0.09, 0.085],
+                  train_acc=[0.85, 0.94, 0.97, 0.975, 0.978], val_acc=[0.9, 0.95, 0.968, 0.971, 0.972])
+
+
+def test_overfitting_names_the_epoch_the_gap_and_the_flags():
+    d = diagnose(OVERFIT, {"augment": "none"})
+    assert d.verdict == "overfitting" and d.began == 4
+    assert d.gap == pytest.approx(0.33)
+    assert "from epoch 4" in d.text and "33.0 points" in d.text
+    assert "--augment standard" in d.text and "--dropout" in d.text
+
+
+def test_remedies_skip_what_is_already_used():
+    d = diagnose(OVERFIT, {"augment": "standard", "dropout": 0.3, "weight_decay": 5e-4})
+    assert "--augment strong" in d.text and "--dropout" not in d.text and "--early-stopping" in d.text
+
+
+def test_overfitting_seen_in_accuracy_alone():
+    flat_loss = history(train_loss=[1.0, 0.6, 0.4, 0.3, 0.2, 0.15], val_loss=[1.0, 0.8, 0.75, 0.74, 0.74, 0.745],
+                        train_acc=[0.6, 0.8, 0.88, 0.92, 0.95, 0.97], val_acc=[0.6, 0.74, 0.78, 0.79, 0.785, 0.785])
+    assert diagnose(flat_loss).verdict == "overfitting"
+
+
+def test_underfitting_and_healthy():
+    under = diagnose(UNDERFIT, {})
+    assert under.verdict == "underfitting" and "30.0%" in under.text and "bigger model" in under.text
+    assert "more epochs" in under.text  # it was still improving
+    healthy = diagnose(HEALTHY)
+    assert healthy.verdict == "healthy" and "gap 0.6 points" in healthy.text
+
+
+def test_too_short_to_tell():
+    assert diagnose(HEALTHY[:2]).verdict == "too short to tell"
+
+
+def test_curves_are_drawn_for_every_verdict(tmp_path):
+    for i, h in enumerate((OVERFIT, UNDERFIT, HEALTHY, HEALTHY[:1])):
+        plot_curves(h, tmp_path / f"{i}.png")
+        assert (tmp_path / f"{i}.png").stat().st_size > 10_000
