@@ -11,49 +11,16 @@ Results go to benchmarks/results/mnist_mlp.md (and .json) with the machine and t
 from __future__ import annotations
 
 import argparse
-import csv
-import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from common import machine, run_peer, run_visionpath, write_results
+
 REFERENCE_KERAS_SECONDS = 12.0   # the reference machine: Keras MLP, 5 epochs
 TARGET_SECONDS, TARGET_ACCURACY = 10.0, 0.982
-
-
-def last_json_line(output: str) -> dict:
-    return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
-
-
-def run_peer(python: str, script: str, *args: str) -> dict:
-    done = subprocess.run([python, str(SHARED / "peers" / script), *args], capture_output=True, text=True,
-                          cwd=SHARED / "peers", env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    if done.returncode:
-        raise RuntimeError(f"{script} failed:\n{done.stderr[-2000:]}")
-    return last_json_line(done.stdout)
-
-
-def run_visionpath(project: Path) -> dict:
-    command = [sys.executable, "-m", "visionpath", "train", "mnist", "--model", "mlp",
-               "--data-dir", str(SHARED / "data"), "--project", str(project)]
-    t0 = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if done.returncode:
-        raise RuntimeError(f"visionpath failed:\n{done.stderr[-2000:]}")
-    run = sorted(project.glob("mnist-mlp-*"), key=lambda p: p.stat().st_mtime)[-1]
-    with open(run / "results.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    metrics = json.loads((run / "test_metrics.json").read_text())
-    return {"train_seconds": float(rows[-1]["time"]), "seconds_per_epoch": [float(r["epoch_time"]) for r in rows],
-            "test_accuracy": metrics["accuracy"], "wall_seconds": wall, "epochs": len(rows)}
 
 
 def main() -> None:
@@ -66,7 +33,7 @@ def main() -> None:
         for i in range(args.rounds):
             keras = run_peer(args.keras, "keras_mnist_mlp.py")
             plain = run_peer(sys.executable, "torch_plain.py", "--recipe", "mnist-mlp", "--loader", "slices")
-            ours = run_visionpath(Path(tmp))
+            ours = run_visionpath(Path(tmp), "mnist", "--model", "mlp")
             rounds.append({"keras": keras, "torch_plain_slices": plain, "visionpath": ours})
             print(f"round {i + 1}: keras {keras['train_seconds']:.2f}s {keras['test_accuracy']:.4f} · plain "
                   f"{plain['train_seconds']:.2f}s · visionpath {ours['train_seconds']:.2f}s "
@@ -84,22 +51,18 @@ def main() -> None:
                   for r in rounds])
     # Per image, since visionpath trains on 54,000 images an epoch (10% held out) and the plain loop on 60,000.
     ours_ips, plain_ips = 54000 / ours_epoch, 60000 / plain_epoch
-    machine = f"{platform.node()} · {platform.processor() or platform.machine()} · {os.cpu_count()} cores"
     summary = {
-        "command": "python benchmarks/mnist_mlp.py " + " ".join(sys.argv[1:]), "machine": machine,
+        "command": "python benchmarks/mnist_mlp.py " + " ".join(sys.argv[1:]), "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M"), "rounds": rounds,
         "median": {"keras_seconds": keras_s, "visionpath_seconds": ours_s, "visionpath_wall_seconds": ours_wall,
                    "visionpath_epoch_seconds": ours_epoch, "plain_epoch_seconds": plain_epoch,
                    "visionpath_images_per_second": ours_ips, "plain_images_per_second": plain_ips,
                    "visionpath_test_accuracy": accuracy, "visionpath_seconds_scaled_to_reference": scaled}}
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "mnist_mlp.json").write_text(json.dumps(summary, indent=2))
     lines = [
         "# MNIST dense network (Part 1): visionpath against its peers, same run", "",
         f"- command: `{summary['command']}` (visionpath side: `visionpath train mnist --model mlp --data-dir "
         "../shared/data`, all defaults: 6 epochs, batch 128, Adam with a one-cycle schedule peaking at 0.004, precision auto)",
-        f"- machine: {machine}, {summary['date']}; {args.rounds} rounds, medians below", "",
+        f"- machine: {summary['machine']}, {summary['date']}; {args.rounds} rounds, medians below", "",
         "| | training seconds (Keras and plain loop: 5 epochs; visionpath: 6) | per epoch | images/s | test accuracy |", "|---|---|---|---|---|",
         f"| Keras (guide's recipe) | {keras_s:.2f} | {keras_s / 5:.2f} | – | "
         f"{med([r['keras']['test_accuracy'] for r in rounds]):.4f} |",
@@ -117,8 +80,7 @@ def main() -> None:
                                     f"{r['visionpath']['train_seconds']:.2f}s / {r['visionpath']['test_accuracy']:.4f}"
                                     for r in rounds),
     ]
-    (out / "mnist_mlp.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("mnist_mlp", summary, lines)
 
 
 if __name__ == "__main__":

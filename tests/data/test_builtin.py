@@ -1,6 +1,7 @@
 """Built-in datasets: IDX and CIFAR parsers, local copies, the cache, downloads and the missing-data error."""
 import gzip
 import hashlib
+import importlib
 import io
 import pickle
 import struct
@@ -115,3 +116,56 @@ def test_real_fashion_mnist():
     xtr, ytr, xte, yte, classes = load_builtin("fashion-mnist", SHARED_DATA)
     assert xtr.shape == (60000, 28, 28, 1) and classes[9] == "Ankle boot"
     assert DATASETS["fashion-mnist"].system_dirs == ("/usr/share/datasets/fashion-mnist",)
+
+
+def make_jpeg_zip(path, classes, counts=(3, 2), size=8, extra=()):
+    from PIL import Image
+    import zipfile
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(path, "w") as archive:
+        for split, n in zip(("train", "test"), counts):
+            for label, name in enumerate(classes):
+                for i in range(n):
+                    blob = io.BytesIO()
+                    Image.fromarray(np.full((size, size, 3), 20 * label, np.uint8)).save(blob, "JPEG", quality=95)
+                    archive.writestr(f"{split}/{name}/{i:04d}.jpg", blob.getvalue())
+        for name in extra:
+            archive.writestr(name, b"junk")
+
+
+def jpeg_zip_dataset():
+    return BuiltinDataset("fakecifar", "test", (), (SourceFile("fake.tar.gz", "0" * 32),), lambda files: None,
+                          (0.5,) * 3, (0.5,) * 3, jpeg_zip="fake-jpg.zip", classes=("zebra", "ant", "cat"),
+                          split_sizes=(9, 6))
+
+
+def test_jpeg_zip_gives_canonical_labels_and_is_cached(tmp_path, monkeypatch):
+    builtin = importlib.import_module("visionpath.data.builtin")
+    spec = jpeg_zip_dataset()
+    monkeypatch.setitem(builtin.DATASETS, "fakecifar", spec)
+    make_jpeg_zip(tmp_path / "fake-jpg.zip", spec.classes, extra=("__MACOSX/train/._x.jpg", "train/.DS_Store"))
+    xtr, ytr, xte, yte, classes = load_builtin("fakecifar", tmp_path)
+    assert classes == ["zebra", "ant", "cat"]  # the canonical order, not the sorted folder names
+    assert xtr.shape == (9, 8, 8, 3) and xte.shape == (6, 8, 8, 3)
+    # label k was drawn with grey level 20k: labels follow the canonical class order
+    assert all(abs(int(x.mean()) - 20 * int(y)) <= 2 for x, y in zip(xtr, ytr))
+    monkeypatch.setattr(builtin, "read_jpeg_zip", lambda *a: pytest.fail("decoded twice"))
+    again = load_builtin("fakecifar", tmp_path)
+    assert np.array_equal(again[0], xtr) and again[4] == classes
+
+
+def test_jpeg_zip_with_the_wrong_layout_says_what_it_found(tmp_path, monkeypatch):
+    builtin = importlib.import_module("visionpath.data.builtin")
+    monkeypatch.setitem(builtin.DATASETS, "fakecifar", jpeg_zip_dataset())
+    make_jpeg_zip(tmp_path / "fake-jpg.zip", ("zebra", "ant"))
+    with pytest.raises(VisionpathError, match="does not hold the expected train split .* found 6 in ant, zebra"):
+        load_builtin("fakecifar", tmp_path)
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not (SHARED_DATA / "cifar10-jpg.zip").is_file(), reason="needs ../shared/data/cifar10-jpg.zip")
+def test_real_cifar10_jpeg_zip_layout():
+    import zipfile
+    names = zipfile.ZipFile(SHARED_DATA / "cifar10-jpg.zip").namelist()
+    assert sorted({n.split("/")[1] for n in names if n.count("/") == 2}) == sorted(DATASETS["cifar10"].classes)
+    assert sum(n.startswith("train/") and n.endswith(".jpg") for n in names) == DATASETS["cifar10"].split_sizes[0]
