@@ -125,7 +125,7 @@ def trivial_augment(images: torch.Tensor) -> torch.Tensor:
 
 def augment_batch(images: torch.Tensor, aug: Augmentation, mean: list[float], std: list[float],
                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """uint8 batch in, augmented and scaled float batch out (same device)."""
+    """uint8 batch in, augmented and scaled float batch out (same device); with no augmentation, just scaled."""
     if aug.trivial_augment:
         images = trivial_augment(images)
     x = scale_pixels(images, mean, std)

@@ -21,14 +21,14 @@ import torch
 import torch.nn.functional as F
 
 from . import __version__
+from .augment import augment_batch, make_augmentation
 from .checkpoint import load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata, save_checkpoint
 from .console import progress_bar, say
 from .data import load_dataset
 from .errors import VisionpathError
 from .evaluate import evaluate_images
-from .augment import augment_batch, make_augmentation
 from .models import (border_brightness, count_parameters, create_model, is_convolutional, model_entry,
-                     prepare_for_device, scale_pixels, scaling_for)
+                     prepare_for_device, scaling_for)
 from .report import plot_curves, training_summary
 from .runs import Run, new_run_dir
 
@@ -253,7 +253,6 @@ def train(data: str | Path = "mnist", *,
     iterations = math.ceil(n_train / settings["batch_size"])
     if n_train % settings["batch_size"] == 1 and iterations > 1:
         iterations -= 1  # a last batch of one picture breaks batch norm; it is seen in other epochs
-
     total_steps = iterations * settings["epochs"]
     metadata = {"format": 1, "visionpath_version": __version__, "model": settings["model"], "model_args": model_args,
                 "classes": dataset.classes, "input_shape": list(dataset.input_shape), "mean": mean, "std": std,
@@ -316,8 +315,7 @@ def train(data: str | Path = "mnist", *,
                         group["lr"] = learning_rate(settings["schedule"], step, total_steps, settings["lr"])
                     index = order[i * settings["batch_size"]: (i + 1) * settings["batch_size"]]
                     batch, y = train_images[index], train_labels[index]
-                    x = augment_batch(batch, aug, mean, std, augment_rng) if aug.active else scale_pixels(batch, mean,
-                                                                                                          std)
+                    x = augment_batch(batch, aug, mean, std, augment_rng)  # scaled to floats, augmented if asked
                     with autocast:
                         logits = forward(x.contiguous(memory_format=layout)).float()
                     loss, data_loss = penalised_loss(logits, y, weights, settings["label_smoothing"], settings["l1"])

@@ -121,7 +121,6 @@ def test_real_fashion_mnist():
 def make_jpeg_zip(path, classes, counts=(3, 2), size=8, extra=()):
     from PIL import Image
     import zipfile
-    rng = np.random.default_rng(0)
     with zipfile.ZipFile(path, "w") as archive:
         for split, n in zip(("train", "test"), counts):
             for label, name in enumerate(classes):
