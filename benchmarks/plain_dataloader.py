@@ -39,8 +39,8 @@ def main() -> None:
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--data", default="cifar10")
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=4e-3)  # cnn's recipe
+    parser.add_argument("--batch-size", type=int, default=256)  # cnn's recipe
+    parser.add_argument("--lr", type=float, default=6e-3)  # cnn's recipe
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     torch.manual_seed(0)

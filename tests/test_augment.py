@@ -54,7 +54,7 @@ def test_shift_is_a_whole_pixel_crop_with_mirrored_edges():
 
 
 def test_rotation_and_zoom_change_pictures_differently():
-    x = torch.rand(8, 3, 16, 16)
+    x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(5))
     out = geometric(x, Augmentation(rotation=30, zoom=0.2), torch.Generator().manual_seed(0))
     assert out.shape == x.shape
     differences = (out - x).abs().mean(dim=(1, 2, 3))
