@@ -7,7 +7,7 @@ Sections, each written to benchmarks/results/<section>.md and .json with the mac
                between two 1-epoch runs of the guide's Keras CIFAR-10 CNN, the yardstick for scaling.
   mnist        `visionpath train mnist --model cnn` (defaults) and the fast recipe (`--model resnet9 --width 8
                --epochs 4`) beside 2 epochs of keras-io's mnist_convnet.
-  overfitting  `cnn --augment none --epochs 30` against `cnn --augment standard --dropout 0.3 --weight-decay 5e-4`.
+  overfitting  `cnn --augment none --epochs 30` against `cnn --augment standard --dropout 0.1 --weight-decay 5e-4`.
   loader       cnn per-epoch time: visionpath against the textbook DataLoader loop over the same model and data
                (benchmarks/plain_dataloader.py), and the shared plain peer for reference.
 Times are scaled to the issue's reference machine by the peer measured in the same run:
@@ -27,6 +27,7 @@ from common import RESULTS, machine, run_peer, run_visionpath, write_results
 
 REFERENCE = {"keras_cifar10_epoch": 40.0, "keras_mnist_convnet_epoch": 10.3}
 HOURS = time.strftime("%Y-%m-%d %H:%M")
+FAST_MNIST_EPOCHS = "4"
 
 
 def header(title: str, extra: str = "") -> list[str]:
@@ -77,23 +78,25 @@ def resnet9(keras: str, tmp: Path, long_epochs: int) -> None:
 
 
 def mnist(keras: str, tmp: Path) -> None:
-    peer = run_peer(keras, "keras_mnist_convnet.py", "--epochs", "2")
+    # 10 epochs, as in the issue's reference (103 s for 10 epochs): the first epoch's start-up cost averages out
+    # the same way
+    peer = run_peer(keras, "keras_mnist_convnet.py", "--epochs", "10")
     ours = run_visionpath(tmp, "mnist", "--model", "cnn")
-    fast = run_visionpath(tmp, "mnist", "--model", "resnet9", "--width", "8", "--epochs", "4")
-    peer_epoch = statistics.median(peer["seconds_per_epoch"])
+    fast = run_visionpath(tmp, "mnist", "--model", "resnet9", "--width", "8", "--epochs", FAST_MNIST_EPOCHS)
+    peer_epoch = peer["train_seconds"] / peer["epochs"]
     scale = REFERENCE["keras_mnist_convnet_epoch"] / peer_epoch
     verdict = lambda r: "met" if r["train_seconds"] * scale <= 60 and r["test_accuracy"] >= 0.993 else "NOT met"  # noqa: E731
     lines = header("MNIST, cnn and the fast recipe, against keras-io's mnist_convnet, same run",
                    "; data: ../shared/data/mnist")
     lines += HISTORY_HEADER + [history_row(f"`{ours['command']}`", ours), history_row(f"`{fast['command']}`", fast),
                                "",
-                               f"- keras-io mnist_convnet, 2 epochs: {peer_epoch:.1f} s per epoch here (reference "
-                               f"machine 10.3 s, so × {scale:.2f}); it reaches 99.09% after 10 epochs, 99.22% at best "
-                               "within 15 (issue).",
+                               f"- keras-io mnist_convnet, 10 epochs: {peer_epoch:.1f} s per epoch here (reference "
+                               f"machine 10.3 s, so × {scale:.2f}); test accuracy {peer['test_accuracy']:.2%} after 10 "
+                               "epochs (issue: 99.09%).",
                                "- target: ≥ 99.3% test accuracy in ≤ 60 s of training (reference machine).",
                                f"- cnn (defaults): {ours['test_accuracy']:.2%} in {ours['train_seconds']:.1f} s here, "
                                f"**{ours['train_seconds'] * scale:.1f} s scaled** → {verdict(ours)}.",
-                               f"- the fast recipe (resnet9, width 8, 4 epochs): {fast['test_accuracy']:.2%} in "
+                               f"- the fast recipe (resnet9, width 8, {FAST_MNIST_EPOCHS} epochs): {fast['test_accuracy']:.2%} in "
                                f"{fast['train_seconds']:.1f} s here, **{fast['train_seconds'] * scale:.1f} s scaled** → "
                                f"{verdict(fast)}."]
     write_results("mnist_cnn", {"machine": machine(), "date": HOURS, "keras": peer, "scale": scale, "visionpath": ours,
@@ -102,7 +105,7 @@ def mnist(keras: str, tmp: Path) -> None:
 
 def overfitting(tmp: Path) -> None:
     bare = run_visionpath(tmp, "cifar10", "--model", "cnn", "--augment", "none", "--epochs", "30")
-    fixed = run_visionpath(tmp, "cifar10", "--model", "cnn", "--augment", "standard", "--dropout", "0.3",
+    fixed = run_visionpath(tmp, "cifar10", "--model", "cnn", "--augment", "standard", "--dropout", "0.1",
                            "--weight-decay", "5e-4", "--epochs", "30")
     for name, r in (("none", bare), ("standard", fixed)):
         shutil.copy(Path(r["run"]) / "curves.png", RESULTS / f"cifar10_cnn_overfitting_{name}.png")
@@ -149,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="resnet9,mnist,overfitting,loader")
     parser.add_argument("--keras", default="/tmp/peers-keras/bin/python", help="python of the Keras environment")
-    parser.add_argument("--long-epochs", type=int, default=45, help="epochs of the longer resnet9 run (about 15 minutes)")
+    parser.add_argument("--long-epochs", type=int, default=36, help="epochs of the longer resnet9 run (about 15 reference minutes)")
     args = parser.parse_args()
     chosen = args.only.split(",")
     with tempfile.TemporaryDirectory() as tmp:

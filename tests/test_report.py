@@ -46,6 +46,11 @@ def test_underfitting_and_healthy():
     assert healthy.verdict == "healthy" and "gap 0.6 points" in healthy.text
 
 
+def test_regularised_and_still_rising_is_not_underfitting():
+    d = diagnose(UNDERFIT, {"augment": "standard", "dropout": 0.1})
+    assert d.verdict == "healthy" and "still improving" in d.text and "--epochs 10" in d.text
+
+
 def test_too_short_to_tell():
     assert diagnose(HEALTHY[:2]).verdict == "too short to tell"
 

@@ -47,10 +47,11 @@ def mlp(num_classes: int, input_shape: tuple[int, int, int], width: int = 512, d
     return nn.Sequential(*layers)
 
 
-def _conv_bn_relu(channels_in: int, channels_out: int) -> nn.Sequential:
-    # No bias: batch norm's shift does that job. ReLU keeps the positive part.
-    return nn.Sequential(nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False), nn.BatchNorm2d(channels_out),
-                         nn.ReLU(inplace=True))
+def _conv_bn_relu(channels_in: int, channels_out: int, pool: bool = False) -> nn.Sequential:
+    # No bias: batch norm's shift does that job. ReLU keeps the positive part. Pooling right after the
+    # convolution (as in the fast CIFAR-10 records) gives batch norm and ReLU a quarter of the numbers to work on.
+    return nn.Sequential(nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
+                         *([nn.MaxPool2d(2)] if pool else []), nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True))
 
 
 def _meta_forward(features: nn.Module, input_shape: tuple[int, int, int]) -> int:
@@ -60,7 +61,7 @@ def _meta_forward(features: nn.Module, input_shape: tuple[int, int, int]) -> int
 
 
 def cnn(num_classes: int, input_shape: tuple[int, int, int], width: int = 16, depth: int = 2,
-        dropout: float = 0.25) -> nn.Module:
+        dropout: float = 0.0) -> nn.Module:
     """The textbook convolutional network: `depth` blocks of Conv-Conv-MaxPool, then a dense head.
 
     A convolution slides small 3×3 filters over the picture; each filter learns to respond to one local pattern
@@ -70,7 +71,8 @@ def cnn(num_classes: int, input_shape: tuple[int, int, int], width: int = 16, de
     next block sees a wider area, and small shifts stop mattering. Each block doubles the number of filters
     (`width`, 2×`width`, ...), since deeper layers combine simple patterns into many more complex ones. The dense
     head flattens the last feature maps into one row and a dense layer of 512 units combines them into class
-    scores. Dropout (after every block, and doubled before the head's last layer) fights overfitting.
+    scores. `--dropout p` (off by default, so you can watch the plain network overfit first) switches off a
+    share p of the units after every block and twice that (at most half) before the head's last layer.
     `--width 32` gives the Keras guide's CIFAR-10 network (Conv32-Conv32-Pool-Conv64-Conv64-Pool-Dense512); the
     default of 16 costs a quarter of the computation and still reaches 99.4% on MNIST in under a minute.
     """
@@ -124,11 +126,11 @@ def resnet9(num_classes: int, input_shape: tuple[int, int, int], width: int = 16
     w = [width, 2 * width, 4 * width, 8 * width]
     return nn.Sequential(
         _conv_bn_relu(channels, w[0]),
-        _conv_bn_relu(w[0], w[1]), nn.MaxPool2d(2), Residual(nn.Sequential(_conv_bn_relu(w[1], w[1]),
-                                                                            _conv_bn_relu(w[1], w[1]))),
-        _conv_bn_relu(w[1], w[2]), nn.MaxPool2d(2),
-        _conv_bn_relu(w[2], w[3]), nn.MaxPool2d(2), Residual(nn.Sequential(_conv_bn_relu(w[3], w[3]),
-                                                                            _conv_bn_relu(w[3], w[3]))),
+        _conv_bn_relu(w[0], w[1], pool=True), Residual(nn.Sequential(_conv_bn_relu(w[1], w[1]),
+                                                                      _conv_bn_relu(w[1], w[1]))),
+        _conv_bn_relu(w[1], w[2], pool=True),
+        _conv_bn_relu(w[2], w[3], pool=True), Residual(nn.Sequential(_conv_bn_relu(w[3], w[3]),
+                                                                      _conv_bn_relu(w[3], w[3]))),
         nn.AdaptiveMaxPool2d(1), nn.Flatten(), Dropout(dropout), nn.Linear(w[3], num_classes, bias=False),
         Scale(0.125))
 
@@ -157,7 +159,7 @@ MODELS: dict[str, ModelEntry] = {
     "mlp": ModelEntry(mlp, input_scaling="unit"),
     "cnn": ModelEntry(cnn, input_scaling="unit", recipe=dict(epochs=6, batch_size=256, lr=6e-3, augment="standard")),
     "resnet9": ModelEntry(resnet9, input_scaling="standardize",
-                          recipe=dict(epochs=20, batch_size=512, lr=1e-2, optimizer="adamw", weight_decay=5e-2,
+                          recipe=dict(epochs=17, batch_size=512, lr=1e-2, optimizer="adamw", weight_decay=5e-2,
                                       label_smoothing=0.1, augment="standard")),
 }
 

@@ -65,12 +65,17 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
             f"{last['train_accuracy']:.1%} against {last['val_accuracy']:.1%} on validation, a gap of "
             f"{gap * 100:.1f} points: the network memorises the training pictures instead of learning what "
             f"generalises. Try: {'; '.join(remedies[:3]) or 'more training data'}."))
+    regularised = settings.get("augment", "none") != "none" or settings.get("dropout") or settings.get("weight_decay")
+    if last["train_accuracy"] < 0.9 and gap < 0.03 and regularised and best_acc >= n - 2:
+        return Diagnosis("healthy", None, gap, (
+            f"diagnosis: healthy fit, still improving: training accuracy ({last['train_accuracy']:.1%}, measured "
+            f"on augmented pictures with dropout on) is not above validation's ({last['val_accuracy']:.1%}), so "
+            f"the regularisation keeps overfitting away, and validation accuracy was still rising at the end: "
+            f"more epochs (--epochs {2 * n}) should help."))
     if last["train_accuracy"] < 0.9 and gap < 0.03:
         remedies = [f"more epochs (--epochs {2 * n})" if best_acc >= n - 2 else "",
                     "a bigger model (--width, --depth, or --model resnet9)",
-                    "less regularisation (a lower --dropout or --weight-decay, --augment standard instead of strong)"
-                    if settings.get("dropout") or settings.get("weight_decay") or settings.get("augment") == "strong" else
-                    "a higher --lr"]
+                    less_regularisation(settings) or "a higher --lr"]
         return Diagnosis("underfitting", None, gap, (
             f"diagnosis: underfitting: training accuracy is only {last['train_accuracy']:.1%} (validation "
             f"{last['val_accuracy']:.1%}): the model has not yet learned the training pictures, so there is nothing "
@@ -80,6 +85,14 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
     return Diagnosis("healthy", None, gap, (
         f"diagnosis: healthy fit: validation follows training (gap {gap * 100:.1f} points at the end) and "
         f"validation loss was lowest at epoch {at_low['epoch']} of {last['epoch']}.{still}"))
+
+
+def less_regularisation(settings: dict) -> str:
+    """The underfitting remedy that undoes what this run used, or '' when it used none."""
+    used = ([f"a lower --dropout (now {settings['dropout']})"] if settings.get("dropout") else []) + \
+        ([f"a lower --weight-decay (now {settings['weight_decay']})"] if settings.get("weight_decay") else []) + \
+        (["--augment standard instead of strong"] if settings.get("augment") == "strong" else [])
+    return f"less regularisation ({', '.join(used)})" if used else ""
 
 
 def plot_curves(history: list[dict], path: Path, settings: dict | None = None) -> None:
