@@ -74,7 +74,9 @@ def test_every_flag_is_a_keyword_of_the_api():
     from visionpath.runs import Run
     from visionpath.train import train
     commands = build_parser()._subparsers._group_actions[0].choices
-    for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate)):
+    from visionpath.report import compare_runs
+    for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate),
+                              ("compare", compare_runs)):
         flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command == "evaluate" else set())
         assert flags <= keywords, (command, flags - keywords)

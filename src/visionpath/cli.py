@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+from pathlib import Path
 
 from .console import say
 from .errors import VisionpathError
@@ -68,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default: {D['precision']})")
     t.add_argument("--compile", action="store_true", help="compile the model with torch.compile (slow start, "
                    "faster steps on a GPU)")
+    t.add_argument("--pretrained", action="store_true", help="start a backbone (efficientnet_lite0, resnet18, "
+                   "timm:<name>...) from ImageNet weights: head first, then fine-tuning")
+    t.add_argument("--weights", metavar="FILE", help="pretrained backbone weights from a file (.pth or .safetensors)")
+    t.add_argument("--fine-tune-epochs", type=int, help="epochs of stage 2, fine-tuning the backbone (0: feature "
+                   "extraction only; default: the model's recipe)")
+    t.add_argument("--fine-tune-lr", type=float, help="stage 2's peak learning rate (default: --lr / 10)")
+    t.add_argument("--unfreeze", type=int, metavar="N", help="fine-tune only the top N blocks (default: all)")
+    t.add_argument("--feature-cache", action=argparse.BooleanOptionalAction, help="stage 1 trains the head on "
+                   "backbone features computed once (default: on)")
+    t.add_argument("--augmented-views", type=int, metavar="K", help="cache K augmented views of every training "
+                   "picture instead of the plain pictures (default: 0)")
     t.add_argument("--project", help=f"parent folder of run folders (default: {D['project']})")
     t.add_argument("--name", help="run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
     t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch")
@@ -85,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", help="write all predictions to this CSV file")
     p.add_argument("--batch-size", type=int, help="images per forward pass (default: 256)")
 
+    c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
+                            "side (table, CSV, PNG)", argument_default=S)
+    c.add_argument("runs", nargs="+", help="run folders")
+    c.add_argument("--output", help="where to write <output>.md, .csv and .png (default: comparison)")
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
     return parser
@@ -126,6 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         elif command == "predict":
             from .predict import predict
             predict(**args)
+        elif command == "compare":
+            from .report import compare_runs
+            from .runs import Run
+            output = args.get("output", "comparison")
+            compare_runs([Run(r) for r in args["runs"]], output)
+            say(Path(output).with_suffix(".md").read_text())
+            say(f"written: {output}.md, {output}.csv, {output}.png")
         elif command == "datasets":
             list_datasets()
         elif command == "models":

