@@ -117,14 +117,19 @@ def list_datasets() -> None:
 
 
 def list_models() -> None:
+    import torch
+
     from .models import MODELS, count_parameters, create_model
-    say(f"{'model':<10} {'params (28×28 grey)':>20} {'params (32×32 colour)':>22}  description")
+    say(f"{'model':<18} {'params (28×28 grey)':>20} {'params (32×32 colour)':>22}  description")
     for name, entry in MODELS.items():
-        counts = [count_parameters(create_model(name, 10, shape)) for shape in ((1, 28, 28), (3, 32, 32))]
-        say(f"{name:<10} {counts[0]:>20,} {counts[1]:>22,}  {entry.summary}")
-        say(f"{'':<10} arguments: " + ", ".join(f"{k}={v}" for k, v in entry.arguments.items()))
+        with torch.device("meta"):  # shapes only: no memory, no time, even for VGG-16
+            counts = [count_parameters(create_model(name, 10, shape)) for shape in ((1, 28, 28), (3, 32, 32))]
+        say(f"{name:<18} {counts[0]:>20,} {counts[1]:>22,}  {entry.summary}")
+        say(f"{'':<18} arguments: " + ", ".join(f"{k}={v}" for k, v in entry.arguments.items()))
         if entry.recipe:
-            say(f"{'':<10} recipe: " + ", ".join(f"{k}={v}" for k, v in entry.recipe.items()))
+            say(f"{'':<18} recipe: " + ", ".join(f"{k}={v}" for k, v in entry.recipe.items()))
+    say(f"{'timm:<name>':<18} any of timm's {len(__import__('timm').list_models())} architectures as a pretrained "
+        "backbone, e.g. timm:resnet50 (weights from the hub, or --weights FILE)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -380,7 +380,7 @@ def train(data: str | Path = "mnist", *,
             augment_rng.set_state(rng["augment"])
         history, best = saved["resume"]["history"], saved["resume"]["best"]
         start_epoch, elapsed = saved["resume"]["epoch"], history[-1]["time"] if history else 0.0
-        say(f"resuming {run_dir} after epoch {start_epoch}/{settings['epochs']}")
+        say(f"resuming {run_dir} after epoch {start_epoch}/{total_epochs}")
     else:
         run_dir = new_run_dir(project, name or f"{dataset.name}-{settings['model']}")
         (run_dir / "config.json").write_text(json.dumps({"settings": settings, "model_args": model_args,
