@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--scratch-epochs", type=int, default=25, help="resnet9 epochs filling 10 reference minutes")
     parser.add_argument("--budget-args", default="--image-size 64 --epochs 3 --fine-tune-epochs 1")
     parser.add_argument("--finetune-args", default="--image-size 96 --epochs 3 --fine-tune-epochs 4")
-    parser.add_argument("--cache-epochs", type=int, default=6)
+    parser.add_argument("--cache-epochs", type=int, default=10)  # the recipe's stage 1
     parser.add_argument("--cache-size", default="64")
     args = parser.parse_args()
     chosen = args.only.split(",")

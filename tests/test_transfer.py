@@ -122,7 +122,8 @@ def test_unfreeze_top_blocks_fine_tunes_only_those(photos, tmp_path):
     # lite0's coarse groups: stem, blocks.0 ... blocks.5, then blocks.6 with the head convolution: the top one
     top = ("backbone.blocks.6.", "backbone.conv_head.", "backbone.bn2.")
     assert changed and all(k.startswith(top) for k in changed)
-    assert any(k.startswith("backbone.bn2.running") for k in changed)  # unfrozen batch norm adapts
+    assert "backbone.bn2.weight" in changed  # unfrozen batch norm learns its scale and shift...
+    assert not any("running" in k for k in changed)  # ...but keeps ImageNet's statistics
     assert [r["stage"] for r in run.history] == [1, 2]
     assert (run.path / "curves.png").stat().st_size > 10_000
 
@@ -141,3 +142,11 @@ def test_compare_runs(photos, tmp_path, capsys):
     assert "photos-mlp-1" in table and "photos-cnn-1" in table and "test accuracy" in table
     assert (tmp_path / "cmp.csv").read_text().startswith("run,model,data,epochs,training_seconds,parameters")
     assert (tmp_path / "cmp.png").stat().st_size > 10_000
+
+
+def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path):
+    run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=0, **LITE0)
+    evaluation = run.evaluate()
+    assert evaluation.confusion.sum() == 12
+    predictions = run.predict([photos / "test" / "ant" / "0.png"])
+    assert predictions[0].label in ("ant", "bee", "cat")

@@ -97,8 +97,9 @@ def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -
 
     settings = run.settings
     model, meta = run.load_model()
+    from .train import decode_size
     dataset = load_dataset(settings["data"], data_dir or settings["data_dir"], settings["validation_split"],
-                           settings["seed"], settings["image_size"])
+                           settings["seed"], decode_size(settings))
     if dataset.classes != meta["classes"]:
         raise VisionpathError(f"the classes of {settings['data']} ({', '.join(dataset.classes)}) are not the ones "
                               f"{run.path} was trained on ({', '.join(meta['classes'])}).")
