@@ -395,9 +395,10 @@ def _fit_to_backbone(state: dict[str, torch.Tensor], timm_name: str, source: str
     efficientnet-lite0 package's `_conv_stem.weight`... is timm's `conv_stem.weight`...). Classifier tensors of the
     full ImageNet model are dropped: the head is new."""
     import timm
-    with torch.device("meta"):
-        full = timm.create_model(timm_name, pretrained=False).state_dict()
-        classifier = timm.create_model(timm_name, pretrained=False).default_cfg.get("classifier", "classifier")
+    with torch.device("meta"):  # names and shapes only
+        reference = timm.create_model(timm_name, pretrained=False)
+    full = reference.state_dict()
+    classifier = reference.default_cfg.get("classifier", "classifier")
     if set(full) <= set(state) or set(full) - {f"{classifier}.weight", f"{classifier}.bias"} <= set(state):
         mapped = {k: state[k] for k in full if k in state}
     elif len(state) == len(full) and all(a.shape == b.shape for a, b in zip(state.values(), full.values())):
