@@ -330,36 +330,36 @@ def prepare_for_device(model: nn.Module, device: torch.device) -> nn.Module:
 
 
 @torch.inference_mode()
-def logits_in_batches(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float],
-                      device: torch.device, batch_size: int = 1024, bf16: bool = False) -> torch.Tensor:
-    """The model's scores for every image (eval mode: dropout off), computed a batch at a time."""
+def _in_batches(model: nn.Module, forward, images: torch.Tensor, mean: list[float], std: list[float],
+                device: torch.device, bf16: bool, batch_size: int, prepare=None, progress=None) -> torch.Tensor:
+    """`forward` over every image in eval mode (dropout off, batch-norm statistics fixed), a batch at a time;
+    `prepare` turns a uint8 batch into scaled floats (default: just scaled), `progress(n)` hears how many are done."""
     was_training = model.training
     model.eval()
     layout = torch.channels_last if is_convolutional(model) else torch.contiguous_format
-    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-        out = [model(scale_pixels(images[i: i + batch_size].to(device, non_blocking=True), mean, std)
-                     .contiguous(memory_format=layout)).float()
-               for i in range(0, len(images), batch_size)]
-    model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
-
-
-@torch.inference_mode()
-def features_in_batches(model: Transfer, images: torch.Tensor, mean: list[float], std: list[float],
-                        device: torch.device, bf16: bool = False, prepare=None, batch_size: int = 256,
-                        progress=None) -> torch.Tensor:
-    """The frozen backbone's features of every picture (eval mode), a batch at a time; `prepare` turns a uint8
-    batch into scaled floats (augmenting it, for augmented views), `progress(n)` is told how many are done."""
-    model.eval()
     out = []
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(0, len(images), batch_size):
             batch = images[i: i + batch_size].to(device, non_blocking=True)
             x = prepare(batch) if prepare is not None else scale_pixels(batch, mean, std)
-            out.append(model.features(x.contiguous(memory_format=torch.channels_last)).float())
+            out.append(forward(x.contiguous(memory_format=layout)).float())
             if progress is not None:
                 progress(min(i + batch_size, len(images)))
-    return torch.cat(out)
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def logits_in_batches(model: nn.Module, images: torch.Tensor, mean: list[float], std: list[float],
+                      device: torch.device, batch_size: int = 1024, bf16: bool = False) -> torch.Tensor:
+    """The model's scores for every image, computed a batch at a time."""
+    return _in_batches(model, model, images, mean, std, device, bf16, batch_size)
+
+
+def features_in_batches(model: Transfer, images: torch.Tensor, mean: list[float], std: list[float],
+                        device: torch.device, bf16: bool = False, prepare=None, batch_size: int = 256,
+                        progress=None) -> torch.Tensor:
+    """The frozen backbone's features of every picture, a batch at a time (see `_in_batches`)."""
+    return _in_batches(model, model.features, images, mean, std, device, bf16, batch_size, prepare, progress)
 
 
 def border_brightness(images: torch.Tensor) -> torch.Tensor:
