@@ -9,7 +9,7 @@ from visionpath.cli import main
 
 
 def test_train_evaluate_predict(tiny_folder, tmp_path, capsys):
-    assert main(["train", str(tiny_folder), "--epochs", "4", "--batch-size", "8", "--width", "32",
+    assert main(["train", str(tiny_folder), "--model", "mlp", "--epochs", "4", "--batch-size", "8", "--width", "32",
                  "--project", str(tmp_path / "runs")]) == 0
     run = tmp_path / "runs" / "photos-mlp-1"
     out = capsys.readouterr().out

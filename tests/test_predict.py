@@ -77,9 +77,34 @@ def test_pictures_with_the_opposite_background_get_a_warning(tmp_path, capsys):
             array = np.zeros((10, 10), np.uint8)  # light strokes on a dark background, like MNIST
             array[2:8, 3 + 3 * label] = 255
             Image.fromarray(array).save(root / name / f"{i}.png")
-    run = visionpath.train(root, project=tmp_path / "runs", epochs=1, batch_size=4, width=8, validation_split=0.34)
+    run = visionpath.train(root, project=tmp_path / "runs", model="mlp", epochs=1, batch_size=4, width=8, validation_split=0.34)
     Image.fromarray(np.full((10, 10), 250, np.uint8)).save(tmp_path / "drawn_on_paper.png")
     capsys.readouterr()
     run.predict([tmp_path / "drawn_on_paper.png", root / "one" / "0.png"])
     out = capsys.readouterr().out
     assert "1 picture(s) have a light background" in out and "drawn_on_paper.png" in out
+
+
+def test_min_confidence_marks_uncertain_predictions_and_tta_averages_the_mirror(trained, tiny_folder, tmp_path):
+    out = tmp_path / "p.csv"
+    plain = trained.predict([tiny_folder / "test"], csv=out)
+    threshold = sorted(r.probability for r in plain)[len(plain) // 2]
+    marked = trained.predict([tiny_folder / "test"], min_confidence=threshold, csv=out)
+    assert [r.uncertain for r in marked] == [r.probability < threshold for r in plain] and any(r.uncertain for r in marked)
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["uncertain"]) for r in rows] == [int(r.uncertain) for r in marked]
+    mirrored = trained.predict([tiny_folder / "test"], tta=True)
+    model, meta = visionpath.load_model(trained.path)
+    x = torch.stack([load_image(r.path, (12, 12), 3) for r in plain])
+    both = (logits_in_batches(model, x, meta["mean"], meta["std"], torch.device("cpu")).softmax(1)
+            + logits_in_batches(model, x.flip(-1), meta["mean"], meta["std"], torch.device("cpu")).softmax(1)) / 2
+    assert np.allclose([r.probability for r in mirrored], both.max(1).values.numpy(), atol=1e-5)
+    with pytest.raises(VisionpathError, match="between 0 and 1"):
+        trained.predict([tiny_folder / "test"], min_confidence=2)
+
+
+def test_many_pictures_stream_through_in_batches(trained, tiny_folder):
+    """Batches smaller than the number of files: every picture once, in order."""
+    results = trained.predict([tiny_folder / "train", tiny_folder / "test"], batch_size=7)
+    assert len(results) == 42 and results[0].path.endswith("train/ant/0.png")

@@ -59,3 +59,27 @@ def test_curves_are_drawn_for_every_verdict(tmp_path):
     for i, h in enumerate((OVERFIT, UNDERFIT, HEALTHY, HEALTHY[:1])):
         plot_curves(h, tmp_path / f"{i}.png")
         assert (tmp_path / f"{i}.png").stat().st_size > 10_000
+
+
+def test_report_html_is_self_contained_and_complete(tiny_folder, tmp_path):
+    import re
+
+    import visionpath
+    run = visionpath.train(tiny_folder, project=tmp_path, model="mlp", epochs=2, batch_size=8, width=8,
+                           precision="fp32")
+    page = (run.path / "report.html").read_text()
+    for section in ("Command and settings", "Data", "Learning curves", "Confusion matrix (test)", "Per class",
+                    "Most confused", "Misclassified pictures", "visionpath train"):
+        assert section in page, section
+    assert not re.search(r"(src|href)=['\"](?!data:)", page)  # nothing fetched from anywhere: it can be mailed
+    assert page.count("data:image/png;base64,") >= 3
+    assert run.report() == run.path / "report.html"  # again from the command, reloading data and weights
+
+
+def test_report_without_a_test_split_says_the_score_is_optimistic(tmp_path):
+    import visionpath
+    from conftest import make_folder
+    root = make_folder(tmp_path / "flat", per_class={"": 8})
+    run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
+    page = (run.path / "report.html").read_text()
+    assert "no <code>test/</code> split" in page and "optimistic" in page and "Confusion matrix (validation)" in page

@@ -223,3 +223,27 @@ def test_bad_augmentation_settings(tiny_folder, tmp_path):
         visionpath.train(tiny_folder, project=tmp_path, augment="lots")
     with pytest.raises(VisionpathError, match="--l1 must be zero or positive"):
         visionpath.train(tiny_folder, project=tmp_path, l1=-1.0)
+
+
+@pytest.mark.parametrize("balance", ["weights", "sampler"])
+def test_balance_for_unbalanced_classes(tmp_path, balance, capsys):
+    from conftest import make_folder
+    root = make_folder(tmp_path / "u", classes=("common", "rare"), per_class={"": 4})
+    make_folder(tmp_path / "u", classes=("common",), per_class={"": 20}, seed=1)  # 20 common (overwrites 0-3), 4 rare
+    run = visionpath.train(root, project=tmp_path, balance=balance, **FAST)
+    out = capsys.readouterr().out
+    assert "more than 3:1" in out and "(balanced " in out
+    assert "val_balanced_accuracy" in run.history[0] and run.settings["balance"] == balance
+    with pytest.raises(VisionpathError, match="unknown --balance"):
+        visionpath.train(root, project=tmp_path, balance="oversample", **FAST)
+
+
+def test_a_folder_run_records_its_data(tiny_folder, tmp_path):
+    (tiny_folder / "train" / "ant" / "bad.jpg").write_text("no picture")
+    run = visionpath.train(tiny_folder, project=tmp_path, **FAST)
+    record = json.loads((run.path / "data.json").read_text())
+    assert record["splits"]["train"] == {"ant": 10, "bee": 10, "cat": 10} and record["unreadable"] == 1
+    assert "bad.jpg" in (run.path / "unreadable.txt").read_text()
+    with open(run.path / "split.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 54 and {r["split"] for r in rows} == {"train", "validation", "test"}

@@ -1,4 +1,5 @@
 """Pretrained backbones: the offline EfficientNet-Lite0 weights, --weights FILE, the offline error, freezing."""
+import importlib
 import numpy as np
 import pytest
 import torch
@@ -150,3 +151,39 @@ def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path):
     assert evaluation.confusion.sum() == 12
     predictions = run.predict([photos / "test" / "ant" / "0.png"])
     assert predictions[0].label in ("ant", "bee", "cat")
+
+
+def test_a_folder_with_no_model_gets_the_photo_defaults(photos, tmp_path, capsys):
+    run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=1, batch_size=8, image_size=32)
+    out = capsys.readouterr().out
+    assert "no --model: a folder of photos trains efficientnet_lite0, pretrained on ImageNet" in out
+    assert "early stopping: fine-tuning stops after 3 epochs" in out
+    assert run.settings["model"] == "efficientnet_lite0" and run.settings["pretrained"]
+    assert run.settings["early_stopping"] == 3 and [r["stage"] for r in run.history] == [1, 2]
+    assert (run.path / "report.html").is_file() and (run.path / "split.csv").is_file()
+
+
+def test_the_photo_resolution_fits_the_pictures_count_on_a_cpu(photos, monkeypatch, capsys):
+    train_module = importlib.import_module("visionpath.train")
+    assert train_module.photo_defaults(photos, None, None, None, None, None, "cpu") == (True, 224, 3, 25)
+    assert "resolution 224×224: the backbone's own resolution" in capsys.readouterr().out
+    monkeypatch.setattr(train_module, "CPU_PIXELS_PER_EPOCH", 30 * 100 * 100)  # as if there were far more photos
+    assert train_module.photo_defaults(photos, None, None, 5, 8, None, "cpu") == (True, 96, 5, 8)
+    assert "the largest that keeps a fine-tuning epoch of 30 pictures near a minute" in capsys.readouterr().out
+
+
+def test_early_stopping_waits_for_fine_tuning(photos, tmp_path, monkeypatch):
+    """Stage 1 is cheap and stopping it would skip fine-tuning: patience counts in stage 2 only, from its start."""
+    train_module = importlib.import_module("visionpath.train")
+
+    def flat(real):
+        def evaluate(*args, **kwargs):
+            e = real(*args, **kwargs)
+            if kwargs.get("split", args[-1] if isinstance(args[-1], str) else None) == "validation":
+                e.accuracy, e.loss = 0.5, 1.0  # never better than epoch 1
+            return e
+        return evaluate
+    monkeypatch.setattr(train_module, "evaluate_images", flat(train_module.evaluate_images))
+    monkeypatch.setattr(train_module, "evaluate_logits", flat(train_module.evaluate_logits))
+    run = visionpath.train(photos, project=tmp_path, epochs=3, fine_tune_epochs=3, early_stopping=1, **LITE0)
+    assert [r["stage"] for r in run.history] == [1, 1, 1, 2]

@@ -16,7 +16,7 @@ TRAIN_EXAMPLES = """examples:
   visionpath train cifar10 --model cnn --augment none --epochs 30   # watch a CNN overfit
   visionpath train cifar10 --model cnn --augment standard --dropout 0.3 --weight-decay 5e-4 --early-stopping 5
   visionpath train mnist --data-dir ../shared/data        # local copies of the data, no download
-  visionpath train path/to/folder                         # a folder of class subfolders
+  visionpath train path/to/photos                         # a folder of class subfolders: pretrained, fine-tuned
   visionpath train --resume runs/mnist-mlp-1              # continue an interrupted run"""
 
 
@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                             argument_default=S)
     t.add_argument("data", nargs="?", help="built-in dataset (mnist, fashion-mnist, cifar10, cifar100) or a folder "
                    "(default: mnist)")
-    t.add_argument("--model", help=f"model name, see `visionpath models` (default: {D['model']})")
+    t.add_argument("--model", help="model name, see `visionpath models` (default: mlp for a built-in dataset; for a "
+                   "folder of photos, efficientnet_lite0 pretrained, head first then fine-tuning)")
     t.add_argument("--epochs", type=int, help=f"passes over the training images (default: {D['epochs']})")
     t.add_argument("--batch-size", type=int, help=f"images per step (default: {D['batch_size']})")
     t.add_argument("--lr", type=float, help=f"peak learning rate (default: {D['lr']})")
@@ -62,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--validation-split", type=float, help=f"share of train held out when there is no validation "
                    f"split (default: {D['validation_split']})")
     t.add_argument("--image-size", type=int, help="resize folder pictures to this side (default: their own size)")
+    t.add_argument("--strict", action="store_true", help="stop at an unreadable picture file instead of skipping "
+                   "and listing it")
+    t.add_argument("--labels", metavar="CSV", help="classes from a CSV of filename,label[,split] (file names "
+                   "relative to the folder) instead of class subfolders")
+    t.add_argument("--balance", help="unbalanced classes: none, weights (class-weighted loss) or sampler (every class "
+                   f"drawn equally often) (default: {D['balance']})")
     t.add_argument("--data-dir", help="folder with local copies of the built-in datasets (or $VISIONPATH_DATA_DIR)")
     t.add_argument("--seed", type=int, help=f"random seed (default: {D['seed']})")
     t.add_argument("--device", help=f"auto, cpu, cuda or mps (default: {D['device']})")
@@ -96,11 +103,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="classes shown per image (default: 5)")
     p.add_argument("--csv", help="write all predictions to this CSV file")
     p.add_argument("--batch-size", type=int, help="images per forward pass (default: 256)")
+    p.add_argument("--min-confidence", type=float, metavar="P", help="mark predictions below this probability as "
+                   "uncertain (default: 0, none)")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average with the mirrored picture")
 
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
                             "side (table, CSV, PNG)", argument_default=S)
     c.add_argument("runs", nargs="+", help="run folders")
     c.add_argument("--output", help="where to write <output>.md, .csv and .png (default: comparison)")
+    d = commands.add_parser("data", help="check a folder of photos, or split one into train/validation/test")
+    data_commands = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    dc = data_commands.add_parser("check", help="counts, balance, unreadable files, duplicates and leaks between "
+                                  "splits, sizes; exit status 0 clean, 1 warnings, 2 errors", argument_default=S)
+    dc.add_argument("root", help="a folder of photos, in any layout that `visionpath train` accepts")
+    dc.add_argument("--labels", metavar="CSV", help="classes from a CSV of filename,label[,split]")
+    dc.add_argument("--output", help="write <output>.json and <output>.png (default: <folder name>-check)")
+    ds = data_commands.add_parser("split", help="copy a folder of class subfolders into train/ validation/ test/, "
+                                  "stratified and seeded", argument_default=S)
+    ds.add_argument("source", help="a folder of class subfolders")
+    ds.add_argument("destination", help="a new folder for train/ validation/ test/")
+    ds.add_argument("--validation", type=float, help="share of each class for validation (default: 0.15)")
+    ds.add_argument("--test", type=float, help="share of each class for test (default: 0.15)")
+    ds.add_argument("--seed", type=int, help="the same seed gives the same split (default: 0)")
+    r = commands.add_parser("report", help="write a run's report.html: settings, data, curves, confusion matrix, "
+                            "per-class table, misclassified pictures", argument_default=S)
+    r.add_argument("run", help="a run folder")
+    r.add_argument("--data-dir", help="where the data is, if not where it was during training")
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
     return parser
@@ -154,6 +182,17 @@ def main(argv: list[str] | None = None) -> int:
             compare_runs([Run(r) for r in args["runs"]], output)
             say(Path(output).with_suffix(".md").read_text())
             say(f"written: {output}.md, {output}.csv, {output}.png")
+        elif command == "data" and args.pop("data_command") == "check":
+            from .data.check import check_data
+            root = args.pop("root")
+            return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
+        elif command == "data":
+            from .data.folder import split_folder
+            counts = split_folder(**args)
+            say(f"wrote {args['destination']}: " + ", ".join(f"{n:,} {split}" for split, n in counts.items()))
+        elif command == "report":
+            from .runs import Run
+            Run(args.pop("run")).report(**args)
         elif command == "datasets":
             list_datasets()
         elif command == "models":

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import ImageSet
-from .models import logits_in_batches
+from .models import logits_in_batches, model_entry
 from .report import diagnose, plot_confusion
 
 
@@ -89,21 +89,23 @@ def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[st
                       (predictions == labels).float().mean().item(), confusion, predictions, logits.softmax(1))
 
 
-def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -> Evaluation:
-    """Reload a run's data (same settings, same validation split) and its best weights; report on `split`."""
-    from .console import say
+def _evaluate_split(run, split: str | None, data_dir: str | Path | None):
+    """(Evaluation, the split's ImageSet, the Dataset): a run's data reloaded with its own settings (so the same
+    validation split), scored with its best weights. split None: test, or validation where there is no test."""
     from .data import load_dataset
     from .errors import VisionpathError
+    from .train import decode_size
 
     settings = run.settings
     model, meta = run.load_model()
-    from .train import decode_size
     dataset = load_dataset(settings["data"], data_dir or settings["data_dir"], settings["validation_split"],
-                           settings["seed"], decode_size(settings))
+                           settings["seed"], decode_size(settings), settings.get("strict", False),
+                           settings.get("labels"), enlarge=model_entry(settings["model"]).timm_name is None)
     if dataset.classes != meta["classes"]:
         raise VisionpathError(f"the classes of {settings['data']} ({', '.join(dataset.classes)}) are not the ones "
                               f"{run.path} was trained on ({', '.join(meta['classes'])}).")
     splits = {"test": dataset.test, "validation": dataset.validation, "train": dataset.train}
+    split = split or ("test" if dataset.test is not None else "validation")
     if split not in splits:
         raise VisionpathError(f"unknown split '{split}'; choose test, validation or train.")
     images = splits[split]
@@ -111,10 +113,30 @@ def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -
         raise VisionpathError(f"{settings['data']} has no test split; add a test/ folder, or evaluate with "
                               "--split validation (optimistic: it chose the best epoch).")
     evaluation = evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], torch.device("cpu"), split)
+    return evaluation, images, dataset
+
+
+def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -> Evaluation:
+    """Reload a run's data (same settings, same validation split) and its best weights; report on `split`."""
+    from .console import say
+
+    evaluation, _, _ = _evaluate_split(run, split, data_dir)
     evaluation.save(run.path)
     say(evaluation.table())
     if run.history:
-        say(diagnose(run.history, settings).text)
+        say(diagnose(run.history, run.settings).text)
     suffix = "" if split == "test" else f"_{split}"
     say(f"confusion matrix: {run.path / f'confusion_matrix{suffix}.png'} (and .csv)")
     return evaluation
+
+
+def report_run(run, data_dir: str | Path | None = None) -> Path:
+    """Write the run's report.html, on the test split (validation when there is none)."""
+    from .console import say
+    from .report_html import read_data_record, write_report
+
+    evaluation, images, dataset = _evaluate_split(run, None, data_dir)
+    path = write_report(run.path, run.settings, run.history, evaluation, images, read_data_record(run.path),
+                        dataset.validation_from_train)
+    say(f"report: {path}")
+    return path

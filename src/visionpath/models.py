@@ -336,6 +336,8 @@ def _in_batches(model: nn.Module, forward, images: torch.Tensor, mean: list[floa
     `prepare` turns a uint8 batch into scaled floats (default: just scaled), `progress(n)` hears how many are done."""
     was_training = model.training
     model.eval()
+    if isinstance(model, Transfer):  # activations grow with the side squared: 256 pictures at 224 px take GBs
+        batch_size = min(batch_size, max(16, int(256 * (96 / model.resolution) ** 2)))
     layout = torch.channels_last if is_convolutional(model) else torch.contiguous_format
     out = []
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

@@ -29,6 +29,7 @@ class Prediction:
     label: str                      # the most likely class
     probability: float              # its probability (softmax of the scores)
     top: list[tuple[str, float]]    # the top-k classes, most likely first
+    uncertain: bool = False         # probability below the min_confidence asked for
 
 
 def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
@@ -52,9 +53,24 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     return found
 
 
+def _decoded_batches(paths: list[Path], decode, batch_size: int, pool: ThreadPoolExecutor):
+    """Batches of (path, tensor or why unreadable): the next batch decodes in the pool while the model works on
+    this one, and at most two batches are in memory, however many files there are."""
+    pending = [pool.submit(decode, p) for p in paths[:batch_size]]
+    for start in range(0, len(paths), batch_size):
+        following = [pool.submit(decode, p) for p in paths[start + batch_size: start + 2 * batch_size]]
+        yield [(p, f.result()) for p, f in zip(paths[start: start + batch_size], pending)]
+        pending = following
+
+
 def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int = 5, csv: str | Path | None = None,
-            batch_size: int = 256) -> list[Prediction]:
-    """Classify pictures with a run's best weights. Unreadable files are listed and skipped, not fatal."""
+            batch_size: int = 256, min_confidence: float = 0.0, tta: bool = False) -> list[Prediction]:
+    """Classify pictures with a run's best weights. Unreadable files are listed and skipped, not fatal.
+
+    images: files, folders (searched recursively) or glob patterns. csv: write every prediction there (path,
+    label, probability, uncertain, top-k). min_confidence: predictions whose probability is below it are marked
+    uncertain (a person should look). tta: also classify each picture mirrored and average the two (test-time
+    augmentation: a little more accurate, twice the work)."""
     model, meta = load_model(run)
     classes, (channels, height, width) = meta["classes"], meta["input_shape"]
     top_k = max(1, min(top_k, len(classes)))
@@ -66,16 +82,17 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
         except VisionpathError as e:
             return str(e)
 
+    cpu = torch.device("cpu")
     results: list[Prediction] = []
     unreadable: list[str] = []
     inverted: list[str] = []  # background far lighter or darker than the training pictures'
+    if not 0 <= min_confidence <= 1:
+        raise VisionpathError(f"--min-confidence is a probability between 0 and 1 (got {min_confidence}).")
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task("predicting", total=len(paths), status="")
-        decoded = pool.map(decode, paths)  # decoding runs ahead of the model in the pool's threads
-        for start in range(0, len(paths), batch_size):
+        for batch in _decoded_batches(paths, decode, batch_size, pool):
             batch_paths, tensors = [], []
-            for path in paths[start: start + batch_size]:
-                image = next(decoded)
+            for path, image in batch:
                 if isinstance(image, str):
                     unreadable.append(image)
                 else:
@@ -86,15 +103,19 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
                 if "border_brightness" in meta:
                     odd = (border_brightness(batch) - meta["border_brightness"]).abs() > 128
                     inverted += [str(p) for p, flag in zip(batch_paths, odd.tolist()) if flag]
-                logits = logits_in_batches(model, batch, meta["mean"], meta["std"], torch.device("cpu"))
-                probs, index = logits.softmax(1).topk(top_k, dim=1)
+                probabilities = logits_in_batches(model, batch, meta["mean"], meta["std"], cpu).softmax(1)
+                if tta:
+                    probabilities = (probabilities + logits_in_batches(model, batch.flip(-1), meta["mean"],
+                                                                       meta["std"], cpu).softmax(1)) / 2
+                probs, index = probabilities.topk(top_k, dim=1)
                 for path, p, i in zip(batch_paths, probs.tolist(), index.tolist()):
                     top = [(classes[c], q) for c, q in zip(i, p)]
-                    results.append(Prediction(str(path), top[0][0], top[0][1], top))
-            bar.advance(task, len(paths[start: start + batch_size]))
+                    results.append(Prediction(str(path), top[0][0], top[0][1], top, top[0][1] < min_confidence))
+            bar.advance(task, len(batch))
 
     for r in results[:SHOWN]:
-        say(f"{r.path}: " + " · ".join(f"{name} {p:.1%}" for name, p in r.top))
+        say(f"{r.path}: " + " · ".join(f"{name} {p:.1%}" for name, p in r.top) + (" (uncertain)" if r.uncertain
+                                                                                   else ""))
     if len(results) > SHOWN:
         say(f"... and {len(results) - SHOWN:,} more" + ("" if csv else " (write them all with --csv FILE)"))
     if inverted:
@@ -102,15 +123,19 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
         say(f"warning: {len(inverted)} picture(s) have a {'light' if light else 'dark'} background, but the model "
             f"was trained on pictures with a {'dark' if light else 'light'} one (e.g. {inverted[0]}); its answers "
             "for them are unreliable. Invert them first (PIL.ImageOps.invert) to match the training data.")
+    if min_confidence:
+        n = sum(r.uncertain for r in results)
+        say(f"{n:,} of {len(results):,} predictions are below --min-confidence {min_confidence:g} and marked "
+            "uncertain: worth a person's look")
     if unreadable:
         say(f"skipped {len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable))
     if csv:
         with open(csv, "w", newline="") as f:
             writer = csv_module.writer(f)
-            writer.writerow(["path", "label", "probability"] + [f"top{k + 1}" for k in range(top_k)]
+            writer.writerow(["path", "label", "probability", "uncertain"] + [f"top{k + 1}" for k in range(top_k)]
                             + [f"top{k + 1}_probability" for k in range(top_k)])
             for r in results:
-                writer.writerow([r.path, r.label, f"{r.probability:.6f}"] + [n for n, _ in r.top]
+                writer.writerow([r.path, r.label, f"{r.probability:.6f}", int(r.uncertain)] + [n for n, _ in r.top]
                                 + [f"{p:.6f}" for _, p in r.top])
         say(f"wrote {len(results):,} predictions to {csv}")
     if not results:

@@ -125,8 +125,11 @@ def plot_curves(history: list[dict], path: Path, settings: dict | None = None) -
     plt.close(fig)
 
 
-def plot_confusion(confusion: torch.Tensor, classes: list[str], path: Path, title: str = "") -> None:
-    """True class on rows, predicted class on columns; each cell shows its count, coloured by the row's share."""
+def plot_confusion(confusion: torch.Tensor, classes: list[str], path, title: str = "", normalised: bool = False
+                   ) -> None:
+    """True class on rows, predicted class on columns; each cell shows its count (or with `normalised`, its share
+    of the true class: the recall on the diagonal), coloured by the row's share. `path`: a file or a binary
+    stream."""
     k = len(classes)
     counts = confusion.float()
     shares = counts / counts.sum(1, keepdim=True).clamp_min(1)
@@ -137,7 +140,8 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path: Path, titl
         for i in range(k):
             for j in range(k):
                 value = int(counts[i, j])
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=8 if k > 12 else 10,
+                text = (f"{shares[i, j]:.0%}" if value else "0") if normalised else str(value)
+                ax.text(j, i, text, ha="center", va="center", fontsize=8 if k > 12 else 10,
                         color="white" if shares[i, j] > 0.5 else ("black" if value else "lightgrey"))
     tilt = k > 5 and max(len(c) for c in classes) > 3  # tilt long names only: digits read better upright
     ax.set_xticks(range(k), classes, rotation=45 if tilt else 0, ha="right" if tilt else "center")
@@ -147,7 +151,7 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path: Path, titl
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
 
 

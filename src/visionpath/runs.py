@@ -86,7 +86,8 @@ class Run:
         if not path.is_file():
             return []
         with open(path, newline="") as f:
-            return [{k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+            return [{k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items() if v != ""}
+                    for row in csv.DictReader(f)]
 
     def load_model(self, which: str = "best", device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
         return load_model(self.path, which, device)
@@ -95,6 +96,14 @@ class Run:
         from .evaluate import evaluate_run
         return evaluate_run(self, split, data_dir)
 
-    def predict(self, images, top_k: int = 5, csv: str | Path | None = None, batch_size: int = 256):
+    def report(self, data_dir: str | Path | None = None) -> Path:
+        """Write report.html in the run folder (test split, else validation) and return its path."""
+        from .evaluate import report_run
+        return report_run(self, data_dir)
+
+    def predict(self, images, top_k: int = 5, csv: str | Path | None = None, batch_size: int = 256,
+                min_confidence: float = 0.0, tta: bool = False):
+        """One Prediction per picture (files, folders or globs); see `visionpath.predict`."""
         from .predict import predict
-        return predict(self.path, images, top_k=top_k, csv=csv, batch_size=batch_size)
+        return predict(self.path, images, top_k=top_k, csv=csv, batch_size=batch_size, min_confidence=min_confidence,
+                       tta=tta)

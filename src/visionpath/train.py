@@ -25,11 +25,14 @@ from .augment import augment_batch, make_augmentation
 from .checkpoint import load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata, save_checkpoint
 from .console import progress_bar, say
 from .data import DATASETS, load_dataset
+from .data.check import quick_check
+from .data.folder import survey
 from .errors import VisionpathError
 from .evaluate import evaluate_images, evaluate_logits
 from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
                      load_pretrained, model_entry, prepare_for_device, scaling_for)
 from .report import plot_curves, training_summary
+from .report_html import read_data_record, write_report
 from .runs import Run, new_run_dir
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -37,8 +40,10 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch
 DEFAULTS = dict(epochs=6, batch_size=128, lr=4e-3, optimizer="adam", schedule="onecycle", weight_decay=0.0,
                 label_smoothing=0.0, augment="none", fine_tune_epochs=0)
 SCHEDULES = ("onecycle", "cosine", "constant")
+BALANCE = ("none", "weights", "sampler")
+PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
 HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "stage", "lr", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy"]
+                   "val_accuracy", "val_balanced_accuracy", "val_macro_f1"]
 
 
 def learning_rate(schedule: str, step: int, total_steps: int, peak: float) -> float:
@@ -80,14 +85,18 @@ def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
     probe = torch.Generator().manual_seed(0)  # its own generator: the run's random stream stays untouched
     a, b = torch.randn(256, 1024, generator=probe), torch.randn(1024, 512, generator=probe)
 
-    def seconds(dtype: torch.dtype) -> float:
+    def seconds(dtype: torch.dtype, repeats: int = 10) -> float:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
             a @ b
             t0 = time.perf_counter()
-            for _ in range(10):
+            for _ in range(repeats):
                 a @ b
-        return time.perf_counter() - t0
-    fp32, bf16 = min(seconds(torch.float32) for _ in range(3)), min(seconds(torch.bfloat16) for _ in range(3))
+        return (time.perf_counter() - t0) / repeats
+    fp32 = min(seconds(torch.float32) for _ in range(3))
+    once = seconds(torch.bfloat16, 1)
+    if once > 3 * fp32:  # emulated bf16 is many times slower: one product shows it, no need to wait for more
+        return "fp32", f"bf16 measured {once / fp32:.0f}× slower than fp32 on this CPU (no native bf16)"
+    bf16 = min(seconds(torch.bfloat16) for _ in range(3))
     if bf16 < 0.8 * fp32:
         return "bf16", f"measured {fp32 / bf16:.1f}× faster than fp32 on this CPU"
     return "fp32", f"bf16 measured no faster than fp32 on this CPU ({fp32 / bf16:.1f}×)"
@@ -119,6 +128,8 @@ def check_settings(settings: dict) -> None:
          "--fine-tune-epochs must be 0 (feature extraction only) or more.")
     need(settings["unfreeze"] is None or settings["unfreeze"] >= 1, "--unfreeze counts blocks from the top: 1 or more.")
     need(settings["augmented_views"] >= 0, "--augmented-views must be 0 or more.")
+    need(settings["balance"] in BALANCE, f"unknown --balance '{settings['balance']}'; choose from "
+         f"{', '.join(BALANCE)}.")
     entry = model_entry(settings["model"])
     need(not (settings["pretrained"] or settings["weights"]) or entry.timm_name is not None,
          f"--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, resnet18, ..., "
@@ -195,19 +206,20 @@ def make_optimizer(params: list[torch.nn.Parameter], settings: dict, lr: float, 
 
 
 def penalised_loss(logits: torch.Tensor, labels: torch.Tensor, weights: list[torch.Tensor], label_smoothing: float,
-                   l1: float) -> tuple[torch.Tensor, torch.Tensor]:
+                   l1: float, class_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """(what the optimiser minimises, the plain cross-entropy). L1 adds l1 × the sum of absolute weights, which
-    pushes unhelpful weights to exactly zero. The curves show the plain cross-entropy (no smoothing, no penalty),
-    so training and validation loss are measured the same way."""
-    loss = F.cross_entropy(logits, labels, label_smoothing=label_smoothing)
-    plain = loss if not label_smoothing else F.cross_entropy(logits.detach(), labels)
+    pushes unhelpful weights to exactly zero; class_weights weigh each picture's loss by its class. The curves
+    show the plain cross-entropy (no smoothing, weights or penalty), so training and validation loss are
+    measured the same way."""
+    loss = F.cross_entropy(logits, labels, weight=class_weights, label_smoothing=label_smoothing)
+    plain = loss if not (label_smoothing or class_weights is not None) else F.cross_entropy(logits.detach(), labels)
     if l1:
         loss = loss + l1 * sum(w.abs().sum() for w in weights)
     return loss, plain
 
 
 def train(data: str | Path = "mnist", *,
-          model: str = "mlp",
+          model: str | None = None,
           epochs: int | None = None,
           batch_size: int | None = None,
           lr: float | None = None,
@@ -227,6 +239,9 @@ def train(data: str | Path = "mnist", *,
           dropout: float | None = None,
           validation_split: float = 0.1,
           image_size: int | None = None,
+          strict: bool = False,
+          labels: str | Path | None = None,
+          balance: str = "none",
           data_dir: str | Path | None = None,
           seed: int = 0,
           device: str = "auto",
@@ -245,7 +260,9 @@ def train(data: str | Path = "mnist", *,
     """Train `model` on `data` (a built-in dataset name or a folder of class subfolders); returns the Run.
 
     data: "mnist", "fashion-mnist", "cifar10", "cifar100", or a folder (see `visionpath.data.folder`).
-    model: a name from `visionpath models`; width/depth/dropout are passed to it when given.
+    model: a name from `visionpath models`; width/depth/dropout are passed to it when given. Left out: mlp for a
+        built-in dataset; for a folder of photos, the offline pretrained efficientnet_lite0 with the defaults
+        of `photo_defaults` (printed, one line each).
     Settings left as None come from the model's recipe (`visionpath models` lists them), else from DEFAULTS.
     epochs: passes over the training images. batch_size: images per step (one step = one iteration).
     lr: the peak learning rate; schedule: how it moves over training (see `learning_rate`).
@@ -258,6 +275,10 @@ def train(data: str | Path = "mnist", *,
         and flip override the preset's values.
     validation_split: the share of train held out for validation when the data has no validation split.
     image_size: the side pictures of a folder dataset are resized to (default: their own, if all agree).
+    strict: stop at the first unreadable picture file instead of skipping and listing it.
+    labels: a CSV of filename,label[,split] giving the classes of the pictures in the folder `data`.
+    balance: for unbalanced classes: none, weights (the loss weighs each class by the inverse of its share) or
+        sampler (each epoch draws pictures so that every class is seen equally often).
     data_dir: a folder holding local copies of the built-in datasets (else the cache, else download).
     seed: fixes initial weights, shuffling and dropout: the same seed gives the same run.
     device: auto (GPU when there is one), cpu, cuda or mps.
@@ -283,9 +304,15 @@ def train(data: str | Path = "mnist", *,
         settings = {"l1": 0.0, "augment": "none", "rotation": None, "shift": None, "zoom": None, "flip": None,
                     "compile": False, "pretrained": False, "weights": None, "fine_tune_epochs": 0,
                     "fine_tune_lr": None, "unfreeze": None, "feature_cache": True, "augmented_views": 0,
+                    "strict": False, "labels": None, "balance": "none",
                     **json.loads((run_dir / "config.json").read_text())["settings"]}
         saved = read_metadata(last)
     else:
+        model, photo = model_for(data, model)
+        if photo:
+            pretrained, image_size, early_stopping, batch_size = photo_defaults(data, labels, image_size,
+                                                                                early_stopping, batch_size, weights,
+                                                                                device)
         recipe = model_entry(model).recipe
         given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule,
                      weight_decay=weight_decay, label_smoothing=label_smoothing, augment=augment,
@@ -294,7 +321,8 @@ def train(data: str | Path = "mnist", *,
         chosen = {k: v if v is not None else recipe.get(k, DEFAULTS[k]) for k, v in given.items()}
         settings = dict(data=str(data), model=model, **chosen, l1=l1, early_stopping=early_stopping,
                         rotation=rotation, shift=shift, zoom=zoom, flip=flip, width=width, depth=depth,
-                        dropout=dropout, validation_split=validation_split, image_size=image_size,
+                        dropout=dropout, validation_split=validation_split, image_size=image_size, strict=strict,
+                        labels=str(labels) if labels else None, balance=balance,
                         data_dir=str(data_dir) if data_dir else None, seed=seed, device=device, precision=precision,
                         compile=compile, pretrained=pretrained, weights=str(weights) if weights else None,
                         fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, feature_cache=feature_cache,
@@ -309,7 +337,9 @@ def train(data: str | Path = "mnist", *,
     entry = model_entry(settings["model"])
     transfer = entry.timm_name is not None
     dataset = load_dataset(settings["data"], settings["data_dir"], settings["validation_split"], settings["seed"],
-                           decode_size(settings))
+                           decode_size(settings), settings["strict"], settings["labels"], enlarge=not transfer)
+    if dataset.folder is not None:
+        say(quick_check(dataset))
     n_train = len(dataset.train)
     if settings["batch_size"] > n_train:
         raise VisionpathError(f"--batch-size {settings['batch_size']} is larger than the {n_train:,} training images; "
@@ -346,6 +376,13 @@ def train(data: str | Path = "mnist", *,
     fine_tune_lr = settings["fine_tune_lr"] or settings["lr"] / 10
     shuffle = torch.Generator().manual_seed(settings["seed"])
     augment_rng = torch.Generator(device=dev).manual_seed(settings["seed"] + 1)
+    counts = torch.bincount(dataset.train.labels, minlength=len(dataset.classes)).float()
+    class_weights = sample_weights = None
+    if settings["balance"] == "weights":  # n / (K × count): a class's total weight is the same for every class
+        class_weights = (n_train / (len(counts) * counts.clamp_min(1))).to(dev)
+    elif settings["balance"] == "sampler":
+        sample_weights = (1 / counts.clamp_min(1))[dataset.train.labels]
+    unbalanced = counts.max() > 1.5 * counts.min()  # then balanced accuracy is shown beside accuracy
     iterations = math.ceil(n_train / settings["batch_size"])
     if n_train % settings["batch_size"] == 1 and iterations > 1:
         iterations -= 1  # a last batch of one picture breaks batch norm; it is seen in other epochs
@@ -385,6 +422,7 @@ def train(data: str | Path = "mnist", *,
         say(f"resuming {run_dir} after epoch {start_epoch}/{total_epochs}")
     else:
         run_dir = new_run_dir(project, name or f"{dataset.name}-{settings['model']}")
+        write_data_record(run_dir, dataset)
         (run_dir / "config.json").write_text(json.dumps({"settings": settings, "model_args": model_args,
                                                          "classes": dataset.classes,
                                                          "input_shape": list(dataset.input_shape)}, indent=2))
@@ -410,6 +448,8 @@ def train(data: str | Path = "mnist", *,
             for epoch in range(start_epoch + 1, total_epochs + 1):
                 t0 = time.perf_counter()
                 if stage != (new_stage := 2 if two_stages and epoch > stage_one else 1):
+                    if stage is not None:  # fine-tuning gets its own patience
+                        bad_epochs = 0
                     stage, cached = new_stage, None
                     opt, weights, frozen = set_stage(net, stage, two_stages, settings, dev, fine_tune_lr)
                 if two_stages and stage == 1 and settings["feature_cache"] and cached is None:
@@ -422,7 +462,10 @@ def train(data: str | Path = "mnist", *,
                 for module in frozen:  # frozen layers keep their batch-norm statistics: eval mode
                     module.eval()
                 task = bar.add_task(f"epoch {epoch}/{total_epochs}", total=iterations, status="")
-                order = torch.randperm(n_train, generator=shuffle).to(dev)
+                if sample_weights is None:
+                    order = torch.randperm(n_train, generator=shuffle).to(dev)
+                else:  # --balance sampler: every class equally often, rare pictures drawn more than once
+                    order = torch.multinomial(sample_weights, n_train, replacement=True, generator=shuffle).to(dev)
                 loss_sum = torch.zeros((), device=dev)
                 correct = torch.zeros((), device=dev, dtype=torch.long)
                 shown = time.perf_counter()
@@ -439,7 +482,8 @@ def train(data: str | Path = "mnist", *,
                         x = augment_batch(train_images[index], aug, mean, std, augment_rng)  # scaled, augmented
                         with autocast:
                             logits = forward(x.contiguous(memory_format=layout)).float()
-                    loss, data_loss = penalised_loss(logits, y, weights, settings["label_smoothing"], settings["l1"])
+                    loss, data_loss = penalised_loss(logits, y, weights, settings["label_smoothing"], settings["l1"],
+                                                     class_weights)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -466,7 +510,8 @@ def train(data: str | Path = "mnist", *,
                 row = {"epoch": epoch, "time": round(elapsed, 3), "epoch_time": round(epoch_time, 3), "stage": stage,
                        "lr": opt.param_groups[0]["lr"],
                        "train_loss": loss_sum.item() / seen_images, "train_accuracy": correct.item() / seen_images,
-                       "val_loss": val.loss, "val_accuracy": val.accuracy}
+                       "val_loss": val.loss, "val_accuracy": val.accuracy,
+                       "val_balanced_accuracy": val.balanced_accuracy, "val_macro_f1": val.macro_f1}
                 history.append(row)
                 improved = (row["val_accuracy"], -row["val_loss"]) > (best["val_accuracy"], -best["val_loss"])
                 if improved:
@@ -476,7 +521,8 @@ def train(data: str | Path = "mnist", *,
                     bad_epochs += 1
                 say(f"epoch {epoch}/{total_epochs} · {iterations:,} iterations × {settings['batch_size']} images · "
                     f"{epoch_time:.1f}s · loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%} · val loss "
-                    f"{row['val_loss']:.4f} acc {row['val_accuracy']:.2%}{' · best' if improved else ''}")
+                    f"{row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
+                    f"{f' (balanced {val.balanced_accuracy:.2%})' if unbalanced else ''}{' · best' if improved else ''}")
 
                 # Checkpoints after every epoch: best when it improved, last always (with what resuming needs).
                 epoch_meta = {**metadata, "epoch": epoch, "val_accuracy": row["val_accuracy"]}
@@ -490,7 +536,8 @@ def train(data: str | Path = "mnist", *,
                                  "rng.torch": torch.get_rng_state(), "rng.shuffle": shuffle.get_state(),
                                  "rng.augment": augment_rng.get_state()})
                 write_history(run_dir / "results.csv", history)
-                if settings["early_stopping"] and bad_epochs >= settings["early_stopping"]:
+                if (settings["early_stopping"] and bad_epochs >= settings["early_stopping"]
+                        and stage == (2 if two_stages else 1)):  # stage 1 is cheap: stopping it would skip stage 2
                     say(f"early stopping: no better validation accuracy for {bad_epochs} epochs; "
                         f"restoring epoch {best['epoch']}")
                     break
@@ -510,10 +557,61 @@ def train(data: str | Path = "mnist", *,
     if dataset.test is not None:
         test = evaluate_images(net, dataset.test, dataset.classes, mean, std, dev, split="test", bf16=amp == "bf16")
         test.save(run_dir)
+    if dataset.folder is not None:  # the report.html, on test (else validation) with its misclassified pictures
+        shown = test or evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev, split="validation",
+                                        bf16=amp == "bf16")
+        write_report(run_dir, settings, history, shown, dataset.test if test else dataset.validation,
+                     read_data_record(run_dir), dataset.validation_from_train)
     summary = training_summary(run_dir, settings, history, best, test, dataset.validation_from_train)
     (run_dir / "summary.txt").write_text(summary + "\n")
     say(summary)
     return run
+
+
+def model_for(data: str | Path, model: str | None) -> tuple[str, bool]:
+    """(the model to train, whether the photo defaults apply): a model left out is mlp for a built-in dataset,
+    the offline pretrained backbone for a folder of photos."""
+    if model is not None:
+        return model, False
+    return (PHOTO_MODEL, True) if Path(data).is_dir() and str(data) not in DATASETS else ("mlp", False)
+
+
+PHOTO_SIDES = (224, 192, 160, 128, 96, 64)
+# On a CPU, the largest side whose fine-tuning epoch stays near a minute on two cores: measured here, Lite0 trains
+# at ~20 pictures/s at 224 px (245 photos: 12 s), so an epoch costs about one second per 2.5 million pixels.
+CPU_PIXELS_PER_EPOCH = 1.5e8
+
+
+def photo_defaults(data: str | Path, labels, image_size: int | None, early_stopping: int | None,
+                   batch_size: int | None, weights, device: str) -> tuple[bool, int, int, int]:
+    """(pretrained, image_size, early_stopping, batch_size) for a folder of photos with no --model, each choice
+    printed."""
+    n_train, median_side = survey(Path(data), labels)
+    say(f"no --model: a folder of photos trains {PHOTO_MODEL}, pretrained on ImageNet "
+        f"({'weights from ' + str(weights) if weights else 'its weights ship with visionpath: no download'}), "
+        "the new head first on frozen features, then fine-tuning")
+    if image_size is None:
+        if pick_device(device).type != "cpu":
+            image_size, why = 224, "the backbone's own resolution"
+        else:
+            fits = [side for side in PHOTO_SIDES if n_train * side * side <= CPU_PIXELS_PER_EPOCH]
+            image_size = fits[0] if fits else PHOTO_SIDES[-1]
+            why = ("the backbone's own resolution" if image_size == 224 else
+                   f"the largest that keeps a fine-tuning epoch of {n_train:,} pictures near a minute on this CPU")
+        say(f"resolution {image_size}×{image_size}: {why} (pictures' median shorter side {median_side} px; "
+            "change with --image-size)")
+    if batch_size is None:
+        # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px (about 2 GB), more when smaller;
+        # small batches also give a small folder more fine-tuning steps per epoch
+        batch_size = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / image_size ** 2))))
+        batch_size = min(batch_size, max(1, int(0.85 * n_train)))  # a small folder: leave room for validation
+        say(f"batch size {batch_size}: fits fine-tuning at {image_size}×{image_size} in a few GB of memory "
+            "(change with --batch-size)")
+    if early_stopping is None:
+        early_stopping = 3
+        say("early stopping: fine-tuning stops after 3 epochs without a better validation accuracy, and the best "
+            "epoch is kept (change with --early-stopping)")
+    return True, image_size, early_stopping, batch_size
 
 
 def decode_size(settings: dict) -> int | None:
@@ -525,10 +623,28 @@ def decode_size(settings: dict) -> int | None:
     return None if settings["data"] in DATASETS else settings["image_size"] or entry.resolution
 
 
+def write_data_record(run_dir: Path, dataset) -> None:
+    """data.json (counts per split and class, load time, files skipped); for folders also split.csv (each
+    picture's split, so the run can be repeated exactly) and unreadable.txt (the files skipped, and why)."""
+    record = {"name": dataset.name, "classes": dataset.classes, "input_shape": list(dataset.input_shape),
+              "validation_from_train": dataset.validation_from_train, "splits": {}}
+    for split, images in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test)):
+        if images is not None:
+            counts = torch.bincount(images.labels, minlength=len(dataset.classes)).tolist()
+            record["splits"][split] = dict(zip(dataset.classes, counts))
+    if dataset.folder is not None:
+        record.update(load_seconds=round(dataset.folder.seconds, 3), from_cache=dataset.folder.from_cache,
+                      unreadable=len(dataset.folder.unreadable))
+        dataset.write_split(run_dir / "split.csv")
+        if dataset.folder.unreadable:
+            (run_dir / "unreadable.txt").write_text("".join(f"{path}\t{why}\n" for path, why in dataset.folder.unreadable))
+    (run_dir / "data.json").write_text(json.dumps(record, indent=2, ensure_ascii=False))
+
+
 def write_history(path: Path, history: list[dict]) -> None:
     """results.csv: one row per epoch, epoch and time first (rewritten whole: it is small)."""
     with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
+        writer = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS, restval="")  # runs resumed from older versions
         writer.writeheader()
         for row in history:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})

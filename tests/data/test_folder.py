@@ -1,11 +1,18 @@
-"""Folder datasets: layouts, matching classes by name, junk, and every layout mistake."""
+"""Folder datasets: layouts, matching classes by name, junk, every layout mistake, unreadable files, the on-disk
+picture cache, labels from a CSV, and splitting a folder."""
+import errno
+import io
+import os
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from conftest import make_folder
 from visionpath.data import load_dataset, stratified_split
-from visionpath.data.folder import scan_folder
+from visionpath.data.folder import scan_folder, split_folder
 from visionpath.errors import VisionpathError
 
 
@@ -83,10 +90,104 @@ def test_layout_mistakes_get_a_clear_error(tmp_path, make, message):
         load_dataset(root)
 
 
-def test_an_unreadable_image_is_named(tiny_folder):
-    (tiny_folder / "train" / "bee" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-    with pytest.raises(VisionpathError, match="broken.jpg"):
+def broken_files(folder: Path) -> list[Path]:
+    """A non-image with an image name, a truncated JPEG (its header reads fine) and random bytes."""
+    picture = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(picture, "JPEG")
+    paths = [folder / "notes.jpg", folder / "cut.jpg", folder / "noise.png"]
+    paths[0].write_text("not a picture")
+    paths[1].write_bytes(picture.getvalue()[:400])
+    paths[2].write_bytes(bytes(range(256)) * 4)
+    return paths
+
+
+def test_unreadable_files_are_skipped_and_listed_or_stop_with_strict(tiny_folder, capsys):
+    broken = broken_files(tiny_folder / "train" / "bee")
+    data = load_dataset(tiny_folder)
+    assert len(data.train) == 30 and sorted(p for p, _ in data.folder.unreadable) == sorted(map(str, broken))
+    assert "skipped 3 unreadable file(s)" in capsys.readouterr().out
+    with pytest.raises(VisionpathError, match="(?s)3 file\\(s\\) cannot be read.*--strict.*cut.jpg"):
+        load_dataset(tiny_folder, strict=True)
+
+
+def test_a_class_whose_pictures_are_all_unreadable_is_an_error(tmp_path):
+    root = make_folder(tmp_path / "p", per_class={"train": 2})
+    for f in (root / "train" / "cat").iterdir():
+        f.write_text("garbage")
+    with pytest.raises(VisionpathError, match="cat have no readable training pictures"):
+        load_dataset(root)
+
+
+def test_decoded_pictures_are_cached_on_disk_and_edits_invalidate_them(tiny_folder):
+    first = load_dataset(tiny_folder)
+    assert first.folder.from_cache == 0
+    second = load_dataset(tiny_folder)
+    assert second.folder.from_cache == 54 and torch.equal(first.train.images, second.train.images)
+    edited = tiny_folder / "train" / "ant" / "0.png"
+    Image.new("RGB", (12, 12), (255, 0, 0)).save(edited)
+    os.utime(edited, ns=(1, 1))  # a different modification time, whatever the clock says
+    third = load_dataset(tiny_folder)
+    assert third.folder.from_cache == 53
+    assert (third.train.images[third.train.paths.index(str(edited))] == torch.tensor([255, 0, 0]).view(3, 1, 1)).all()
+
+
+def test_the_photo_folder_is_never_written_to(tiny_folder):
+    before = sorted(p for p in tiny_folder.rglob("*"))
+    load_dataset(tiny_folder)
+    assert sorted(p for p in tiny_folder.rglob("*")) == before
+
+
+def test_a_full_disk_while_caching_is_a_clean_error_and_leaves_nothing_half_written(tiny_folder, monkeypatch):
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(os, "fsync", full)  # the rows are written, then the disk turns out to be full
+    with pytest.raises(VisionpathError, match="filled up.*nothing half-written"):
         load_dataset(tiny_folder)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    again = load_dataset(tiny_folder)  # the rows written before the disk filled are never read back
+    assert again.folder.from_cache == 0 and torch.equal(again.train.images, load_dataset(tiny_folder).train.images)
+
+
+def test_labels_from_a_csv(tmp_path):
+    root = make_folder(tmp_path / "flat", per_class={"": 4})
+    rows = ["filename,label"] + [f"{c}/{i}.png,{c}" for c in ("ant", "bee", "cat") for i in range(4)]
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    data = load_dataset(root, labels=tmp_path / "labels.csv")
+    assert data.classes == ["ant", "bee", "cat"] and len(data.train) + len(data.validation) == 12
+    with_splits = ["file,class,split"] + [f"{c}/{i}.png,{c},{'test' if i == 3 else 'train'}"
+                                          for c in ("ant", "bee", "cat") for i in range(4)]
+    (tmp_path / "split.csv").write_text("\n".join(with_splits))
+    assert len(load_dataset(root, labels=tmp_path / "split.csv").test) == 3
+
+
+@pytest.mark.parametrize("rows, message", [
+    (["filename,label", "ant/0.png,ant", "ant/9.png,ant", "bee/0.png,bee"], "names 1 file.*ant/9.png"),
+    (["filename,label,split", "ant/0.png,ant,train", "bee/0.png,bee,train", "cat/0.png,cat,test"],
+     "labelled cat, a class no training row has"),
+    (["filename,label", "ant/0.png,", "bee/0.png,bee"], "lack a file name or a label"),
+])
+def test_a_bad_labels_csv_is_one_sentence(tmp_path, rows, message):
+    root = make_folder(tmp_path / "flat", per_class={"": 2})
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    with pytest.raises(VisionpathError, match=message):
+        load_dataset(root, labels=tmp_path / "labels.csv")
+
+
+def test_split_folder_is_stratified_seeded_and_never_overwrites(tmp_path):
+    raw = make_folder(tmp_path / "raw", per_class={"": 20})
+    counts = split_folder(raw, tmp_path / "out", validation=0.15, test=0.15, seed=1)
+    assert counts == {"train": 42, "validation": 9, "test": 9}
+    data = load_dataset(tmp_path / "out")
+    assert torch.bincount(data.test.labels).tolist() == [3, 3, 3]
+    split_folder(raw, tmp_path / "again", seed=1)
+    listing = lambda r: sorted(str(p.relative_to(r)) for p in r.rglob("*.png"))  # noqa: E731
+    assert listing(tmp_path / "out") == listing(tmp_path / "again")
+    with pytest.raises(VisionpathError, match="already exists"):
+        split_folder(raw, tmp_path / "out")
+    with pytest.raises(VisionpathError, match="already split"):
+        split_folder(tmp_path / "out", tmp_path / "third")
 
 
 def test_unicode_class_names(tmp_path):

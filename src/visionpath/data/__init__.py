@@ -6,6 +6,8 @@ make batches. Scaling to 0-1 and normalising happen later, on the training devic
 """
 from __future__ import annotations
 
+import csv
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,8 @@ import torch
 from ..console import say
 from ..errors import VisionpathError
 from .builtin import DATASETS, load_builtin
-from .folder import choose_size, decode_all, scan_folder
+from .cache import ImageStore
+from .folder import choose_size, decode_all, read_headers, scan_folder, scan_labels
 from .images import load_image
 
 
@@ -45,6 +48,16 @@ class Dataset:
     std: tuple[float, ...]
     validation_from_train: bool = False  # True when validation was carved out of train
     mirror_safe: bool = True             # whether a left-right flip keeps the class (not for digits)
+    folder: "FolderLoad | None" = None   # for folders: files skipped, load time
+
+    def write_split(self, path: Path) -> None:
+        """split.csv: every picture's split and class, so a run on a folder can be repeated exactly."""
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["path", "label", "split"])
+            for split, images in (("train", self.train), ("validation", self.validation), ("test", self.test)):
+                if images is not None and images.paths is not None:
+                    writer.writerows((p, self.classes[k], split) for p, k in zip(images.paths, images.labels.tolist()))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -83,37 +96,79 @@ def _from_builtin(name: str, data_dir: str | Path | None) -> tuple[list[str], Im
     return classes, to_set(xtr, ytr), None, to_set(xte, yte), spec.mean, spec.std
 
 
-def _from_folder(root: Path, image_size: int | None) -> tuple[list[str], ImageSet, ImageSet | None, ImageSet | None,
-                                                              tuple, tuple]:
-    classes, samples = scan_folder(root)
-    size, channels, why = choose_size([p for split in samples.values() for p, _ in split], image_size)
+@dataclass
+class FolderLoad:
+    """What reading a folder found: the splits, the files skipped, and where the time went."""
+    root: str
+    classes: list[str]
+    splits: dict[str, ImageSet]
+    unreadable: list[tuple[str, str]]   # (path, why) of every file skipped
+    seconds: float                      # reading headers + decoding (or reading the cache)
+    from_cache: int                     # pictures read from the on-disk cache rather than decoded
+
+
+def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str | Path | None, enlarge: bool
+                 ) -> FolderLoad:
+    t0 = time.perf_counter()
+    classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
+    headers, unreadable = read_headers([p for split in samples.values() for p, _ in split])
+    size, channels, why = choose_size(list(headers.values()), image_size, enlarge)
     say(f"image size: {size[0]}×{size[1]}, {'grey' if channels == 1 else 'colour'} ({why})")
-    sets = {}
+    store = ImageStore(size, channels)
+    sets, from_cache = {}, 0
     for split, items in samples.items():
-        paths = [p for p, _ in items]
-        images = decode_all(paths, size, channels, f"decoding {split}")
-        sets[split] = ImageSet(images, torch.tensor([label for _, label in items], dtype=torch.int64),
-                               [str(p) for p in paths])
-    mean, std = channel_stats(sets["train"].images)
-    return classes, sets["train"], sets.get("validation"), sets.get("test"), mean, std
+        items = [(p, label) for p, label in items if p in headers]
+        decoded = decode_all([p for p, _ in items], size, channels, f"decoding {split}", store)
+        unreadable += decoded.unreadable
+        from_cache += decoded.from_cache
+        items = [items[i] for i in decoded.kept]
+        sets[split] = ImageSet(decoded.images, torch.tensor([label for _, label in items], dtype=torch.int64),
+                               [str(p) for p, _ in items])
+    seconds = time.perf_counter() - t0
+    total = sum(len(s) for s in sets.values())
+    say(f"read {total:,} pictures in {seconds:.1f}s ({from_cache:,} from the picture cache, "
+        f"{total - from_cache:,} decoded)")
+    if unreadable:
+        listing = "\n  ".join(f"{why}" for _, why in unreadable[:10]) + (
+            f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
+        if strict:
+            raise VisionpathError(f"{len(unreadable)} file(s) cannot be read as pictures (--strict stops at them); "
+                                  f"remove or replace them, or leave out --strict to skip them:\n  {listing}")
+        say(f"skipped {len(unreadable)} unreadable file(s) (listed in the run folder's unreadable.txt; --strict "
+            f"stops instead):\n  {listing}")
+    empty = [c for k, c in enumerate(classes) if not (sets["train"].labels == k).any()]
+    if empty:
+        raise VisionpathError(f"class(es) {', '.join(empty)} have no readable training pictures; add pictures or "
+                              "remove the class.")
+    return FolderLoad(str(root), classes, sets, unreadable, seconds, from_cache)
 
 
 def load_dataset(data: str | Path, data_dir: str | Path | None = None, validation_split: float = 0.1,
-                 seed: int = 0, image_size: int | None = None) -> Dataset:
+                 seed: int = 0, image_size: int | None = None, strict: bool = False,
+                 labels: str | Path | None = None, enlarge: bool = True) -> Dataset:
     """Load a built-in dataset by name ("mnist", ...) or a folder of class subfolders.
 
     When there is no validation split, `validation_split` of train is held out, stratified and seeded.
     The test split is never used to choose anything: only to report at the end.
+    Folders: unreadable files are skipped and listed (`Dataset.unreadable`), or stop the load with `strict`;
+    `labels` is a CSV of filename,label[,split] naming the pictures under the folder instead of class folders.
+    `enlarge` False keeps pictures smaller than image_size at their size (for models that resize on the fly).
     """
     data = str(data)
     if data in DATASETS:
         if image_size:
             raise VisionpathError(f"--image-size applies to folder datasets; {data} images are used at their size.")
         name = data
+        if labels:
+            raise VisionpathError(f"--labels applies to folders of pictures; {data} comes with its labels.")
         classes, train, validation, test, mean, std = _from_builtin(data, data_dir)
+        folder = None
     elif Path(data).exists():
         name = Path(data).resolve().name
-        classes, train, validation, test, mean, std = _from_folder(Path(data), image_size)
+        folder = _from_folder(Path(data), image_size, strict, labels, enlarge)
+        classes, train, validation, test = (folder.classes, folder.splits["train"], folder.splits.get("validation"),
+                                            folder.splits.get("test"))
+        mean, std = channel_stats(train.images)
     else:
         raise VisionpathError(f"'{data}' is neither a built-in dataset ({', '.join(DATASETS)}) nor an existing folder.")
     carved = validation is None
@@ -125,12 +180,18 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
         train, validation = train.subset(keep), train.subset(held)
     mirror_safe = DATASETS[name].mirror_safe if data in DATASETS else True
     dataset = Dataset(name, classes, train, validation, test, mean, std, validation_from_train=carved,
-                      mirror_safe=mirror_safe)
+                      mirror_safe=mirror_safe, folder=folder)
     for split, images in (("train", train), ("validation", validation), ("test", test)):
         if images is not None:
             present = len(torch.unique(images.labels))
             extra = f" (held out from train, {validation_split:.0%}, stratified)" if split == "validation" and carved else ""
             say(f"{split}: found {len(images):,} images in {present} classes{extra}")
+    counts = torch.bincount(train.labels, minlength=len(classes))
+    if counts.min() * 3 < counts.max():
+        rare, common = int(counts.argmin()), int(counts.argmax())
+        say(f"warning: unbalanced classes: {classes[common]} has {int(counts[common]):,} training images, "
+            f"{classes[rare]} {int(counts[rare]):,} (more than 3:1); accuracy flatters the common classes, so watch "
+            "balanced accuracy and macro-F1, and consider --balance weights or --balance sampler")
     if test is None:
         say("test: none (add a test/ folder for an honest final score; validation is used to choose the best epoch)")
     return dataset

@@ -10,14 +10,17 @@ lacks a class keeps every other label where it belongs.
 """
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
+from .cache import ImageStore, image_key
 from .images import is_image_file, load_image, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
@@ -94,13 +97,92 @@ def scan_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]
     return classes, samples
 
 
-def choose_size(paths: list[Path], image_size: int | None) -> tuple[tuple[int, int], int, str]:
-    """((height, width), channels, why) for a folder: read from the file headers, not the pixels."""
-    headers = [peek_image(p) for p in paths]
+LABEL_COLUMNS = {"filename": ("filename", "file", "path", "image", "name"), "label": ("label", "class", "category")}
+
+
+def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
+    """Classes and samples from a CSV of `filename,label` (with an optional `split` column: train, validation,
+    test), the shape labelling tools export; file names are relative to `root`. Without a split column every
+    row is training data (validation is then held out of it)."""
+    root, labels = Path(root), Path(labels)
+    if not labels.is_file():
+        raise VisionpathError(f"--labels {labels} does not exist; give a CSV file of filename,label rows.")
+    with open(labels, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
+    if not rows:
+        raise VisionpathError(f"{labels} is empty; it needs filename,label rows.")
+    header = [cell.strip().lower() for cell in rows[0]]
+    columns = {want: next((header.index(n) for n in names if n in header), None) for want, names in LABEL_COLUMNS.items()}
+    if columns["filename"] is None or columns["label"] is None:  # no header: filename, label[, split]
+        columns, body, first_line = {"filename": 0, "label": 1}, rows, 1
+        if len(rows[0]) > 2:
+            columns["split"] = 2
+    else:
+        body, first_line = rows[1:], 2
+        if "split" in header:
+            columns["split"] = header.index("split")
+    entries, missing, bad = [], [], []
+    for line, row in enumerate(body, first_line):
+        cells = [row[c].strip() if c < len(row) else "" for c in columns.values()]
+        name, label, split = cells[0], cells[1], (cells[2] if len(cells) > 2 else "train").lower() or "train"
+        split = next((s for s, names in SPLIT_FOLDERS.items() if split in names), split)
+        if not name or not label or split not in SPLIT_FOLDERS:
+            bad.append(f"line {line}")
+        elif not (root / name).is_file():
+            missing.append(name)
+        else:
+            entries.append((root / name, label, split))
+    if bad:
+        raise VisionpathError(f"{labels}: {len(bad)} row(s) lack a file name or a label, or name an unknown split "
+                              f"({', '.join(bad[:5])}); each row needs filename,label[,train|validation|test].")
+    if missing:
+        raise VisionpathError(f"{labels} names {len(missing)} file(s) that are not in {root} (e.g. "
+                              f"{', '.join(missing[:3])}); fix the names (relative to {root}) or drop those rows.")
+    classes = sorted({label for _, label, split in entries if split == "train"})
+    if len(classes) < 2:
+        raise VisionpathError(f"{labels} gives {len(classes)} class(es) to the training rows; a classifier needs at "
+                              "least two.")
+    unknown = sorted({label for _, label, split in entries if label not in classes})
+    if unknown:
+        raise VisionpathError(f"{labels} has validation/test rows labelled {', '.join(unknown)}, a class no training "
+                              "row has; label some training images with it, or drop those rows.")
+    index = {name: i for i, name in enumerate(classes)}
+    samples: dict[str, list[tuple[Path, int]]] = {}
+    for path, label, split in entries:
+        samples.setdefault(split, []).append((path, index[label]))
+    return classes, samples
+
+
+def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], bool]], list[tuple[str, str]]]:
+    """({path: ((height, width), is_grey)}, [(path, why unreadable)]) from the file headers, not the pixels."""
+    def peek(path: Path):
+        try:
+            return peek_image(path)
+        except VisionpathError as e:
+            return str(e)
+    headers, unreadable = {}, []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for path, header in zip(paths, pool.map(peek, paths)):
+            if isinstance(header, str):
+                unreadable.append((str(path), header))
+            else:
+                headers[path] = header
+    return headers, unreadable
+
+
+def choose_size(headers: list[tuple[tuple[int, int], bool]], image_size: int | None, enlarge: bool = True
+                ) -> tuple[tuple[int, int], int, str]:
+    """((height, width), channels, why) for a folder, from its pictures' headers. enlarge False: pictures all of one
+    size smaller than image_size are kept at their size (the model enlarges them as it reads them)."""
     sizes = Counter(size for size, _ in headers)
-    channels = 1 if all(grey for _, grey in headers) else 3
+    channels = 1 if headers and all(grey for _, grey in headers) else 3
+    if image_size and not enlarge and len(sizes) == 1 and max(next(iter(sizes))) <= image_size:
+        (size,) = sizes
+        return size, channels, (f"all pictures are {size[0]}×{size[1]}: kept at that size, and the model enlarges "
+                                f"them to {image_size}×{image_size} as it reads them (no memory spent on enlarged "
+                                "copies)")
     if image_size:
-        return (image_size, image_size), channels, f"resizing to {image_size}×{image_size} as asked"
+        return (image_size, image_size), channels, f"resizing to {image_size}×{image_size}"
     if len(sizes) == 1:
         (size,) = sizes
         return size, channels, f"all pictures are {size[0]}×{size[1]}"
@@ -109,12 +191,95 @@ def choose_size(paths: list[Path], image_size: int | None) -> tuple[tuple[int, i
                                     f"to {side}×{side} (change with --image-size)")
 
 
-def decode_all(paths: list[Path], size: tuple[int, int], channels: int, description: str) -> torch.Tensor:
-    """Decode many pictures into one uint8 tensor N×C×H×W, a few at a time (Pillow releases the GIL)."""
+@dataclass
+class Decoded:
+    images: torch.Tensor               # uint8 N×C×H×W of the pictures that decoded
+    kept: list[int]                    # their positions in the list of paths given
+    unreadable: list[tuple[str, str]]  # (path, why) of the others
+    from_cache: int                    # how many came from the on-disk cache
+
+
+def decode_all(paths: list[Path], size: tuple[int, int], channels: int, description: str,
+               store: ImageStore | None = None) -> Decoded:
+    """Decode many pictures into one uint8 tensor N×C×H×W: from the on-disk cache where it has them, the rest a few
+    at a time in threads (Pillow releases the GIL while decoding), then cached. Unreadable files are skipped and
+    returned, never fatal."""
+    keys = [image_key(p, size, channels) for p in paths] if store else []
+    index = store.index() if store else {}
+    hits = [i for i, key in enumerate(keys) if key in index]
     out = torch.empty((len(paths), channels, *size), dtype=torch.uint8)
-    with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
-        task = bar.add_task(description, total=len(paths), status="")
-        for i, image in enumerate(pool.map(lambda p: load_image(p, size, channels), paths)):
-            out[i] = image
-            bar.advance(task)
-    return out
+    if hits:
+        out[hits] = torch.from_numpy(store.read([index[keys[i]] for i in hits]))
+    misses = sorted(set(range(len(paths))) - set(hits))
+    good = [True] * len(paths)
+    unreadable, new = [], {}
+
+    def decode(i: int) -> torch.Tensor | str:
+        try:
+            return load_image(paths[i], size, channels)
+        except VisionpathError as e:
+            return str(e)
+    if misses:
+        with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
+            task = bar.add_task(description, total=len(misses), status="")
+            for i, image in zip(misses, pool.map(decode, misses)):
+                if isinstance(image, str):
+                    good[i] = False
+                    unreadable.append((str(paths[i]), image))
+                else:
+                    out[i] = image
+                    if store:
+                        new[keys[i]] = image.numpy()
+                bar.advance(task)
+    if store:
+        store.add(new)
+    kept = [i for i in range(len(paths)) if good[i]]
+    return Decoded(out if len(kept) == len(paths) else out[kept], kept, unreadable, len(hits))
+
+
+def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> tuple[int, int]:
+    """(training pictures, median shorter side of up to `sample` of them, from headers): enough to choose defaults
+    before anything is decoded."""
+    _, samples = scan_labels(root, labels) if labels else scan_folder(root)
+    train = [p for p, _ in samples["train"]]
+    headers, _ = read_headers(train[:: max(1, len(train) // sample)])
+    sides = sorted(min(size) for size, _ in headers.values()) or [0]
+    return len(train), sides[len(sides) // 2]
+
+
+def split_folder(source: str | Path, destination: str | Path, validation: float = 0.15, test: float = 0.15,
+                 seed: int = 0) -> dict[str, int]:
+    """Copy a folder of class subfolders into destination/{train,validation,test}/<class>/, stratified (each class
+    split in the same proportions) and seeded (the same seed gives the same split). Returns pictures per split."""
+    import random
+    import shutil
+
+    source, destination = Path(source), Path(destination)
+    if not 0 <= validation < 1 or not 0 <= test < 1 or validation + test >= 1:
+        raise VisionpathError(f"--validation {validation} and --test {test} must be shares between 0 and 1 that "
+                              "leave some pictures for training.")
+    splits = find_splits(source)
+    if len(splits) > 1 or splits["train"] != source:
+        raise VisionpathError(f"{source} is already split ({', '.join(p.name + '/' for p in splits.values())}); "
+                              "give a folder of class subfolders.")
+    if destination.exists() and any(destination.iterdir()):
+        raise VisionpathError(f"{destination} already exists and is not empty; choose a new folder, so nothing in it "
+                              "is overwritten.")
+    classes = class_folders(source)
+    if len(classes) < 2:
+        raise VisionpathError(f"{source} needs at least two class subfolders. {LAYOUT_HELP}")
+    counts = {"train": 0, "validation": 0, "test": 0}
+    for folder in classes:
+        files = images_in(folder)
+        if not files:
+            raise VisionpathError(f"class folder {folder} has no images; add images or remove the folder.")
+        random.Random(f"{seed}:{folder.name}").shuffle(files)
+        n_val, n_test = round(validation * len(files)), round(test * len(files))
+        parts = {"validation": files[:n_val], "test": files[n_val:n_val + n_test], "train": files[n_val + n_test:]}
+        for split, members in parts.items():
+            for path in members:
+                target = destination / split / folder.name / path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+            counts[split] += len(members)
+    return counts

@@ -1,0 +1,91 @@
+"""`data check`: every planted duplicate, leak, unreadable file, empty class and odd one out is found."""
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import SHARED_DATA, make_folder
+from visionpath.cli import main
+from visionpath.data.check import check_data
+
+
+def photo(seed: int, size: int = 64) -> Image.Image:
+    """A picture with structure (smooth blobs), so near-duplicate hashes mean something."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
+
+
+def planted(root):
+    """train/validation/test of ant and bee, each picture distinct, then the problems planted."""
+    seed = 0
+    for split, n in (("train", 6), ("validation", 3), ("test", 3)):
+        for name in ("ant", "bee"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                photo(seed).save(root / split / name / f"{i}.png")
+                seed += 1
+    shutil.copy(root / "train" / "ant" / "0.png", root / "test" / "ant" / "leak.png")          # exact, across splits
+    photo(3).resize((80, 80)).save(root / "validation" / "bee" / "near.jpg", quality=90)      # near, across splits
+    shutil.copy(root / "train" / "bee" / "1.png", root / "train" / "bee" / "copy.png")        # exact, within
+    shutil.copy(root / "train" / "bee" / "2.png", root / "train" / "ant" / "mislabelled.png")  # exact, two classes
+    (root / "train" / "ant" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")       # unreadable
+    Image.new("RGB", (12, 12)).save(root / "train" / "bee" / "tiny.png")                      # tiny
+    (root / "test" / "wasp").mkdir()                                                            # empty, not in train
+    return root
+
+
+def test_every_planted_problem_is_found(tmp_path):
+    report = check_data(planted(tmp_path / "photos"), output=tmp_path / "out" / "check")
+    text = report.table()
+    found = {f.what.split(":")[0]: f.paths for f in report.findings}
+    assert report.status == 2  # the empty class in test, which train lacks
+    assert any("test/wasp has no images" in f.what for f in report.findings)
+    assert any("wasp that train/ lacks" in f.what for f in report.findings)
+    assert any("broken.jpg" in p for f in report.findings for p in f.paths if "cannot be decoded" in f.what)
+    leaks = [f for f in report.findings if "across splits" in f.what]
+    assert {frozenset(p.split("photos/")[1] for p in f.paths) for f in leaks} == {
+        frozenset({"train/ant/0.png", "test/ant/leak.png"}), frozenset({"train/ant/3.png", "validation/bee/near.jpg"})}
+    assert any("within train/bee" in f.what and len(f.paths) == 2 for f in report.findings)
+    assert any("different classes (ant, bee)" in f.what for f in report.findings)
+    assert any("tiny" in key for key in found)
+    assert "ant" in text and "error" in text
+    saved = json.loads((tmp_path / "out" / "check.json").read_text())
+    assert saved["status"] == 2 and len(saved["pictures"]) == 30
+    assert (tmp_path / "out" / "check.png").stat().st_size > 10_000
+
+
+def test_a_clean_folder_is_clean_and_warnings_exit_1(tmp_path, capsys):
+    root = tmp_path / "clean"
+    for name, seeds in (("ant", range(0, 12)), ("bee", range(12, 24))):
+        (root / name).mkdir(parents=True)
+        for s in seeds:
+            photo(s).save(root / name / f"{s}.png")
+    assert check_data(root).status == 0
+    assert main(["data", "check", str(root), "--output", str(tmp_path / "c")]) == 0
+    Image.new("P", (64, 64)).save(root / "ant" / "odd.gif")
+    assert main(["data", "check", str(root), "--output", str(tmp_path / "c")]) == 1
+    assert "file format GIF" in capsys.readouterr().out
+
+
+def test_unbalanced_classes_are_flagged(tmp_path):
+    root = make_folder(tmp_path / "u", classes=("common", "rare"), per_class={"": 1})
+    for i in range(1, 8):
+        photo(100 + i).save(root / "common" / f"{i}.png")
+    assert any("unbalanced" in f.what for f in check_data(root).findings)
+
+
+@pytest.mark.realdata
+def test_hymenoptera_the_odd_file_is_flagged(tmp_path):
+    archive = SHARED_DATA / "hymenoptera.zip"
+    if not archive.is_file():
+        pytest.skip("no ../shared/data/hymenoptera.zip")
+    zipfile.ZipFile(archive).extractall(tmp_path)
+    root = next(p for p in tmp_path.rglob("train")).parent
+    report = check_data(root)
+    odd = [f for f in report.findings if "GIF" in f.what]
+    assert odd and odd[0].paths[0].endswith("train/ants/imageNotFound.gif")
+    assert report.counts["train"] == {"ants": 124, "bees": 121} and report.counts["validation"]["bees"] == 83
