@@ -163,12 +163,17 @@ def test_a_folder_with_no_model_gets_the_photo_defaults(photos, tmp_path, capsys
     assert (run.path / "report.html").is_file() and (run.path / "split.csv").is_file()
 
 
-def test_the_photo_resolution_fits_the_pictures_count_on_a_cpu(photos, monkeypatch, capsys):
+def test_the_photo_defaults_fit_the_pictures_and_the_cpu(photos, tmp_path, monkeypatch, capsys):
+    from conftest import make_folder
     train_module = importlib.import_module("visionpath.train")
-    assert train_module.photo_defaults(photos, None, None, None, None, None, "cpu") == (True, 224, 3, 25)
-    assert "resolution 224×224: the backbone's own resolution" in capsys.readouterr().out
+    chosen = train_module.photo_defaults(photos, None, "cpu")
+    assert chosen == dict(image_size=224, batch_size=25, early_stopping=3, fine_tune_lr=1e-5, unfreeze=3)
+    assert "resolution 224×224: the backbone's own resolution (the pictures are smaller" in capsys.readouterr().out
+    large = make_folder(tmp_path / "large", size=300, per_class={"train": 2, "validation": 1})
+    assert train_module.photo_defaults(large, None, "cpu")["image_size"] == 288  # above 224: features are best
     monkeypatch.setattr(train_module, "CPU_PIXELS_PER_EPOCH", 30 * 100 * 100)  # as if there were far more photos
-    assert train_module.photo_defaults(photos, None, None, 5, 8, None, "cpu") == (True, 96, 5, 8)
+    chosen = train_module.photo_defaults(photos, None, "cpu", batch_size=8, early_stopping=5, unfreeze=1)
+    assert chosen == dict(image_size=96, batch_size=8, early_stopping=5, fine_tune_lr=1e-5, unfreeze=1)
     assert "the largest that keeps a fine-tuning epoch of 30 pictures near a minute" in capsys.readouterr().out
 
 

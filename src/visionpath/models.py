@@ -325,8 +325,30 @@ def is_convolutional(model: nn.Module) -> bool:
 
 def prepare_for_device(model: nn.Module, device: torch.device) -> nn.Module:
     """Move to the device; convolutional models also to channels_last, the memory layout fast conv kernels want."""
+    if device.type == "cpu":
+        keep_freed_memory()
     model = model.to(device)
     return model.to(memory_format=torch.channels_last) if is_convolutional(model) else model
+
+
+def keep_freed_memory() -> None:
+    """Make glibc keep freed memory for the next allocation instead of handing it back to the system. By default
+    every block over 32 MB (a batch of activations at 288 px) is mapped and unmapped each time, and the kernel
+    zero-fills its pages again on every use: measured here, fine-tuning Lite0 at 288 px spent 86 of 283 CPU
+    seconds in the kernel, and the whole hymenoptera run took 78 s instead of 110 s with this. The process keeps
+    its peak memory until it ends (as PyTorch's GPU allocator does). Elsewhere than glibc: nothing to do."""
+    import ctypes
+    import sys
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # musl and others
+        return
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4  # from glibc's malloc.h
+    libc.mallopt(m_mmap_max, 0)               # large blocks come from the heap, which is reused
+    libc.mallopt(m_trim_threshold, 2**31 - 1)  # and the heap's top is not given back after every step
+    libc.mallopt(m_top_pad, 64 << 20)          # grow it 64 MB at a time
 
 
 @torch.inference_mode()
