@@ -8,7 +8,7 @@ Sections, each written to benchmarks/results/<section>.md and .json with the mac
                validation accuracy; then the same command again, and how long each run spent reading pictures.
   predict      `predict` on the 10,000 CIFAR-10 test JPEGs (unzipped from the shared zip) against the model's own
                forward-pass throughput on the same pictures already decoded, side by side, for a small model
-               (resnet9 at 32 px, where decoding is the hard part) and the photo default (Lite0 at 224 px).
+               (resnet9 at 32 px, where decoding is the hard part) and the photo default (Lite0 at its chosen side).
 """
 from __future__ import annotations
 
@@ -59,9 +59,7 @@ def hymenoptera(tmp: Path) -> None:
                      "stages": [int(r["stage"]) for r in history], "train_seconds": float(history[-1]["time"]),
                      "load_seconds": data["load_seconds"], "from_cache": data["from_cache"],
                      "unreadable": data["unreadable"],
-                     "chosen": [line for line in out.splitlines() if line.startswith(("no --model", "resolution",
-                                                                                       "early stopping", "image size",
-                                                                                       "read ", "skipped"))]})
+                     "chosen": [line for line in out.splitlines() if line.startswith(CHOSEN)]})
     first, second = runs
     met = first["best_val_accuracy"] >= 0.95 and first["wall_seconds"] <= 120
     lines = ["# Your own photos: `visionpath train hymenoptera/` with no options", "",
@@ -82,6 +80,9 @@ def hymenoptera(tmp: Path) -> None:
               f"{'met' if second['load_seconds'] <= first['load_seconds'] / 10 else 'NOT met'}).",
               "- what the run chose and printed:", *[f"  - `{line}`" for line in first["chosen"]]]
     write_results("hymenoptera_defaults", {"machine": machine(), "date": HOURS, "runs": runs}, lines)
+
+
+CHOSEN = ("no --model", "resolution", "batch size", "fine-tuning:", "early stopping", "read ", "skipped", "data check")
 
 
 def _csv(path: Path) -> list[dict]:
@@ -107,7 +108,8 @@ def predict_throughput(tmp: Path, hymenoptera_run: Path | None, lite0_pictures: 
                     "--project", str(tmp / "runs"), "--name", "cifar-resnet9"], check=True, capture_output=True)
     models = [("resnet9 at 32×32", tmp / "runs" / "cifar-resnet9-1", collect_images(test))]
     if hymenoptera_run is not None:
-        models.append((f"efficientnet_lite0 at 224×224 (the hymenoptera run; first {lite0_pictures:,} pictures)",
+        side = json.loads((hymenoptera_run / "config.json").read_text())["settings"]["image_size"]
+        models.append((f"efficientnet_lite0 at {side}×{side} (the hymenoptera run; first {lite0_pictures:,} pictures)",
                        hymenoptera_run, collect_images(test)[:lite0_pictures]))
     rows = []
     for name, run, paths in models:
@@ -143,7 +145,7 @@ def predict_throughput(tmp: Path, hymenoptera_run: Path | None, lite0_pictures: 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="hymenoptera,predict")
-    parser.add_argument("--lite0-pictures", type=int, default=2000)
+    parser.add_argument("--lite0-pictures", type=int, default=1000)
     args = parser.parse_args()
     chosen = args.only.split(",")
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@
 set -euo pipefail
 run=${1:?usage: $0 RUN_FOLDER OUTPUT.png [HEIGHT]}
 out=${2:?usage: $0 RUN_FOLDER OUTPUT.png [HEIGHT]}
-height=${3:-4200}
+height=${3:-3600}
 page="$(cd "$run" && pwd)/report.html"
 [ -f "$page" ] || { echo "error: $page does not exist; write it with: visionpath report $run" >&2; exit 2; }
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,"$height" \

@@ -3,6 +3,8 @@
     $VISIONPATH_HOME/images/<H>x<W>x<C>/
         rows.u8       every cached picture as one fixed-size row of uint8 pixels (C×H×W), appended
         index.json    "path|bytes|mtime|HxWxC" -> row
+    $VISIONPATH_HOME/images/headers.json    "path|bytes|mtime" -> [height, width, is grey], so choosing the size
+                                            does not open every photo again
 
 A picture's key is its absolute path, file size, modification time and the size it is decoded at: an edited
 or replaced photo gets a new row, and nothing is ever read from the photo folder's own disk but the photos
@@ -29,9 +31,38 @@ from .download import cache_home
 DECODER_VERSION = 1  # bump when load_image changes what a file decodes to: old rows are then never read
 
 
+def file_key(path: Path) -> str:
+    """Absolute path, size and modification time: it changes whenever the file does."""
+    stat = os.stat(path)
+    return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
 def image_key(path: Path, size: tuple[int, int], channels: int) -> str:
-    stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{size[0]}x{size[1]}x{channels}"
+    return f"{file_key(path)}|{size[0]}x{size[1]}x{channels}"
+
+
+def _headers_path() -> Path:
+    return Path(cache_home()) / "images" / "headers.json"
+
+
+def cached_headers() -> dict[str, list]:
+    """file_key -> [height, width, is grey] of pictures seen before."""
+    try:
+        return json.loads(_headers_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def cache_headers(headers: dict[str, list]) -> None:
+    """Replace the header cache atomically; a cache that cannot be written is only a slower next run."""
+    path = _headers_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".headers.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(headers))
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 class ImageStore:
@@ -50,12 +81,17 @@ class ImageStore:
             return {}
 
     def read(self, rows: list[int]) -> np.ndarray:
-        """The pictures in `rows`, as one N×C×H×W array in memory."""
+        """The pictures in `rows`, as one N×C×H×W array: rows stored one after another (a folder cached in one go)
+        are memory-mapped, not copied, so they are read from disk as they are used; others are copied."""
         if not rows:
             return np.empty((0, *self.shape), np.uint8)
-        stored = np.memmap(self.rows_path, np.uint8, "r", shape=(os.path.getsize(self.rows_path) // self.row_bytes,
-                                                                  *self.shape))
-        return np.array(stored[np.asarray(rows)])
+        count = os.path.getsize(self.rows_path) // self.row_bytes
+        # "c": copy-on-write, so the array is writable (as torch wants) and the file never changes
+        stored = np.memmap(self.rows_path, np.uint8, "c", shape=(count, *self.shape))
+        rows = np.asarray(rows)
+        if (np.diff(rows) == 1).all():
+            return stored[rows[0]: rows[-1] + 1]
+        return np.array(stored[rows])
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

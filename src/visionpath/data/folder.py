@@ -20,7 +20,7 @@ import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
-from .cache import ImageStore, image_key
+from .cache import ImageStore, cache_headers, cached_headers, file_key, image_key
 from .images import is_image_file, load_image, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
@@ -154,19 +154,32 @@ def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tup
 
 
 def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], bool]], list[tuple[str, str]]]:
-    """({path: ((height, width), is_grey)}, [(path, why unreadable)]) from the file headers, not the pixels."""
+    """({path: ((height, width), is_grey)}, [(path, why unreadable)]) from the file headers, not the pixels (and
+    from the header cache for files unchanged since they were last read)."""
     def peek(path: Path):
         try:
             return peek_image(path)
         except VisionpathError as e:
             return str(e)
-    headers, unreadable = {}, []
+    known = cached_headers()
+    keys = {path: file_key(path) for path in paths}
+    headers = {}
+    for path in paths:
+        if (cached := known.get(keys[path])) is not None:
+            height, width, grey = cached
+            headers[path] = ((height, width), grey)
+    todo = [path for path in paths if path not in headers]
+    unreadable = []
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for path, header in zip(paths, pool.map(peek, paths)):
+        for path, header in zip(todo, pool.map(peek, todo)):
             if isinstance(header, str):
                 unreadable.append((str(path), header))
             else:
                 headers[path] = header
+                (height, width), grey = header
+                known[keys[path]] = [height, width, grey]
+    if len(headers) > len(paths) - len(todo):
+        cache_headers(known)
     return headers, unreadable
 
 
@@ -207,9 +220,12 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
     keys = [image_key(p, size, channels) for p in paths] if store else []
     index = store.index() if store else {}
     hits = [i for i, key in enumerate(keys) if key in index]
-    out = torch.empty((len(paths), channels, *size), dtype=torch.uint8)
-    if hits:
-        out[hits] = torch.from_numpy(store.read([index[keys[i]] for i in hits]))
+    if hits and len(hits) == len(paths):  # all cached: no second copy
+        out = torch.from_numpy(store.read([index[key] for key in keys]))
+    else:
+        out = torch.empty((len(paths), channels, *size), dtype=torch.uint8)
+        if hits:
+            out[hits] = torch.from_numpy(store.read([index[keys[i]] for i in hits]))
     misses = sorted(set(range(len(paths))) - set(hits))
     good = [True] * len(paths)
     unreadable, new = [], {}
