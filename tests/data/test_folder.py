@@ -193,3 +193,17 @@ def test_split_folder_is_stratified_seeded_and_never_overwrites(tmp_path):
 def test_unicode_class_names(tmp_path):
     root = make_folder(tmp_path / "u", classes=("犬", "猫"), per_class={"train": 3})
     assert load_dataset(root).classes == ["犬", "猫"]
+
+
+def test_headers_are_read_once_and_again_after_an_edit(tiny_folder, monkeypatch):
+    import visionpath.data.folder as folder
+    opened = []
+    real = folder.peek_image
+    monkeypatch.setattr(folder, "peek_image", lambda path: opened.append(path) or real(path))
+    paths = sorted((tiny_folder / "train" / "ant").glob("*.png"))
+    first, _ = folder.read_headers(paths)
+    assert len(opened) == len(paths)
+    opened.clear()
+    os.utime(paths[0], ns=(1, 1))
+    second, _ = folder.read_headers(paths)
+    assert opened == [paths[0]] and second == first

@@ -33,7 +33,10 @@ DECODER_VERSION = 1  # bump when load_image changes what a file decodes to: old 
 
 def file_key(path: Path) -> str:
     """Absolute path, size and modification time: it changes whenever the file does."""
-    stat = os.stat(path)
+    try:
+        stat = os.stat(path)
+    except OSError:  # gone since the folder was listed: no cache entry matches, and decoding will say why
+        return f"{os.path.abspath(path)}|missing"
     return f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
