@@ -1,6 +1,6 @@
 """Benchmark: Part 4 (your own photos) on the real photos in ../shared/data.
 
-    .venv/bin/python benchmarks/part4.py [--only hymenoptera,predict,memory]
+    .venv/bin/python benchmarks/part4.py [--only hymenoptera,predict,balance,memory]
 
 Sections, each written to benchmarks/results/<section>.md and .json with the machine and the command:
   hymenoptera  `visionpath train hymenoptera/` with no options, offline, from an empty picture cache: wall-clock
@@ -9,6 +9,8 @@ Sections, each written to benchmarks/results/<section>.md and .json with the mac
   predict      `predict` on the 10,000 CIFAR-10 test JPEGs (unzipped from the shared zip) against the model's own
                forward-pass throughput on the same pictures already decoded, side by side, for a small model
                (resnet9 at 32 px, where decoding is the hard part) and the photo default (Lite0 at its chosen side).
+  balance      --balance none|weights|sampler on an unbalanced copy of hymenoptera (train/bees cut to 30 photos, a
+               4:1 ratio; val/ untouched): best balanced validation accuracy and macro-F1 of each, no other options.
   memory       peak memory (max RSS) of `visionpath train cifar10-train-folder/ --image-size 224` (the photo
                default, Lite0, on the 50,000 CIFAR-10 training JPEGs): one run stopped with Ctrl-C after
                --memory-seconds (loading, the data check and the start of the 224-px feature pass), and one on 100
@@ -146,6 +148,34 @@ def predict_throughput(tmp: Path, hymenoptera_run: Path | None, lite0_pictures: 
     write_results("predict_throughput", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
 
 
+def balance(tmp: Path) -> None:
+    import shutil
+    zipfile.ZipFile(SHARED / "data" / "hymenoptera.zip").extractall(tmp / "unbalanced-src")
+    source = next((tmp / "unbalanced-src").rglob("train")).parent
+    root = tmp / "unbalanced"
+    shutil.copytree(source, root)
+    for extra in sorted((root / "train" / "bees").iterdir())[30:]:
+        extra.unlink()
+    env = {**os.environ, "VISIONPATH_HOME": str(tmp / "home"), "VISIONPATH_OFFLINE": "1"}
+    rows = []
+    for mode in ("none", "weights", "sampler"):
+        wall, _ = visionpath("train", str(root), "--balance", mode, "--project", str(tmp / "runs"), "--name",
+                             f"balance-{mode}", env=env)
+        history = _csv(tmp / "runs" / f"balance-{mode}-1" / "results.csv")
+        best = max(history, key=lambda r: (float(r["val_balanced_accuracy"]), float(r["val_accuracy"])))
+        rows.append({"balance": mode, "wall_seconds": wall, "best_epoch": int(best["epoch"]),
+                     "val_accuracy": float(best["val_accuracy"]),
+                     "val_balanced_accuracy": float(best["val_balanced_accuracy"]),
+                     "val_macro_f1": float(best["val_macro_f1"])})
+    lines = ["# `--balance` on an unbalanced folder: hymenoptera with train/bees cut to 30 photos (124 ants : 30 bees)",
+             "", f"- command: `{command_line()}`; validation untouched (70 ants, 83 bees); otherwise no options",
+             f"- machine: {machine()}, {HOURS}", "",
+             "| --balance | best balanced val accuracy | val accuracy | val macro-F1 | wall-clock |", "|---|---|---|---|---|"]
+    lines += [f"| {r['balance']} | **{r['val_balanced_accuracy']:.2%}** | {r['val_accuracy']:.2%} | "
+              f"{r['val_macro_f1']:.3f} | {r['wall_seconds']:.0f} s |" for r in rows]
+    write_results("balance_hymenoptera", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
+
+
 def peak_memory(tmp: Path, seconds: int) -> None:
     import resource
     import shutil
@@ -194,7 +224,7 @@ def peak_memory(tmp: Path, seconds: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="hymenoptera,predict,memory")
+    parser.add_argument("--only", default="hymenoptera,predict,balance,memory")
     parser.add_argument("--lite0-pictures", type=int, default=1000)
     parser.add_argument("--memory-seconds", type=int, default=240)
     args = parser.parse_args()
@@ -206,6 +236,8 @@ def main() -> None:
         if "predict" in chosen:
             runs = sorted((tmp / "runs").glob("hymenoptera*")) if (tmp / "runs").is_dir() else []
             predict_throughput(tmp, runs[0] if runs else None, args.lite0_pictures)
+        if "balance" in chosen:
+            balance(tmp)
         if "memory" in chosen:
             peak_memory(tmp, args.memory_seconds)
 

@@ -225,7 +225,7 @@ def test_bad_augmentation_settings(tiny_folder, tmp_path):
         visionpath.train(tiny_folder, project=tmp_path, l1=-1.0)
 
 
-@pytest.mark.parametrize("balance", ["weights", "sampler"])
+@pytest.mark.parametrize("balance", ["weights", "sampler", "auto"])
 def test_balance_for_unbalanced_classes(tmp_path, balance, capsys):
     from conftest import make_folder
     root = make_folder(tmp_path / "u", classes=("common", "rare"), per_class={"": 4})
@@ -234,6 +234,7 @@ def test_balance_for_unbalanced_classes(tmp_path, balance, capsys):
     out = capsys.readouterr().out
     assert "more than 3:1" in out and "(balanced " in out
     assert "val_balanced_accuracy" in run.history[0] and run.settings["balance"] == balance
+    assert ("the loss weighs each class by the inverse of its share" in out) == (balance == "auto")
     with pytest.raises(VisionpathError, match="unknown --balance"):
         visionpath.train(root, project=tmp_path, balance="oversample", **FAST)
 

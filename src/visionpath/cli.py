@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "and listing it")
     t.add_argument("--labels", metavar="CSV", help="classes from a CSV of filename,label[,split] (file names "
                    "relative to the folder) instead of class subfolders")
-    t.add_argument("--balance", help="unbalanced classes: none, weights (class-weighted loss) or sampler (every class "
-                   f"drawn equally often) (default: {D['balance']})")
+    t.add_argument("--balance", help="unbalanced classes: none, weights (class-weighted loss), sampler (every class "
+                   "drawn equally often) or auto (weights when the largest class is over 1.5x the smallest) "
+                   f"(default: {D['balance']})")
     t.add_argument("--data-dir", help="folder with local copies of the built-in datasets (or $VISIONPATH_DATA_DIR)")
     t.add_argument("--seed", type=int, help=f"random seed (default: {D['seed']})")
     t.add_argument("--device", help=f"auto, cpu, cuda or mps (default: {D['device']})")
