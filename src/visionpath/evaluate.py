@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import ImageSet
-from .models import logits_in_batches, model_entry
+from .models import logits_in_batches
 from .report import diagnose, plot_confusion
 
 
@@ -92,15 +92,12 @@ def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[st
 def _evaluate_split(run, split: str | None, data_dir: str | Path | None):
     """(Evaluation, the split's ImageSet, the Dataset): a run's data reloaded with its own settings (so the same
     validation split), scored with its best weights. split None: test, or validation where there is no test."""
-    from .data import load_dataset
     from .errors import VisionpathError
-    from .train import decode_size
+    from .train import load_run_data
 
     settings = run.settings
     model, meta = run.load_model()
-    dataset = load_dataset(settings["data"], data_dir or settings["data_dir"], settings["validation_split"],
-                           settings["seed"], decode_size(settings), settings.get("strict", False),
-                           settings.get("labels"), enlarge=model_entry(settings["model"]).timm_name is None)
+    dataset = load_run_data(settings, data_dir)
     if dataset.classes != meta["classes"]:
         raise VisionpathError(f"the classes of {settings['data']} ({', '.join(dataset.classes)}) are not the ones "
                               f"{run.path} was trained on ({', '.join(meta['classes'])}).")

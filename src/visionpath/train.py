@@ -339,8 +339,7 @@ def train(data: str | Path = "mnist", *,
     # ---- 2. data -----------------------------------------------------------------------------------------
     entry = model_entry(settings["model"])
     transfer = entry.timm_name is not None
-    dataset = load_dataset(settings["data"], settings["data_dir"], settings["validation_split"], settings["seed"],
-                           decode_size(settings), settings["strict"], settings["labels"], enlarge=not transfer)
+    dataset = load_run_data(settings)
     if dataset.folder is not None:
         say(quick_check(dataset))
     n_train = len(dataset.train)
@@ -653,6 +652,14 @@ def decode_size(settings: dict) -> int | None:
     if entry.timm_name is None:
         return settings["image_size"]
     return None if settings["data"] in DATASETS else settings["image_size"] or entry.resolution
+
+
+def load_run_data(settings: dict, data_dir: str | Path | None = None):
+    """A run's data as its settings load it (same validation split, size and files): for training, and again for
+    evaluating and reporting, which must see exactly the same pictures."""
+    return load_dataset(settings["data"], data_dir or settings["data_dir"], settings["validation_split"],
+                        settings["seed"], decode_size(settings), settings.get("strict", False), settings.get("labels"),
+                        enlarge=model_entry(settings["model"]).timm_name is None)
 
 
 def write_data_record(run_dir: Path, dataset) -> None:
