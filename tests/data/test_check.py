@@ -89,3 +89,15 @@ def test_hymenoptera_the_odd_file_is_flagged(tmp_path):
     odd = [f for f in report.findings if "GIF" in f.what]
     assert odd and odd[0].paths[0].endswith("train/ants/imageNotFound.gif")
     assert report.counts["train"] == {"ants": 124, "bees": 121} and report.counts["validation"]["bees"] == 83
+
+
+def test_train_s_quick_check_finds_a_leak_and_hashes_each_file_once(tmp_path, monkeypatch):
+    import visionpath.data.check as check
+    from visionpath.data import load_dataset
+    root = make_folder(tmp_path / "leaky")
+    shutil.copy(root / "train" / "ant" / "0.png", root / "test" / "ant" / "copy.png")
+    dataset = load_dataset(root)
+    line = check.quick_check(dataset)
+    assert "1 across splits (a leak" in line and "0 exact duplicate group(s) within a split" in line
+    monkeypatch.setattr(check.hashlib, "sha256", lambda data: pytest.fail("hashed a file seen before"))
+    assert check.quick_check(dataset) == line

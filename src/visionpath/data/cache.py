@@ -5,6 +5,7 @@
         index.json    "path|bytes|mtime|HxWxC" -> row
     $VISIONPATH_HOME/images/headers.json    "path|bytes|mtime" -> [height, width, is grey], so choosing the size
                                             does not open every photo again
+    $VISIONPATH_HOME/images/hashes.json     "path|bytes|mtime" -> sha256 of the file, for train's duplicate check
 
 A picture's key is its absolute path, file size, modification time and the size it is decoded at: an edited
 or replaced photo gets a new row, and nothing is ever read from the photo folder's own disk but the photos
@@ -44,25 +45,21 @@ def image_key(path: Path, size: tuple[int, int], channels: int) -> str:
     return f"{file_key(path)}|{size[0]}x{size[1]}x{channels}"
 
 
-def _headers_path() -> Path:
-    return Path(cache_home()) / "images" / "headers.json"
-
-
-def cached_headers() -> dict[str, list]:
-    """file_key -> [height, width, is grey] of pictures seen before."""
+def read_file_cache(name: str) -> dict:
+    """$VISIONPATH_HOME/images/<name>.json: facts about files (headers, content hashes) by file_key."""
     try:
-        return json.loads(_headers_path().read_text())
+        return json.loads((Path(cache_home()) / "images" / f"{name}.json").read_text())
     except (OSError, ValueError):
         return {}
 
 
-def cache_headers(headers: dict[str, list]) -> None:
-    """Replace the header cache atomically; a cache that cannot be written is only a slower next run."""
-    path = _headers_path()
+def write_file_cache(name: str, facts: dict) -> None:
+    """Replace <name>.json atomically; a cache that cannot be written is only a slower next run."""
+    path = Path(cache_home()) / "images" / f"{name}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".headers.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(headers))
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(facts))
         os.replace(tmp, path)
     except OSError:
         pass

@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..console import progress_bar, say
 from ..errors import VisionpathError
+from .cache import file_key, read_file_cache, write_file_cache
 from .folder import LAYOUT_HELP, class_folders, find_splits, images_in, scan_labels
 from .images import load_image
 
@@ -290,10 +291,17 @@ def quick_check(dataset) -> str:
     """The fast part of the check, for the start of training: one line on what loading found, plus exact
     duplicates (same bytes) within and across splits, which a content hash finds in seconds."""
     where = defaultdict(list)
+    known = read_file_cache("hashes")  # a second run does not read every photo again
+    seen = len(known)
     for split, images in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test)):
         if images is not None and images.paths is not None:
             for path in images.paths:
-                where[hashlib.sha256(Path(path).read_bytes()).hexdigest()].append(split)
+                key = file_key(Path(path))
+                if key not in known:
+                    known[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                where[known[key]].append(split)
+    if len(known) > seen:
+        write_file_cache("hashes", known)
     repeated = [splits for splits in where.values() if len(splits) > 1]
     across = sum(1 for splits in repeated if len(set(splits)) > 1)
     counts = np.bincount(dataset.train.labels.numpy(), minlength=len(dataset.classes)).tolist()

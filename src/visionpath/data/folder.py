@@ -20,7 +20,7 @@ import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
-from .cache import ImageStore, cache_headers, cached_headers, file_key, image_key
+from .cache import ImageStore, file_key, image_key, read_file_cache, write_file_cache
 from .images import is_image_file, load_image, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
@@ -161,7 +161,7 @@ def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], b
             return peek_image(path)
         except VisionpathError as e:
             return str(e)
-    known = cached_headers()
+    known = read_file_cache("headers")
     keys = {path: file_key(path) for path in paths}
     headers = {}
     for path in paths:
@@ -179,7 +179,7 @@ def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], b
                 (height, width), grey = header
                 known[keys[path]] = [height, width, grey]
     if len(headers) > len(paths) - len(todo):
-        cache_headers(known)
+        write_file_cache("headers", known)
     return headers, unreadable
 
 
