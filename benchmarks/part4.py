@@ -1,6 +1,6 @@
 """Benchmark: Part 4 (your own photos) on the real photos in ../shared/data.
 
-    .venv/bin/python benchmarks/part4.py [--only hymenoptera,predict,balance,memory]
+    .venv/bin/python benchmarks/part4.py [--only hymenoptera,predict,balance,memory,stream]
 
 Sections, each written to benchmarks/results/<section>.md and .json with the machine and the command:
   hymenoptera  `visionpath train hymenoptera/` with no options, offline, from an empty picture cache: wall-clock
@@ -222,11 +222,97 @@ def peak_memory(tmp: Path, seconds: int) -> None:
     write_results("cifar10_224_memory", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
 
 
+DATA_PASS = """
+import sys, time, torch
+from visionpath.data import load_dataset
+t0 = time.perf_counter()
+data = load_dataset(sys.argv[1], image_size=224)
+loaded = time.perf_counter() - t0
+order = torch.randperm(len(data.train), generator=torch.Generator().manual_seed(0))
+for start in range(0, len(order), 64):  # an epoch's reads: random batches, gathered and scaled as training does
+    data.train.images[order[start: start + 64]].float().div_(255)
+print(f"loaded {loaded:.1f} s, epoch of batches {time.perf_counter() - t0 - loaded:.1f} s, "
+      f"{data.folder.from_cache} from the cache")
+"""
+
+
+def _sampled(command: list[str], env: dict, limit: float | None, log: Path) -> dict:
+    """Run `command`, stopping it with Ctrl-C after `limit` seconds; peaks of its memory from /proc every 0.1 s."""
+    import signal
+    fields = {"RssAnon": "anonymous", "RssFile": "mapped_files", "VmRSS": "rss"}
+    peaks = dict.fromkeys(fields.values(), 0)
+    t0 = time.perf_counter()
+    with open(log, "w") as out:
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        while child.poll() is None:
+            if limit is not None and time.perf_counter() - t0 > limit:
+                child.send_signal(signal.SIGINT)
+                limit = None
+            try:
+                status = Path(f"/proc/{child.pid}/status").read_text()
+            except OSError:
+                break
+            for line in status.splitlines():
+                key, _, value = line.partition(":")
+                if key in fields and value.strip():
+                    peaks[fields[key]] = max(peaks[fields[key]], int(value.split()[0]) << 10)
+            time.sleep(0.1)
+        child.wait()
+    text = log.read_text()
+    reached = [line for line in text.splitlines() if line.startswith(("read ", "loaded", "features", "epoch"))]
+    return {**{k: v / 2**30 for k, v in peaks.items()}, "seconds": time.perf_counter() - t0,
+            "reached": reached[-1] if reached else text.strip().splitlines()[-1:]}
+
+
+def streaming_memory(tmp: Path, copies: int, seconds: int, before: str | None) -> None:
+    zipfile.ZipFile(SHARED / "data" / "hymenoptera.zip").extractall(tmp / "stream-src")
+    source = next((tmp / "stream-src").rglob("train"))
+    rows = []
+    for n in (max(1, copies // 10), copies):
+        root = tmp / f"photos-x{n}"
+        for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+            (root / folder.name).mkdir(parents=True)
+            for k in range(n):
+                for photo in sorted(folder.iterdir()):
+                    (root / folder.name / f"{k}-{photo.name}").symlink_to(photo)
+        pictures = sum(1 for _ in root.rglob("*.*"))
+        env = {**os.environ, "VISIONPATH_HOME": str(tmp / f"home-x{n}"), "VISIONPATH_OFFLINE": "1"}
+        cases = [("load (decoding into the cache) + an epoch of batches", [sys.executable, "-c", DATA_PASS, str(root)],
+                  env, None),
+                 ("load (from the cache) + an epoch of batches", [sys.executable, "-c", DATA_PASS, str(root)], env, None),
+                 (f"`visionpath train` stopped after {seconds} s", [sys.executable, "-m", "visionpath", "train",
+                  str(root), "--image-size", "224", "--project", str(tmp / "runs")], env, seconds)]
+        if before:
+            cases.insert(0, ("before streaming: load (decoding) + an epoch of batches",
+                             [sys.executable, "-c", DATA_PASS, str(root)],
+                             {**env, "PYTHONPATH": before, "VISIONPATH_HOME": str(tmp / f"home-before-x{n}")}, None))
+        for name, command, case_env, limit in cases:
+            row = _sampled(command, case_env, limit, tmp / "stream.log")
+            cache = sum(f.stat().st_size for f in Path(case_env["VISIONPATH_HOME"]).rglob("rows.u8"))
+            rows.append({"pictures": pictures, "case": name, "cache_gb": cache / 2**30, **row})
+            print(rows[-1], flush=True)
+    lines = ["# Bounded memory: photo folders 10× apart, streamed through the picture cache at 224 px", "",
+             f"- command: `{command_line()}`; folders: hymenoptera's train/ photos repeated through symbolic links "
+             "(each a distinct path, so each is decoded and cached); peaks sampled from /proc every 0.1 s: "
+             "anonymous = the process's own memory (what cannot be given back), mapped = pages of the picture "
+             "cache mapped in (the system drops them when memory is short and reads them again)",
+             f"- machine: {machine()}, {HOURS}", "",
+             "| pictures | case | picture cache on disk | peak anonymous | peak mapped cache | seconds | last line |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['pictures']:,} | {r['case']} | {r['cache_gb']:.2f} GB | **{r['anonymous']:.2f} GB** | "
+              f"{r['mapped_files']:.2f} GB | {r['seconds']:.0f} | `{r['reached']}` |" for r in rows]
+    write_results("stream_memory", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="hymenoptera,predict,balance,memory")
+    parser.add_argument("--only", default="hymenoptera,predict,balance,memory,stream")
     parser.add_argument("--lite0-pictures", type=int, default=1000)
     parser.add_argument("--memory-seconds", type=int, default=240)
+    parser.add_argument("--stream-copies", type=int, default=100)
+    parser.add_argument("--stream-seconds", type=int, default=150)
+    parser.add_argument("--before", help="src/ of another checkout, for the stream section's comparison")
     args = parser.parse_args()
     chosen = args.only.split(",")
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,6 +326,8 @@ def main() -> None:
             balance(tmp)
         if "memory" in chosen:
             peak_memory(tmp, args.memory_seconds)
+        if "stream" in chosen:
+            streaming_memory(tmp, args.stream_copies, args.stream_seconds, args.before)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def interactive() -> bool:
     return sys.stdout.isatty() and console.is_terminal
 
 
-def progress_bar(transient: bool = True) -> Progress:
+def progress_bar(transient: bool = True, enabled: bool = True) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -28,5 +28,5 @@ def progress_bar(transient: bool = True) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=transient,
-        disable=not interactive(),
+        disable=not (enabled and interactive()),
     )

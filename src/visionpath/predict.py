@@ -1,6 +1,6 @@
 """Prediction: pictures in, the top classes with their probabilities out.
 
-Each picture goes through the same `load_image` as training did, at the checkpoint's input size and channel
+Each picture goes through the same decoding (`load_images`) as training did, at the checkpoint's input size and channel
 count, so a file is seen by the model exactly as it would have been in training.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 from .console import progress_bar, say
 from .data.folder import images_in
-from .data.images import is_image_file, load_image
+from .data.images import DECODE_CHUNK, is_image_file, load_images
 from .errors import VisionpathError
 from .models import border_brightness, logits_in_batches
 from .runs import load_model
@@ -56,10 +56,14 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
 def _decoded_batches(paths: list[Path], decode, batch_size: int, pool: ThreadPoolExecutor):
     """Batches of (path, tensor or why unreadable): the next batch decodes in the pool while the model works on
     this one, and at most two batches are in memory, however many files there are."""
-    pending = [pool.submit(decode, p) for p in paths[:batch_size]]
+    def submit(start: int):
+        batch = paths[start: start + batch_size]
+        return batch, [pool.submit(decode, batch[i: i + DECODE_CHUNK]) for i in range(0, len(batch), DECODE_CHUNK)]
+    pending = submit(0)
     for start in range(0, len(paths), batch_size):
-        following = [pool.submit(decode, p) for p in paths[start + batch_size: start + 2 * batch_size]]
-        yield [(p, f.result()) for p, f in zip(paths[start: start + batch_size], pending)]
+        following = submit(start + batch_size)
+        batch, jobs = pending
+        yield list(zip(batch, [image for job in jobs for image in job.result()]))
         pending = following
 
 
@@ -76,11 +80,8 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     top_k = max(1, min(top_k, len(classes)))
     paths = collect_images(images)
 
-    def decode(path: Path) -> torch.Tensor | str:
-        try:
-            return load_image(path, (height, width), channels)
-        except VisionpathError as e:
-            return str(e)
+    def decode(chunk: list[Path]) -> list[torch.Tensor | str]:
+        return load_images(chunk, (height, width), channels)
 
     cpu = torch.device("cpu")
     results: list[Prediction] = []

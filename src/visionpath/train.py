@@ -400,9 +400,11 @@ def train(data: str | Path = "mnist", *,
 
     metadata = {"format": 1, "visionpath_version": __version__, "model": settings["model"], "model_args": model_args,
                 "classes": dataset.classes, "input_shape": list(dataset.input_shape), "mean": mean, "std": std,
-                "dataset": dataset.name,
-                # lets prediction warn about pictures drawn the other way round (dark digits on white paper)
-                "border_brightness": border_brightness(dataset.train.images[:2000]).median().item()}
+                "dataset": dataset.name}
+    if dataset.input_shape[0] == 1:  # lets prediction warn about grey pictures drawn the other way round (dark
+        # digits on white paper); colour photos have every kind of background
+        sample = dataset.train.images[:: max(1, n_train // 2000)][:2000]
+        metadata["border_brightness"] = border_brightness(sample).median().item()
 
     if saved is not None and "precision" in saved["resume"]:
         amp, why = saved["resume"]["precision"], "as in the interrupted run"

@@ -11,8 +11,10 @@ import torch
 from PIL import Image
 
 from conftest import make_folder
-from visionpath.data import load_dataset, stratified_split
+from visionpath.data import folder, load_dataset, stratified_split
+from visionpath.data.cache import ImageStore
 from visionpath.data.folder import scan_folder, split_folder
+from visionpath.data.images import load_image
 from visionpath.errors import VisionpathError
 
 
@@ -207,3 +209,52 @@ def test_headers_are_read_once_and_again_after_an_edit(tiny_folder, monkeypatch)
     os.utime(paths[0], ns=(1, 1))
     second, _ = folder.read_headers(paths)
     assert opened == [paths[0]] and second == first
+
+
+def _mapped_from(tensor: torch.Tensor, path: Path) -> bool:
+    """Whether the tensor's memory is a memory map of the file `path` (Linux's /proc/self/maps)."""
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        fields = line.split(maxsplit=5)
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        if len(fields) == 6 and fields[5] == str(path) and start <= tensor.data_ptr() < end:
+            return True
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_pictures_stream_through_the_cache_in_chunks_and_are_memory_mapped(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder, "STREAM_BYTES", 1)  # chunks of DECODE_CHUNK (32) pictures: 75 make three
+    root = make_folder(tmp_path / "many", per_class={"train": 25, "validation": 2})
+    broken = root / "train" / "bee" / "3.png"
+    broken.write_bytes(broken.read_bytes()[:40])  # unreadable, in the middle of the second chunk
+    rows = ImageStore((12, 12), 3).rows_path
+
+    def check(data):
+        assert _mapped_from(data.train.images, rows) and len(data.train) == len(data.train.paths)
+        for image, path in zip(data.train.images, data.train.paths):  # every picture still beside its path
+            assert torch.equal(image, load_image(path, (12, 12), 3))
+    first = load_dataset(root)
+    check(first)
+    assert len(first.train) == 74 and first.folder.unreadable[0][0] == str(broken)
+    Image.fromarray(np.zeros((12, 12, 3), np.uint8)).save(root / "train" / "ant" / "99.png")  # the folder grows
+    second = load_dataset(root)
+    check(second)  # old rows copied and the new one decoded into one run of rows, mapped again
+    assert second.folder.from_cache == 80 and len(second.train) == 75
+    assert load_dataset(root).folder.from_cache == 81
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
+def test_a_cache_that_stops_taking_pictures_midway_leaves_them_in_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr(folder, "STREAM_BYTES", 1)
+    root = make_folder(tmp_path / "many", per_class={"train": 25, "validation": 2})
+    real_add, calls = ImageStore.add, []
+
+    def add_once(self, items):  # the first chunk is stored, then the disk becomes read-only
+        calls.append(len(items))
+        return real_add(self, items) if len(calls) == 1 else False
+    monkeypatch.setattr(ImageStore, "add", add_once)
+    data = load_dataset(root)
+    assert len(calls) > 2 and len(data.train) == 75
+    assert not _mapped_from(data.train.images, ImageStore((12, 12), 3).rows_path)
+    for image, path in zip(data.train.images, data.train.paths):
+        assert torch.equal(image, load_image(path, (12, 12), 3))

@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from visionpath.data.images import load_image, peek_image
+from visionpath.data import images
+from visionpath.data.images import load_image, load_images, peek_image
 from visionpath.errors import VisionpathError
 
 
@@ -78,3 +79,37 @@ def test_decompression_bombs_are_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
     with pytest.raises(VisionpathError, match="too large"):
         load_image(tmp_path / "big.png")
+
+
+def test_many_at_once_gives_the_same_pixels_as_one_at_a_time(tmp_path, monkeypatch):
+    """load_images decodes small JPEGs with torchvision: every kind of file must still come out as load_image's."""
+    rng = np.random.default_rng(0)
+    colour = Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    colour.save(tmp_path / "colour.jpg", quality=90)
+    colour.save(tmp_path / "progressive.jpg", quality=90, progressive=True)
+    colour.convert("L").save(tmp_path / "grey.jpg")
+    colour.convert("CMYK").save(tmp_path / "cmyk.jpg")
+    colour.resize((24, 16)).save(tmp_path / "wide.jpg")  # not at the wanted size: cropped and resized by Pillow
+    for name, orientation in (("turned.jpg", 6), ("turned-wide.jpg", 8)):
+        picture = colour if name == "turned.jpg" else colour.resize((16, 24))
+        exif = picture.getexif()
+        exif[0x0112] = orientation
+        picture.save(tmp_path / name, exif=exif)
+    colour.save(tmp_path / "png.jpg", format="PNG")  # a PNG named .jpg
+    data = (tmp_path / "colour.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    paths = sorted(tmp_path.iterdir())
+    by_pillow = []
+    monkeypatch.setattr(images, "load_image", lambda path, *a: by_pillow.append(path.name) or load_image(path, *a))
+    for channels in (None, 1, 3):
+        by_pillow.clear()
+        batch = load_images(paths, (16, 16), channels)
+        # the rest went through torchvision: the test is only worth something if some did
+        odd = {"cmyk.jpg", "wide.jpg", "turned-wide.jpg", "png.jpg", "truncated.jpg"}
+        assert set(by_pillow) == odd | {1: {"colour.jpg", "progressive.jpg", "turned.jpg"}, 3: {"grey.jpg"}}.get(
+            channels, set())
+        for path, image in zip(paths, batch):
+            if path.name == "truncated.jpg":
+                assert isinstance(image, str) and "truncated.jpg" in image
+            else:
+                assert torch.equal(image, load_image(path, (16, 16), channels)), (path.name, channels)

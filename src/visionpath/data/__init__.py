@@ -81,8 +81,15 @@ def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[
     return torch.sort(torch.cat(keep)).values, torch.sort(torch.cat(held)).values
 
 
+def _check_validation_split(fraction: float, name: str) -> None:
+    if not 0 < fraction < 1:
+        raise VisionpathError(f"--validation-split must be between 0 and 1 (got {fraction}); "
+                              f"{name} has no validation split of its own to use instead.")
+
+
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    x = images[:5000].float().div_(255)  # a sample is plenty for mean and std
+    # 5,000 pictures are plenty for mean and std; spread over the set, as a folder's come sorted by class
+    x = images[:: max(1, len(images) // 5000)][:5000].float().div_(255)
     return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
 
 
@@ -105,19 +112,26 @@ class FolderLoad:
     unreadable: list[tuple[str, str]]   # (path, why) of every file skipped
     seconds: float                      # reading headers + decoding (or reading the cache)
     from_cache: int                     # pictures read from the on-disk cache rather than decoded
+    carved: bool = False                # validation was held out of train (there was no validation split)
 
 
-def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str | Path | None, enlarge: bool
-                 ) -> FolderLoad:
+def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str | Path | None, enlarge: bool,
+                 validation_split: float, seed: int) -> FolderLoad:
     t0 = time.perf_counter()
     classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
     headers, unreadable = read_headers([p for split in samples.values() for p, _ in split])
+    samples = {split: [(p, label) for p, label in items if p in headers] for split, items in samples.items()}
+    carved = "validation" not in samples
+    if carved:  # held out before decoding, so that each split is cached, and memory-mapped, in one piece
+        _check_validation_split(validation_split, Path(root).name)
+        train = samples["train"]
+        keep, held = stratified_split(torch.tensor([label for _, label in train]), validation_split, seed)
+        samples["train"], samples["validation"] = [train[i] for i in keep], [train[i] for i in held]
     size, channels, why = choose_size(list(headers.values()), image_size, enlarge)
     say(f"image size: {size[0]}×{size[1]}, {'grey' if channels == 1 else 'colour'} ({why})")
     store = ImageStore(size, channels)
     sets, from_cache = {}, 0
     for split, items in samples.items():
-        items = [(p, label) for p, label in items if p in headers]
         decoded = decode_all([p for p, _ in items], size, channels, f"decoding {split}", store)
         unreadable += decoded.unreadable
         from_cache += decoded.from_cache
@@ -140,7 +154,7 @@ def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str |
     if empty:
         raise VisionpathError(f"class(es) {', '.join(empty)} have no readable training pictures; add pictures or "
                               "remove the class.")
-    return FolderLoad(str(root), classes, sets, unreadable, seconds, from_cache)
+    return FolderLoad(str(root), classes, sets, unreadable, seconds, from_cache, carved)
 
 
 def load_dataset(data: str | Path, data_dir: str | Path | None = None, validation_split: float = 0.1,
@@ -163,21 +177,18 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
             raise VisionpathError(f"--labels applies to folders of pictures; {data} comes with its labels.")
         classes, train, validation, test, mean, std = _from_builtin(data, data_dir)
         folder = None
-    elif Path(data).exists():
-        name = Path(data).resolve().name
-        folder = _from_folder(Path(data), image_size, strict, labels, enlarge)
-        classes, train, validation, test = (folder.classes, folder.splits["train"], folder.splits.get("validation"),
-                                            folder.splits.get("test"))
-        mean, std = channel_stats(train.images)
-    else:
-        raise VisionpathError(f"'{data}' is neither a built-in dataset ({', '.join(DATASETS)}) nor an existing folder.")
-    carved = validation is None
-    if carved:
-        if not 0 < validation_split < 1:
-            raise VisionpathError(f"--validation-split must be between 0 and 1 (got {validation_split}); "
-                                  f"{name} has no validation split of its own to use instead.")
+        carved = True
+        _check_validation_split(validation_split, name)
         keep, held = stratified_split(train.labels, validation_split, seed)
         train, validation = train.subset(keep), train.subset(held)
+    elif Path(data).exists():
+        name = Path(data).resolve().name
+        folder = _from_folder(Path(data), image_size, strict, labels, enlarge, validation_split, seed)
+        classes, train, validation, test = (folder.classes, folder.splits["train"], folder.splits["validation"],
+                                            folder.splits.get("test"))
+        mean, std, carved = *channel_stats(train.images), folder.carved
+    else:
+        raise VisionpathError(f"'{data}' is neither a built-in dataset ({', '.join(DATASETS)}) nor an existing folder.")
     mirror_safe = DATASETS[name].mirror_safe if data in DATASETS else True
     dataset = Dataset(name, classes, train, validation, test, mean, std, validation_from_train=carved,
                       mirror_safe=mirror_safe, folder=folder)
@@ -191,7 +202,8 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
         rare, common = int(counts.argmin()), int(counts.argmax())
         say(f"warning: unbalanced classes: {classes[common]} has {int(counts[common]):,} training images, "
             f"{classes[rare]} {int(counts[rare]):,} (more than 3:1); accuracy flatters the common classes, so watch "
-            "balanced accuracy and macro-F1, and consider --balance weights or --balance sampler")
+            "balanced accuracy and macro-F1 (training weights the classes by default, --balance auto; --balance sampler "
+            "draws the rare ones more often instead)")
     if test is None:
         say("test: none (add a test/ folder for an honest final score; validation is used to choose the best epoch)")
     return dataset

@@ -80,18 +80,24 @@ class ImageStore:
         except (OSError, ValueError):  # none yet, or unreadable: start again (the rows are only valid with it)
             return {}
 
+    def read_all(self) -> np.ndarray:
+        """Every stored row, memory-mapped copy-on-write: writable (as torch wants) while the file never changes."""
+        count = os.path.getsize(self.rows_path) // self.row_bytes if self.rows_path.exists() else 0
+        if count == 0:
+            return np.empty((0, *self.shape), np.uint8)
+        return np.memmap(self.rows_path, np.uint8, "c", shape=(count, *self.shape))
+
+    @staticmethod
+    def consecutive(rows: list[int]) -> bool:
+        return len(rows) > 0 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all())
+
     def read(self, rows: list[int]) -> np.ndarray:
-        """The pictures in `rows`, as one N×C×H×W array: rows stored one after another (a folder cached in one go)
-        are memory-mapped, not copied, so they are read from disk as they are used; others are copied."""
+        """The pictures in `rows`, as one N×C×H×W array: rows stored one after another are memory-mapped, read
+        from disk as they are used; others (rare: two runs appended at once) are copied into memory."""
         if not rows:
             return np.empty((0, *self.shape), np.uint8)
-        count = os.path.getsize(self.rows_path) // self.row_bytes
-        # "c": copy-on-write, so the array is writable (as torch wants) and the file never changes
-        stored = np.memmap(self.rows_path, np.uint8, "c", shape=(count, *self.shape))
-        rows = np.asarray(rows)
-        if (np.diff(rows) == 1).all():
-            return stored[rows[0]: rows[-1] + 1]
-        return np.array(stored[rows])
+        stored = self.read_all()
+        return stored[rows[0]: rows[-1] + 1] if self.consecutive(rows) else np.array(stored[np.asarray(rows)])
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -100,10 +106,11 @@ class ImageStore:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two runs caching at once take turns
             yield
 
-    def add(self, items: dict[str, np.ndarray]) -> None:
-        """Append pictures (key -> C×H×W array) and then name them in the index."""
+    def add(self, items: dict[str, np.ndarray]) -> bool:
+        """Append pictures (key -> C×H×W array) and then name them in the index; False if the cache cannot be
+        written (the caller keeps the pictures itself). A key stored before is pointed at its new row."""
         if not items:
-            return
+            return True
         try:
             with self._locked():
                 index = self.index()
@@ -118,10 +125,12 @@ class ImageStore:
                 tmp = self.index_path.with_name(f".index.{os.getpid()}.tmp")
                 tmp.write_text(json.dumps(index))
                 os.replace(tmp, self.index_path)
+            return True
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise VisionpathError(f"the disk holding {self.dir} filled up while caching decoded pictures; "
                                       "nothing half-written will be used. Free some space, or point "
                                       "$VISIONPATH_HOME at a disk with room.") from None
-            say(f"warning: cannot write the picture cache in {self.dir} ({e.strerror}); the pictures will be "
-                "decoded again next time. Set $VISIONPATH_HOME to a writable folder.")
+            say(f"warning: cannot write the picture cache in {self.dir} ({e.strerror}); the pictures are kept in "
+                "memory and will be decoded again next time. Set $VISIONPATH_HOME to a writable folder.")
+            return False

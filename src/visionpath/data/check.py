@@ -191,7 +191,7 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
             big, small = max(present, key=present.get), min(present, key=present.get)
             findings.append(Finding("warning", f"{split} is unbalanced: {big} has {present[big]:,} pictures, {small} "
                                     f"{present[small]:,} ({present[big] / present[small]:.1f}:1); watch balanced "
-                                    "accuracy, consider --balance weights or sampler."))
+                                    "accuracy (train weights the classes by default: --balance auto)."))
         empty = [c for c, n in per_class.items() if n == 0 and any(r["class"] == c and r["split"] == split
                                                                     for r in broken)]
         for c in empty:

@@ -16,15 +16,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
 from .cache import ImageStore, file_key, image_key, read_file_cache, write_file_cache
-from .images import is_image_file, load_image, peek_image
+from .images import DECODE_CHUNK, is_image_file, load_images, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
 JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
+STREAM_BYTES = 256 << 20  # pixels decoded between two appends to the picture cache: a first pass's memory
 DEFAULT_FOLDER_SIZE = 64  # side used when a folder's pictures differ in size and no --image-size is given
 
 LAYOUT_HELP = ("Expected a folder of class subfolders, e.g. my_photos/cat/*.jpg and my_photos/dog/*.jpg, or "
@@ -214,43 +216,57 @@ class Decoded:
 
 def decode_all(paths: list[Path], size: tuple[int, int], channels: int, description: str,
                store: ImageStore | None = None) -> Decoded:
-    """Decode many pictures into one uint8 tensor N×C×H×W: from the on-disk cache where it has them, the rest a few
-    at a time in threads (Pillow releases the GIL while decoding), then cached. Unreadable files are skipped and
-    returned, never fatal."""
+    """Decode many pictures into one uint8 tensor N×C×H×W. Unreadable files are skipped and returned, never fatal.
+
+    With a store the pictures stream through the on-disk cache: a chunk at a time (STREAM_BYTES of pixels) they are
+    decoded in threads (or copied from rows cached before), appended, and let go; the tensor returned is the
+    cache's rows memory-mapped. So memory holds one chunk however large the folder is: pages of the map are read
+    from disk as batches use them, and the system drops them again when memory is short. Pictures whose rows are
+    already stored one after another in this order (the same folder, cached before) are mapped straight away.
+    Without a store, or if it cannot be written, the pictures are kept in memory instead."""
     keys = [image_key(p, size, channels) for p in paths] if store else []
     index = store.index() if store else {}
-    hits = [i for i, key in enumerate(keys) if key in index]
-    if hits and len(hits) == len(paths):  # all cached: no second copy
-        out = torch.from_numpy(store.read([index[key] for key in keys]))
-    else:
-        out = torch.empty((len(paths), channels, *size), dtype=torch.uint8)
-        if hits:
-            out[hits] = torch.from_numpy(store.read([index[keys[i]] for i in hits]))
-    misses = sorted(set(range(len(paths))) - set(hits))
-    good = [True] * len(paths)
-    unreadable, new = [], {}
+    rows = [index.get(key) for key in keys] if store else [None] * len(paths)
+    if store and paths and all(row is not None for row in rows) and store.consecutive(rows):
+        return Decoded(torch.from_numpy(store.read(rows)), list(range(len(paths))), [], len(paths))
+    stored = store.read_all() if store and any(row is not None for row in rows) else None
+    chunk_size = max(DECODE_CHUNK, STREAM_BYTES // (channels * size[0] * size[1]))
+    kept: list[int] = []
+    unreadable: list[tuple[str, str]] = []
+    held: list[np.ndarray] = []  # pictures kept in memory: when there is no store to stream through
 
-    def decode(i: int) -> torch.Tensor | str:
-        try:
-            return load_image(paths[i], size, channels)
-        except VisionpathError as e:
-            return str(e)
-    if misses:
-        with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
-            task = bar.add_task(description, total=len(misses), status="")
-            for i, image in zip(misses, pool.map(decode, misses)):
-                if isinstance(image, str):
-                    good[i] = False
-                    unreadable.append((str(paths[i]), image))
-                else:
-                    out[i] = image
-                    if store:
-                        new[keys[i]] = image.numpy()
-                bar.advance(task)
+    def decode(chunk: list[int]) -> list[tuple[int, torch.Tensor | str]]:
+        return list(zip(chunk, load_images([paths[i] for i in chunk], size, channels)))
+    misses = sum(row is None for row in rows)
+    with ThreadPoolExecutor(max_workers=4) as pool, progress_bar(enabled=misses > 0) as bar:
+        task = bar.add_task(description, total=misses, status="")
+        for start in range(0, len(paths), chunk_size):
+            span = range(start, min(start + chunk_size, len(paths)))
+            todo = [i for i in span if rows[i] is None]
+            pictures = {i: stored[rows[i]] for i in span if rows[i] is not None}
+            for decoded in pool.map(decode, [todo[j: j + DECODE_CHUNK] for j in range(0, len(todo), DECODE_CHUNK)]):
+                for i, image in decoded:
+                    if isinstance(image, str):
+                        unreadable.append((str(paths[i]), image))
+                    else:
+                        pictures[i] = image.numpy()
+                bar.advance(task, len(decoded))
+            order = sorted(pictures)
+            if store and not store.add({keys[i]: pictures[i] for i in order}):
+                if kept:  # what this pass had already stored comes back into memory
+                    index = store.index()
+                    held.append(store.read([index[keys[i]] for i in kept]).copy())
+                store = None
+            if not store:
+                held.append(np.stack([pictures[i] for i in order]) if order else
+                            np.empty((0, channels, *size), np.uint8))
+            kept += order
     if store:
-        store.add(new)
-    kept = [i for i in range(len(paths)) if good[i]]
-    return Decoded(out if len(kept) == len(paths) else out[kept], kept, unreadable, len(hits))
+        index = store.index()
+        images = torch.from_numpy(store.read([index[keys[i]] for i in kept]))
+    else:
+        images = torch.from_numpy(np.concatenate(held)) if held else torch.empty((0, channels, *size), dtype=torch.uint8)
+    return Decoded(images, kept, unreadable, len(paths) - misses)
 
 
 def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> tuple[int, int]:
