@@ -129,6 +129,19 @@ def test_unfreeze_top_blocks_fine_tunes_only_those(photos, tmp_path):
     assert (run.path / "curves.png").stat().st_size > 10_000
 
 
+def test_discriminative_learning_rates_shrink_block_by_block():
+    from visionpath.train import set_stage
+    net = create_model("efficientnet_lite0", 3, (3, 32, 32))
+    settings = {"unfreeze": 2, "layer_lr_decay": 0.5, "optimizer": "adam", "weight_decay": 1e-4, "lr": 1e-2}
+    opt, _, _ = set_stage(net, 2, True, settings, torch.device("cpu"), fine_tune_lr=1e-3)
+    lr_of = {p: group["lr"] for group in opt.param_groups for p in group["params"]}
+    top, second, third = (list(p for module in group for p in module.parameters()) for group in net.block_groups()[-1:-4:-1])
+    assert {lr_of[p] for p in net.head.parameters()} == {1e-3}
+    assert {lr_of[p] for p in top} == {5e-4} and {lr_of[p] for p in second} == {2.5e-4}
+    assert not any(p in lr_of for p in third)  # below --unfreeze 2: frozen
+    assert {group["lr_scale"] for group in opt.param_groups} == {1.0, 0.5, 0.25}
+
+
 def test_pretrained_only_for_backbones(photos, tmp_path):
     with pytest.raises(VisionpathError, match="--pretrained and --weights apply to pretrained backbones"):
         visionpath.train(photos, project=tmp_path, model="cnn", pretrained=True)

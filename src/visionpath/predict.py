@@ -1,6 +1,6 @@
 """Prediction: pictures in, the top classes with their probabilities out.
 
-Each picture goes through the same decoding (`load_images`) as training did, at the checkpoint's input size and channel
+Each picture goes through the same decoding (`load_image`, or its batched form) as training did, at the checkpoint's input size and channel
 count, so a file is seen by the model exactly as it would have been in training.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 from .console import progress_bar, say
 from .data.folder import images_in
-from .data.images import DECODE_CHUNK, is_image_file, load_images
+from .data.images import is_image_file, start_loading
 from .errors import VisionpathError
 from .models import border_brightness, logits_in_batches
 from .runs import load_model
@@ -39,10 +39,10 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
-        if path.is_dir():
-            found += images_in(path)
-        elif path.is_file():
+        if path.is_file():  # asked first: a list of 10,000 files then costs 10,000 stat calls, not 20,000
             found.append(path)
+        elif path.is_dir():
+            found += images_in(path)
         elif any(c in str(item) for c in "*?["):
             found += sorted(Path(p) for p in glob.glob(str(item), recursive=True) if is_image_file(Path(p)))
         else:
@@ -53,17 +53,18 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     return found
 
 
-def _decoded_batches(paths: list[Path], decode, batch_size: int, pool: ThreadPoolExecutor):
-    """Batches of (path, tensor or why unreadable): the next batch decodes in the pool while the model works on
-    this one, and at most two batches are in memory, however many files there are."""
-    def submit(start: int):
-        batch = paths[start: start + batch_size]
-        return batch, [pool.submit(decode, batch[i: i + DECODE_CHUNK]) for i in range(0, len(batch), DECODE_CHUNK)]
-    pending = submit(0)
-    for start in range(0, len(paths), batch_size):
-        following = submit(start + batch_size)
-        batch, jobs = pending
-        yield list(zip(batch, [image for job in jobs for image in job.result()]))
+def _decoded_batches(paths: list[Path], size: tuple[int, int], channels: int, batch_size: int,
+                     pool: ThreadPoolExecutor):
+    """Batches of (path, tensor or why unreadable): the next batch starts decoding (see `start_loading`) before the
+    model works on this one, and at most two batches are in memory, however many files there are."""
+    def start(first: int):
+        batch = paths[first: first + batch_size]
+        return batch, start_loading(batch, size, channels, pool)
+    pending = start(0)
+    for first in range(0, len(paths), batch_size):
+        following = start(first + batch_size)
+        batch, collect = pending
+        yield list(zip(batch, collect()))
         pending = following
 
 
@@ -80,9 +81,6 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     top_k = max(1, min(top_k, len(classes)))
     paths = collect_images(images)
 
-    def decode(chunk: list[Path]) -> list[torch.Tensor | str]:
-        return load_images(chunk, (height, width), channels)
-
     cpu = torch.device("cpu")
     results: list[Prediction] = []
     unreadable: list[str] = []
@@ -91,7 +89,7 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
         raise VisionpathError(f"--min-confidence is a probability between 0 and 1 (got {min_confidence}).")
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task("predicting", total=len(paths), status="")
-        for batch in _decoded_batches(paths, decode, batch_size, pool):
+        for batch in _decoded_batches(paths, (height, width), channels, batch_size, pool):
             batch_paths, tensors = [], []
             for path, image in batch:
                 if isinstance(image, str):

@@ -127,6 +127,8 @@ def check_settings(settings: dict) -> None:
     need(isinstance(settings["fine_tune_epochs"], int) and settings["fine_tune_epochs"] >= 0,
          "--fine-tune-epochs must be 0 (feature extraction only) or more.")
     need(settings["unfreeze"] is None or settings["unfreeze"] >= 1, "--unfreeze counts blocks from the top: 1 or more.")
+    need(0 < settings["layer_lr_decay"] <= 1, f"--layer-lr-decay must be in (0, 1] (got {settings['layer_lr_decay']}): "
+         "each block's share of the learning rate of the block above it.")
     need(settings["augmented_views"] >= 0, "--augmented-views must be 0 or more.")
     need(settings["balance"] in BALANCE, f"unknown --balance '{settings['balance']}'; choose from "
          f"{', '.join(BALANCE)}.")
@@ -186,23 +188,40 @@ def set_stage(net, stage: int, two_stages: bool, settings: dict, dev: torch.devi
             # head trained in stage 1 (validation 70.5% -> 68.3% after a fine-tuning epoch).
             frozen += [m for m in net.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     trainable = [p for p in net.parameters() if p.requires_grad]
+    lr_scale: dict[torch.nn.Parameter, float] = {}
+    if two_stages and stage == 2 and settings["layer_lr_decay"] != 1:
+        # discriminative learning rates: the head learns at fine_tune_lr, the top block at decay × that, the one
+        # below at decay², ...: the lower layers (edges, textures) are the most general and need the least change
+        for depth, group in enumerate(reversed(groups[keep:]), start=1):
+            for module in group:
+                lr_scale.update((p, settings["layer_lr_decay"] ** depth) for p in module.parameters())
+        say(f"stage 2: discriminative learning rates, {fine_tune_lr:g} for the head down to "
+            f"{fine_tune_lr * min(lr_scale.values(), default=1):g} for the lowest block that trains")
     if two_stages:
         say(f"stage {stage}: {sum(p.numel() for p in trainable):,} of {count_parameters(net):,} parameters train")
-    return (make_optimizer(trainable, settings, fine_tune_lr if stage == 2 else settings["lr"], dev),
+    return (make_optimizer(trainable, settings, fine_tune_lr if stage == 2 else settings["lr"], dev, lr_scale),
             [p for p in trainable if p.dim() > 1], frozen)
 
 
-def make_optimizer(params: list[torch.nn.Parameter], settings: dict, lr: float, dev: torch.device):
-    """Weight decay acts on weights (matrices, filters), not on biases and batch-norm scales."""
+def make_optimizer(params: list[torch.nn.Parameter], settings: dict, lr: float, dev: torch.device,
+                   lr_scale: dict[torch.nn.Parameter, float] | None = None):
+    """Weight decay acts on weights (matrices, filters), not on biases and batch-norm scales. lr_scale: a share
+    of the learning rate for some parameters (discriminative fine-tuning), kept in each group as "lr_scale"."""
     if settings["optimizer"] == "sgd":
         options = {"momentum": 0.9, "nesterov": True}
     else:  # the fused Adam step is one kernel instead of a dozen per parameter tensor
         options = {"fused": True} if dev.type in ("cpu", "cuda") else {}
         if settings["optimizer"] == "adam":
             options["decoupled_weight_decay"] = True
-    return OPTIMIZERS[settings["optimizer"]]([
-        {"params": [p for p in params if p.dim() > 1], "weight_decay": settings["weight_decay"]},
-        {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}], lr=lr, **options)
+    lr_scale = lr_scale or {}
+    groups = []
+    for scale in sorted({lr_scale.get(p, 1.0) for p in params}, reverse=True):
+        share = [p for p in params if lr_scale.get(p, 1.0) == scale]
+        groups += [{"params": [p for p in share if p.dim() > 1], "weight_decay": settings["weight_decay"],
+                    "lr_scale": scale, "lr": lr * scale},
+                   {"params": [p for p in share if p.dim() <= 1], "weight_decay": 0.0, "lr_scale": scale,
+                    "lr": lr * scale}]
+    return OPTIMIZERS[settings["optimizer"]]([g for g in groups if g["params"]], lr=lr, **options)
 
 
 def penalised_loss(logits: torch.Tensor, labels: torch.Tensor, weights: list[torch.Tensor], label_smoothing: float,
@@ -252,6 +271,7 @@ def train(data: str | Path = "mnist", *,
           fine_tune_epochs: int | None = None,
           fine_tune_lr: float | None = None,
           unfreeze: int | None = None,
+          layer_lr_decay: float = 1.0,
           feature_cache: bool = True,
           augmented_views: int = 0,
           project: str | Path = "runs",
@@ -288,7 +308,8 @@ def train(data: str | Path = "mnist", *,
     pretrained: start a backbone (efficientnet_lite0, resnet18, ..., timm:<name>) from its ImageNet weights;
         weights: from this file instead. Then training has two stages: `epochs` epochs of the new head on the
         frozen backbone (weights and batch-norm statistics fixed), then `fine_tune_epochs` epochs of fine-tuning
-        the whole backbone, or its top `unfreeze` blocks, at `fine_tune_lr` (default: lr / 10).
+        the whole backbone, or its top `unfreeze` blocks, at `fine_tune_lr` (default: lr / 10); layer_lr_decay
+        below 1 gives discriminative learning rates: the top block decay × fine_tune_lr, the next decay², ...
     feature_cache: while the backbone is frozen its features do not change: compute them once and train the head
         on them (`augmented_views` augmented versions of every picture, or 0: the pictures as they are).
     project, name: the run goes to project/name-N (name defaults to dataset-model; N never overwrites).
@@ -304,7 +325,8 @@ def train(data: str | Path = "mnist", *,
         # runs from older versions lack the newer settings: they trained without them
         settings = {"l1": 0.0, "augment": "none", "rotation": None, "shift": None, "zoom": None, "flip": None,
                     "compile": False, "pretrained": False, "weights": None, "fine_tune_epochs": 0,
-                    "fine_tune_lr": None, "unfreeze": None, "feature_cache": True, "augmented_views": 0,
+                    "fine_tune_lr": None, "unfreeze": None, "layer_lr_decay": 1.0, "feature_cache": True,
+                    "augmented_views": 0,
                     "strict": False, "labels": None, "balance": "none",
                     **json.loads((run_dir / "config.json").read_text())["settings"]}
         saved = read_metadata(last)
@@ -328,8 +350,8 @@ def train(data: str | Path = "mnist", *,
                         labels=str(labels) if labels else None, balance=balance,
                         data_dir=str(data_dir) if data_dir else None, seed=seed, device=device, precision=precision,
                         compile=compile, pretrained=pretrained, weights=str(weights) if weights else None,
-                        fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, feature_cache=feature_cache,
-                        augmented_views=augmented_views)
+                        fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, layer_lr_decay=layer_lr_decay,
+                        feature_cache=feature_cache, augmented_views=augmented_views)
         check_settings(settings)
         if from_recipe:
             say(f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in from_recipe.items()))
@@ -485,7 +507,7 @@ def train(data: str | Path = "mnist", *,
                 for i in range(iterations):
                     step = (epoch - first - 1) * iterations + i
                     for group in opt.param_groups:
-                        group["lr"] = learning_rate(settings["schedule"], step, stage_steps, peak)
+                        group["lr"] = learning_rate(settings["schedule"], step, stage_steps, peak) * group.get("lr_scale", 1.0)
                     index = order[i * settings["batch_size"]: (i + 1) * settings["batch_size"]]
                     y = train_labels[index]
                     if cached is not None:  # stage 1 on cached features: only the head runs

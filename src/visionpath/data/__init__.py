@@ -88,9 +88,19 @@ def _check_validation_split(fraction: float, name: str) -> None:
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    # 5,000 pictures are plenty for mean and std; spread over the set, as a folder's come sorted by class
-    x = images[:: max(1, len(images) // 5000)][:5000].float().div_(255)
-    return tuple(x.mean(dim=(0, 2, 3)).tolist()), tuple(x.std(dim=(0, 2, 3)).clamp_min(1e-3).tolist())
+    """Per-channel mean and std of the pixels scaled to 0-1, from 5,000 pictures (plenty) spread over the set (a
+    folder's come sorted by class), summed 64 at a time: 5,000 photos at 224 px would be 3 GB as floats."""
+    sample = images[:: max(1, len(images) // 5000)][:5000]
+    total = torch.zeros(sample.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for chunk in sample.split(64):
+        x = chunk.float().div_(255)
+        total += x.sum(dim=(0, 2, 3), dtype=torch.float64)
+        squares += x.square_().sum(dim=(0, 2, 3), dtype=torch.float64)
+    count = max(1, sample.numel() // sample.shape[1])
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-3)
+    return tuple(mean.tolist()), tuple(std.tolist())
 
 
 def _from_builtin(name: str, data_dir: str | Path | None) -> tuple[list[str], ImageSet, None, ImageSet, tuple, tuple]:

@@ -22,10 +22,11 @@ import torch
 from ..console import progress_bar
 from ..errors import VisionpathError
 from .cache import ImageStore, file_key, image_key, read_file_cache, write_file_cache
-from .images import DECODE_CHUNK, is_image_file, load_images, peek_image
+from .images import is_image_file, load_images, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
 JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
+DECODE_CHUNK = 32  # pictures per decoding job: small JPEGs share one batched call, big photos spread over threads
 STREAM_BYTES = 256 << 20  # pixels decoded between two appends to the picture cache: a first pass's memory
 DEFAULT_FOLDER_SIZE = 64  # side used when a folder's pictures differ in size and no --image-size is given
 
