@@ -15,7 +15,7 @@ import torch
 
 from .console import progress_bar, say
 from .data.folder import images_in
-from .data.images import is_image_file, start_loading
+from .data.images import is_image_file, load_images
 from .errors import VisionpathError
 from .models import border_brightness, logits_in_batches
 from .runs import load_model
@@ -53,21 +53,6 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     return found
 
 
-def _decoded_batches(paths: list[Path], size: tuple[int, int], channels: int, batch_size: int,
-                     pool: ThreadPoolExecutor):
-    """Batches of (path, tensor or why unreadable): the next batch starts decoding (see `start_loading`) before the
-    model works on this one, and at most two batches are in memory, however many files there are."""
-    def start(first: int):
-        batch = paths[first: first + batch_size]
-        return batch, start_loading(batch, size, channels, pool)
-    pending = start(0)
-    for first in range(0, len(paths), batch_size):
-        following = start(first + batch_size)
-        batch, collect = pending
-        yield list(zip(batch, collect()))
-        pending = following
-
-
 def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int = 5, csv: str | Path | None = None,
             batch_size: int = 256, min_confidence: float = 0.0, tta: bool = False) -> list[Prediction]:
     """Classify pictures with a run's best weights. Unreadable files are listed and skipped, not fatal.
@@ -89,9 +74,10 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
         raise VisionpathError(f"--min-confidence is a probability between 0 and 1 (got {min_confidence}).")
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task("predicting", total=len(paths), status="")
-        for batch in _decoded_batches(paths, (height, width), channels, batch_size, pool):
+        for first in range(0, len(paths), batch_size):
+            batch = paths[first: first + batch_size]
             batch_paths, tensors = [], []
-            for path, image in batch:
+            for path, image in zip(batch, load_images(batch, (height, width), channels, pool)):
                 if isinstance(image, str):
                     unreadable.append(image)
                 else:

@@ -223,7 +223,7 @@ def _mapped_from(tensor: torch.Tensor, path: Path) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
 def test_pictures_stream_through_the_cache_in_chunks_and_are_memory_mapped(tmp_path, monkeypatch):
-    monkeypatch.setattr(folder, "STREAM_BYTES", 1)  # chunks of DECODE_CHUNK (32) pictures: 75 make three
+    monkeypatch.setattr(folder, "STREAM_BYTES", 32 * 12 * 12 * 3)  # chunks of 32 pictures: 75 make three
     root = make_folder(tmp_path / "many", per_class={"train": 25, "validation": 2})
     broken = root / "train" / "bee" / "3.png"
     broken.write_bytes(broken.read_bytes()[:40])  # unreadable, in the middle of the second chunk
@@ -245,7 +245,7 @@ def test_pictures_stream_through_the_cache_in_chunks_and_are_memory_mapped(tmp_p
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads Linux's /proc/self/maps")
 def test_a_cache_that_stops_taking_pictures_midway_leaves_them_in_memory(tmp_path, monkeypatch):
-    monkeypatch.setattr(folder, "STREAM_BYTES", 1)
+    monkeypatch.setattr(folder, "STREAM_BYTES", 32 * 12 * 12 * 3)
     root = make_folder(tmp_path / "many", per_class={"train": 25, "validation": 2})
     real_add, calls = ImageStore.add, []
 

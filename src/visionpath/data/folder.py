@@ -26,7 +26,6 @@ from .images import is_image_file, load_images, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
 JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
-DECODE_CHUNK = 32  # pictures per decoding job: small JPEGs share one batched call, big photos spread over threads
 STREAM_BYTES = 256 << 20  # pixels decoded between two appends to the picture cache: a first pass's memory
 DEFAULT_FOLDER_SIZE = 64  # side used when a folder's pictures differ in size and no --image-size is given
 
@@ -231,13 +230,11 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
     if store and paths and all(row is not None for row in rows) and store.consecutive(rows):
         return Decoded(torch.from_numpy(store.read(rows)), list(range(len(paths))), [], len(paths))
     stored = store.read_all() if store and any(row is not None for row in rows) else None
-    chunk_size = max(DECODE_CHUNK, STREAM_BYTES // (channels * size[0] * size[1]))
+    chunk_size = max(1, STREAM_BYTES // (channels * size[0] * size[1]))
     kept: list[int] = []
     unreadable: list[tuple[str, str]] = []
     held: list[np.ndarray] = []  # pictures kept in memory: when there is no store to stream through
 
-    def decode(chunk: list[int]) -> list[tuple[int, torch.Tensor | str]]:
-        return list(zip(chunk, load_images([paths[i] for i in chunk], size, channels)))
     misses = sum(row is None for row in rows)
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar(enabled=misses > 0) as bar:
         task = bar.add_task(description, total=misses, status="")
@@ -245,13 +242,12 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
             span = range(start, min(start + chunk_size, len(paths)))
             todo = [i for i in span if rows[i] is None]
             pictures = {i: stored[rows[i]] for i in span if rows[i] is not None}
-            for decoded in pool.map(decode, [todo[j: j + DECODE_CHUNK] for j in range(0, len(todo), DECODE_CHUNK)]):
-                for i, image in decoded:
-                    if isinstance(image, str):
-                        unreadable.append((str(paths[i]), image))
-                    else:
-                        pictures[i] = image.numpy()
-                bar.advance(task, len(decoded))
+            decoded = load_images([paths[i] for i in todo], size, channels, pool, lambda n: bar.advance(task, n))
+            for i, image in zip(todo, decoded):
+                if isinstance(image, str):
+                    unreadable.append((str(paths[i]), image))
+                else:
+                    pictures[i] = image.numpy()
             order = sorted(pictures)
             if store and not store.add({keys[i]: pictures[i] for i in order}):
                 if kept:  # what this pass had already stored comes back into memory
