@@ -297,11 +297,21 @@ def streaming_memory(tmp: Path, copies: int, seconds: int, before: str | None) -
              "(each a distinct path, so each is decoded and cached); peaks sampled from /proc every 0.1 s: "
              "anonymous = the process's own memory (what cannot be given back), mapped = pages of the picture "
              "cache mapped in (the system drops them when memory is short and reads them again)",
-             f"- machine: {machine()}, {HOURS}", "",
-             "| pictures | case | picture cache on disk | peak anonymous | peak mapped cache | seconds | last line |",
+             f"- machine: {machine()}, {HOURS}"]
+    if before:
+        commit = subprocess.run(["git", "-C", before, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+        lines += [f"- before streaming: the same data pass with `{before}` (commit {commit or 'unknown'})"]
+    lines += ["", "| pictures | case | picture cache on disk | peak anonymous | peak mapped cache | seconds | last line |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['pictures']:,} | {r['case']} | {r['cache_gb']:.2f} GB | **{r['anonymous']:.2f} GB** | "
               f"{r['mapped_files']:.2f} GB | {r['seconds']:.0f} | `{r['reached']}` |" for r in rows]
+    first_pass = [r["anonymous"] for r in rows if r["case"].startswith("load (decoding")]
+    lines += ["", f"- 10× the photos, the process's own memory in the first pass: {first_pass[0]:.2f} GB → "
+              f"{first_pass[-1]:.2f} GB (bounded: one chunk of pictures at a time, the rest in the mapped cache)."]
+    if before:
+        old = [r["anonymous"] for r in rows if r["case"].startswith("before")]
+        lines[-1] += f" Before streaming it grew with the folder: {old[0]:.2f} GB → {old[-1]:.2f} GB."
     write_results("stream_memory", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
 
 

@@ -195,8 +195,8 @@ def set_stage(net, stage: int, two_stages: bool, settings: dict, dev: torch.devi
         for depth, group in enumerate(reversed(groups[keep:]), start=1):
             for module in group:
                 lr_scale.update((p, settings["layer_lr_decay"] ** depth) for p in module.parameters())
-        say(f"stage 2: discriminative learning rates, {fine_tune_lr:g} for the head down to "
-            f"{fine_tune_lr * min(lr_scale.values(), default=1):g} for the lowest block that trains")
+        say(f"stage 2: discriminative learning rates, {fine_tune_lr:.2g} for the head down to "
+            f"{fine_tune_lr * min(lr_scale.values(), default=1):.2g} for the lowest block that trains")
     if two_stages:
         say(f"stage {stage}: {sum(p.numel() for p in trainable):,} of {count_parameters(net):,} parameters train")
     return (make_optimizer(trainable, settings, fine_tune_lr if stage == 2 else settings["lr"], dev, lr_scale),
