@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fine-tune-lr", type=float, help="stage 2's peak learning rate (default: --lr / 10)")
     t.add_argument("--unfreeze", type=int, metavar="N", help="fine-tune only the top N blocks (default: all)")
     t.add_argument("--layer-lr-decay", type=float, metavar="F", help="discriminative fine-tuning: each block "
-                   "learns at F × the rate of the block above it, the head at --fine-tune-lr (default: 1, all the same)")
+                   "learns at F × the rate of the block above it, the head at --fine-tune-lr (default: 1, all the "
+                   "same)")
     t.add_argument("--feature-cache", action=argparse.BooleanOptionalAction, help="stage 1 trains the head on "
                    "backbone features computed once (default: on)")
     t.add_argument("--augmented-views", type=int, metavar="K", help="cache K augmented views of every training "

@@ -1,7 +1,8 @@
 """Prediction: pictures in, the top classes with their probabilities out.
 
-Each picture goes through the same decoding (`load_image`, or its batched form) as training did, at the checkpoint's input size and channel
-count, so a file is seen by the model exactly as it would have been in training.
+Each picture goes through the same decoding as training did (`load_image`, or its batched form `load_images`), at
+the checkpoint's input size and channel count, so a file is seen by the model exactly as it would have been in
+training.
 """
 from __future__ import annotations
 

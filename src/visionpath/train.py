@@ -506,8 +506,9 @@ def train(data: str | Path = "mnist", *,
                 shown = time.perf_counter()
                 for i in range(iterations):
                     step = (epoch - first - 1) * iterations + i
-                    for group in opt.param_groups:
-                        group["lr"] = learning_rate(settings["schedule"], step, stage_steps, peak) * group.get("lr_scale", 1.0)
+                    rate = learning_rate(settings["schedule"], step, stage_steps, peak)
+                    for group in opt.param_groups:  # lr_scale: discriminative fine-tuning (make_optimizer)
+                        group["lr"] = rate * group.get("lr_scale", 1.0)
                     index = order[i * settings["batch_size"]: (i + 1) * settings["batch_size"]]
                     y = train_labels[index]
                     if cached is not None:  # stage 1 on cached features: only the head runs

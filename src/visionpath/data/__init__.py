@@ -212,8 +212,8 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
         rare, common = int(counts.argmin()), int(counts.argmax())
         say(f"warning: unbalanced classes: {classes[common]} has {int(counts[common]):,} training images, "
             f"{classes[rare]} {int(counts[rare]):,} (more than 3:1); accuracy flatters the common classes, so watch "
-            "balanced accuracy and macro-F1 (training weights the classes by default, --balance auto; --balance sampler "
-            "draws the rare ones more often instead)")
+            "balanced accuracy and macro-F1 (training weights the classes by default, --balance auto; --balance "
+            "sampler draws the rare ones more often instead)")
     if test is None:
         say("test: none (add a test/ folder for an honest final score; validation is used to choose the best epoch)")
     return dataset

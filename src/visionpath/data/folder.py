@@ -262,7 +262,7 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
         index = store.index()
         images = torch.from_numpy(store.read([index[keys[i]] for i in kept]))
     else:
-        images = torch.from_numpy(np.concatenate(held)) if held else torch.empty((0, channels, *size), dtype=torch.uint8)
+        images = torch.from_numpy(np.concatenate(held) if held else np.empty((0, channels, *size), np.uint8))
     return Decoded(images, kept, unreadable, len(paths) - misses)
 
 

@@ -188,7 +188,7 @@ def load_images(paths: list[Path], size: tuple[int, int], channels: int | None =
     others (or anything torchvision refuses: truncated, CMYK, rotated off the wanted shape) go through `load_image`,
     in `pool`'s threads when given (Pillow lets go of the GIL while it decodes). `progress(n)` hears of n more done.
     Nothing here runs beside the caller's own work: on a CPU, decoding next to a model's forward pass slowed the
-    model by more than the decoding cost (measured in benchmarks/part4.py's predict section)."""
+    model by more than the decoding costs (benchmarks/results/predict_throughput.md)."""
     results, rest = _decode_small_jpegs(paths, size, channels)
     if progress is not None:
         progress(len(paths) - len(rest))
