@@ -187,8 +187,9 @@ def load_images(paths: list[Path], size: tuple[int, int], channels: int | None =
     JPEGs with the wanted size and channel count are decoded in one batched torchvision call, in this thread; the
     others (or anything torchvision refuses: truncated, CMYK, rotated off the wanted shape) go through `load_image`,
     in `pool`'s threads when given (Pillow lets go of the GIL while it decodes). `progress(n)` hears of n more done.
-    Nothing here runs beside the caller's own work: on a CPU, decoding next to a model's forward pass slowed the
-    model by more than the decoding costs (benchmarks/results/predict_throughput.md)."""
+    It returns when all are done: predict decodes a batch and then classifies it, rather than decoding the next one
+    beside the model, because on a CPU the two measured within a few points of each other, either one ahead from
+    run to run (benchmarks/results/predict_throughput.md), and this one is simpler."""
     results, rest = _decode_small_jpegs(paths, size, channels)
     if progress is not None:
         progress(len(paths) - len(rest))
