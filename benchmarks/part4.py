@@ -1,6 +1,6 @@
 """Benchmark: Part 4 (your own photos) on the real photos in ../shared/data.
 
-    .venv/bin/python benchmarks/part4.py [--only hymenoptera,predict,balance,memory,stream]
+    .venv/bin/python benchmarks/part4.py [--only hymenoptera,predict,balance,memory,stream,workers]
 
 Sections, each written to benchmarks/results/<section>.md and .json with the machine and the command:
   hymenoptera  `visionpath train hymenoptera/` with no options, offline, from an empty picture cache: wall-clock
@@ -16,6 +16,15 @@ Sections, each written to benchmarks/results/<section>.md and .json with the mac
                default, Lite0, on the 50,000 CIFAR-10 training JPEGs): one run stopped with Ctrl-C after
                --memory-seconds (loading, the data check and the start of the 224-px feature pass), and one on 100
                pictures a class through both stages (fine-tuning's memory does not grow with the folder).
+  stream       bounded memory on photo folders 10× apart in size (hymenoptera's train/ photos repeated through
+               symbolic links, so every file is a distinct path; --stream-copies): the process's own (anonymous)
+               memory and its mapped cache pages, sampled every 0.1 s, for loading at 224 px (first pass: decoding
+               into the picture cache; second: from it) plus one epoch of random batches, and for `visionpath
+               train FOLDER --image-size 224` stopped after --stream-seconds. --before SRC adds the same data pass
+               with another checkout's src/ (the code before streaming) for comparison.
+  workers      the first pass's decoding (hymenoptera's 398 photos, each decoded --workers-repeat times under
+               distinct names, to 224 px) in threads, as visionpath does it, against torch DataLoader worker
+               processes (2 and 4), side by side, medians of 3.
 """
 from __future__ import annotations
 
@@ -346,14 +355,77 @@ def streaming_memory(tmp: Path, copies: int, seconds: int, before: str | None) -
     write_results("stream_memory", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
 
 
+class _Photos:
+    """A map-style dataset for DataLoader: the i-th photo decoded by load_image."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        from visionpath.data.images import load_image
+        return load_image(self.paths[i], (224, 224), 3)
+
+
+def decode_workers(tmp: Path, repeat: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torch.utils.data import DataLoader
+
+    from visionpath.data.images import load_images
+    zipfile.ZipFile(SHARED / "data" / "hymenoptera.zip").extractall(tmp / "workers-src")
+    photos = sorted(p for p in (tmp / "workers-src").rglob("*.jpg"))
+    paths = []
+    for k in range(repeat):
+        for photo in photos:
+            link = tmp / "workers" / f"{k}-{photo.parent.parent.name}-{photo.parent.name}-{photo.name}"
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(photo)
+            paths.append(link)
+
+    def threads() -> None:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            load_images(paths, (224, 224), 3, pool)
+
+    def workers(n: int):
+        def run() -> None:
+            for _ in DataLoader(_Photos(paths), batch_size=None, num_workers=n):
+                pass
+        return run
+    ways = {"threads (visionpath: load_images, 4 threads)": threads, "DataLoader, 2 worker processes": workers(2),
+            "DataLoader, 4 worker processes": workers(4)}
+    times = {name: [] for name in ways}
+    for _ in range(3):
+        for name, way in ways.items():
+            t0 = time.perf_counter()
+            way()
+            times[name].append(time.perf_counter() - t0)
+    rows = [{"way": name, "seconds": t, "median": statistics.median(t), "per_second": len(paths) / statistics.median(t)}
+            for name, t in times.items()]
+    lines = ["# The first pass's decoding: threads against DataLoader worker processes", "",
+             f"- command: `{command_line()}`; {len(paths):,} decodes of hymenoptera's {len(photos)} JPEG photos (each "
+             f"{repeat}× under distinct names) to 224×224, files in the page cache; medians of 3",
+             f"- machine: {machine()}, {HOURS}", "", "| way | median | photos / s | runs |", "|---|---|---|---|"]
+    lines += [f"| {r['way']} | {r['median']:.1f} s | **{r['per_second']:.0f}** | "
+              f"{', '.join(f'{t:.1f}' for t in r['seconds'])} |" for r in rows]
+    best_workers = max(rows[1:], key=lambda r: r["per_second"])
+    lines += ["", f"- threads decode {rows[0]['per_second'] / best_workers['per_second']:.2f}× as many photos a second "
+              f"as the best DataLoader ({best_workers['way']}): Pillow lets go of the GIL while it decodes and "
+              "resizes, and threads need no process start-up or copying of every picture between processes."]
+    write_results("decode_workers", {"machine": machine(), "date": HOURS, "rows": rows}, lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="hymenoptera,predict,balance,memory,stream")
+    parser.add_argument("--only", default="hymenoptera,predict,balance,memory,stream,workers")
     parser.add_argument("--lite0-pictures", type=int, default=1000)
     parser.add_argument("--memory-seconds", type=int, default=240)
     parser.add_argument("--stream-copies", type=int, default=100)
     parser.add_argument("--stream-seconds", type=int, default=150)
     parser.add_argument("--before", help="src/ of another checkout, for the stream section's comparison")
+    parser.add_argument("--workers-repeat", type=int, default=5)
     args = parser.parse_args()
     chosen = args.only.split(",")
     with tempfile.TemporaryDirectory() as tmp:
@@ -369,6 +441,8 @@ def main() -> None:
             peak_memory(tmp, args.memory_seconds)
         if "stream" in chosen:
             streaming_memory(tmp, args.stream_copies, args.stream_seconds, args.before)
+        if "workers" in chosen:
+            decode_workers(tmp, args.workers_repeat)
 
 
 if __name__ == "__main__":
