@@ -21,7 +21,7 @@ from ..console import progress_bar, say
 from ..errors import VisionpathError
 from .cache import file_key, read_file_cache, write_file_cache
 from .folder import LAYOUT_HELP, class_folders, find_splits, images_in, scan_labels
-from .images import load_image
+from .images import is_image_file, load_image
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
 NEAR_BITS = 3           # difference hashes at most this many bits apart (of 64) are near duplicates
@@ -97,8 +97,7 @@ def _inventory(root: Path, labels: str | Path | None) -> tuple[list[tuple[Path, 
                 findings.append(Finding("error", f"{split}/{folder.name} has no images; add images or remove the "
                                         "folder.", [str(folder)]))
             files += [(p, split, folder.name) for p in found]
-        loose = [p for p in split_dir.iterdir() if p.is_file() and p.suffix.lower() in
-                 (".jpg", ".jpeg", ".png") and not p.name.startswith(".")]
+        loose = [p for p in split_dir.iterdir() if p.is_file() and is_image_file(p)]
         if loose and folders:
             findings.append(Finding("warning", f"{len(loose)} picture(s) lie directly in {split_dir.name}/, outside "
                                     "any class folder; they are ignored.", [str(p) for p in loose]))
