@@ -130,10 +130,9 @@ def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -
 def report_run(run, data_dir: str | Path | None = None) -> Path:
     """Write the run's report.html, on the test split (validation when there is none)."""
     from .console import say
-    from .report_html import read_data_record, write_report
+    from .report_html import write_report
 
     evaluation, images, dataset = _evaluate_split(run, None, data_dir)
-    path = write_report(run.path, run.settings, run.history, evaluation, images, read_data_record(run.path),
-                        dataset.validation_from_train)
+    path = write_report(run.path, run.settings, run.history, evaluation, images, dataset.validation_from_train)
     say(f"report: {path}")
     return path

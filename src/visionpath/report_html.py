@@ -76,10 +76,12 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(run_dir: Path, settings: dict, history: list[dict], evaluation, images, data_record: dict | None,
+def write_report(run_dir: Path, settings: dict, history: list[dict], evaluation, images,
                  validation_from_train: bool) -> Path:
-    """Write run_dir/report.html for `evaluation` (of the test split, else validation) of the pictures `images`."""
+    """Write run_dir/report.html for `evaluation` (of the test split, else validation) of the pictures `images`;
+    the data section comes from the run's data.json."""
     e = evaluation
+    data_record = read_data_record(run_dir)
     classes = e.classes
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>visionpath report: "
            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>",

@@ -32,7 +32,7 @@ from .evaluate import evaluate_images, evaluate_logits
 from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
                      load_pretrained, model_entry, prepare_for_device, scaling_for)
 from .report import plot_curves, training_summary
-from .report_html import read_data_record, write_report
+from .report_html import write_report
 from .runs import Run, new_run_dir
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
@@ -597,7 +597,7 @@ def train(data: str | Path = "mnist", *,
         shown = test or evaluate_images(net, dataset.validation, dataset.classes, mean, std, dev, split="validation",
                                         bf16=amp == "bf16")
         write_report(run_dir, settings, history, shown, dataset.test if test else dataset.validation,
-                     read_data_record(run_dir), dataset.validation_from_train)
+                     dataset.validation_from_train)
     summary = training_summary(run_dir, settings, history, best, test, dataset.validation_from_train)
     (run_dir / "summary.txt").write_text(summary + "\n")
     say(summary)
