@@ -1,4 +1,6 @@
 """The model registry."""
+import copy
+
 import pytest
 import torch
 
@@ -33,3 +35,23 @@ def test_scale_pixels():
     x = torch.tensor([[[[0, 255]]]], dtype=torch.uint8)
     assert scale_pixels(x, [0.0], [1.0]).tolist() == [[[[0.0, 1.0]]]]
     assert scale_pixels(x, [0.5], [0.5]).tolist() == [[[[-1.0, 1.0]]]]
+
+
+@pytest.mark.parametrize("side", [2, 4, 9])  # kernel larger than the map (own gradient) and smaller (oneDNN's)
+def test_depthwise_convolution_gradients_match_pytorchs(side):
+    from visionpath.models import DepthwiseConv2d, use_fast_depthwise
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 5, padding=2, groups=8, bias=False),
+                                torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False))
+    fast = copy.deepcopy(plain)
+    use_fast_depthwise(fast)
+    assert type(fast[0]) is DepthwiseConv2d and type(fast[1]) is torch.nn.Conv2d  # stride 2 stays as it is
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+    x = torch.randn(6, 8, side, side).contiguous(memory_format=torch.channels_last)
+    grads = []
+    for net in (plain, fast):
+        xi = x.clone().requires_grad_()
+        (net(xi) * torch.arange(8.0).view(1, 8, 1, 1)).sum().backward()
+        grads.append((xi.grad, net[0].weight.grad, net[1].weight.grad))
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
