@@ -116,10 +116,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="cache,budget,finetune")
     parser.add_argument("--keras", default="/tmp/peers-keras/bin/python")
-    parser.add_argument("--scratch-epochs", type=int, default=20, help="resnet9 epochs filling 10 reference minutes")
-    parser.add_argument("--budget-args", default="--image-size 64 --epochs 2 --fine-tune-epochs 7 --fine-tune-lr 1e-3 "
+    parser.add_argument("--scratch-epochs", type=int, default=26, help="resnet9 epochs filling 10 reference minutes")
+    parser.add_argument("--budget-args", default="--image-size 64 --epochs 2 --fine-tune-epochs 5 --fine-tune-lr 1e-3 "
                         "--layer-lr-decay 0.7 --unfreeze 5")
-    parser.add_argument("--finetune-args", default="--image-size 96 --epochs 2 --fine-tune-epochs 4 --fine-tune-lr 1e-3 "
+    parser.add_argument("--finetune-args", default="--image-size 96 --epochs 2 --fine-tune-epochs 6 --fine-tune-lr 1e-3 "
                         "--layer-lr-decay 0.7 --unfreeze 5")
     parser.add_argument("--cache-epochs", type=int, default=10)  # the recipe's stage 1
     parser.add_argument("--cache-size", default="64")

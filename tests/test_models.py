@@ -38,20 +38,26 @@ def test_scale_pixels():
 
 
 @pytest.mark.parametrize("side", [2, 4, 9])  # kernel larger than the map (own gradient) and smaller (oneDNN's)
-def test_depthwise_convolution_gradients_match_pytorchs(side):
-    from visionpath.models import DepthwiseConv2d, use_fast_depthwise
+@pytest.mark.parametrize("bf16", [False, True])  # under bf16 autocast, depthwise layers run in fp32
+def test_depthwise_convolution_gradients_match_pytorchs(side, bf16):
+    from timm.layers import Conv2dSame
+    from visionpath.models import DepthwiseConv2d, DepthwiseConv2dSame, use_fast_depthwise
     torch.manual_seed(0)
     plain = torch.nn.Sequential(torch.nn.Conv2d(8, 8, 5, padding=2, groups=8, bias=False),
-                                torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False))
+                                torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8, bias=False),
+                                Conv2dSame(8, 8, 3, stride=2, groups=8, bias=False))
     fast = copy.deepcopy(plain)
     use_fast_depthwise(fast)
-    assert type(fast[0]) is DepthwiseConv2d and type(fast[1]) is torch.nn.Conv2d  # stride 2 stays as it is
+    assert [type(layer) for layer in fast] == [DepthwiseConv2d, DepthwiseConv2d, DepthwiseConv2dSame]
     assert fast.state_dict().keys() == plain.state_dict().keys()
     x = torch.randn(6, 8, side, side).contiguous(memory_format=torch.channels_last)
     grads = []
-    for net in (plain, fast):
+    for net, autocast in ((plain, False), (fast, bf16)):
         xi = x.clone().requires_grad_()
-        (net(xi) * torch.arange(8.0).view(1, 8, 1, 1)).sum().backward()
-        grads.append((xi.grad, net[0].weight.grad, net[1].weight.grad))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            out = net(xi)
+        assert out.dtype == torch.float32
+        (out * torch.arange(8.0).view(1, 8, 1, 1)).sum().backward()
+        grads.append((xi.grad, *(layer.weight.grad for layer in net)))
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
