@@ -179,8 +179,10 @@ class DepthwiseConv2d(nn.Conv2d):
     is nn.Conv2d's. Under bf16 autocast, when a gradient will be taken, it runs in fp32: oneDNN's bf16 depthwise
     gradients were up to 12× slower than its fp32 ones on a CPU with native bf16 (Lite0 fine-tuning its top blocks
     at 64 px: 334 -> 754 pictures/s); without a gradient it stays in bf16, whose forward pass is the fast one
-    (Lite0 at 224 px: 336 pictures/s against 115 with fp32 depthwise layers). When training with stride 1 and a kernel larger than the feature map, it takes
-    `_SmallMapDepthwise`'s gradient."""
+    (Lite0 at 224 px: 336 pictures/s against 115 with fp32 depthwise layers). When training with stride 1 and a
+    kernel larger than the feature map, it takes `_SmallMapDepthwise`'s gradient (which needs a fixed padding)."""
+
+    fixed_padding = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu":
@@ -190,7 +192,7 @@ class DepthwiseConv2d(nn.Conv2d):
             with torch.autocast("cpu", enabled=False):
                 return self.forward(x.float())
         if (self.training and backward and self.stride == (1, 1) and self.bias is None
-                and not isinstance(self, DepthwiseConv2dSame) and max(self.kernel_size) > min(x.shape[-2:])):
+                and self.fixed_padding and max(self.kernel_size) > min(x.shape[-2:])):
             return _SmallMapDepthwise.apply(x, self.weight, self.padding)
         return super().forward(x)
 
@@ -198,6 +200,8 @@ class DepthwiseConv2d(nn.Conv2d):
 class DepthwiseConv2dSame(DepthwiseConv2d):
     """timm's Conv2dSame (TensorFlow's 'SAME' padding, worked out per input size, in the tf_ EfficientNets' strided
     layers) as a DepthwiseConv2d."""
+
+    fixed_padding = False
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         from timm.layers import conv2d_same
