@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
-from common import SHARED
+from runner import SHARED
 from visionpath.data import load_dataset
 from visionpath.models import create_model
 

@@ -95,3 +95,14 @@ def file_server(monkeypatch):
     server = FileServer()
     yield server
     server.close()
+
+
+def mislabel_validation(root: Path) -> Path:
+    """Give validation/'s class folders each other's names (ant -> bee -> cat -> ant): a model that learns train
+    gets validation wrong, more confidently every epoch, so the best validation epoch is the first."""
+    folders = sorted(p for p in (root / "validation").iterdir() if p.is_dir())
+    for folder in folders:
+        folder.rename(folder.with_name(folder.name + ".tmp"))
+    for folder, target in zip(folders, folders[1:] + folders[:1]):
+        folder.with_name(folder.name + ".tmp").rename(target)
+    return root

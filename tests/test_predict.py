@@ -15,7 +15,8 @@ from visionpath.models import logits_in_batches
 
 @pytest.fixture
 def trained(tiny_folder, tmp_path):
-    return visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", epochs=3, batch_size=8, width=32)
+    return visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", epochs=3, batch_size=8, width=32,
+                            precision="fp32")
 
 
 def test_top_k_and_csv(trained, tiny_folder, tmp_path):
@@ -44,8 +45,14 @@ def test_a_picture_becomes_the_same_tensor_on_every_path(trained, tiny_folder):
 def test_any_picture_is_converted_to_what_the_model_expects(trained, tmp_path):
     Image.new("L", (50, 80), 128).save(tmp_path / "grey_big.png")
     Image.new("RGBA", (5, 5), (10, 200, 10, 128)).save(tmp_path / "small_rgba.png")
-    results = trained.predict([tmp_path / "grey_big.png", tmp_path / "small_rgba.png"])
-    assert len(results) == 2
+    results = trained.predict([tmp_path / "grey_big.png", tmp_path / "small_rgba.png"], top_k=3)
+    # what the model saw: 12×12 colour, grey repeated to three channels, transparency blended onto white
+    seen = torch.stack([torch.full((3, 12, 12), 128, dtype=torch.uint8),
+                        torch.tensor([132, 227, 132], dtype=torch.uint8).view(3, 1, 1).expand(3, 12, 12)])
+    model, meta = trained.load_model()
+    expected = logits_in_batches(model, seen, meta["mean"], meta["std"], torch.device("cpu")).softmax(1)
+    for result, probabilities in zip(results, expected):
+        assert dict(result.top) == pytest.approx(dict(zip(meta["classes"], probabilities.tolist())), abs=1e-6)
 
 
 def test_unreadable_files_are_listed_not_fatal(trained, tiny_folder, tmp_path):

@@ -1,7 +1,12 @@
 """The learning-curve diagnosis, on histories made here, and the curves it shades."""
+import json
+
+import numpy as np
+
 import pytest
 
-from visionpath.report import diagnose, plot_curves
+from visionpath.config import TrainConfig
+from visionpath.report import compare_runs, diagnose, plot_curves
 
 
 def history(train_loss, val_loss, train_acc, val_acc):
@@ -20,7 +25,7 @@ HEALTHY = history(train_loss=[0.5, 0.2, 0.1, 0.08, 0.07], val_loss=[0.3, 0.15, 0
 
 
 def test_overfitting_names_the_epoch_the_gap_and_the_flags():
-    d = diagnose(OVERFIT, {"augment": "none"})
+    d = diagnose(OVERFIT, TrainConfig(augment="none"))
     assert d.verdict == "overfitting" and d.began == 4
     assert d.gap == pytest.approx(0.33)
     assert "from epoch 4" in d.text and "33.0 points" in d.text
@@ -28,7 +33,7 @@ def test_overfitting_names_the_epoch_the_gap_and_the_flags():
 
 
 def test_remedies_skip_what_is_already_used():
-    d = diagnose(OVERFIT, {"augment": "standard", "dropout": 0.3, "weight_decay": 5e-4})
+    d = diagnose(OVERFIT, TrainConfig(augment="standard", dropout=0.3, weight_decay=5e-4))
     assert "--augment strong" in d.text and "--dropout" not in d.text and "--early-stopping" in d.text
 
 
@@ -39,7 +44,7 @@ def test_overfitting_seen_in_accuracy_alone():
 
 
 def test_underfitting_and_healthy():
-    under = diagnose(UNDERFIT, {})
+    under = diagnose(UNDERFIT, TrainConfig())
     assert under.verdict == "underfitting" and "30.0%" in under.text and "bigger model" in under.text
     assert "more epochs" in under.text  # it was still improving
     healthy = diagnose(HEALTHY)
@@ -47,7 +52,7 @@ def test_underfitting_and_healthy():
 
 
 def test_regularised_and_still_rising_is_not_underfitting():
-    d = diagnose(UNDERFIT, {"augment": "standard", "dropout": 0.1})
+    d = diagnose(UNDERFIT, TrainConfig(augment="standard", dropout=0.1))
     assert d.verdict == "healthy" and "still improving" in d.text and "--epochs 10" in d.text
 
 
@@ -56,12 +61,18 @@ def test_too_short_to_tell():
 
 
 def test_curves_are_drawn_for_every_verdict(tmp_path):
+    from PIL import Image
     for i, h in enumerate((OVERFIT, UNDERFIT, HEALTHY, HEALTHY[:1])):
         plot_curves(h, tmp_path / f"{i}.png")
-        assert (tmp_path / f"{i}.png").stat().st_size > 10_000
+        assert Image.open(tmp_path / f"{i}.png").size == (1210, 462)  # 11 × 4.2 inches at 110 dpi
+    def pale_red(name):  # tab:red at 8% over white
+        r, g, b = np.asarray(Image.open(tmp_path / name).convert("RGB")).astype(int).transpose(2, 0, 1)
+        return int(((r > 240) & (g > 220) & (g < 245) & (b > 220) & (b < 245) & (r - g > 8)).sum())
+    assert pale_red("0.png") > 20_000 and pale_red("2.png") < 2_000  # overfitting epochs shaded; healthy, none
 
 
 def test_report_html_is_self_contained_and_complete(tiny_folder, tmp_path):
+    import html
     import re
 
     import visionpath
@@ -69,8 +80,9 @@ def test_report_html_is_self_contained_and_complete(tiny_folder, tmp_path):
                            precision="fp32")
     page = (run.path / "report.html").read_text()
     for section in ("Command and settings", "Data", "Learning curves", "Confusion matrix (test)", "Per class",
-                    "Most confused", "Misclassified pictures", "visionpath train"):
+                    "Most confused", "Misclassified pictures"):
         assert section in page, section
+    assert f"<code>{html.escape(run.config.command_line())}</code>" in page  # the command that repeats the run
     assert not re.search(r"(src|href)=['\"](?!data:)", page)  # nothing fetched from anywhere: it can be mailed
     assert page.count("data:image/png;base64,") >= 3
     assert run.report() == run.path / "report.html"  # again from the command, reloading data and weights
@@ -83,3 +95,18 @@ def test_report_without_a_test_split_says_the_score_is_optimistic(tmp_path):
     run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
     page = (run.path / "report.html").read_text()
     assert "no <code>test/</code> split" in page and "optimistic" in page and "Confusion matrix (validation)" in page
+
+
+def test_compare_runs(tiny_folder, tmp_path):
+    import visionpath
+    from visionpath.cli import main
+    a = visionpath.train(tiny_folder, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
+    b = visionpath.train(tiny_folder, project=tmp_path, model="cnn", epochs=1, batch_size=8, precision="fp32")
+    assert main(["compare", str(a.path), str(b.path), "--output", str(tmp_path / "cmp")]) == 0
+    table = (tmp_path / "cmp.md").read_text().splitlines()
+    tests = [json.loads((r.path / "test_metrics.json").read_text())["accuracy"] for r in (a, b)]
+    assert table[2].startswith("| photos-mlp-1 | mlp | photos | 1 |") and table[2].endswith(f"| {tests[0]:.2%} |")
+    assert table[3].startswith("| photos-cnn-1 | cnn | photos | 1 |") and table[3].endswith(f"| {tests[1]:.2%} |")
+    assert (tmp_path / "cmp.csv").read_text().startswith("run,model,data,epochs,training_seconds,parameters")
+    assert (tmp_path / "cmp.png").stat().st_size > 10_000
+    assert compare_runs([a, b], tmp_path / "again")[0]["test_accuracy"] == tests[0]  # Runs work as paths do

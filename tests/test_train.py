@@ -1,7 +1,8 @@
-"""The training loop: run folders, checkpoints, history, resume, Ctrl-C, early stopping and bad settings."""
+"""The training loop: run folders, checkpoints, history, resume, Ctrl-C, early stopping, class balance and bad
+settings, each on tiny data the tests make."""
 import csv
-import importlib
 import json
+import signal
 
 import pytest
 import torch
@@ -9,9 +10,8 @@ import torch
 import visionpath
 from visionpath.checkpoint import load_tensors, read_metadata
 from visionpath.errors import VisionpathError
-from visionpath.train import learning_rate
+from visionpath.train import balance_classes, draw_order
 
-train_module = importlib.import_module("visionpath.train")
 FAST = dict(model="mlp", epochs=3, batch_size=8, width=32, precision="fp32")  # fp32: no probe, same every time
 
 
@@ -44,25 +44,36 @@ def test_same_seed_same_run(tiny_folder, tmp_path):
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
-def interrupt_at_step(monkeypatch, stop_step):
-    real = train_module.learning_rate
+class CtrlCAtStep:
+    """Presses Ctrl-C (a real SIGINT to this process) during the `step`-th training step (counting from 0): a
+    forward hook on every module counts the training-mode passes through nn.Flatten (once a step in mlp and cnn)."""
 
-    def fake(schedule, step, total, peak):
-        if step == stop_step:
-            raise KeyboardInterrupt
-        return real(schedule, step, total, peak)
-    monkeypatch.setattr(train_module, "learning_rate", fake)
+    def __init__(self, step: int):
+        self.step, self.seen = step, 0
+
+    def __enter__(self):
+        self.handle = torch.nn.modules.module.register_module_forward_pre_hook(self.hook)
+        return self
+
+    def hook(self, module, args):
+        if isinstance(module, torch.nn.Flatten) and module.training:
+            if self.seen == self.step:
+                signal.raise_signal(signal.SIGINT)
+            self.seen += 1
+
+    def __exit__(self, *exc):
+        self.handle.remove()
 
 
-def test_ctrl_c_saves_and_resume_gives_the_same_result(tiny_folder, tmp_path, monkeypatch):
+def test_ctrl_c_saves_and_resume_gives_the_same_result(tiny_folder, tmp_path, capsys):
     settings = {**FAST, "epochs": 4, "dropout": 0.3}
     whole = visionpath.train(tiny_folder, project=tmp_path / "a", **settings)
 
-    interrupt_at_step(monkeypatch, stop_step=2 * 4 + 1)  # 4 iterations per epoch: stop inside epoch 3
-    cut = visionpath.train(tiny_folder, project=tmp_path / "b", **settings)
+    with CtrlCAtStep(2 * 4 + 1):  # 4 iterations per epoch: Ctrl-C inside epoch 3
+        cut = visionpath.train(tiny_folder, project=tmp_path / "b", **settings)
     assert cut.interrupted and [r["epoch"] for r in cut.history] == [1, 2]
     assert read_metadata(cut.path / "last.safetensors")["epoch"] == 2
-    monkeypatch.undo()
+    assert f"saved through epoch 2 in {cut.path}. Continue with: visionpath train --resume" in capsys.readouterr().out
 
     resumed = visionpath.train(resume=cut.path)
     assert resumed.path == cut.path and not resumed.interrupted
@@ -74,56 +85,79 @@ def test_ctrl_c_saves_and_resume_gives_the_same_result(tiny_folder, tmp_path, mo
     assert drop_time(whole.history) == drop_time(resumed.history)
 
 
+def test_ctrl_c_stops_at_once_but_lets_an_epoch_s_files_be_written_whole():
+    from visionpath.train import CtrlC
+    written = []
+    with CtrlC() as ctrl_c:
+        with pytest.raises(KeyboardInterrupt):  # anywhere else: at once
+            signal.raise_signal(signal.SIGINT)
+            written.append("a step after Ctrl-C")
+        with pytest.raises(KeyboardInterrupt):
+            with ctrl_c.deferred():  # while an epoch's files are written: once they are
+                signal.raise_signal(signal.SIGINT)
+                written += ["last.safetensors", "results.csv"]
+            written.append("the next epoch")
+    assert written == ["last.safetensors", "results.csv"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is Python's own again
+
+
 def test_checkpoints_are_written_atomically(tiny_folder, tmp_path, monkeypatch):
+    from visionpath import files
+    from visionpath.checkpoint import save_checkpoint
     run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 1})
     before = (run.path / "last.safetensors").read_bytes()
-    checkpoint = importlib.import_module("visionpath.checkpoint")
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
-    monkeypatch.setattr(checkpoint.os, "fsync", crash)
+    monkeypatch.setattr(files.os, "fsync", crash)  # the disk fills as the new checkpoint is written
     model, _ = run.load_model()
     with pytest.raises(OSError):
-        checkpoint.save_checkpoint(run.path / "last.safetensors", model, {"x": 1})
+        save_checkpoint(run.path / "last.safetensors", model, {"x": 1})
     assert (run.path / "last.safetensors").read_bytes() == before  # the old checkpoint is intact
     assert sorted(p.name for p in run.path.iterdir() if p.name.startswith(".")) == []  # no temporary file left
 
 
-def test_early_stopping_restores_the_best_epoch(tiny_folder, tmp_path, monkeypatch):
-    # A learning rate that is far too high after epoch 1 makes validation worse: training must stop and keep epoch 1.
-    monkeypatch.setattr(train_module, "learning_rate", lambda s, step, total, peak: 1e-3 if step < 4 else 50.0)
-    run = visionpath.train(tiny_folder, project=tmp_path, early_stopping=2, **{**FAST, "epochs": 10})
+def test_early_stopping_restores_the_best_epoch_and_scores_it_on_test(tmp_path):
+    from conftest import make_folder, mislabel_validation
+    root = mislabel_validation(make_folder(tmp_path / "photos"))  # validation is best at epoch 1, then worse
+    run = visionpath.train(root, project=tmp_path, early_stopping=2, **{**FAST, "epochs": 10})
     history = run.history
     best = max(history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
-    assert len(history) < 10 and len(history) == best["epoch"] + 2
+    assert len(history) == best["epoch"] + 2 < 10  # stopped two epochs after the best
     assert read_metadata(run.path / "best.safetensors")["epoch"] == best["epoch"]
-    report = json.loads((run.path / "test_metrics.json").read_text())
-    model, meta = run.load_model()
-    assert meta["epoch"] == best["epoch"] and report["accuracy"] >= 0  # test was scored with the best weights
-
-
-def test_learning_rate_schedules():
-    assert learning_rate("constant", 50, 100, 0.1) == 0.1
-    assert learning_rate("onecycle", 0, 100, 0.1) == pytest.approx(0.004)
-    assert learning_rate("onecycle", 25, 100, 0.1) == pytest.approx(0.1)
-    assert learning_rate("cosine", 5, 100, 0.1) == pytest.approx(0.1)
-    assert learning_rate("cosine", 100, 100, 0.1) == pytest.approx(0.0)
+    last = {k: v for k, v in load_tensors(run.path / "last.safetensors", "model.").items()}
+    restored = load_tensors(run.path / "best.safetensors", "model.")
+    assert not all(torch.equal(last[k], restored[k]) for k in last)  # the best is not simply the last
+    reported = json.loads((run.path / "test_metrics.json").read_text())["accuracy"]
+    assert run.evaluate().accuracy == reported  # test was scored with the best weights, which evaluate reloads
 
 
 @pytest.mark.parametrize("settings, message", [
     ({"epochs": 0}, "--epochs must be a whole number of at least 1"),
     ({"batch_size": 1000}, "larger than the 30 training images"),
     ({"model": "resnet9000"}, "unknown model 'resnet9000'. Known models: mlp"),
-    ({"optimizer": "adagrad"}, "unknown optimizer"),
-    ({"depth": 2, "model": "mlp", "widht": 3}, None),
+    ({"optimizer": "adagrad"}, "unknown --optimizer 'adagrad'; choose from adam, adamw, sgd"),
 ])
-def test_bad_settings_get_one_clear_sentence(tiny_folder, tmp_path, settings, message):
-    if message is None:
-        with pytest.raises(TypeError):  # a misspelt keyword fails at the call, not deep inside
-            visionpath.train(tiny_folder, project=tmp_path, **settings)
-        return
+def test_bad_settings_get_one_clear_sentence_and_leave_no_run_folder(tiny_folder, tmp_path, settings, message):
     with pytest.raises(VisionpathError, match=message):
-        visionpath.train(tiny_folder, project=tmp_path, **settings)
+        visionpath.train(tiny_folder, project=tmp_path / "runs", **settings)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_misspelt_keyword_fails_at_the_call_and_names_the_right_one(tiny_folder, tmp_path):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'; did you mean 'width'"):
+        visionpath.train(tiny_folder, project=tmp_path, depth=2, model="mlp", widht=3)
+
+
+def test_a_config_object_is_accepted_and_keywords_override_it(tiny_folder, tmp_path):
+    config = visionpath.TrainConfig(data=str(tiny_folder), project=str(tmp_path), **{**FAST, "epochs": 1})
+    run = visionpath.train(config=config, width=16)
+    assert run.config == visionpath.TrainConfig(**{**config.to_dict(), "width": 16, "lr": 4e-3, "optimizer": "adam",
+                                                   "schedule": "onecycle", "weight_decay": 0.0,
+                                                   "label_smoothing": 0.0, "augment": "none", "pretrained": False,
+                                                   "fine_tune_epochs": 0})
+    with pytest.raises(VisionpathError, match="--resume continues a run with its own settings"):
+        visionpath.train(resume=run.path, epochs=5)
 
 
 def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
@@ -135,14 +169,9 @@ def test_bf16_mixed_precision_trains_and_is_recorded(tiny_folder, tmp_path):
     run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "precision": "bf16"})
     assert read_metadata(run.path / "last.safetensors")["resume"]["precision"] == "bf16"
     assert json.loads((run.path / "test_metrics.json").read_text())["accuracy"] > 0.8
-
-
-def test_auto_precision_picks_a_known_one():
-    from visionpath.train import pick_precision
-    assert pick_precision("auto", torch.device("cpu"))[0] in ("fp32", "bf16")
-    assert pick_precision("fp32", torch.device("cpu")) == ("fp32", "as asked")
-    with pytest.raises(VisionpathError, match="unknown precision"):
-        pick_precision("fp8", torch.device("cpu"))
+    fp32 = visionpath.train(tiny_folder, project=tmp_path, **FAST)
+    a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (run, fp32))
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # bf16 really ran: its rounding gives other weights
 
 
 @pytest.mark.parametrize("model, extra", [
@@ -157,33 +186,29 @@ def test_models_presets_and_flags_train_on_tiny_data(tiny_folder, tmp_path, mode
                            **extra)
     config = json.loads((run.path / "config.json").read_text())
     for key, value in extra.items():
-        assert config["settings"].get(key, config["model_args"].get(key)) == value, key
+        assert config["settings"][key] == value, key
+    assert {k: v for k, v in config["model_args"].items() if k in extra} == {
+        k: v for k, v in extra.items() if k in ("width", "depth", "dropout")}
     assert len(run.history) == 2 and "diagnosis:" in (run.path / "summary.txt").read_text()
     model_, meta = run.load_model()
-    assert meta["model"] == model
+    assert meta["model"] == model and meta["model_args"] == config["model_args"]
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"] * 1.5  # it trained, and did not diverge
 
 
 def test_a_models_recipe_fills_what_the_user_left_out(tiny_folder, tmp_path, capsys):
+    from visionpath.config import fallback
     from visionpath.models import MODELS
     run = visionpath.train(tiny_folder, project=tmp_path, model="resnet9", epochs=1, batch_size=8, width=4,
                            precision="fp32")
-    settings = run.settings
-    recipe = MODELS["resnet9"].recipe
-    assert settings["epochs"] == 1 and settings["batch_size"] == 8  # given: the user's
-    assert settings["lr"] == recipe["lr"] and settings["augment"] == recipe["augment"]  # left out: the recipe's
-    assert "resnet9's recipe: lr" in capsys.readouterr().out
+    config, recipe = run.config, MODELS["resnet9"].recipe
+    assert config.epochs == 1 and config.batch_size == 8  # given: the user's
+    assert config.lr == recipe["lr"] and config.augment == recipe["augment"]  # left out: the recipe's
+    assert "resnet9's recipe: lr 0.01, optimizer adamw" in capsys.readouterr().out
     plain = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 1})
-    assert plain.settings["augment"] == "none" and plain.settings["lr"] == train_module.DEFAULTS["lr"]
+    assert plain.config.augment == "none" and plain.config.lr == fallback("lr") == 4e-3
 
 
-def test_l1_penalty_is_added_to_the_loss_and_shrinks_the_weights(tiny_folder, tmp_path):
-    from visionpath.train import penalised_loss
-    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
-    weights = [torch.full((2, 3), -0.5), torch.ones(5)]
-    total, data = penalised_loss(logits, labels, weights, 0.0, 0.01)
-    assert data == pytest.approx(torch.nn.functional.cross_entropy(logits, labels).item())
-    assert total.item() == pytest.approx(data.item() + 0.01 * (3.0 + 5.0))
-
+def test_l1_penalty_shrinks_the_weights(tiny_folder, tmp_path):
     def weight_l1(run):
         tensors = load_tensors(run.path / "last.safetensors", "model.")
         return sum(t.abs().sum().item() for t in tensors.values() if t.dim() > 1)
@@ -192,49 +217,61 @@ def test_l1_penalty_is_added_to_the_loss_and_shrinks_the_weights(tiny_folder, tm
     assert weight_l1(sparse) < 0.8 * weight_l1(plain)
 
 
-def test_weight_decay_leaves_biases_and_batch_norm_alone(tiny_folder, tmp_path, monkeypatch):
-    groups = []
-    real = torch.optim.AdamW
-
-    def spy(params, **kwargs):
-        groups.extend(params)
-        return real(params, **kwargs)
-    monkeypatch.setitem(train_module.OPTIMIZERS, "adamw", spy)
-    visionpath.train(tiny_folder, project=tmp_path, model="resnet9", width=4, epochs=1, batch_size=8,
-                     optimizer="adamw", weight_decay=0.1, precision="fp32")
-    decayed, free = groups
-    assert decayed["weight_decay"] == 0.1 and all(p.dim() > 1 for p in decayed["params"])
-    assert free["weight_decay"] == 0.0 and all(p.dim() == 1 for p in free["params"])
-
-
-def test_resume_continues_the_augmentation_stream(tiny_folder, tmp_path, monkeypatch):
+def test_resume_continues_the_augmentation_stream(tiny_folder, tmp_path):
     settings = dict(model="cnn", width=4, depth=1, epochs=3, batch_size=8, augment="strong", precision="fp32")
     whole = visionpath.train(tiny_folder, project=tmp_path / "a", **settings)
-    interrupt_at_step(monkeypatch, stop_step=2 * 4 + 1)
-    cut = visionpath.train(tiny_folder, project=tmp_path / "b", **settings)
-    monkeypatch.undo()
+    with CtrlCAtStep(2 * 4 + 1):
+        cut = visionpath.train(tiny_folder, project=tmp_path / "b", **settings)
+    assert cut.interrupted and len(cut.history) == 2
     resumed = visionpath.train(resume=cut.path)
     a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (whole, resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_bad_augmentation_settings(tiny_folder, tmp_path):
-    with pytest.raises(VisionpathError, match="unknown augmentation preset 'lots'"):
+    with pytest.raises(VisionpathError, match="unknown --augment 'lots'; choose from none, standard, strong"):
         visionpath.train(tiny_folder, project=tmp_path, augment="lots")
     with pytest.raises(VisionpathError, match="--l1 must be zero or positive"):
         visionpath.train(tiny_folder, project=tmp_path, l1=-1.0)
 
 
-@pytest.mark.parametrize("balance", ["weights", "sampler", "auto"])
-def test_balance_for_unbalanced_classes(tmp_path, balance, capsys):
+def unbalanced_folder(tmp_path):
     from conftest import make_folder
     root = make_folder(tmp_path / "u", classes=("common", "rare"), per_class={"": 4})
     make_folder(tmp_path / "u", classes=("common",), per_class={"": 20}, seed=1)  # 20 common (overwrites 0-3), 4 rare
+    return root
+
+
+def test_class_weights_make_every_class_weigh_the_same():
+    labels = torch.tensor([0] * 30 + [1] * 10 + [2] * 20)
+    weights, sampling, unbalanced = balance_classes(labels, 3, "weights")
+    assert unbalanced and sampling is None
+    assert torch.allclose(weights * torch.tensor([30.0, 10.0, 20.0]), torch.full((3,), 20.0))  # n / K per class
+    assert balance_classes(labels, 3, "none")[:2] == (None, None)
+    assert balance_classes(torch.tensor([0, 0, 1, 1]), 2, "auto") == (None, None, False)  # balanced: nothing
+    assert balance_classes(labels, 3, "auto")[0] is not None  # unbalanced: weights
+
+
+def test_the_sampler_draws_every_class_equally_often():
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    _, sampling, _ = balance_classes(labels, 2, "sampler")
+    drawn = torch.cat([labels[draw_order(100, sampling, torch.Generator().manual_seed(i))] for i in range(50)])
+    assert abs(drawn.float().mean().item() - 0.5) < 0.03  # the rare class is half of what is drawn
+    plain = draw_order(100, None, torch.Generator().manual_seed(0))
+    assert sorted(plain.tolist()) == list(range(100))  # without a sampler: every picture once
+
+
+@pytest.mark.parametrize("balance", ["weights", "sampler", "auto"])
+def test_balance_for_unbalanced_classes_changes_what_is_learned(tmp_path, balance, capsys):
+    root = unbalanced_folder(tmp_path)
+    plain = visionpath.train(root, project=tmp_path, balance="none", **FAST)
     run = visionpath.train(root, project=tmp_path, balance=balance, **FAST)
     out = capsys.readouterr().out
     assert "more than 3:1" in out and "(balanced " in out
-    assert "val_balanced_accuracy" in run.history[0] and run.settings["balance"] == balance
+    assert "val_balanced_accuracy" in run.history[0] and run.config.balance == balance
     assert ("the loss weighs each class by the inverse of its share" in out) == (balance == "auto")
+    a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (plain, run))
+    assert not all(torch.equal(a[k], b[k]) for k in a)  # the balance took effect on the training
     with pytest.raises(VisionpathError, match="unknown --balance"):
         visionpath.train(root, project=tmp_path, balance="oversample", **FAST)
 

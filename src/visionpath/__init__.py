@@ -7,17 +7,21 @@
     visionpath.check_data("my_photos/")                       # counts, balance, broken files, duplicates, leaks
     run = visionpath.train("my_photos/"); run.report()        # pretrained + fine-tuned; report.html
 
-Every `visionpath` command-line flag is a keyword of these functions.
+Every `visionpath` command-line flag is a keyword of these functions; the training settings are the fields of
+`visionpath.TrainConfig`. Importing visionpath changes nothing in the process (no matplotlib backend, no allocator
+setting); `visionpath.devices.keep_freed_memory()` is the CPU memory tuning the command applies, for scripts.
 """
-__version__ = "0.1.0"
-
-from .data import load_dataset, load_image  # noqa: E402
-from .data.check import check_data  # noqa: E402
-from .data.folder import split_folder  # noqa: E402
-from .errors import VisionpathError  # noqa: E402
-from .predict import Prediction, predict  # noqa: E402
-from .runs import Run, load_model  # noqa: E402
-from .train import train  # noqa: E402
+from .config import TrainConfig
+from .data import load_dataset, load_image
+from .data.check import check_data
+from .data.folder import split_folder
+from .errors import VisionpathError
+from .evaluate import Evaluation
+from .predict import Prediction, predict
+from .run_folder import load_model
+from .runs import Run
+from .train import train
+from .version import __version__
 
 
 def open_run(path) -> Run:
@@ -25,10 +29,10 @@ def open_run(path) -> Run:
     return Run(path)
 
 
-def evaluate(run, split: str = "test", data_dir=None):
+def evaluate(run, split: str = "test", data_dir=None) -> Evaluation:
     """Evaluate a run folder's best weights on `split` (test by default)."""
     return Run(run).evaluate(split, data_dir)
 
 
-__all__ = ["train", "evaluate", "predict", "check_data", "split_folder", "open_run", "load_model", "load_dataset", "load_image", "Run",
-           "Prediction", "VisionpathError", "__version__"]
+__all__ = ["train", "evaluate", "predict", "check_data", "split_folder", "open_run", "load_model", "load_dataset",
+           "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError", "__version__"]

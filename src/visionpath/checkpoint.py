@@ -8,7 +8,6 @@ continue exactly where it stopped; one file means weights and resume state can n
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
@@ -16,22 +15,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from .errors import VisionpathError
+from .files import atomic_write
 
 METADATA_KEY = "visionpath"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename: readers see the old file or the new."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, metadata: dict, extra: dict[str, torch.Tensor] | None = None

@@ -1,7 +1,12 @@
-"""Evaluation: loss, accuracy, per-class precision/recall/F1 and the confusion matrix of a model on one split."""
+"""Evaluation: loss, accuracy, per-class precision/recall/F1 and the confusion matrix of a model on one split.
+
+Metrics are computed from tensors (a model's scores and the true labels), so the same code scores training's
+validation epochs, the test split at the end, `visionpath evaluate` and the report.
+"""
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +15,9 @@ import torch
 import torch.nn.functional as F
 
 from .data import ImageSet
+from .files import atomic_write
 from .models import logits_in_batches
-from .report import diagnose, plot_confusion
+from .report import plot_confusion
 
 
 @dataclass
@@ -61,14 +67,15 @@ class Evaluation:
     def save(self, run_dir: Path) -> None:
         """<split>_metrics.json, confusion_matrix[_<split>].csv and .png in the run folder."""
         suffix = "" if self.split == "test" else f"_{self.split}"
-        with open(run_dir / f"confusion_matrix{suffix}.csv", "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["true \\ predicted"] + self.classes)
-            for name, row in zip(self.classes, self.confusion.tolist()):
-                writer.writerow([name] + row)
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["true \\ predicted"] + self.classes)
+        for name, row in zip(self.classes, self.confusion.tolist()):
+            writer.writerow([name] + row)
+        atomic_write(run_dir / f"confusion_matrix{suffix}.csv", text.getvalue())
         plot_confusion(self.confusion, self.classes, run_dir / f"confusion_matrix{suffix}.png",
                        title=f"{self.split}: accuracy {self.accuracy:.2%}")
-        (run_dir / f"{self.split}_metrics.json").write_text(json.dumps(
+        atomic_write(run_dir / f"{self.split}_metrics.json", json.dumps(
             {"split": self.split, "loss": self.loss, "accuracy": self.accuracy,
              "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,
              "per_class": self.per_class, "confusion": self.confusion.tolist()}, indent=2))
@@ -76,63 +83,16 @@ class Evaluation:
 
 def evaluate_images(model: torch.nn.Module, images: ImageSet, classes: list[str], mean: list[float],
                     std: list[float], device: torch.device, split: str = "test", bf16: bool = False) -> Evaluation:
+    """The model's evaluation on a split of pictures (uint8, scaled with mean and std as it was trained)."""
     logits = logits_in_batches(model, images.images, mean, std, device, bf16=bf16)
     return evaluate_logits(logits, images.labels, classes, split)
 
 
 def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[str], split: str) -> Evaluation:
+    """The evaluation of scores (one row per picture) against the true labels."""
     logits, labels = logits.float().cpu(), labels.cpu()
     predictions = logits.argmax(1)
     k = len(classes)
     confusion = torch.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
     return Evaluation(split, classes, F.cross_entropy(logits, labels).item(),
                       (predictions == labels).float().mean().item(), confusion, predictions, logits.softmax(1))
-
-
-def _evaluate_split(run, split: str | None, data_dir: str | Path | None):
-    """(Evaluation, the split's ImageSet, the Dataset): a run's data reloaded with its own settings (so the same
-    validation split), scored with its best weights. split None: test, or validation where there is no test."""
-    from .errors import VisionpathError
-    from .train import load_run_data
-
-    settings = run.settings
-    model, meta = run.load_model()
-    dataset = load_run_data(settings, data_dir)
-    if dataset.classes != meta["classes"]:
-        raise VisionpathError(f"the classes of {settings['data']} ({', '.join(dataset.classes)}) are not the ones "
-                              f"{run.path} was trained on ({', '.join(meta['classes'])}).")
-    splits = {"test": dataset.test, "validation": dataset.validation, "train": dataset.train}
-    split = split or ("test" if dataset.test is not None else "validation")
-    if split not in splits:
-        raise VisionpathError(f"unknown split '{split}'; choose test, validation or train.")
-    images = splits[split]
-    if images is None:
-        raise VisionpathError(f"{settings['data']} has no test split; add a test/ folder, or evaluate with "
-                              "--split validation (optimistic: it chose the best epoch).")
-    evaluation = evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], torch.device("cpu"), split)
-    return evaluation, images, dataset
-
-
-def evaluate_run(run, split: str = "test", data_dir: str | Path | None = None) -> Evaluation:
-    """Reload a run's data (same settings, same validation split) and its best weights; report on `split`."""
-    from .console import say
-
-    evaluation, _, _ = _evaluate_split(run, split, data_dir)
-    evaluation.save(run.path)
-    say(evaluation.table())
-    if run.history:
-        say(diagnose(run.history, run.settings).text)
-    suffix = "" if split == "test" else f"_{split}"
-    say(f"confusion matrix: {run.path / f'confusion_matrix{suffix}.png'} (and .csv)")
-    return evaluation
-
-
-def report_run(run, data_dir: str | Path | None = None) -> Path:
-    """Write the run's report.html, on the test split (validation when there is none)."""
-    from .console import say
-    from .report_html import write_report
-
-    evaluation, images, dataset = _evaluate_split(run, None, data_dir)
-    path = write_report(run.path, run.settings, run.history, evaluation, images, dataset.validation_from_train)
-    say(f"report: {path}")
-    return path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv as csv_module
 import glob
+import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,9 @@ from .console import progress_bar, say
 from .data.folder import images_in
 from .data.images import is_image_file, load_images
 from .errors import VisionpathError
+from .files import atomic_write
 from .models import border_brightness, logits_in_batches
-from .runs import load_model
+from .run_folder import load_model
 
 SHOWN = 20  # predictions printed to the terminal; the CSV has them all
 
@@ -116,14 +118,20 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     if unreadable:
         say(f"skipped {len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable))
     if csv:
-        with open(csv, "w", newline="") as f:
-            writer = csv_module.writer(f)
-            writer.writerow(["path", "label", "probability", "uncertain"] + [f"top{k + 1}" for k in range(top_k)]
-                            + [f"top{k + 1}_probability" for k in range(top_k)])
-            for r in results:
-                writer.writerow([r.path, r.label, f"{r.probability:.6f}", int(r.uncertain)] + [n for n, _ in r.top]
-                                + [f"{p:.6f}" for _, p in r.top])
-        say(f"wrote {len(results):,} predictions to {csv}")
+        write_csv(csv, results, top_k)
     if not results:
         raise VisionpathError("none of the given files could be read as an image.")
     return results
+
+
+def write_csv(path: str | Path, results: list[Prediction], top_k: int) -> None:
+    """Every prediction, one row each: path, label, probability, uncertain, then the top-k classes and theirs."""
+    text = io.StringIO()
+    writer = csv_module.writer(text)
+    writer.writerow(["path", "label", "probability", "uncertain"] + [f"top{k + 1}" for k in range(top_k)]
+                    + [f"top{k + 1}_probability" for k in range(top_k)])
+    for r in results:
+        writer.writerow([r.path, r.label, f"{r.probability:.6f}", int(r.uncertain)] + [n for n, _ in r.top]
+                        + [f"{p:.6f}" for _, p in r.top])
+    atomic_write(path, text.getvalue())
+    say(f"wrote {len(results):,} predictions to {path}")

@@ -1,14 +1,27 @@
-"""Pictures and words about a run: learning curves, the confusion matrix, and the end-of-training summary."""
+"""Pictures and words about a run: the diagnosis of its learning curves, the curves and the confusion matrix drawn,
+the end-of-training summary, and several runs compared.
+
+Figures are drawn on matplotlib's `Figure` directly, never through pyplot: nothing here changes matplotlib's
+backend or keeps figures open, so a notebook's own plots stay as they are.
+"""
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
-matplotlib.use("Agg")  # files only: no window, works on a server
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from .checkpoint import load_tensors
+from .config import TrainConfig
+from .errors import VisionpathError
+from .files import atomic_write, save_figure
+from .run_folder import read_history
 
 
 @dataclass
@@ -19,7 +32,7 @@ class Diagnosis:
     text: str               # the plain-language account, remedies included
 
 
-def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
+def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosis:
     """Read the learning curves the way a teacher would.
 
     overfitting: validation loss has risen well above its lowest point while training loss kept falling, or
@@ -27,9 +40,9 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
     underfitting: training accuracy itself is low (under 90%) and validation is about as good: the model has not
         learned what the training pictures show, so there is nothing yet to generalise.
     healthy: neither. Training accuracy is measured on augmented pictures with dropout on, so it understates.
-    The remedies name flags, and skip what `settings` shows is already in use.
+    The remedies name flags, and skip what `config` shows is already in use.
     """
-    settings = settings or {}
+    config = config or TrainConfig()
     n = len(history)
     last = history[-1]
     gap = last["train_accuracy"] - last["val_accuracy"]
@@ -45,15 +58,15 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
     if loss_rose or gap_grew:
         began = history[min(low + 1, n - 1)]["epoch"]
         remedies = []
-        augment = settings.get("augment", "none")
+        augment = config.augment or "none"
         if augment != "strong":
             remedies.append(f"--augment {'standard' if augment == 'none' else 'strong'} (new variations of the "
                             "training pictures every epoch)")
-        if not settings.get("dropout"):
+        if not config.dropout:
             remedies.append("--dropout 0.3 (switch off random units while training)")
-        if not settings.get("weight_decay"):
+        if not config.weight_decay:
             remedies.append("--weight-decay 5e-4 (keep weights small)")
-        if not settings.get("early_stopping"):
+        if not config.early_stopping:
             remedies.append(f"--early-stopping 3 (stop when validation stops improving; the best epoch is kept), "
                             f"or --epochs {history[best_acc]['epoch']}")
         what = (f"validation loss was lowest at epoch {at_low['epoch']} ({at_low['val_loss']:.3f}) and rose to "
@@ -65,7 +78,7 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
             f"{last['train_accuracy']:.1%} against {last['val_accuracy']:.1%} on validation, a gap of "
             f"{gap * 100:.1f} points: the network memorises the training pictures instead of learning what "
             f"generalises. Try: {'; '.join(remedies[:3]) or 'more training data'}."))
-    regularised = settings.get("augment", "none") != "none" or settings.get("dropout") or settings.get("weight_decay")
+    regularised = (config.augment or "none") != "none" or config.dropout or config.weight_decay
     if last["train_accuracy"] < 0.9 and gap < 0.03 and regularised and best_acc >= n - 2:
         return Diagnosis("healthy", None, gap, (
             f"diagnosis: healthy fit, still improving: training accuracy ({last['train_accuracy']:.1%}, measured "
@@ -75,7 +88,7 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
     if last["train_accuracy"] < 0.9 and gap < 0.03:
         remedies = [f"more epochs (--epochs {2 * n})" if best_acc >= n - 2 else "",
                     "a bigger model (--width, --depth, or --model resnet9)",
-                    less_regularisation(settings) or "a higher --lr"]
+                    less_regularisation(config) or "a higher --lr"]
         return Diagnosis("underfitting", None, gap, (
             f"diagnosis: underfitting: training accuracy is only {last['train_accuracy']:.1%} (validation "
             f"{last['val_accuracy']:.1%}): the model has not yet learned the training pictures, so there is nothing "
@@ -87,21 +100,22 @@ def diagnose(history: list[dict], settings: dict | None = None) -> Diagnosis:
         f"validation loss was lowest at epoch {at_low['epoch']} of {last['epoch']}.{still}"))
 
 
-def less_regularisation(settings: dict) -> str:
+def less_regularisation(config: TrainConfig) -> str:
     """The underfitting remedy that undoes what this run used, or '' when it used none."""
-    used = ([f"a lower --dropout (now {settings['dropout']})"] if settings.get("dropout") else []) + \
-        ([f"a lower --weight-decay (now {settings['weight_decay']})"] if settings.get("weight_decay") else []) + \
-        (["--augment standard instead of strong"] if settings.get("augment") == "strong" else [])
+    used = ([f"a lower --dropout (now {config.dropout})"] if config.dropout else []) + \
+        ([f"a lower --weight-decay (now {config.weight_decay})"] if config.weight_decay else []) + \
+        (["--augment standard instead of strong"] if config.augment == "strong" else [])
     return f"less regularisation ({', '.join(used)})" if used else ""
 
 
-def plot_curves(history: list[dict], path: Path, settings: dict | None = None) -> None:
+def plot_curves(history: list[dict], path: Path, config: TrainConfig | None = None) -> None:
     """Loss and accuracy per epoch, training against validation, with the best epoch marked and, when the run
     overfits, the epochs where validation got worse while training improved shaded."""
     epochs = [r["epoch"] for r in history]
     best = max(history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
-    diagnosis = diagnose(history, settings)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2))
+    diagnosis = diagnose(history, config)
+    fig = Figure(figsize=(11, 4.2))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for ax, key, label in ((ax_loss, "loss", "loss (cross-entropy)"), (ax_acc, "accuracy", "accuracy")):
         if diagnosis.verdict == "overfitting":
             ax.axvspan(diagnosis.began - 0.5, epochs[-1] + 0.3, color="tab:red", alpha=0.08,
@@ -117,12 +131,11 @@ def plot_curves(history: list[dict], path: Path, settings: dict | None = None) -
         ax.grid(alpha=0.3)
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
-    ax_acc.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
     fig.suptitle(f"learning curves · best validation accuracy {best['val_accuracy']:.2%} at epoch {best['epoch']} · "
                  f"{diagnosis.verdict}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def plot_confusion(confusion: torch.Tensor, classes: list[str], path, title: str = "", normalised: bool = False
@@ -134,7 +147,8 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path, title: str
     counts = confusion.float()
     shares = counts / counts.sum(1, keepdim=True).clamp_min(1)
     side = min(20, max(5, 0.55 * k + 2.5))
-    fig, ax = plt.subplots(figsize=(side, side * 0.9))
+    fig = Figure(figsize=(side, side * 0.9))
+    ax = fig.subplots()
     image = ax.imshow(shares.numpy(), cmap="Blues", vmin=0, vmax=1)
     if k <= 30:
         for i in range(k):
@@ -151,20 +165,20 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path, title: str
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
-def training_summary(run_dir: Path, settings: dict, history: list[dict], best: dict, test, validation_from_train: bool
-                     ) -> str:
-    """The plain-text account printed at the end of training and kept as summary.txt."""
+def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], best: dict, test,
+                     validation_from_train: bool) -> str:
+    """The plain-text account printed at the end of training and kept as summary.txt (`test`: the Evaluation of
+    the test split, or None)."""
     last = history[-1]
-    lines = [f"run {run_dir}: {settings['model']} on {settings['data']}, {len(history)} epochs in {last['time']:.1f}s "
+    lines = [f"run {run_dir}: {config.model} on {config.data}, {len(history)} epochs in {last['time']:.1f}s "
              f"({last['time'] / len(history):.2f}s per epoch)",
              f"best epoch {best['epoch']}: validation accuracy {best['val_accuracy']:.2%}, loss {best['val_loss']:.4f} "
              f"(these weights are in best.safetensors)",
              f"last epoch: training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}",
-             diagnose(history, settings).text]
+             diagnose(history, config).text]
     if test is not None:
         lines.append(test.table())
         lines.append(f"confusion matrix: {run_dir / 'confusion_matrix.png'} (and .csv); "
@@ -176,39 +190,44 @@ def training_summary(run_dir: Path, settings: dict, history: list[dict], best: d
     return "\n".join(lines)
 
 
-def compare_runs(runs: list, output: str | Path = "comparison") -> list[dict]:
-    """Test accuracy, training time, epochs and parameters of several runs, side by side: printed, and written
+def compare_runs(runs: list[str | os.PathLike], output: str | Path = "comparison") -> list[dict]:
+    """Test accuracy, training time, epochs and parameters of several run folders (or Runs), side by side: written
     as <output>.md, <output>.csv and <output>.png (accuracy against training time)."""
-    import csv
-    import json
-
-    from .checkpoint import load_tensors
-    from .errors import VisionpathError
-    rows = []
-    for run in runs:
-        history = run.history
-        if not history:
-            raise VisionpathError(f"{run.path} has no results.csv: is it a run folder?")
-        metrics = run.path / "test_metrics.json"
-        test = json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None
-        weights = load_tensors(run.path / "best.safetensors", "model.")
-        best = max(history, key=lambda r: r["val_accuracy"])
-        rows.append({"run": run.path.name, "model": run.settings["model"], "data": Path(run.settings["data"]).name,
-                     "epochs": len(history), "training_seconds": history[-1]["time"],
-                     "parameters": sum(t.numel() for t in weights.values()),
-                     "best_val_accuracy": best["val_accuracy"], "test_accuracy": test})
+    rows = [_comparison_row(Path(run)) for run in runs]
     output = Path(output)
-    with open(output.with_suffix(".csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(output.with_suffix(".csv"), text.getvalue())
     fmt = lambda a: f"{a:.2%}" if a is not None else "no test split"  # noqa: E731
     lines = ["| run | model | data | epochs | training time | parameters | best validation | test accuracy |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['model']} | {r['data']} | {r['epochs']} | {r['training_seconds']:.0f} s | "
               f"{r['parameters']:,} | {r['best_val_accuracy']:.2%} | {fmt(r['test_accuracy'])} |" for r in rows]
-    output.with_suffix(".md").write_text("\n".join(lines) + "\n")
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    atomic_write(output.with_suffix(".md"), "\n".join(lines) + "\n")
+    plot_comparison(rows, output.with_suffix(".png"))
+    return rows
+
+
+def _comparison_row(run_dir: Path) -> dict:
+    history = read_history(run_dir)
+    if not history:
+        raise VisionpathError(f"{run_dir} has no results.csv: is it a run folder?")
+    config = TrainConfig.read(run_dir / "config.json")
+    metrics = run_dir / "test_metrics.json"
+    test = json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None
+    weights = load_tensors(run_dir / "best.safetensors", "model.")
+    best = max(history, key=lambda r: r["val_accuracy"])
+    return {"run": run_dir.name, "model": config.model, "data": Path(config.data).name, "epochs": len(history),
+            "training_seconds": history[-1]["time"], "parameters": sum(t.numel() for t in weights.values()),
+            "best_val_accuracy": best["val_accuracy"], "test_accuracy": test}
+
+
+def plot_comparison(rows: list[dict], path: Path) -> None:
+    """Each run's test accuracy (validation where it has no test split) against its training time."""
+    fig = Figure(figsize=(7.5, 4.5))
+    ax = fig.subplots()
     for r in rows:
         accuracy = r["test_accuracy"] if r["test_accuracy"] is not None else r["best_val_accuracy"]
         ax.scatter(r["training_seconds"] / 60, accuracy, s=60)
@@ -216,13 +235,11 @@ def compare_runs(runs: list, output: str | Path = "comparison") -> list[dict]:
                     xytext=(6, 4), textcoords="offset points")
     ax.set_xlabel("training time (minutes)")
     ax.set_ylabel("test accuracy (validation where no test split)")
-    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(alpha=0.3)
     ax.margins(y=0.15)
     # time from zero, so runs of about the same length look it; the extra third on the right holds the labels
     ax.set_xlim(0, max(r["training_seconds"] for r in rows) / 60 * 1.35 or 1)
     ax.set_title("accuracy against training time")
     fig.tight_layout()
-    fig.savefig(output.with_suffix(".png"), dpi=110)
-    plt.close(fig)
-    return rows
+    save_figure(fig, path, dpi=110)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import base64
 import html
-import inspect
 import io
-import json
 import time
 from pathlib import Path
 
 import torch
 from PIL import Image
 
-from .report import diagnose, plot_confusion
+from .data import ImageSet
+from .evaluate import Evaluation
+from .files import atomic_write
+from .report import plot_confusion
 
 GALLERY = 48  # misclassified pictures shown
 THUMB = 112   # their side in pixels
@@ -52,125 +53,109 @@ def _png(source) -> str:
     return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="">'
 
 
-def command_line(settings: dict) -> str:
-    """The `visionpath train` command that repeats the run: every setting that differs from the API's default."""
-    from .train import train
-    defaults = {name: p.default for name, p in inspect.signature(train).parameters.items()}
-    parts = ["visionpath", "train", settings["data"]]
-    for key, value in settings.items():
-        if key == "data" or key not in defaults or value == defaults[key] or value is None:
-            continue
-        flag = "--" + key.replace("_", "-")
-        if value is True:
-            parts.append(flag)
-        elif value is False:
-            parts.append(f"--no-{key.replace('_', '-')}")
-        else:
-            parts += [flag, str(value)]
-    return " ".join(parts)
-
-
 def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(run_dir: Path, settings: dict, history: list[dict], evaluation, images,
-                 validation_from_train: bool) -> Path:
-    """Write run_dir/report.html for `evaluation` (of the test split, else validation) of the pictures `images`;
-    the data section comes from the run's data.json."""
+def write_report(run_dir: Path, *, command: str, settings: dict, history: list[dict], diagnosis: str,
+                 evaluation: Evaluation, images: ImageSet, data_record: dict | None) -> Path:
+    """Write run_dir/report.html for `evaluation` (of the test split, else validation) of the pictures `images`.
+    command: the command line that repeats the run; settings: its settings; diagnosis: what its curves say;
+    data_record: its data.json. Everything shown is passed in: the page reads nothing but curves.png."""
     e = evaluation
-    data_record = read_data_record(run_dir)
-    classes = e.classes
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>visionpath report: "
            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>",
-           f"<h1>{html.escape(run_dir.name)}</h1><p class='muted'>{html.escape(settings['model'])} on "
-           f"{html.escape(str(settings['data']))} · report written {time.strftime('%Y-%m-%d %H:%M')}</p>"]
-    headline = (f"<b>{e.split} accuracy {e.accuracy:.2%}</b> · balanced accuracy {e.balanced_accuracy:.2%} · "
-                f"macro-F1 {e.macro_f1:.3f} · {int(e.confusion.sum()):,} pictures")
-    out.append(f"<p style='font-size:1.2em'>{headline}</p>")
+           f"<h1>{html.escape(run_dir.name)}</h1><p class='muted'>{html.escape(str(settings['model']))} on "
+           f"{html.escape(str(settings['data']))} · report written {time.strftime('%Y-%m-%d %H:%M')}</p>",
+           f"<p style='font-size:1.2em'><b>{e.split} accuracy {e.accuracy:.2%}</b> · balanced accuracy "
+           f"{e.balanced_accuracy:.2%} · macro-F1 {e.macro_f1:.3f} · {int(e.confusion.sum()):,} pictures</p>"]
     if e.split != "test":
+        carved = bool(data_record and data_record.get("validation_from_train"))
         out.append("<p class='note'>This folder has no <code>test/</code> split, so the scores below are on the "
-                   f"validation pictures{' (held out from train)' if validation_from_train else ''}. They are "
+                   f"validation pictures{' (held out from train)' if carved else ''}. They are "
                    "optimistic: validation chose the best epoch. Add a <code>test/</code> folder of pictures the "
                    "training never saw for an honest score.</p>")
-
     out.append("<h2>Command and settings</h2>")
-    out.append(f"<p><code>{html.escape(command_line(settings))}</code></p>")
-    shown = {k: v for k, v in settings.items() if v is not None}
-    out.append(_table(["setting", "value"], [[k, v] for k, v in shown.items()]))
-
-    out.append("<h2>Data</h2>")
-    if data_record:
-        splits = list(data_record["splits"])
-        rows = [[c] + [data_record["splits"][s].get(c, 0) for s in splits] for c in classes]
-        rows.append(["total"] + [sum(data_record["splits"][s].values()) for s in splits])
-        out.append(_table(["class"] + splits, rows))
-        facts = [f"pictures used at {data_record['input_shape'][1]}×{data_record['input_shape'][2]}"]
-        if "load_seconds" in data_record:
-            facts.append(f"read in {data_record['load_seconds']:.1f} s ({data_record['from_cache']:,} from the "
-                         "picture cache)")
-            unreadable = data_record.get("unreadable", 0)
-            facts.append(f"{unreadable} unreadable file(s) skipped" + (" (listed in unreadable.txt)" if unreadable
-                                                                         else ""))
-        if data_record.get("validation_from_train"):
-            facts.append(f"validation held out from train ({settings['validation_split']:.0%}, stratified, seeded; "
-                         "split.csv lists every picture's split)")
-        out.append("<p>" + " · ".join(html.escape(f) for f in facts) + "</p>")
-
+    out.append(f"<p><code>{html.escape(command)}</code></p>")
+    out.append(_table(["setting", "value"], [[k, v] for k, v in settings.items() if v is not None]))
+    out += _data_section(data_record, e.classes, settings["validation_split"])
     out.append("<h2>Learning curves</h2>")
     if (run_dir / "curves.png").is_file():
         out.append(_png(run_dir / "curves.png"))
     if history:
-        out.append(f"<p>{html.escape(diagnose(history, settings).text)}</p>")
+        out.append(f"<p>{html.escape(diagnosis)}</p>")
+    out += _confusion_section(e) + _gallery_section(e, images)
+    out.append("</body></html>")
+    path = run_dir / "report.html"
+    atomic_write(path, "\n".join(out))
+    return path
 
-    out.append(f"<h2>Confusion matrix ({e.split})</h2><p class='muted'>True class on rows, predicted class on "
-               "columns: the diagonal is right, everything else is a mistake.</p><div class='pair'>")
+
+def _data_section(record: dict | None, classes: list[str], validation_split: float) -> list[str]:
+    """Pictures per split and class, and what loading found."""
+    out = ["<h2>Data</h2>"]
+    if not record:
+        return out
+    splits = list(record["splits"])
+    rows = [[c] + [record["splits"][s].get(c, 0) for s in splits] for c in classes]
+    rows.append(["total"] + [sum(record["splits"][s].values()) for s in splits])
+    out.append(_table(["class"] + splits, rows))
+    facts = [f"pictures used at {record['input_shape'][1]}×{record['input_shape'][2]}"]
+    if "load_seconds" in record:
+        facts.append(f"read in {record['load_seconds']:.1f} s ({record['from_cache']:,} from the picture cache)")
+        unreadable = record.get("unreadable", 0)
+        facts.append(f"{unreadable} unreadable file(s) skipped" + (" (listed in unreadable.txt)" if unreadable else ""))
+    if record.get("validation_from_train"):
+        facts.append(f"validation held out from train ({validation_split:.0%}, stratified, seeded; split.csv lists "
+                     "every picture's split)")
+    out.append("<p>" + " · ".join(html.escape(f) for f in facts) + "</p>")
+    return out
+
+
+def _confusion_section(e: Evaluation) -> list[str]:
+    """The confusion matrix raw and normalised, the per-class table and the most-confused pairs."""
+    classes = e.classes
+    out = [f"<h2>Confusion matrix ({e.split})</h2><p class='muted'>True class on rows, predicted class on columns: "
+           "the diagonal is right, everything else is a mistake.</p><div class='pair'>"]
     for normalised in (False, True):
         buffer = io.BytesIO()
         plot_confusion(e.confusion, classes, buffer, normalised=normalised,
                        title="counts" if not normalised else "share of each true class (recall on the diagonal)")
         out.append(_png(buffer))
     out.append("</div>")
-
     out.append("<h2>Per class</h2>")
     out.append(_table(["class", "precision", "recall", "F1", "support"],
                       [[r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", r["support"]]
                        for r in e.per_class]))
     out.append("<p class='muted'>precision: of the pictures predicted as the class, the share that are; recall: of "
                "the pictures of the class, the share found; F1: their harmonic mean.</p>")
-
     pairs = [(int(e.confusion[i, j]), classes[i], classes[j]) for i in range(len(classes)) for j in range(len(classes))
              if i != j and e.confusion[i, j] > 0]
     pairs.sort(reverse=True)
     out.append("<h2>Most confused</h2>")
     out.append(_table(["true class", "predicted as", "pictures"], [[t, p, n] for n, t, p in pairs[:10]])
                if pairs else "<p>No mistakes.</p>")
+    return out
 
+
+def _gallery_section(e: Evaluation, images: ImageSet) -> list[str]:
+    """The misclassified pictures, most confident mistakes first."""
     labels = images.labels
     wrong = torch.nonzero(e.predictions != labels).flatten()
     confidence = e.probabilities[wrong, e.predictions[wrong]]
     order = wrong[confidence.argsort(descending=True)][:GALLERY]
-    out.append(f"<h2>Misclassified pictures ({len(wrong):,} of {len(labels):,}, most confident mistakes first)</h2>")
+    out = [f"<h2>Misclassified pictures ({len(wrong):,} of {len(labels):,}, most confident mistakes first)</h2>"]
     if len(order) == 0:
-        out.append("<p>None.</p>")
-    else:
-        out.append("<div class='gallery'>")
-        for i in order.tolist():
-            name = Path(images.paths[i]).name if images.paths else f"#{i}"
-            predicted = e.predictions[i].item()
-            out.append(f"<figure>{_png(images.images[i])}<figcaption>{html.escape(name)}<br>true "
-                       f"<b>{html.escape(classes[labels[i].item()])}</b><br><span class='wrong'>predicted "
-                       f"{html.escape(classes[predicted])} {e.probabilities[i, predicted].item():.0%}</span>"
-                       "</figcaption></figure>")
-        out.append("</div>")
-    out.append("</body></html>")
-    path = run_dir / "report.html"
-    path.write_text("\n".join(out), encoding="utf-8")
-    return path
-
-
-def read_data_record(run_dir: Path) -> dict | None:
-    path = run_dir / "data.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+        return out + ["<p>None.</p>"]
+    out.append("<div class='gallery'>")
+    for i in order.tolist():
+        name = Path(images.paths[i]).name if images.paths else f"#{i}"
+        predicted = e.predictions[i].item()
+        out.append(f"<figure>{_png(images.images[i])}<figcaption>{html.escape(name)}<br>true "
+                   f"<b>{html.escape(e.classes[labels[i].item()])}</b><br><span class='wrong'>predicted "
+                   f"{html.escape(e.classes[predicted])} {e.probabilities[i, predicted].item():.0%}</span>"
+                   "</figcaption></figure>")
+    out.append("</div>")
+    return out

@@ -1,66 +1,26 @@
-"""Run folders: where a training run keeps everything, and the `Run` handle a notebook user works with.
+"""The `Run`: a finished (or interrupted) training run on disk, and what a notebook user does with it.
 
-    runs/mnist-mlp-1/
-        config.json          the settings, so the run can be repeated or resumed
-        results.csv          one row per epoch: epoch, time, lr, train and validation loss and accuracy
-        best.safetensors     the weights of the best validation epoch (+ metadata: classes, input shape, ...)
-        last.safetensors     the weights of the last epoch, and what resuming needs
-        curves.png           learning curves
-        confusion_matrix.png / .csv, test_metrics.json, summary.txt
+    run = visionpath.open_run("runs/mnist-mlp-1")
+    run.config, run.history          # its settings (a TrainConfig) and one dict per epoch
+    run.evaluate("test")             # reload its data and best weights: loss, accuracy, per class, confusion
+    run.report()                     # report.html
+    run.predict(["digit.png"])       # as visionpath.predict, with this run's best weights
 """
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
 import torch
 
-from .checkpoint import load_tensors, read_metadata
+from .config import TrainConfig
+from .console import say
+from .data import ImageSet
 from .errors import VisionpathError
-from .models import create_model, prepare_for_device
-
-
-def new_run_dir(project: str | Path, name: str) -> Path:
-    """project/name-1, or -2, -3... : the first free one, created at once so two runs never share a folder."""
-    project = Path(project)
-    project.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-    n = 1
-    while True:
-        candidate = project / f"{safe}-{n}"
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            n += 1
-
-
-def checkpoint_path(target: str | Path, which: str = "best") -> Path:
-    """A run folder or a checkpoint file -> the checkpoint file."""
-    target = Path(target)
-    if target.is_dir():
-        path = target / f"{which}.safetensors"
-        if not path.is_file():
-            raise VisionpathError(f"{target} has no {which}.safetensors: it is not a visionpath run folder, or its "
-                                  "first epoch never finished.")
-        return path
-    if not target.exists():
-        raise VisionpathError(f"{target} does not exist; give a run folder (e.g. runs/mnist-mlp-1) or a checkpoint file.")
-    return target
-
-
-def load_model(target: str | Path, which: str = "best", device: str | torch.device = "cpu"
-               ) -> tuple[torch.nn.Module, dict]:
-    """(model in eval mode, its metadata) from a run folder or checkpoint file."""
-    path = checkpoint_path(target, which)
-    meta = read_metadata(path)
-    model = create_model(meta["model"], len(meta["classes"]), tuple(meta["input_shape"]), **meta["model_args"])
-    try:
-        model.load_state_dict(load_tensors(path, "model."))
-    except RuntimeError as e:
-        raise VisionpathError(f"{path}: the weights do not fit a {meta['model']} model ({str(e).splitlines()[0]}).") from None
-    return prepare_for_device(model, torch.device(device)).eval(), meta
+from .evaluate import Evaluation, evaluate_images
+from .predict import Prediction, predict
+from .report import diagnose
+from .report_html import write_report
+from .run_folder import load_model, load_run_data, read_data_record, read_history
 
 
 class Run:
@@ -68,42 +28,72 @@ class Run:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.interrupted = False
+        self.interrupted = False  # set by `train` when Ctrl-C stopped it before its last epoch
         if not (self.path / "config.json").is_file():
             raise VisionpathError(f"{self.path} is not a visionpath run folder (it has no config.json).")
-        self.config = json.loads((self.path / "config.json").read_text())
+        self.config = TrainConfig.read(self.path / "config.json")
 
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
 
-    @property
-    def settings(self) -> dict:
-        return self.config["settings"]
+    def __fspath__(self) -> str:  # a Run goes wherever a path to its folder does
+        return str(self.path)
 
     @property
     def history(self) -> list[dict]:
-        path = self.path / "results.csv"
-        if not path.is_file():
-            return []
-        with open(path, newline="") as f:
-            return [{k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items() if v != ""}
-                    for row in csv.DictReader(f)]
+        return read_history(self.path)
 
     def load_model(self, which: str = "best", device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
         return load_model(self.path, which, device)
 
-    def evaluate(self, split: str = "test", data_dir: str | Path | None = None):
-        from .evaluate import evaluate_run
-        return evaluate_run(self, split, data_dir)
+    def evaluate(self, split: str = "test", data_dir: str | Path | None = None) -> Evaluation:
+        """Reload the run's data (same settings, same validation split) and its best weights; score `split`, print
+        the table and the diagnosis, and save the metrics and confusion matrix in the run folder."""
+        evaluation, _ = self._evaluate_split(split, data_dir)
+        evaluation.save(self.path)
+        say(evaluation.table())
+        history = self.history
+        if history:
+            say(diagnose(history, self.config).text)
+        suffix = "" if split == "test" else f"_{split}"
+        say(f"confusion matrix: {self.path / f'confusion_matrix{suffix}.png'} (and .csv)")
+        return evaluation
 
     def report(self, data_dir: str | Path | None = None) -> Path:
-        """Write report.html in the run folder (test split, else validation) and return its path."""
-        from .evaluate import report_run
-        return report_run(self, data_dir)
+        """Write report.html in the run folder (on the test split, else validation) and return its path."""
+        evaluation, images = self._evaluate_split(None, data_dir)
+        path = write_run_report(self.path, self.config, self.history, evaluation, images)
+        say(f"report: {path}")
+        return path
 
-    def predict(self, images, top_k: int = 5, csv: str | Path | None = None, batch_size: int = 256,
-                min_confidence: float = 0.0, tta: bool = False):
-        """One Prediction per picture (files, folders or globs); see `visionpath.predict`."""
-        from .predict import predict
-        return predict(self.path, images, top_k=top_k, csv=csv, batch_size=batch_size, min_confidence=min_confidence,
-                       tta=tta)
+    def predict(self, images, **options) -> list[Prediction]:
+        """`visionpath.predict` with this run's best weights: the same keywords (top_k, csv, batch_size,
+        min_confidence, tta)."""
+        return predict(self.path, images, **options)
+
+    def _evaluate_split(self, split: str | None, data_dir: str | Path | None) -> tuple[Evaluation, ImageSet]:
+        """The run's data reloaded with its own settings, scored with its best weights. split None: test, or
+        validation where there is no test split."""
+        model, meta = self.load_model()
+        dataset = load_run_data(self.config, data_dir)
+        if dataset.classes != meta["classes"]:
+            raise VisionpathError(f"the classes of {self.config.data} ({', '.join(dataset.classes)}) are not the "
+                                  f"ones {self.path} was trained on ({', '.join(meta['classes'])}).")
+        splits = dict(dataset.splits())
+        split = split or ("test" if "test" in splits else "validation")
+        if split not in ("test", "validation", "train"):
+            raise VisionpathError(f"unknown split '{split}'; choose test, validation or train.")
+        if split not in splits:
+            raise VisionpathError(f"{self.config.data} has no test split; add a test/ folder, or evaluate with "
+                                  "--split validation (optimistic: it chose the best epoch).")
+        images = splits[split]
+        return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], torch.device("cpu"),
+                               split), images
+
+
+def write_run_report(run_dir: Path, config: TrainConfig, history: list[dict], evaluation: Evaluation,
+                     images: ImageSet) -> Path:
+    """report.html of a run: its command and settings, data, curves, and `evaluation` of the pictures `images`."""
+    return write_report(run_dir, command=config.command_line(), settings=config.to_dict(), history=history,
+                        diagnosis=diagnose(history, config).text if history else "", evaluation=evaluation,
+                        images=images, data_record=read_data_record(run_dir))

@@ -6,7 +6,6 @@ make batches. Scaling to 0-1 and normalising happen later, on the training devic
 """
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,14 +49,10 @@ class Dataset:
     mirror_safe: bool = True             # whether a left-right flip keeps the class (not for digits)
     folder: "FolderLoad | None" = None   # for folders: files skipped, load time
 
-    def write_split(self, path: Path) -> None:
-        """split.csv: every picture's split and class, so a run on a folder can be repeated exactly."""
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["path", "label", "split"])
-            for split, images in (("train", self.train), ("validation", self.validation), ("test", self.test)):
-                if images is not None and images.paths is not None:
-                    writer.writerows((p, self.classes[k], split) for p, k in zip(images.paths, images.labels.tolist()))
+    def splits(self) -> list[tuple[str, ImageSet]]:
+        """("train", ...), ("validation", ...) and ("test", ...) when there is one."""
+        return [(name, images) for name, images in (("train", self.train), ("validation", self.validation),
+                                                     ("test", self.test)) if images is not None]
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -22,6 +22,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..console import say
 from ..errors import VisionpathError
 from .download import DownloadError, cache_home, download, md5sum
 
@@ -276,7 +277,6 @@ def _cached_jpeg_zip(dataset: BuiltinDataset, path: Path) -> Arrays:
                 return saved["xtr"], saved["ytr"], saved["xte"], saved["yte"], list(saved["classes"])
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass  # a damaged cache is rebuilt below
-    from ..console import say
     say(f"decoding {path} once (cached in {cache.parent})")
     xtr, ytr, xte, yte, classes = read_jpeg_zip(path, list(dataset.classes), dataset.split_sizes)
     cache.parent.mkdir(parents=True, exist_ok=True)

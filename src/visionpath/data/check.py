@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image
 
 from ..console import progress_bar, say
 from ..errors import VisionpathError
+from ..files import atomic_write, save_figure
 from .cache import file_key, read_file_cache, write_file_cache
 from .folder import LAYOUT_HELP, class_folders, find_splits, images_in, scan_labels
 from .images import is_image_file, load_image
@@ -73,7 +75,7 @@ class DataCheck:
         """<output>.json (everything, machine-readable) and <output>.png (counts, sizes, modes)."""
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.with_suffix(".json").write_text(json.dumps(
+        atomic_write(output.with_suffix(".json"), json.dumps(
             {"root": self.root, "status": self.status, "counts": self.counts,
              "findings": [vars(f) for f in self.findings], "pictures": self.pictures}, indent=1, ensure_ascii=False))
         plot_check(self, output.with_suffix(".png"))
@@ -246,11 +248,10 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
 
 def plot_check(report: DataCheck, path: Path) -> None:
     """Three panels: pictures per class and split, the shorter sides' histogram, colour modes and formats."""
-    import matplotlib.pyplot as plt
-
     readable = [r for r in report.pictures if "error" not in r]
     classes = sorted({c for per_class in report.counts.values() for c in per_class})
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig = Figure(figsize=(15, 4.2))
+    axes = fig.subplots(1, 3)
     ax = axes[0]
     width = 0.8 / max(1, len(report.counts))
     for k, (split, per_class) in enumerate(report.counts.items()):
@@ -282,8 +283,7 @@ def plot_check(report: DataCheck, path: Path) -> None:
     ax.set_title("format and colour mode")
     fig.suptitle(f"data check of {report.root}: {len(report.findings)} finding(s)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def quick_check(dataset) -> str:

@@ -52,8 +52,9 @@ def _flatten_alpha(img: Image.Image) -> Image.Image:
     """Composite transparent pictures on white, as a viewer shows them (black would be the raw pixel values)."""
     if img.mode not in ("LA", "RGBA"):
         return img
-    background = Image.new(img.mode, img.size, (255,) * len(img.mode))
-    return Image.alpha_composite(background, img).convert(img.mode[:-1])
+    # through RGBA: Pillow composites LA pictures only from version 12; grey stays grey (equal channels -> L exactly)
+    background = Image.new("RGBA", img.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, img.convert("RGBA")).convert(img.mode[:-1])
 
 
 @contextmanager

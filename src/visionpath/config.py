@@ -1,0 +1,291 @@
+"""The settings of a training run, each written once, here: its type, its default and what it means.
+
+`TrainConfig` is what `visionpath.train` takes as keywords, what `visionpath train` takes as flags (the command
+line is generated from it), what a run folder's config.json holds, and what the report's command line is rebuilt
+from. A setting left as None is decided when the run starts, by `visionpath.defaults.resolve`: from the model's
+recipe, from the photo defaults, or from the `fallback` written here. Validation lives here too, and runs
+whenever a TrainConfig is made: a bad value is one sentence, before any data is loaded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+import re
+import shlex
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .augment import PRESETS
+from .console import say
+from .devices import PRECISIONS, pick_device
+from .errors import VisionpathError
+from .files import atomic_write
+from .models import model_entry
+from .optim import OPTIMIZERS, SCHEDULES
+
+BALANCE = ("auto", "none", "weights", "sampler")
+_SAME = object()  # `absent` not given: runs from older versions trained with the field's default
+
+
+def setting(default, help: str, *, fallback=None, valid: str | None = None, choices=(), metavar: str | None = None,
+            absent=_SAME, positional: bool = False):
+    """A field of TrainConfig. help: one line, shown by `visionpath train --help`. fallback: what a None becomes
+    when neither the model's recipe nor the photo defaults decide. valid: the allowed range, as "≥ 1", "> 0" or
+    an interval such as "[0, 1)". choices: the allowed values. absent: the value a run made by an older version,
+    which had no such setting, trained with (the default, unless said)."""
+    return field(default=default, metadata=dict(help=help, fallback=fallback, valid=valid, choices=tuple(choices),
+                                                metavar=metavar, absent=default if absent is _SAME else absent,
+                                                positional=positional))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # ---- data
+    data: str = setting("mnist", "built-in dataset (mnist, fashion-mnist, cifar10, cifar100) or a folder of class "
+                        "subfolders", positional=True)
+    data_dir: str | None = setting(None, "folder with local copies of the built-in datasets (default: "
+                                   "$VISIONPATH_DATA_DIR, the cache, then a download)", metavar="DIR")
+    labels: str | None = setting(None, "classes from a CSV of filename,label[,split] (file names relative to the "
+                                 "folder) instead of class subfolders", metavar="CSV")
+    validation_split: float = setting(0.1, "share of train held out for validation when the data has no "
+                                      "validation split", valid="(0, 1)")
+    image_size: int | None = setting(None, "resize folder pictures to this side (default: their own size if all "
+                                     "agree; a folder of photos: chosen for the pictures and the machine)",
+                                     valid="≥ 1", metavar="SIDE")
+    strict: bool = setting(False, "stop at an unreadable picture file instead of skipping and listing it")
+    balance: str = setting("auto", "unbalanced classes: none, weights (class-weighted loss), sampler (every class "
+                           "drawn equally often) or auto (weights when the largest class is over 1.5x the smallest)",
+                           choices=BALANCE, absent="none")
+    # ---- model
+    model: str | None = setting(None, "model name, see `visionpath models` (default: mlp for a built-in dataset; "
+                                "for a folder of photos, efficientnet_lite0 pretrained, head first then fine-tuning)",
+                                fallback="mlp")
+    width: int | None = setting(None, "model width (mlp: units per hidden layer; cnn, resnet9: filters of the first "
+                                "block), see `visionpath models`", valid="≥ 1")
+    depth: int | None = setting(None, "model depth (mlp: hidden layers; cnn: conv blocks)", valid="≥ 1")
+    # ---- optimisation
+    epochs: int | None = setting(None, "passes over the training images; with a pretrained backbone, the epochs "
+                                 "of stage 1 (the new head alone)", fallback=6, valid="≥ 1")
+    batch_size: int | None = setting(None, "images per step (one step = one iteration)", fallback=128, valid="≥ 1")
+    lr: float | None = setting(None, "peak learning rate", fallback=4e-3, valid="> 0")
+    optimizer: str | None = setting(None, "adam (forgiving), adamw or sgd (Nesterov momentum 0.9)", fallback="adam",
+                                    choices=OPTIMIZERS)
+    schedule: str | None = setting(None, "learning-rate schedule: onecycle (warm-up over the first quarter, then "
+                                   "cosine to zero), cosine (5% warm-up) or constant", fallback="onecycle",
+                                   choices=SCHEDULES)
+    # ---- regularisation
+    weight_decay: float | None = setting(None, "L2 regularisation, decoupled (as in AdamW), on weights only: not "
+                                         "biases or batch-norm parameters", fallback=0.0, valid="≥ 0")
+    l1: float = setting(0.0, "L1 penalty on the weights (pushes unhelpful weights to exactly zero)", valid="≥ 0")
+    label_smoothing: float | None = setting(None, "spread this share of the target probability over the other "
+                                            "classes", fallback=0.0, valid="[0, 1)")
+    dropout: float | None = setting(None, "dropout rate (see `visionpath models` for each model's default)",
+                                    valid="[0, 1)")
+    augment: str | None = setting(None, "augmentation preset: none, standard (crop with padding + flip) or strong "
+                                  "(+ TrivialAugment + random erasing)", fallback="none", choices=PRESETS,
+                                  absent="none")
+    rotation: float | None = setting(None, "random rotation up to this many degrees (overrides the preset)",
+                                     valid="[0, 180]", metavar="DEGREES")
+    shift: float | None = setting(None, "random shift up to this fraction of the side (overrides the preset)",
+                                  valid="[0, 0.5]", metavar="FRACTION")
+    zoom: float | None = setting(None, "random zoom in or out by up to this fraction (overrides the preset)",
+                                 valid="[0, 0.9]", metavar="FRACTION")
+    flip: bool | None = setting(None, "random horizontal flips (default: as the preset says; never for digits "
+                                "unless forced)")
+    early_stopping: int | None = setting(None, "stop after this many epochs without a better validation accuracy "
+                                         "and keep the best (default: off; a folder of photos: 3)", valid="≥ 1",
+                                         metavar="PATIENCE")
+    # ---- transfer learning
+    pretrained: bool | None = setting(None, "start a backbone (efficientnet_lite0, resnet18, timm:<name>...) from "
+                                      "ImageNet weights: head first, then fine-tuning (default: on for a folder of "
+                                      "photos with no --model, else off)", fallback=False, absent=False)
+    weights: str | None = setting(None, "pretrained backbone weights from a file (.pth or .safetensors)",
+                                  metavar="FILE")
+    fine_tune_epochs: int | None = setting(None, "epochs of stage 2, fine-tuning the backbone (0: feature "
+                                           "extraction only)", fallback=0, valid="≥ 0", absent=0)
+    fine_tune_lr: float | None = setting(None, "stage 2's peak learning rate (default: --lr / 10; a folder of "
+                                         "photos: chosen for it)", valid="> 0")
+    unfreeze: int | None = setting(None, "fine-tune only the top N blocks (default: all; a folder of photos: 3)",
+                                   valid="≥ 1", metavar="N")
+    layer_lr_decay: float = setting(1.0, "discriminative fine-tuning: each block learns at F × the rate of the "
+                                    "block above it, the head at --fine-tune-lr (1: all the same)", valid="(0, 1]",
+                                    metavar="F")
+    feature_cache: bool = setting(True, "stage 1 trains the head on backbone features computed once")
+    augmented_views: int = setting(0, "cache K augmented views of every training picture instead of the plain "
+                                   "pictures", valid="≥ 0", metavar="K")
+    # ---- the run
+    seed: int = setting(0, "random seed: fixes initial weights, shuffling and dropout, so the same seed gives the "
+                        "same run")
+    device: str = setting("auto", "auto (a GPU when there is one), cpu, cuda or mps")
+    precision: str = setting("auto", "auto (bf16 mixed precision where it is measured faster), fp32 or bf16",
+                             choices=PRECISIONS)
+    compile: bool = setting(False, "compile the model with torch.compile (slow start, faster steps on a GPU)")
+    project: str = setting("runs", "parent folder of run folders")
+    name: str | None = setting(None, "run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # paths are kept as text: config.json holds them, and commands print them
+            if isinstance(getattr(self, f.name), Path):
+                object.__setattr__(self, f.name, str(getattr(self, f.name)))
+        self.check()
+
+    # ------------------------------------------------------------------------------------------- validation
+    def check(self) -> None:
+        """Every value of the right type, in its range and among its choices, and the settings agreeing with
+        each other; otherwise a VisionpathError that says which and how to fix it."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and _allows_none(f):
+                continue
+            kind, meta = setting_type(f), f.metadata
+            if not _is_a(value, kind):
+                raise VisionpathError(f"{flag(f.name)} must be {_words(kind, meta['valid'])} (got {value!r}).")
+            if meta["choices"] and value not in meta["choices"]:
+                raise VisionpathError(f"unknown {flag(f.name)} '{value}'; choose from {', '.join(meta['choices'])}.")
+            if meta["valid"] and not _Interval.parse(meta["valid"]).contains(value):
+                raise VisionpathError(f"{flag(f.name)} must be {_words(kind, meta['valid'])} (got {value}).")
+        pick_device(self.device)  # an unknown device is one sentence
+        if self.model is not None:
+            entry = model_entry(self.model)  # an unknown model is one sentence that lists the known ones
+            if (self.pretrained or self.weights) and not entry.pretrained:
+                raise VisionpathError(f"--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, "
+                                      f"resnet18, ..., timm:<name>); {self.model} is trained from scratch.")
+
+    # ----------------------------------------------------------------------------- in and out of the program
+    @classmethod
+    def from_keywords(cls, **settings) -> "TrainConfig":
+        """A config from `train`'s keywords; a misspelt one is a TypeError that suggests the right name."""
+        names = [f.name for f in fields(cls)]
+        for key in settings:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                raise TypeError(f"train() got an unexpected keyword argument '{key}'"
+                                + (f"; did you mean '{close[0]}'?" if close else "; see help(visionpath.TrainConfig)."))
+        return cls(**settings)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def write(self, path: str | Path, **record) -> None:
+        """config.json: {"settings": every setting, ...record} (the run's model arguments, classes and input shape)."""
+        atomic_write(path, json.dumps({"settings": self.to_dict(), **record}, indent=2, ensure_ascii=False))
+
+    @classmethod
+    def read(cls, path: str | Path) -> "TrainConfig":
+        """The settings in a config.json. A run made by an older version lacks the newer settings: they are filled
+        with what that version did (it trained without them), and the run says so."""
+        path = Path(path)
+        try:
+            saved = json.loads(path.read_text())["settings"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise VisionpathError(f"{path} is not a readable visionpath config ({type(e).__name__}); the run folder "
+                                  "is damaged or was not made by visionpath.") from None
+        missing = [f for f in fields(cls) if f.name not in saved]
+        unknown = sorted(set(saved) - {f.name for f in fields(cls)})
+        if missing:
+            say(f"{path.parent} was made by an older visionpath; the settings it did not have are filled in as that "
+                "version trained: " + ", ".join(f"{f.name} {f.metadata['absent']}" for f in missing))
+        if unknown:
+            say(f"{path.parent} was made by a newer visionpath; this one ignores its settings {', '.join(unknown)}")
+        return cls(**{k: v for k, v in saved.items() if k not in unknown},
+                   **{f.name: f.metadata["absent"] for f in missing})
+
+    def command_line(self) -> str:
+        """The `visionpath train` command that repeats the run: every setting that differs from its default."""
+        parts = ["visionpath", "train", shlex.quote(self.data)]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["positional"] or value is None or value == f.default:
+                continue
+            if isinstance(value, bool):
+                parts.append(flag(f.name) if value else flag(f.name).replace("--", "--no-", 1))
+            else:
+                parts += [flag(f.name), shlex.quote(str(value))]
+        return " ".join(parts)
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a setting: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def fallback(name: str):
+    """What the setting `name` becomes when left as None and neither a recipe nor the photo defaults decide it."""
+    return next(f for f in fields(TrainConfig) if f.name == name).metadata["fallback"]
+
+
+def default_text(f: dataclasses.Field) -> str:
+    """What `--help` says a setting defaults to ("" where its help says it)."""
+    if "(default:" in f.metadata["help"]:
+        return ""
+    if f.metadata["fallback"] is not None:
+        return f"the model's recipe, else {f.metadata['fallback']}"
+    if isinstance(f.default, bool):
+        return "on" if f.default else "off"
+    return "" if f.default is None else str(f.default)
+
+
+# --------------------------------------------------------------------------------------- types and ranges
+
+@functools.cache
+def _hints() -> dict[str, object]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def setting_type(f: dataclasses.Field) -> type:
+    """int for `int | None`, and so on."""
+    hint = _hints()[f.name]
+    return next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
+
+
+def _allows_none(f: dataclasses.Field) -> bool:
+    return type(None) in typing.get_args(_hints()[f.name])
+
+
+def _is_a(value, kind: type) -> bool:
+    if kind is bool or isinstance(value, bool):  # True is an int to Python, not to a person
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+def _words(kind: type, valid: str | None) -> str:
+    """"a whole number of at least 1", "positive", "in [0, 1)": how an error message names what is allowed."""
+    if kind is bool:
+        return "true or false"
+    if kind is str:
+        return "text"
+    interval = _Interval.parse(valid) if valid else None
+    number = "a whole number" if kind is int else "a number"
+    if interval is None:
+        return number
+    if interval.high is None:
+        if interval.low == 0:
+            return f"{number}, 0 or more" if kind is int else ("positive" if interval.open_low else "zero or positive")
+        return f"{number} of at least {interval.low:g}" if not interval.open_low else f"{number} above {interval.low:g}"
+    return f"in {valid}"
+
+
+@dataclass(frozen=True)
+class _Interval:
+    low: float
+    high: float | None
+    open_low: bool
+    open_high: bool
+
+    @classmethod
+    def parse(cls, text: str) -> "_Interval":
+        """"≥ 1", "> 0", or an interval such as "[0, 1)"."""
+        if text[0] in "≥>":
+            return cls(float(text[1:]), None, text[0] == ">", True)
+        match = re.fullmatch(r"([\[(])\s*([-\d.e]+)\s*,\s*([-\d.e]+)\s*([\])])", text)
+        return cls(float(match[2]), float(match[3]), match[1] == "(", match[4] == ")")
+
+    def contains(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        below = self.high is None or (value < self.high if self.open_high else value <= self.high)
+        return above and below

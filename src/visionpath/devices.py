@@ -1,0 +1,84 @@
+"""The machine: which device trains, whether bf16 mixed precision pays on it, and the CPU allocator's tuning."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .errors import VisionpathError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def pick_device(device: str) -> torch.device:
+    """auto: a CUDA GPU, else Apple's MPS, else the CPU; otherwise the device named (cpu, cuda, cuda:1, mps)."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise VisionpathError(f"unknown device '{device}'; use auto, cpu, cuda or mps.") from None
+
+
+def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
+    """(fp32 or bf16, why). auto measures: bf16 autocast is used only where it is faster on this very device."""
+    if precision in ("fp32", "bf16"):
+        return precision, "as asked"
+    if precision != "auto":
+        raise VisionpathError(f"unknown precision '{precision}'; use {', '.join(PRECISIONS)}.")
+    if device.type == "cuda":
+        return ("bf16", "the GPU supports it") if torch.cuda.is_bf16_supported() else ("fp32", "no bf16 on this GPU")
+    if device.type != "cpu":
+        return "fp32", f"bf16 autocast is not used on {device.type}"
+    # On a CPU, bf16 is fast only with native support (AVX512-BF16, AMX); elsewhere it is emulated and slow.
+    probe = torch.Generator().manual_seed(0)  # its own generator: the run's random stream stays untouched
+    a, b = torch.randn(256, 1024, generator=probe), torch.randn(1024, 512, generator=probe)
+
+    def seconds(dtype: torch.dtype, repeats: int = 10) -> float:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            a @ b
+            t0 = time.perf_counter()
+            for _ in range(repeats):
+                a @ b
+        return (time.perf_counter() - t0) / repeats
+    fp32 = min(seconds(torch.float32) for _ in range(3))
+    once = seconds(torch.bfloat16, 1)
+    if once > 3 * fp32:  # emulated bf16 is many times slower: one product shows it, no need to wait for more
+        return bf16_verdict(fp32, once)
+    return bf16_verdict(fp32, min(seconds(torch.bfloat16) for _ in range(3)))
+
+
+def bf16_verdict(fp32_seconds: float, bf16_seconds: float) -> tuple[str, str]:
+    """(precision, why) from the time of one matrix product in fp32 and under bf16 autocast."""
+    if bf16_seconds > 3 * fp32_seconds:
+        return "fp32", f"bf16 measured {bf16_seconds / fp32_seconds:.0f}× slower than fp32 on this CPU (no native bf16)"
+    if bf16_seconds < 0.8 * fp32_seconds:
+        return "bf16", f"measured {fp32_seconds / bf16_seconds:.1f}× faster than fp32 on this CPU"
+    return "fp32", f"bf16 measured no faster than fp32 on this CPU ({fp32_seconds / bf16_seconds:.1f}×)"
+
+
+def keep_freed_memory() -> None:
+    """Make glibc keep freed memory for the next allocation instead of handing it back to the system. By default
+    every block over 32 MB (a batch of activations at 288 px) is mapped and unmapped each time, and the kernel
+    zero-fills its pages again on every use: measured here, fine-tuning Lite0 at 288 px spent 86 of 283 CPU
+    seconds in the kernel, and the whole hymenoptera run took 78 s instead of 110 s with this. The process keeps
+    its peak memory until it ends (as PyTorch's GPU allocator does).
+
+    This changes the whole process, so the library never calls it on its own: the `visionpath` command does, at
+    its start. A notebook or script that trains on a CPU can call it once, itself. Elsewhere than glibc: nothing."""
+    import ctypes
+    import sys
+    if sys.platform != "linux":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # musl and others
+        return
+    m_trim_threshold, m_top_pad, m_mmap_max = -1, -2, -4  # from glibc's malloc.h
+    libc.mallopt(m_mmap_max, 0)               # large blocks come from the heap, which is reused
+    libc.mallopt(m_trim_threshold, 2**31 - 1)  # and the heap's top is not given back after every step
+    libc.mallopt(m_top_pad, 64 << 20)          # grow it 64 MB at a time

@@ -1,0 +1,63 @@
+"""How the weights move: the optimisers, the learning-rate schedules, and the loss with its penalties."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+def learning_rate(schedule: str, step: int, total_steps: int, peak: float) -> float:
+    """The learning rate at `step`. onecycle: warm up over the first 25% from peak/25, then cosine to 0.
+    cosine: warm up over the first 5%, then cosine to 0. constant: peak throughout."""
+    if schedule == "constant":
+        return peak
+    warm = max(1, int((0.25 if schedule == "onecycle" else 0.05) * total_steps))
+    if step < warm:
+        return peak * (0.04 + 0.96 * step / warm)
+    progress = (step - warm) / max(1, total_steps - warm)
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(name: str, params: list[torch.nn.Parameter], lr: float, weight_decay: float, device: torch.device,
+                   lr_scale: dict[torch.nn.Parameter, float] | None = None) -> torch.optim.Optimizer:
+    """The optimiser `name` over `params`. Weight decay acts on weights (matrices, filters), not on biases and
+    batch-norm scales. lr_scale: a share of the learning rate for some parameters (discriminative fine-tuning),
+    kept in each parameter group as "lr_scale" so that the schedule can scale every group's rate alike."""
+    if name == "sgd":
+        options = {"momentum": 0.9, "nesterov": True}
+    else:  # the fused Adam step is one kernel instead of a dozen per parameter tensor
+        options = {"fused": True} if device.type in ("cpu", "cuda") else {}
+        if name == "adam":
+            options["decoupled_weight_decay"] = True
+    lr_scale = lr_scale or {}
+    groups = []
+    for scale in sorted({lr_scale.get(p, 1.0) for p in params}, reverse=True):
+        share = [p for p in params if lr_scale.get(p, 1.0) == scale]
+        groups += [{"params": [p for p in share if p.dim() > 1], "weight_decay": weight_decay, "lr_scale": scale,
+                    "lr": lr * scale},
+                   {"params": [p for p in share if p.dim() <= 1], "weight_decay": 0.0, "lr_scale": scale,
+                    "lr": lr * scale}]
+    return OPTIMIZERS[name]([g for g in groups if g["params"]], lr=lr, **options)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, rate: float) -> None:
+    """Every parameter group at `rate`, times its share (lr_scale, from `make_optimizer`)."""
+    for group in optimizer.param_groups:
+        group["lr"] = rate * group.get("lr_scale", 1.0)
+
+
+def penalised_loss(logits: torch.Tensor, labels: torch.Tensor, weights: list[torch.Tensor], label_smoothing: float,
+                   l1: float, class_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(what the optimiser minimises, the plain cross-entropy). L1 adds l1 × the sum of absolute weights, which
+    pushes unhelpful weights to exactly zero; class_weights weigh each picture's loss by its class. The curves
+    show the plain cross-entropy (no smoothing, weights or penalty), so training and validation loss are
+    measured the same way."""
+    loss = F.cross_entropy(logits, labels, weight=class_weights, label_smoothing=label_smoothing)
+    plain = loss if not (label_smoothing or class_weights is not None) else F.cross_entropy(logits.detach(), labels)
+    if l1:
+        loss = loss + l1 * sum(w.abs().sum() for w in weights)
+    return loss, plain

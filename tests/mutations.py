@@ -1,0 +1,126 @@
+"""Mutations: break the code on purpose, one way at a time, and check that the tests protecting it fail.
+
+    .venv/bin/python tests/mutations.py [WORDS...]     # all mutations, or those whose name has one of the WORDS
+
+Each mutation replaces one exact piece of the source in a copy of the project (in a temporary folder) and runs the
+tests named with it; a mutation the tests do not catch is a test that cannot fail. Not part of the test run.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+# (what breaks, file, exact text, its replacement, the tests that must fail)
+MUTATIONS = [
+ ("class weights disabled", "src/visionpath/train.py",
+  "config.l1, data.class_weights)", "config.l1, None)",
+  ["tests/test_train.py::test_balance_for_unbalanced_classes_changes_what_is_learned"]),
+ ("sampler ignored", "src/visionpath/train.py",
+  "    if sample_weights is None:\n        return torch.randperm", "    if True:\n        return torch.randperm",
+  ["tests/test_train.py::test_the_sampler_draws_every_class_equally_often",
+   "tests/test_train.py::test_balance_for_unbalanced_classes_changes_what_is_learned"]),
+ ("early stopping never stops", "src/visionpath/train.py",
+  "if config.early_stopping and last_stage and", "if False and",
+  ["tests/test_train.py::test_early_stopping_restores_the_best_epoch_and_scores_it_on_test",
+   "tests/test_train_stages.py::test_early_stopping_waits_for_fine_tuning"]),
+ ("early stopping counts stage 1 too", "src/visionpath/train.py",
+  "last_stage = stage.number == (2 if model.two_stages else 1)", "last_stage = True",
+  ["tests/test_train_stages.py::test_early_stopping_waits_for_fine_tuning"]),
+ ("best epoch not restored before the test", "src/visionpath/train.py",
+  '    model.net.load_state_dict(load_tensors(run_dir / "best.safetensors", "model."))\n    plot_curves', "    plot_curves",
+  ["tests/test_train.py::test_early_stopping_restores_the_best_epoch_and_scores_it_on_test"]),
+ ("Ctrl-C cuts the writing of an epoch's files", "src/visionpath/train.py",
+  "        if not self._deferring:\n            raise KeyboardInterrupt", "        raise KeyboardInterrupt",
+  ["tests/test_train.py::test_ctrl_c_stops_at_once_but_lets_an_epoch_s_files_be_written_whole"]),
+ ("resume forgets the shuffle stream", "src/visionpath/train.py",
+  '        generators.shuffle.set_state(rng["shuffle"])', "        pass",
+  ["tests/test_train.py::test_ctrl_c_saves_and_resume_gives_the_same_result"]),
+ ("resume forgets the augmentation stream", "src/visionpath/train.py",
+  '            generators.augment.set_state(rng["augment"])', "            pass",
+  ["tests/test_train.py::test_resume_continues_the_augmentation_stream"]),
+ ("L1 penalty dropped", "src/visionpath/optim.py",
+  "        loss = loss + l1 * sum(w.abs().sum() for w in weights)", "        pass",
+  ["tests/test_optim.py", "tests/test_train.py::test_l1_penalty_shrinks_the_weights"]),
+ ("weight decay on biases too", "src/visionpath/optim.py",
+  '{"params": [p for p in share if p.dim() <= 1], "weight_decay": 0.0,', '{"params": [p for p in share if p.dim() <= 1], "weight_decay": weight_decay,',
+  ["tests/test_optim.py"]),
+ ("bf16 autocast never on", "src/visionpath/train.py",
+  'enabled=precision == "bf16")', "enabled=False)",
+  ["tests/test_train.py::test_bf16_mixed_precision_trains_and_is_recorded"]),
+ ("bf16 chosen however slow", "src/visionpath/devices.py",
+  "    if bf16_seconds < 0.8 * fp32_seconds:", "    if True:",
+  ["tests/test_devices.py"]),
+ ("a range check removed", "src/visionpath/config.py",
+  '    epochs: int | None = setting(None, "passes over the training images; with a pretrained backbone, the epochs "\n                                 "of stage 1 (the new head alone)", fallback=6, valid="≥ 1")',
+  '    epochs: int | None = setting(None, "passes over the training images; with a pretrained backbone, the epochs "\n                                 "of stage 1 (the new head alone)", fallback=6)',
+  ["tests/test_config.py", "tests/test_train.py::test_bad_settings_get_one_clear_sentence_and_leave_no_run_folder"]),
+ ("older runs filled with today's defaults", "src/visionpath/config.py",
+  '                   **{f.name: f.metadata["absent"] for f in missing})', '                   **{f.name: f.default for f in missing})',
+  ["tests/test_config.py::test_a_run_of_an_older_version_is_read_with_what_it_trained_with"]),
+ ("recipe ignored", "src/visionpath/defaults.py",
+  "    recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None}", "    recipe = {}",
+  ["tests/test_defaults.py", "tests/test_train.py::test_a_models_recipe_fills_what_the_user_left_out"]),
+ ("photo fine-tuning rate changed", "src/visionpath/defaults.py",
+  "PHOTO_FINE_TUNE_LR = 1e-5", "PHOTO_FINE_TUNE_LR = 1e-4",
+  ["tests/test_defaults.py"]),
+ ("batch norm statistics move while fine-tuning", "src/visionpath/train.py",
+  "    frozen += [m for m in net.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]", "",
+  ["tests/test_train_stages.py::test_unfreeze_top_blocks_fine_tunes_only_those",
+   "tests/test_train_stages.py::test_discriminative_learning_rates_shrink_block_by_block"]),
+ ("an upward import", "src/visionpath/report.py",
+  "from .run_folder import read_history\n", "from .run_folder import read_history\nfrom .runs import Run  # noqa\n",
+  ["tests/test_layering.py"]),
+ ("matplotlib switched on import", "src/visionpath/report.py",
+  "from matplotlib.figure import Figure\n", "import matplotlib\nmatplotlib.use('Agg')\nfrom matplotlib.figure import Figure\n",
+  ["tests/test_layering.py::test_importing_visionpath_leaves_matplotlib_as_it_was"]),
+ ("our dropout keeps everything", "src/visionpath/models/kernels.py",
+  "(torch.rand_like(x) >= self.p)", "(torch.rand_like(x) >= 0)",
+  ["tests/models/test_kernels.py"]),
+ ("small-map depthwise gradient off by a tap", "src/visionpath/models/kernels.py",
+  "grad_weight[:, 0, i, j] = (padded[:, :, i:i + height, j:j + width] * grad_out).sum((0, 2, 3))",
+  "grad_weight[:, 0, j, i] = (padded[:, :, i:i + height, j:j + width] * grad_out).sum((0, 2, 3))",
+  ["tests/models/test_kernels.py"]),
+ ("prediction blends transparency onto black", "src/visionpath/data/images.py",
+  '    background = Image.new("RGBA", img.size, (255, 255, 255, 255))', '    background = Image.new("RGBA", img.size, (0, 0, 0, 255))',
+  ["tests/test_predict.py::test_any_picture_is_converted_to_what_the_model_expects"]),
+ ("a head in the registry cut off from the loss", "src/visionpath/models/scratch.py",
+  "        nn.AdaptiveMaxPool2d(1), nn.Flatten(), Dropout(dropout), nn.Linear(w[3], num_classes, bias=False),",
+  "        nn.AdaptiveMaxPool2d(1), nn.Flatten(), Dropout(dropout), nn.Linear(w[3], num_classes, bias=False).requires_grad_(False),",
+  ["tests/models/test_registry.py"]),
+ ("the report forgets the command", "src/visionpath/report_html.py",
+  '    out.append(f"<p><code>{html.escape(command)}</code></p>")', "",
+  ["tests/test_report.py::test_report_html_is_self_contained_and_complete"]),
+ ("dataset listing always says cached", "src/visionpath/cli.py",
+  'state = "cached" if cached == len(spec.files) else', 'state = "cached" if True else',
+  ["tests/test_cli.py::test_listings"]),
+]
+
+
+def main(words: list[str]) -> int:
+    results = []
+    for name, path, old, new, tests in MUTATIONS:
+        if words and not any(w in name for w in words):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp) / "repo"
+            shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "__pycache__",
+                                                                      "results", ".pytest_cache"))
+            text = (work / path).read_text()
+            assert text.count(old) == 1, f"{name}: the text to replace is not in {path} exactly once"
+            (work / path).write_text(text.replace(old, new))
+            done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:warnings", "-p",
+                                   "no:cacheprovider", *tests], cwd=work, capture_output=True, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(work / "src")})
+        caught = done.returncode != 0
+        failed = next((line for line in done.stdout.splitlines() if line.startswith("FAILED")), "")
+        results.append(caught)
+        print(f"{'caught' if caught else 'MISSED'}: {name}  {failed[:110]}", flush=True)
+    print(f"{sum(results)} of {len(results)} mutations caught")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,20 @@
+"""Atomic writes: a reader sees the old file or the new one, never part of one."""
+import pytest
+
+from visionpath import files
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "results.csv"
+    files.atomic_write(target, "old\n")
+    assert target.read_text() == "old\n"
+
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(files.os, "fsync", full_disk)
+    with pytest.raises(OSError):
+        files.atomic_write(target, "new, but cut off\n")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+    monkeypatch.undo()
+    files.atomic_write(target, b"bytes too\n")
+    assert target.read_bytes() == b"bytes too\n"

@@ -1,0 +1,32 @@
+"""A finished run, opened again: its settings, its history, and its scores reproduced from its folder."""
+import json
+
+import pytest
+
+import visionpath
+from visionpath.errors import VisionpathError
+
+
+def test_a_run_reopened_scores_what_training_scored(tiny_folder, tmp_path):
+    run = visionpath.train(tiny_folder, project=tmp_path, model="mlp", epochs=2, batch_size=8, precision="fp32")
+    again = visionpath.open_run(run.path)
+    assert again.config == run.config and again.history == run.history
+    reported = json.loads((run.path / "test_metrics.json").read_text())
+    evaluation = again.evaluate()
+    assert evaluation.accuracy == reported["accuracy"] and evaluation.confusion.tolist() == reported["confusion"]
+    assert visionpath.evaluate(run.path, "validation").accuracy == max(r["val_accuracy"] for r in run.history)
+
+
+def test_what_is_not_a_run(tmp_path):
+    with pytest.raises(VisionpathError, match="is not a visionpath run folder"):
+        visionpath.open_run(tmp_path)
+
+
+def test_a_run_without_a_test_split_says_how_to_evaluate(tmp_path):
+    from conftest import make_folder
+    root = make_folder(tmp_path / "flat", per_class={"": 8})
+    run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
+    with pytest.raises(VisionpathError, match="has no test split; add a test/ folder, or evaluate with --split val"):
+        run.evaluate()
+    with pytest.raises(VisionpathError, match="unknown split 'holdout'"):
+        run.evaluate("holdout")

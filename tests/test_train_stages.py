@@ -1,0 +1,118 @@
+"""Training a pretrained backbone in two stages: the head on the frozen backbone, then fine-tuning."""
+import pytest
+import torch
+
+import visionpath
+from visionpath.checkpoint import load_tensors
+from visionpath.config import TrainConfig
+from visionpath.errors import VisionpathError
+from visionpath.models import create_model, load_pretrained
+
+
+LITE0 = dict(model="efficientnet_lite0", pretrained=True, batch_size=8, image_size=32, precision="fp32",
+             augment="none")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    from conftest import make_folder
+    return make_folder(tmp_path_factory.mktemp("transfer") / "photos", size=32)
+
+
+def backbone_tensors(path):
+    return {k: v for k, v in load_tensors(path, "model.").items() if k.startswith("backbone.")}
+
+
+def pretrained_backbone():
+    net = create_model("efficientnet_lite0", 3, (3, 32, 32))
+    load_pretrained(net)
+    return {f"backbone.{k}": v for k, v in net.backbone.state_dict().items()}
+
+
+@pytest.mark.parametrize("feature_cache", [True, False])
+def test_stage_one_freezes_weights_and_batch_norm_statistics(photos, tmp_path, feature_cache):
+    run = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=0, feature_cache=feature_cache,
+                           **LITE0)
+    before, after = pretrained_backbone(), backbone_tensors(run.path / "last.safetensors")
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed == []  # running_mean and running_var included
+    head = load_tensors(run.path / "last.safetensors", "model.head.")
+    assert head["1.weight"].shape == (3, 1280)
+    assert [r["stage"] for r in run.history] == [1, 1]
+
+
+def test_cached_features_train_the_same_head_as_recomputing_them(photos, tmp_path):
+    cached = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=0, dropout=0.0, **LITE0)
+    slow = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=0, dropout=0.0,
+                            feature_cache=False, **LITE0)
+    a = load_tensors(cached.path / "last.safetensors", "model.head.")
+    b = load_tensors(slow.path / "last.safetensors", "model.head.")
+    assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
+
+
+def test_unfreeze_top_blocks_fine_tunes_only_those(photos, tmp_path):
+    run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=1, unfreeze=1, **LITE0)
+    before, after = pretrained_backbone(), backbone_tensors(run.path / "last.safetensors")
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    # lite0's coarse groups: stem, blocks.0 ... blocks.5, then blocks.6 with the head convolution: the top one
+    top = ("backbone.blocks.6.", "backbone.conv_head.", "backbone.bn2.")
+    assert changed and all(k.startswith(top) for k in changed)
+    assert "backbone.bn2.weight" in changed  # unfrozen batch norm learns its scale and shift...
+    assert not any("running" in k for k in changed)  # ...but keeps ImageNet's statistics
+    assert [r["stage"] for r in run.history] == [1, 2]
+    assert (run.path / "curves.png").stat().st_size > 10_000
+
+
+def test_discriminative_learning_rates_shrink_block_by_block():
+    from visionpath.optim import make_optimizer
+    from visionpath.train import freeze_for_stage
+    net = create_model("efficientnet_lite0", 3, (3, 32, 32))
+    frozen, lr_scale = freeze_for_stage(net, 2, TrainConfig(unfreeze=2, layer_lr_decay=0.5))
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    opt = make_optimizer("adam", trainable, 1e-3, 1e-4, torch.device("cpu"), lr_scale)
+    lr_of = {p: group["lr"] for group in opt.param_groups for p in group["params"]}
+    top, second, third = (list(p for module in group for p in module.parameters())
+                          for group in net.block_groups()[-1:-4:-1])
+    assert {lr_of[p] for p in net.head.parameters()} == {1e-3}
+    assert {lr_of[p] for p in top} == {5e-4} and {lr_of[p] for p in second} == {2.5e-4}
+    assert not any(p in lr_of for p in third)  # below --unfreeze 2: frozen
+    assert {group["lr_scale"] for group in opt.param_groups} == {1.0, 0.5, 0.25}
+    batch_norms = [m for m in net.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert all(any(m is f for f in frozen) for m in batch_norms)  # statistics kept, even in the blocks that train
+
+
+def test_pretrained_only_for_backbones(photos, tmp_path):
+    with pytest.raises(VisionpathError, match="--pretrained and --weights apply to pretrained backbones"):
+        visionpath.train(photos, project=tmp_path, model="cnn", pretrained=True)
+
+
+def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path):
+    run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=0, **LITE0)
+    evaluation = run.evaluate()
+    assert evaluation.confusion.sum() == 12 and evaluation.split == "test"
+    paths = sorted((photos / "test").rglob("*.png"))  # the order evaluation scored them in: class folders sorted
+    predictions = run.predict(paths, top_k=3)
+    assert [p.path for p in predictions] == [str(p) for p in paths]
+    for prediction, probabilities in zip(predictions, evaluation.probabilities):
+        assert dict(prediction.top) == pytest.approx(dict(zip(evaluation.classes, probabilities.tolist())), abs=1e-5)
+
+
+def test_a_folder_with_no_model_gets_the_photo_defaults(photos, tmp_path, capsys):
+    run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=1, batch_size=8, image_size=32,
+                           precision="fp32")
+    out = capsys.readouterr().out
+    assert "no --model: a folder of photos trains efficientnet_lite0, pretrained on ImageNet" in out
+    assert "early stopping: fine-tuning stops after 3 epochs" in out
+    assert run.config.model == "efficientnet_lite0" and run.config.pretrained
+    assert run.config.early_stopping == 3 and [r["stage"] for r in run.history] == [1, 2]
+    assert (run.path / "report.html").is_file() and (run.path / "split.csv").is_file()
+
+
+def test_early_stopping_waits_for_fine_tuning(tmp_path):
+    """Stage 1 is cheap and stopping it would skip fine-tuning: patience counts in stage 2 only, from its start.
+    Validation here disagrees with training, so it is best at epoch 1 and only gets worse."""
+    from conftest import make_folder, mislabel_validation
+    photos = mislabel_validation(make_folder(tmp_path / "photos", size=32))
+    run = visionpath.train(photos, project=tmp_path, epochs=3, fine_tune_epochs=3, early_stopping=1, **LITE0)
+    assert [r["stage"] for r in run.history] == [1, 1, 1, 2]
+    assert max(run.history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))["epoch"] == 1
