@@ -88,7 +88,8 @@ def test_every_flag_is_a_keyword_of_the_api():
     for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate),
                               ("report", Run.report), ("compare", compare_runs)):
         flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
-        keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report") else set())
+        keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
+                                                                    else set())
         assert flags <= keywords, (command, flags - keywords)
     train_flags = {a.dest for a in commands["train"]._actions if a.dest != "help"}
     assert train_flags == set(inspect.signature(train).parameters) - {"config"}  # every setting has its flag

@@ -84,7 +84,8 @@ def test_pictures_with_the_opposite_background_get_a_warning(tmp_path, capsys):
             array = np.zeros((10, 10), np.uint8)  # light strokes on a dark background, like MNIST
             array[2:8, 3 + 3 * label] = 255
             Image.fromarray(array).save(root / name / f"{i}.png")
-    run = visionpath.train(root, project=tmp_path / "runs", model="mlp", epochs=1, batch_size=4, width=8, validation_split=0.34)
+    run = visionpath.train(root, project=tmp_path / "runs", model="mlp", epochs=1, batch_size=4, width=8,
+                           validation_split=0.34, precision="fp32")
     Image.fromarray(np.full((10, 10), 250, np.uint8)).save(tmp_path / "drawn_on_paper.png")
     capsys.readouterr()
     run.predict([tmp_path / "drawn_on_paper.png", root / "one" / "0.png"])

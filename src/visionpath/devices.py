@@ -55,7 +55,8 @@ def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
 def bf16_verdict(fp32_seconds: float, bf16_seconds: float) -> tuple[str, str]:
     """(precision, why) from the time of one matrix product in fp32 and under bf16 autocast."""
     if bf16_seconds > 3 * fp32_seconds:
-        return "fp32", f"bf16 measured {bf16_seconds / fp32_seconds:.0f}× slower than fp32 on this CPU (no native bf16)"
+        return "fp32", (f"bf16 measured {bf16_seconds / fp32_seconds:.0f}× slower than fp32 on this CPU "
+                        "(no native bf16)")
     if bf16_seconds < 0.8 * fp32_seconds:
         return "bf16", f"measured {fp32_seconds / bf16_seconds:.1f}× faster than fp32 on this CPU"
     return "fp32", f"bf16 measured no faster than fp32 on this CPU ({fp32_seconds / bf16_seconds:.1f}×)"

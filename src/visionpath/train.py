@@ -316,8 +316,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
             say(f"epoch {epoch}/{total_epochs(config, model)} · {data.iterations:,} iterations × {config.batch_size} "
-                f"images · {row['epoch_time']:.1f}s · loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%} · "
-                f"val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
+                f"images · {row['epoch_time']:.1f}s · loss {row['train_loss']:.4f} "
+                f"acc {row['train_accuracy']:.2%} · val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
                 f"{f' (balanced {validation.balanced_accuracy:.2%})' if data.unbalanced else ''}"
                 f"{' · best' if improved else ''}")
             with ctrl_c.deferred():  # the epoch's files are written whole, or not at all
@@ -503,7 +503,8 @@ def train_one_epoch(epoch: int, stage: Stage, config: TrainConfig, data: Trainin
         correct += (logits.detach().argmax(1) == y).sum()
         if bar.live.is_started and (time.perf_counter() - shown > 0.25 or i == iterations - 1):
             seen = min((i + 1) * batch_size, len(data.labels))
-            bar.update(task, completed=i + 1, status=f"loss {loss_sum.item() / seen:.4f} acc {correct.item() / seen:.2%}")
+            bar.update(task, completed=i + 1,
+                       status=f"loss {loss_sum.item() / seen:.4f} acc {correct.item() / seen:.2%}")
             shown = time.perf_counter()
     bar.remove_task(task)
     seen = min(iterations * batch_size, len(data.labels))
