@@ -207,6 +207,12 @@ class TrainConfig:
         return " ".join(parts)
 
 
+TrainConfig.__doc__ = ("Every setting of a training run, in the order a reader meets them: data, model, optimisation, "
+                       "regularisation, transfer learning, the run. None: decided when the run starts.\n\n"
+                       + "\n".join(f"    {f.name} ({f.type}, default {f.default!r}): {f.metadata['help']}"
+                                   for f in fields(TrainConfig)))
+
+
 def flag(name: str) -> str:
     """The command-line flag of a setting: batch_size -> --batch-size."""
     return "--" + name.replace("_", "-")
