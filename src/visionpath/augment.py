@@ -47,6 +47,9 @@ class Augmentation:
         return ", ".join(p for p in parts if p) or "none"
 
 
+# The largest rotation (degrees), shift and zoom (fractions of the side) a flag may ask for.
+LIMITS = {"rotation": 180, "shift": 0.5, "zoom": 0.9}
+
 PRESETS = {
     "none": Augmentation(),
     "standard": Augmentation(shift=0.125, flip=True),
@@ -60,7 +63,7 @@ def make_augmentation(preset: str, rotation: float | None = None, shift: float |
     if preset not in PRESETS:
         raise VisionpathError(f"unknown augmentation preset '{preset}'; choose from {', '.join(PRESETS)}.")
     changes = {k: v for k, v in dict(rotation=rotation, shift=shift, zoom=zoom, flip=flip).items() if v is not None}
-    for key, limit in (("rotation", 180), ("shift", 0.5), ("zoom", 0.9)):
+    for key, limit in LIMITS.items():
         if key in changes and not 0 <= changes[key] <= limit:
             raise VisionpathError(f"--{key} must be between 0 and {limit} (got {changes[key]}).")
     return replace(PRESETS[preset], **changes)

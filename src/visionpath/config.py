@@ -18,7 +18,7 @@ import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .augment import PRESETS
+from .augment import LIMITS, PRESETS
 from .console import say
 from .devices import PRECISIONS, pick_device
 from .errors import VisionpathError
@@ -88,11 +88,11 @@ class TrainConfig:
                                   "(+ TrivialAugment + random erasing)", fallback="none", choices=PRESETS,
                                   absent="none")
     rotation: float | None = setting(None, "random rotation up to this many degrees (overrides the preset)",
-                                     valid="[0, 180]", metavar="DEGREES")
+                                     valid=f"[0, {LIMITS['rotation']}]", metavar="DEGREES")
     shift: float | None = setting(None, "random shift up to this fraction of the side (overrides the preset)",
-                                  valid="[0, 0.5]", metavar="FRACTION")
+                                  valid=f"[0, {LIMITS['shift']}]", metavar="FRACTION")
     zoom: float | None = setting(None, "random zoom in or out by up to this fraction (overrides the preset)",
-                                 valid="[0, 0.9]", metavar="FRACTION")
+                                 valid=f"[0, {LIMITS['zoom']}]", metavar="FRACTION")
     flip: bool | None = setting(None, "random horizontal flips (default: as the preset says; never for digits "
                                 "unless forced)")
     early_stopping: int | None = setting(None, "stop after this many epochs without a better validation accuracy "
