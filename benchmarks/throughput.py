@@ -14,6 +14,8 @@ Sections, each written to benchmarks/results/<section>.md and .json:
   decode_workers         the first pass's decoding (hymenoptera's photos to 224 px) in threads, as visionpath does it,
                          against torch DataLoader worker processes (2 and 4), medians of 3.
   profile_cifar10_resnet9  where one resnet9 epoch goes, under torch.profiler, by kind of work.
+  cached_load            a cached second load of cats-vs-dogs at 224 px (the picture cache's checks included) against
+                         --compare-src, in fresh processes, alternating.
 The in-process sections apply `keep_freed_memory()` first, as the `visionpath` command does.
 """
 from __future__ import annotations
@@ -261,7 +263,61 @@ def profile_cifar10_resnet9(bench: Bench) -> None:
                 {"groups": {g: t / 1e6 for g, t in groups.items()}, "wall_seconds": wall})
 
 
+LOAD_SCRIPT = """
+import json, sys, time
+from visionpath.data import load_dataset
+t0 = time.perf_counter()
+data = load_dataset(sys.argv[1], image_size=224, enlarge=False)
+seconds = time.perf_counter() - t0
+total = sum(len(images) + 0 * int(images.images.sum()) for _, images in data.splits())  # every row read once
+print(json.dumps({"seconds": seconds, "with_a_pass": time.perf_counter() - t0, "pictures": total,
+                  "from_cache": data.folder.from_cache}))
+"""
+
+
+def cached_load(bench: Bench) -> None:
+    """A cached second load of cats-vs-dogs at 224 px, this code (whose every load checks the rows it maps against
+    their CRC-32s and every index entry against its seal) against --compare-src, alternating, in fresh processes."""
+    zipfile.ZipFile(SHARED / "data" / "cats-vs-dogs.zip").extractall(bench.tmp / "cvd")
+    root = bench.tmp / "cvd" / "cats-vs-dogs"
+    codes = {"visionpath": None, **({"before": bench.compare_src} if bench.compare_src else {})}
+    rounds = 1 if bench.quick else 7
+    results: dict[str, list[dict]] = {code: [] for code in codes}
+    first = {}
+    for code, src in codes.items():  # each code fills its own cache once
+        env = bench.env(src, VISIONPATH_HOME=str(bench.tmp / f"home-{code}"))
+        first[code] = _load(env, root)
+    for _ in range(rounds):
+        for code, src in codes.items():
+            results[code].append(_load(bench.env(src, VISIONPATH_HOME=str(bench.tmp / f"home-{code}")), root))
+    lines = ["| code | first load (decoding) | cached load, median | cached load + reading every row, median | "
+             "rounds | from the cache |", "|---|---|---|---|---|---|"]
+    for code in codes:
+        rows = results[code]
+        lines.append(f"| {code} | {first[code]['seconds']:.2f} s | {median([r['seconds'] for r in rows]):.3f} s | "
+                     f"{median([r['with_a_pass'] for r in rows]):.3f} s | {len(rows)} | {rows[-1]['from_cache']:,} of "
+                     f"{rows[-1]['pictures']:,} |")
+    if bench.compare_src:
+        ratio = median([r["with_a_pass"] for r in results["visionpath"]]) / \
+            median([r["with_a_pass"] for r in results["before"]])
+        lines += ["", f"- cached load with a pass over every row, this code against before: **×{ratio:.2f}** (target: "
+                      f"no more than ×1.10: {'met' if ratio <= 1.10 else 'NOT met'})"]
+    bench.write("cached_load", "A cached second load of a photo folder: what the cache's checks cost", lines,
+                {"first": first, "rounds": results},
+                about="data: ../shared/data/cats-vs-dogs.zip unzipped (1,802 photos, two class folders) at 224 px; "
+                      "each load in a fresh process, the codes alternating; the time includes a pass over every "
+                      "picture (as an epoch makes), so that rows mapped but not yet read are counted")
+
+
+def _load(env: dict, root: Path) -> dict:
+    import subprocess
+    done = subprocess.run([sys.executable, "-c", LOAD_SCRIPT, str(root)], capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 if __name__ == "__main__":
     main(__doc__, {"cifar10_cnn_loader": cifar10_cnn_loader, "cifar10_feature_cache": cifar10_feature_cache,
                    "predict_throughput": predict_throughput, "decode_workers": decode_workers,
-                   "profile_cifar10_resnet9": profile_cifar10_resnet9})
+                   "profile_cifar10_resnet9": profile_cifar10_resnet9, "cached_load": cached_load})

@@ -11,8 +11,10 @@ from visionpath.run_folder import load_model
 
 def test_round_trip_with_metadata(tmp_path):
     model = torch.nn.Linear(3, 2)
-    save_checkpoint(tmp_path / "c.safetensors", model, {"classes": ["a", "b"]}, {"rng.torch": torch.get_rng_state()})
-    assert read_metadata(tmp_path / "c.safetensors") == {"classes": ["a", "b"]}
+    meta = {"format": 1, "model": "x", "model_args": {}, "classes": ["a", "b"], "input_shape": [3], "mean": [0.0],
+            "std": [1.0]}
+    save_checkpoint(tmp_path / "c.safetensors", model, meta, {"rng.torch": torch.get_rng_state()})
+    assert read_metadata(tmp_path / "c.safetensors") == meta
     weights = load_tensors(tmp_path / "c.safetensors", "model.")
     assert set(weights) == {"weight", "bias"} and torch.equal(weights["weight"], model.weight)
 
@@ -37,3 +39,35 @@ def test_foreign_and_broken_checkpoints(tmp_path):
         load_model(tmp_path / "junk.safetensors")
     with pytest.raises(VisionpathError, match="does not exist"):
         load_model(tmp_path / "missing.safetensors")
+
+
+def _with_metadata(path, text: str):
+    from safetensors.torch import save_file
+    save_file({"model.w": torch.zeros(2)}, path, metadata={"visionpath": text})
+    return path
+
+
+def test_checkpoint_metadata_that_is_damaged_missing_or_newer_is_one_sentence(tmp_path):
+    import json
+    good = {"format": 1, "model": "mlp", "model_args": {}, "classes": ["a", "b"], "input_shape": [1, 4, 4],
+            "mean": [0.5], "std": [0.5]}
+    with pytest.raises(VisionpathError, match="not valid JSON"):
+        read_metadata(_with_metadata(tmp_path / "a.safetensors", "{not json"))
+    with pytest.raises(VisionpathError, match="lacks classes"):
+        read_metadata(_with_metadata(tmp_path / "b.safetensors", json.dumps({k: v for k, v in good.items()
+                                                                             if k != "classes"})))
+    with pytest.raises(VisionpathError, match="newer visionpath .*format 7; this one reads formats up to 1"):
+        read_metadata(_with_metadata(tmp_path / "c.safetensors", json.dumps({**good, "format": 7})))
+    assert read_metadata(_with_metadata(tmp_path / "d.safetensors", json.dumps(good))) == good
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path):
+    from visionpath.models import create_model
+    model = create_model("mlp", 2, (1, 4, 4))
+    with torch.no_grad():
+        next(model.parameters())[0, 0] = float("nan")
+    meta = {"format": 1, "model": "mlp", "model_args": {}, "classes": ["a", "b"], "input_shape": [1, 4, 4],
+            "mean": [0.5], "std": [0.5]}
+    save_checkpoint(tmp_path / "nan.safetensors", model, meta)
+    with pytest.raises(VisionpathError, match="not finite numbers .* diverged"):
+        load_model(tmp_path / "nan.safetensors")

@@ -1,9 +1,13 @@
 """The command line: every command end to end, and bad input as one sentence with a non-zero exit."""
 import json
+import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import SHARED_DATA
 from visionpath.cli import main
@@ -39,16 +43,103 @@ def test_listings(capsys):
     assert state["cifar100"].split()[:3] == ["0/1", "files", "cached"]
 
 
-@pytest.mark.parametrize("argv, message", [
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> dict:
+    """One small trained run, for the commands that read one ({run}), with a picture ({picture}) and a folder
+    to write in ({tmp})."""
+    from conftest import make_folder
+    tmp = tmp_path_factory.mktemp("bad-settings")
+    with pytest.MonkeyPatch.context() as patch:  # its own cache, as every test has
+        patch.setenv("VISIONPATH_HOME", str(tmp / "home"))
+        root = make_folder(tmp / "photos")
+        assert main(["train", str(root), "--model", "mlp", "--epochs", "1", "--batch-size", "8", "--precision",
+                     "fp32", "--project", str(tmp / "runs")]) == 0
+    (tmp / "a-file").write_text("")
+    return {"run": str(tmp / "runs" / "photos-mlp-1"), "picture": str(root / "test" / "ant" / "0.png"),
+            "tmp": str(tmp), "photos": str(root)}
+
+
+# Every command's bad settings: the argument, and the sentence that must answer it (before any work is done).
+BAD_SETTINGS = [
     (["train", "imagenet"], "neither a built-in dataset"),
     (["train", "mnist", "--model", "resnet9000"], "unknown model"),
-    (["train", "mnist", "--epochs", "0"], "--epochs must be"),
+    (["train", "mnist", "--epochs", "0"], "--epochs must be a whole number of at least 1 (got 0)"),
+    (["train", "mnist", "--batch-size", "0"], "--batch-size must be a whole number of at least 1"),
+    (["train", "{photos}", "--image-size", "-5"], "--image-size must be a whole number of at least 1 (got -5)"),
+    (["train", "{photos}", "--image-size", "0"], "--image-size must be a whole number of at least 1 (got 0)"),
+    (["train", "mnist", "--model", "mlp", "--width", "-3"], "--width must be a whole number of at least 1"),
+    (["train", "mnist", "--model", "mlp", "--width", "0"], "--width must be a whole number of at least 1 (got 0)"),
+    (["train", "{photos}", "--fine-tune-lr", "-1"], "--fine-tune-lr must be positive (got -1.0)"),
+    (["train", "mnist", "--lr", "inf"], "--lr must be a finite number (got inf)"),
+    (["train", "mnist", "--lr", "nan"], "--lr must be"),
+    (["train", "mnist", "--weight-decay=-1e-4"], "--weight-decay must be zero or positive"),
+    (["train", "mnist", "--validation-split", "1.5"], "--validation-split must be in (0, 1)"),
+    (["train", "mnist", "--dropout", "1"], "--dropout must be in [0, 1)"),
+    (["train", "mnist", "--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
+    (["train", "mnist", "--rotation", "400"], "--rotation must be in [0, "),
+    (["train", "mnist", "--optimizer", "rmsprop"], "unknown --optimizer 'rmsprop'; choose from adam"),
+    (["train", "mnist", "--device", "tpu"], "unknown device 'tpu'"),
+    (["train", "mnist", "--model", "mlp", "--pretrained"], "--pretrained and --weights apply to pretrained"),
+    (["train", "mnist", "--project", "{tmp}/a-file"], "--project {tmp}/a-file is a file"),
+    (["train", "{photos}", "--batch-size", "1000", "--model", "mlp"], "--batch-size 1000 is larger than the 30"),
+    (["train", "--resume", "{tmp}"], "is not a run folder that can be resumed"),
+    (["train", "--resume", "{run}", "--epochs", "3"], "--resume continues a run with its own settings"),
     (["evaluate", "/nonexistent/run"], "not a visionpath run folder"),
-])
-def test_bad_input_is_one_sentence(argv, message, capsys):
-    assert main(argv) == 2
+    (["evaluate", "{run}", "--split", "holdout"], "unknown --split 'holdout'; choose test, validation or train"),
+    (["evaluate", "{run}", "--data-dir", "{tmp}/nowhere"], "--data-dir {tmp}/nowhere is not a folder"),
+    (["report", "{tmp}"], "not a visionpath run folder"),
+    (["predict", "{run}", "{picture}", "--batch-size", "0"], "--batch-size must be at least 1 (got 0)"),
+    (["predict", "{run}", "{picture}", "--top-k", "0"], "--top-k must be at least 1 (got 0)"),
+    (["predict", "{run}", "{picture}", "--min-confidence", "2"], "--min-confidence must be between 0 and 1 (got 2.0)"),
+    (["predict", "{run}", "{picture}", "--csv", "{tmp}/nowhere/p.csv"], "the folder {tmp}/nowhere does not exist"),
+    (["predict", "{run}", "{picture}", "--csv", "{tmp}"], "--csv {tmp} is a folder"),
+    (["predict", "{run}", "{tmp}/missing.png"], "missing.png does not exist"),
+    (["predict", "{tmp}/a-file", "{picture}"], "not a readable checkpoint"),
+    (["compare", "{tmp}"], "is not a visionpath run folder"),
+    (["compare", "{run}", "--output", "{tmp}/nowhere/cmp"], "the folder {tmp}/nowhere does not exist"),
+    (["data", "check", "{tmp}/nowhere"], "is not a folder"),
+    (["data", "check", "{photos}", "--labels", "{tmp}/nowhere.csv"], "--labels {tmp}/nowhere.csv does not exist"),
+    (["data", "split", "{photos}", "{tmp}/split", "--validation", "1.5"], "must be shares between 0 and 1"),
+]
+if not torch.cuda.is_available():
+    BAD_SETTINGS.append((["train", "mnist", "--device", "cuda"], "--device cuda: this machine has no CUDA GPU"))
+
+
+@pytest.mark.parametrize("argv, message", BAD_SETTINGS, ids=[" ".join(a) for a, _ in BAD_SETTINGS])
+def test_every_bad_setting_is_one_sentence_before_any_work(argv, message, finished_run, capsys):
+    fill = lambda text: text.format(**finished_run)  # noqa: E731
+    started = time.perf_counter()
+    assert main([fill(a) for a in argv]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("error: ") and err.count("\n") == 1 and fill(message) in err, err
+    assert "Traceback" not in out + err and "epoch 1" not in out  # nothing trained, nothing loaded at length
+    assert time.perf_counter() - started < 60
+
+
+def test_an_unexpected_error_is_one_line_and_a_log_with_the_traceback(monkeypatch, capsys):
+    import visionpath.cli as cli
+    monkeypatch.setattr(cli, "list_models", lambda: 1 / 0)  # a bug anywhere
+    assert main(["models"]) == 3
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and "Traceback" not in err
+    assert err.startswith("error: visionpath failed unexpectedly (ZeroDivisionError: division by zero)")
+    log = Path(err.split("the full traceback is in ")[1].split(". Run again")[0])
+    assert "Traceback" not in err and "ZeroDivisionError" in log.read_text() and "lambda" in log.read_text()
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "models"])
+
+
+def test_file_names_that_are_not_utf8_train_evaluate_and_predict(tmp_path, capsys):
+    from conftest import make_folder
+    root = make_folder(tmp_path / "photos")
+    odd = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not valid UTF-8
+    (root / "train" / "ant" / "0.png").rename(root / "train" / "ant" / odd)
+    (root / "test" / "bee" / "0.png").rename(root / "test" / "bee" / odd)
+    assert main(["train", str(root), "--model", "mlp", "--epochs", "1", "--batch-size", "8", "--precision", "fp32",
+                 "--project", str(tmp_path / "runs")]) == 0
+    run = tmp_path / "runs" / "photos-mlp-1"
+    assert main(["evaluate", str(run)]) == 0 and "(12 images)" in capsys.readouterr().out
+    assert main(["predict", str(run), str(root / "test" / "bee" / odd), "--csv", str(tmp_path / "p.csv")]) == 0
+    assert "caf\ufffd.png: " in capsys.readouterr().out and b"caf\xe9.png" in (tmp_path / "p.csv").read_bytes()
 
 
 def test_missing_data_offline_says_where_to_put_it(capsys):
@@ -93,3 +184,16 @@ def test_every_flag_is_a_keyword_of_the_api():
         assert flags <= keywords, (command, flags - keywords)
     train_flags = {a.dest for a in commands["train"]._actions if a.dest != "help"}
     assert train_flags == set(inspect.signature(train).parameters) - {"config"}  # every setting has its flag
+
+
+def test_the_cache_command_shows_verifies_prunes_and_clears(tiny_folder, capsys):
+    from visionpath.data import load_dataset
+    load_dataset(tiny_folder)
+    capsys.readouterr()
+    assert main(["cache"]) == 0
+    assert "12×12 colour: 54 pictures in 3 segment(s)" in capsys.readouterr().out
+    assert main(["cache", "verify"]) == 0 and "every cached picture matches its checksums" in capsys.readouterr().out
+    assert main(["cache", "prune"]) == 0 and "freed 0.0 kB" in capsys.readouterr().out
+    assert main(["cache", "clear"]) == 0
+    out = capsys.readouterr().out
+    assert "freed " in out and out.rstrip().splitlines()[-2].strip() == "empty"

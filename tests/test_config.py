@@ -59,7 +59,7 @@ def test_the_command_line_rebuilds_the_same_config():
     assert command == ("visionpath train 'my photos' --model resnet9 --epochs 3 --lr 0.02 --augment strong "
                        "--no-flip --no-feature-cache --seed 7")
     args = vars(build_parser().parse_args(shlex.split(command)[1:]))
-    args.pop("command")
+    args.pop("command"), args.pop("debug")
     assert TrainConfig(**args) == config
 
 

@@ -2,6 +2,7 @@
 import pytest
 
 from visionpath import files
+from visionpath.errors import VisionpathError
 
 
 def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
@@ -12,7 +13,7 @@ def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path
     def full_disk(*args):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(files.os, "fsync", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(VisionpathError, match="disk holding .* is full: results.csv was not written"):
         files.atomic_write(target, "new, but cut off\n")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["results.csv"]
     monkeypatch.undo()

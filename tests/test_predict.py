@@ -116,3 +116,18 @@ def test_many_pictures_stream_through_in_batches(trained, tiny_folder):
     """Batches smaller than the number of files: every picture once, in order."""
     results = trained.predict([tiny_folder / "train", tiny_folder / "test"], batch_size=7)
     assert len(results) == 42 and results[0].path.endswith("train/ant/0.png")
+
+
+def test_tta_mirrors_only_what_training_allowed(trained, tiny_folder, capsys):
+    from visionpath.checkpoint import load_tensors, read_metadata, save_checkpoint
+    best = trained.path / "best.safetensors"
+    meta = read_metadata(best)
+    assert meta["mirror_safe"] is True  # photos: a mirrored ant is an ant
+    model, _ = visionpath.load_model(trained.path)
+    save_checkpoint(best, model, {**meta, "mirror_safe": False})  # as for digits trained without flips
+    assert torch.equal(load_tensors(best, "model.")["1.weight"], model.state_dict()["1.weight"])
+    plain = trained.predict([tiny_folder / "test"])
+    capsys.readouterr()
+    asked = trained.predict([tiny_folder / "test"], tta=True)
+    assert "--tta: no mirrored copies for this model" in capsys.readouterr().out
+    assert [r.probability for r in asked] == [r.probability for r in plain]

@@ -28,5 +28,5 @@ def test_a_run_without_a_test_split_says_how_to_evaluate(tmp_path):
     run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
     with pytest.raises(VisionpathError, match="has no test split; add a test/ folder, or evaluate with --split val"):
         run.evaluate()
-    with pytest.raises(VisionpathError, match="unknown split 'holdout'"):
+    with pytest.raises(VisionpathError, match="unknown --split 'holdout'"):
         run.evaluate("holdout")

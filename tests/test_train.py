@@ -108,10 +108,10 @@ def test_checkpoints_are_written_atomically(tiny_folder, tmp_path, monkeypatch):
     before = (run.path / "last.safetensors").read_bytes()
 
     def crash(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
     monkeypatch.setattr(files.os, "fsync", crash)  # the disk fills as the new checkpoint is written
     model, _ = run.load_model()
-    with pytest.raises(OSError):
+    with pytest.raises(VisionpathError, match="is full: last.safetensors was not written"):
         save_checkpoint(run.path / "last.safetensors", model, {"x": 1})
     assert (run.path / "last.safetensors").read_bytes() == before  # the old checkpoint is intact
     assert sorted(p.name for p in run.path.iterdir() if p.name.startswith(".")) == []  # no temporary file left
@@ -285,3 +285,21 @@ def test_a_folder_run_records_its_data(tiny_folder, tmp_path):
     with open(run.path / "split.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 54 and {r["split"] for r in rows} == {"train", "validation", "test"}
+
+
+def test_a_run_that_diverges_later_keeps_its_best_epoch_and_says_what_to_try(tiny_folder, tmp_path, monkeypatch,
+                                                                              capsys):
+    import sys
+    training = sys.modules["visionpath.train"]  # (the module: visionpath.train is also the function's name)
+    real = training.train_one_epoch
+
+    def diverging(epoch, *args):  # as a too-high rate does once the weights have grown: epoch 3 blows up
+        loss, accuracy = real(epoch, *args)
+        return (float("nan") if epoch == 3 else loss), accuracy
+    monkeypatch.setattr(training, "train_one_epoch", diverging)
+    run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 5})
+    out = capsys.readouterr().out
+    assert run.diverged and "training diverged in epoch 3: the loss became nan with --lr 0.004" in out
+    assert "Try a lower --lr, e.g. 0.0004" in out and [r["epoch"] for r in run.history] == [1, 2]
+    assert read_metadata(run.path / "best.safetensors")["epoch"] in (1, 2)
+    assert (run.path / "test_metrics.json").is_file()  # the best epoch was scored, as at the end of any run

@@ -18,6 +18,8 @@ from .errors import VisionpathError
 from .files import atomic_write
 
 METADATA_KEY = "visionpath"
+FORMAT = 1  # raise when the metadata changes so that an older visionpath must not read it; every older one is read
+REQUIRED = ("format", "model", "model_args", "classes", "input_shape", "mean", "std")
 
 
 def save_checkpoint(path: Path, model: torch.nn.Module, metadata: dict, extra: dict[str, torch.Tensor] | None = None
@@ -40,7 +42,22 @@ def read_metadata(path: Path) -> dict:
     if METADATA_KEY not in header:
         raise VisionpathError(f"{path} is a safetensors file but not a visionpath checkpoint (it has no visionpath "
                               "metadata); pass --weights to load foreign weights into a model instead.")
-    return json.loads(header[METADATA_KEY])
+    try:
+        metadata = json.loads(header[METADATA_KEY])
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict):
+        raise VisionpathError(f"{path} is damaged: its visionpath metadata is not valid JSON.")
+    version = metadata.get("format")
+    if isinstance(version, int) and version > FORMAT:
+        raise VisionpathError(f"{path} was written by a newer visionpath ({metadata.get('visionpath_version', '?')}, "
+                              f"checkpoint format {version}; this one reads formats up to {FORMAT}); upgrade "
+                              "visionpath to use it.")
+    missing = [key for key in REQUIRED if key not in metadata]
+    if missing or not isinstance(version, int):
+        raise VisionpathError(f"{path} is damaged: its metadata lacks {', '.join(missing) or 'a format version'}; "
+                              "it cannot be used.")
+    return metadata
 
 
 def load_tensors(path: Path, prefix: str) -> dict[str, torch.Tensor]:

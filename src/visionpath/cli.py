@@ -4,22 +4,31 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
+import shlex
 import sys
+import tempfile
+import time
+import traceback
 from dataclasses import fields
 from pathlib import Path
 
 from .config import TrainConfig, default_text, flag, setting_type
-from .console import say
+from .console import printable, say
 from .data.builtin import DATASETS, dataset_cache_dir
+from .data.cache import clear_cache, describe_cache, prune_cache, size_text, verify_cache
 from .data.check import check_data
 from .data.folder import split_folder
 from .devices import keep_freed_memory
+from .data.download import cache_home
 from .errors import VisionpathError
+from .files import atomic_write
 from .models import MODELS, count_parameters, create_model
 from .predict import predict
 from .report import compare_runs
 from .runs import Run
 from .train import train
+from .version import __version__
 
 TRAIN_EXAMPLES = """examples:
   visionpath train mnist --model mlp --epochs 5 --batch-size 128
@@ -34,6 +43,8 @@ TRAIN_EXAMPLES = """examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionpath", description="Image classification on PyTorch, from MNIST to "
                                      "your own photos.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error "
+                        "(otherwise it goes to a log file)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     S = argparse.SUPPRESS
     t = commands.add_parser("train", help="train a model on a dataset or a folder of class subfolders",
@@ -82,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                             "per-class table, misclassified pictures", argument_default=S)
     r.add_argument("run", help="a run folder")
     r.add_argument("--data-dir", help="where the data is, if not where it was during training")
+    k = commands.add_parser("cache", help="what the picture cache holds; verify, prune or clear it (safe while "
+                            "runs are reading it)")
+    k.add_argument("action", nargs="?", choices=("show", "verify", "prune", "clear"), default="show",
+                   help="show (default); verify every cached picture against its checksums; prune rows nothing "
+                   "refers to; clear everything")
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
     return parser
@@ -136,39 +152,80 @@ def list_models() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
-    command = args.pop("command")
+    command, debug = args.pop("command"), args.pop("debug") or os.environ.get("VISIONPATH_DEBUG", "") not in ("", "0")
     keep_freed_memory()  # the command's own process: see devices.keep_freed_memory
     try:
-        if command == "train":
-            return 130 if train(**args).interrupted else 0
-        if command == "evaluate":
-            Run(args.pop("run")).evaluate(**args)
-        elif command == "predict":
-            predict(**args)
-        elif command == "compare":
-            output = args.get("output", "comparison")
-            compare_runs(args["runs"], output)
-            say(Path(output).with_suffix(".md").read_text())
-            say(f"written: {output}.md, {output}.csv, {output}.png")
-        elif command == "data" and args.pop("data_command") == "check":
-            root = args.pop("root")
-            return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
-        elif command == "data":
-            counts = split_folder(**args)
-            say(f"wrote {args['destination']}: " + ", ".join(f"{n:,} {split}" for split, n in counts.items()))
-        elif command == "report":
-            Run(args.pop("run")).report(**args)
-        elif command == "datasets":
-            list_datasets()
-        elif command == "models":
-            list_models()
-        else:
-            parser.print_help()
-            return 1
+        return run_command(parser, command, args)
     except VisionpathError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, or something nobody foresaw: one line, and the traceback kept for a report
+        if debug:
+            raise
+        what = printable(str(e)).splitlines()[0] if str(e) else ""
+        print(f"error: visionpath failed unexpectedly ({type(e).__name__}: {what}); the full traceback is in "
+              f"{write_crash_log()}. Run again with --debug to see it here.", file=sys.stderr)
+        return 3
+
+
+def write_crash_log() -> Path:
+    """The current exception's traceback in $VISIONPATH_HOME/logs (or the temporary folder), for a bug report."""
+    text = f"visionpath {__version__}\n{' '.join(map(shlex.quote, sys.argv))}\n\n{traceback.format_exc()}"
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    for folder in (cache_home() / "logs", Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(folder / name, text)
+            return folder / name
+        except (OSError, VisionpathError):
+            continue
+    return Path("(nowhere: no writable folder)")
+
+
+def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict) -> int:
+    """The command's work; its exit status (0 done, 1 warnings or a run that diverged, 130 interrupted)."""
+    if command == "train":
+        run = train(**args)
+        return 130 if run.interrupted else 1 if run.diverged else 0
+    if command == "evaluate":
+        Run(args.pop("run")).evaluate(**args)
+    elif command == "predict":
+        predict(**args)
+    elif command == "compare":
+        output = args.get("output", "comparison")
+        compare_runs(args["runs"], output)
+        say(Path(output).with_suffix(".md").read_text())
+        say(f"written: {output}.md, {output}.csv, {output}.png")
+    elif command == "data" and args.pop("data_command") == "check":
+        root = args.pop("root")
+        return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
+    elif command == "data":
+        counts = split_folder(**args)
+        say(f"wrote {args['destination']}: " + ", ".join(f"{n:,} {split}" for split, n in counts.items()))
+    elif command == "report":
+        Run(args.pop("run")).report(**args)
+    elif command == "cache":
+        cache_command(args["action"])
+    elif command == "datasets":
+        list_datasets()
+    elif command == "models":
+        list_models()
+    else:
+        parser.print_help()
+        return 1
     return 0
+
+
+def cache_command(action: str) -> None:
+    if action == "verify":
+        damaged = verify_cache()
+        say(f"{len(damaged)} damaged segment(s) dropped (their pictures are decoded again when next used)" if damaged
+            else "every cached picture matches its checksums")
+    elif action == "prune":
+        say(f"freed {size_text(prune_cache())}")
+    elif action == "clear":
+        say(f"freed {size_text(clear_cache())}; downloaded datasets in {cache_home() / 'datasets'} are kept")
+    say(describe_cache())

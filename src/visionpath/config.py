@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import functools
 import json
+import math
 import re
 import shlex
 import typing
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from .augment import LIMITS, PRESETS
 from .console import say
-from .devices import PRECISIONS, pick_device
+from .devices import PRECISIONS, parse_device
 from .errors import VisionpathError
 from .files import atomic_write
 from .models import model_entry
@@ -143,11 +144,14 @@ class TrainConfig:
             kind, meta = setting_type(f), f.metadata
             if not _is_a(value, kind):
                 raise VisionpathError(f"{flag(f.name)} must be {_words(kind, meta['valid'])} (got {value!r}).")
+            if kind is float and not math.isfinite(value):
+                raise VisionpathError(f"{flag(f.name)} must be a finite number (got {value}).")
             if meta["choices"] and value not in meta["choices"]:
                 raise VisionpathError(f"unknown {flag(f.name)} '{value}'; choose from {', '.join(meta['choices'])}.")
             if meta["valid"] and not _Interval.parse(meta["valid"]).contains(value):
                 raise VisionpathError(f"{flag(f.name)} must be {_words(kind, meta['valid'])} (got {value}).")
-        pick_device(self.device)  # an unknown device is one sentence
+        if self.device != "auto":
+            parse_device(self.device)  # an unknown device is one sentence (a missing one, when training starts)
         if self.model is not None:
             entry = model_entry(self.model)  # an unknown model is one sentence that lists the known ones
             if (self.pretrained or self.weights) and not entry.pretrained:
@@ -179,7 +183,9 @@ class TrainConfig:
         with what that version did (it trained without them), and the run says so."""
         path = Path(path)
         try:
-            saved = json.loads(path.read_text())["settings"]
+            saved = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))["settings"]
+            if not isinstance(saved, dict):
+                raise TypeError
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise VisionpathError(f"{path} is not a readable visionpath config ({type(e).__name__}); the run folder "
                                   "is damaged or was not made by visionpath.") from None

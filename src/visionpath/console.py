@@ -9,8 +9,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console(highlight=False)
 
 
+def printable(text: str) -> str:
+    """File names that are not valid UTF-8 reach Python with their bytes kept as lone surrogates, which no
+    terminal can print: shown with U+FFFD in their place."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def say(message: str) -> None:
-    console.print(message, markup=False, soft_wrap=True)
+    console.print(printable(message), markup=False, soft_wrap=True)
 
 
 def interactive() -> bool:

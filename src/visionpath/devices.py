@@ -18,10 +18,27 @@ def pick_device(device: str) -> torch.device:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
+    chosen = parse_device(device)
+    if chosen.type == "cuda" and (not torch.cuda.is_available() or (chosen.index or 0) >= torch.cuda.device_count()):
+        found = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        raise VisionpathError(f"--device {device}: this machine has {found or 'no'} CUDA GPU{'s' * (found != 1)} that "
+                              "PyTorch can use; use --device cpu, or auto to take a GPU when there is one.")
+    if chosen.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise VisionpathError(f"--device {device}: Apple's MPS is not available on this machine; use --device cpu "
+                              "or auto.")
+    return chosen
+
+
+def parse_device(device: str) -> torch.device:
+    """The device a name means (cpu, cuda, cuda:1, mps), whether or not this machine has it: a run trained on a GPU
+    is still read on a machine without one."""
     try:
-        return torch.device(device)
-    except RuntimeError:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError):
         raise VisionpathError(f"unknown device '{device}'; use auto, cpu, cuda or mps.") from None
+    if chosen.type not in ("cpu", "cuda", "mps"):
+        raise VisionpathError(f"--device {device} is not supported; use auto, cpu, cuda or mps.")
+    return chosen
 
 
 def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:

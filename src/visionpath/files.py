@@ -1,24 +1,64 @@
 """Writing files so that nothing half-written is ever read back as good."""
 from __future__ import annotations
 
+import errno
 import io
 import os
+import uuid
 from pathlib import Path
+
+from .errors import VisionpathError
 
 
 def atomic_write(path: str | Path, data: bytes | str) -> None:
     """Write to a temporary file beside `path`, flush it to disk, then rename: readers see the old file or the new,
     never part of one (a crash, a full disk or a Ctrl-C in between leaves the old one)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            # surrogateescape: a file name that is not valid UTF-8 is written back as the bytes it was read from
+            f.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:
+        raise write_error(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def temporary_name(path: Path) -> Path:
+    """A private name beside `path` to write it under: .<name>.<pid>.<random>.tmp (the pid tells whether the writer
+    is still alive, so that a stopped writer's leftover can be told from a file being written)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def writer_gone(tmp: Path) -> bool:
+    """Whether the process that was writing this temporary file has ended (killed, or crashed, before renaming)."""
+    try:
+        os.kill(int(tmp.name.split(".")[-3]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def remove_leftovers(folder: Path) -> int:
+    """Delete the temporary files of writers that were stopped before they finished; returns how many."""
+    gone = [p for p in Path(folder).glob(".*.tmp") if writer_gone(p)]
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return len(gone)
+
+
+def write_error(path: Path, error: OSError) -> VisionpathError:
+    """The sentence for a file that could not be written: a full disk, a missing or read-only folder."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return VisionpathError(f"the disk holding {path.parent} is full: {path.name} was not written (any earlier "
+                               "version of it is kept whole). Free some space and run the command again.")
+    return VisionpathError(f"cannot write {path} ({error.strerror}); check that the folder exists and is writable.")
 
 
 def save_figure(fig, path, dpi: int) -> None:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import torch
 
+from .checks import check_number, check_output
 from .console import progress_bar, say
+from .data import DATASETS
 from .data.folder import images_in
 from .data.images import is_image_file, load_images
 from .errors import VisionpathError
@@ -64,17 +66,25 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     label, probability, uncertain, top-k). min_confidence: predictions whose probability is below it are marked
     uncertain (a person should look). tta: also classify each picture mirrored and average the two (test-time
     augmentation: a little more accurate, twice the work)."""
+    check_number("--top-k", top_k, int, low=1)
+    check_number("--batch-size", batch_size, int, low=1)
+    check_number("--min-confidence", min_confidence, float, 0, 1)
+    if csv:
+        check_output("--csv", csv)
     model, meta = load_model(run)
     classes, (channels, height, width) = meta["classes"], meta["input_shape"]
-    top_k = max(1, min(top_k, len(classes)))
+    top_k = min(top_k, len(classes))
     paths = collect_images(images)
+    if tta and not meta.get("mirror_safe", DATASETS[meta["dataset"]].mirror_safe if meta.get("dataset") in DATASETS
+                            else True):
+        say("--tta: no mirrored copies for this model: its training pictures were never mirrored (a mirrored digit "
+            "is not the same digit), so the pictures are classified as they are")
+        tta = False
 
     cpu = torch.device("cpu")
     results: list[Prediction] = []
     unreadable: list[str] = []
     inverted: list[str] = []  # background far lighter or darker than the training pictures'
-    if not 0 <= min_confidence <= 1:
-        raise VisionpathError(f"--min-confidence is a probability between 0 and 1 (got {min_confidence}).")
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task("predicting", total=len(paths), status="")
         for first in range(0, len(paths), batch_size):

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from .checkpoint import load_tensors
+from .checks import check_output
 from .config import TrainConfig
 from .errors import VisionpathError
 from .files import atomic_write, save_figure
@@ -193,6 +194,7 @@ def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], be
 def compare_runs(runs: list[str | os.PathLike], output: str | Path = "comparison") -> list[dict]:
     """Test accuracy, training time, epochs and parameters of several run folders (or Runs), side by side: written
     as <output>.md, <output>.csv and <output>.png (accuracy against training time)."""
+    check_output("--output", Path(output).with_suffix(".md"))
     rows = [_comparison_row(Path(run)) for run in runs]
     output = Path(output)
     text = io.StringIO()
@@ -211,12 +213,18 @@ def compare_runs(runs: list[str | os.PathLike], output: str | Path = "comparison
 
 
 def _comparison_row(run_dir: Path) -> dict:
+    if not (run_dir / "config.json").is_file():
+        raise VisionpathError(f"{run_dir} is not a visionpath run folder (it has no config.json).")
     history = read_history(run_dir)
     if not history:
-        raise VisionpathError(f"{run_dir} has no results.csv: is it a run folder?")
+        raise VisionpathError(f"{run_dir} has no finished epoch (results.csv is missing or empty).")
     config = TrainConfig.read(run_dir / "config.json")
     metrics = run_dir / "test_metrics.json"
-    test = json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None
+    try:
+        test = json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise VisionpathError(f"{metrics} is damaged (not the JSON visionpath wrote); run `visionpath evaluate "
+                              f"{run_dir}` to write it again.") from None
     weights = load_tensors(run_dir / "best.safetensors", "model.")
     best = max(history, key=lambda r: r["val_accuracy"])
     return {"run": run_dir.name, "model": config.model, "data": Path(config.data).name, "epochs": len(history),

@@ -16,13 +16,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .checkpoint import load_tensors, read_metadata
 from .config import TrainConfig
-from .data import DATASETS, Dataset, load_dataset
+from .console import say
+from .data import DATASETS, Dataset, Listing, load_dataset
+from .data.folder import scan_folder
 from .errors import VisionpathError
 from .files import atomic_write
 from .models import create_model, model_entry, prepare_for_device
@@ -49,16 +53,16 @@ def new_run_dir(project: str | Path, name: str) -> Path:
 # ----------------------------------------------------------------------------------------------- the data
 
 def write_data_record(run_dir: Path, dataset: Dataset) -> None:
-    """data.json (counts per split and class, load time, files skipped); for folders also split.csv (each
-    picture's split) and unreadable.txt (the files skipped, and why)."""
+    """data.json (counts per split and class, load time, files skipped; for folders the absolute root); for folders
+    also split.csv (every picture's split, class, size and times) and unreadable.txt (the files skipped, and why)."""
     record = {"name": dataset.name, "classes": dataset.classes, "input_shape": list(dataset.input_shape),
               "validation_from_train": dataset.validation_from_train, "splits": {}}
     for split, images in dataset.splits():
         counts = torch.bincount(images.labels, minlength=len(dataset.classes)).tolist()
         record["splits"][split] = dict(zip(dataset.classes, counts))
     if dataset.folder is not None:
-        record.update(load_seconds=round(dataset.folder.seconds, 3), from_cache=dataset.folder.from_cache,
-                      unreadable=len(dataset.folder.unreadable))
+        record.update(root=os.path.abspath(dataset.folder.root), load_seconds=round(dataset.folder.seconds, 3),
+                      from_cache=dataset.folder.from_cache, unreadable=len(dataset.folder.unreadable))
         write_split(run_dir / "split.csv", dataset)
         if dataset.folder.unreadable:
             atomic_write(run_dir / "unreadable.txt",
@@ -67,19 +71,115 @@ def write_data_record(run_dir: Path, dataset: Dataset) -> None:
 
 
 def read_data_record(run_dir: Path) -> dict | None:
+    """data.json, or None for a run without one; a damaged one is a sentence."""
     path = Path(run_dir) / "data.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8", errors="surrogateescape"))
+        if not isinstance(record, dict):
+            raise ValueError
+        return record
+    except (OSError, ValueError):
+        raise VisionpathError(f"{path} is damaged (not the JSON visionpath wrote); the run's record of its data is "
+                              "lost, so it cannot be re-evaluated exactly. Train again.") from None
+
+
+SPLIT_COLUMNS = ["path", "label", "split", "bytes", "mtime_ns", "ctime_ns"]
 
 
 def write_split(path: Path, dataset: Dataset) -> None:
-    """split.csv: every picture's path, class and split."""
+    """split.csv: every picture's path (relative to the data's root), class, split, size and times: what
+    `evaluate`, `report` and `--resume` load again, exactly."""
+    root = os.path.abspath(dataset.folder.root)
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(["path", "label", "split"])
+    writer.writerow(SPLIT_COLUMNS)
     for split, images in dataset.splits():
-        if images.paths is not None:
-            writer.writerows((p, dataset.classes[k], split) for p, k in zip(images.paths, images.labels.tolist()))
+        for p, k in zip(images.paths, images.labels.tolist()):
+            try:
+                stat = os.stat(p)
+                facts = [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+            except OSError:  # gone since it was read: recorded as unknown, so a later reader counts it changed
+                facts = [-1, -1, -1]
+            writer.writerow([os.path.relpath(os.path.abspath(p), root), dataset.classes[k], split, *facts])
     atomic_write(path, text.getvalue())
+
+
+@dataclass
+class FileRecord:
+    """What a run trained and was scored on: split.csv and data.json, read back."""
+    root: Path                                          # where the data was, absolute
+    classes: list[str]
+    shape: tuple[int, int, int]
+    carved: bool                                        # validation was held out of train
+    files: dict[str, list[tuple[str, int, int, int]]]   # split -> (relative path, label, bytes, mtime_ns)
+
+
+def read_file_record(run_dir: Path) -> FileRecord | None:
+    """The run's record of its files, or None (a built-in dataset, or a run made before the record existed)."""
+    run_dir = Path(run_dir)
+    record = read_data_record(run_dir)
+    if record is None or "root" not in record or not (run_dir / "split.csv").is_file():
+        return None
+    classes = record["classes"]
+    files: dict[str, list] = {}
+    path = run_dir / "split.csv"
+    try:
+        with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:
+            rows = csv.reader(f)
+            if next(rows) != SPLIT_COLUMNS:
+                raise ValueError
+            for row in rows:
+                files.setdefault(row[2], []).append((row[0], classes.index(row[1]), int(row[3]), int(row[4])))
+        return FileRecord(Path(record["root"]), classes, tuple(record["input_shape"]),
+                          bool(record["validation_from_train"]), files)
+    except (OSError, ValueError, IndexError, KeyError, StopIteration):
+        raise VisionpathError(f"{path} is damaged (not the table visionpath wrote); the run's record of its files is "
+                              "lost, so it cannot be re-evaluated exactly. Train again.") from None
+
+
+def listing_for(record: FileRecord, root: Path, purpose: str) -> Listing:
+    """The recorded files as they are under `root` now: files gone are left out and counted, files changed since
+    (size or modification time) and files added to the folder since are counted; each count is said once."""
+    samples, missing, changed = {}, [], []
+    for split, rows in record.files.items():
+        samples[split] = []
+        for relative, label, size, mtime in rows:
+            path = root / relative
+            try:
+                stat = os.stat(path)
+            except OSError:
+                missing.append(relative)
+                continue
+            if (stat.st_size, stat.st_mtime_ns) != (size, mtime):
+                changed.append(relative)
+            samples[split].append((path, label))
+        if not samples[split]:
+            raise VisionpathError(f"none of the {len(rows):,} {split} pictures this run recorded are in {root} any "
+                                  "more; if the folder moved, give its new place with --data-dir.")
+    recorded = sum(len(rows) for rows in record.files.values())
+    if missing:
+        say(f"warning: {len(missing):,} of the {recorded:,} pictures this run recorded are missing from {root} (e.g. "
+            f"{missing[0]}); {purpose} uses the {recorded - len(missing):,} still there")
+    if changed:
+        say(f"warning: {len(changed):,} recorded pictures changed since training (e.g. {changed[0]}); {purpose} "
+            "reads them as they are now")
+    added = _files_added(root, record)
+    if added:
+        say(f"note: {added:,} pictures were added to {root} since training; they are ignored, so that {purpose} uses "
+            "the run's own splits (train a new run to use them)")
+    return Listing(root, record.classes, samples, record.shape, record.carved)
+
+
+def _files_added(root: Path, record: FileRecord) -> int:
+    """Pictures under root that the record does not name (0 when the folder can no longer be scanned)."""
+    try:
+        _, samples = scan_folder(root)
+    except VisionpathError:
+        return 0
+    known = {relative for rows in record.files.values() for relative, *_ in rows}
+    return sum(1 for items in samples.values() for p, _ in items if os.path.relpath(p, root) not in known)
 
 
 def decode_size(config: TrainConfig) -> int | None:
@@ -91,12 +191,27 @@ def decode_size(config: TrainConfig) -> int | None:
     return None if config.data in DATASETS else config.image_size or entry.resolution
 
 
-def load_run_data(config: TrainConfig, data_dir: str | Path | None = None) -> Dataset:
-    """A run's data as its settings load it (same validation split, size and files): for training, and again for
-    evaluating and reporting, which must see exactly the same pictures. data_dir: where the data is now."""
-    return load_dataset(config.data, data_dir or config.data_dir, config.validation_split, config.seed,
-                        decode_size(config), config.strict, config.labels,
-                        enlarge=not model_entry(config.model).pretrained)
+def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_dir: Path | None = None,
+                  purpose: str = "evaluation") -> Dataset:
+    """A run's data: for training, as its settings load it; for a run folder (evaluate, report, resume) exactly
+    the files it recorded, from where they are now (data_dir: a folder dataset's new place; a built-in dataset's
+    local copies)."""
+    record = read_file_record(run_dir) if run_dir is not None else None
+    if record is not None:
+        root = Path(data_dir).resolve() if data_dir else record.root
+        if not root.is_dir():
+            raise VisionpathError(f"{root}, the folder this run was trained on, is not there any more; give its new "
+                                  "place with --data-dir.")
+        return load_dataset(root, None, config.validation_split, config.seed, None, config.strict, None,
+                            listing=listing_for(record, root, purpose))
+    data = config.data
+    if run_dir is not None and config.data not in DATASETS:
+        data = data_dir or data  # a run made before the record existed: its folder split again as it is now
+        say(f"note: {run_dir} has no record of its files (made by an older visionpath); its splits are made again "
+            f"from {data} as it is now, which may differ from training")
+        data_dir = None
+    return load_dataset(data, data_dir or config.data_dir, config.validation_split, config.seed, decode_size(config),
+                        config.strict, config.labels, enlarge=not model_entry(config.model).pretrained)
 
 
 # -------------------------------------------------------------------------------------------- the history
@@ -116,9 +231,26 @@ def read_history(run_dir: Path) -> list[dict]:
     path = Path(run_dir) / "results.csv"
     if not path.is_file():
         return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+    rows, line = [], 1
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if "epoch" not in (reader.fieldnames or []):
+                raise ValueError
+            for line, row in enumerate(reader, 2):
+                if None in row or None in row.values():  # more or fewer cells than columns: a torn row
+                    raise ValueError
+                rows.append({k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items() if v != ""})
+        return rows
+    except (OSError, ValueError, UnicodeDecodeError):
+        last = Path(run_dir) / "last.safetensors"
+        try:  # the same history is in the last checkpoint, written whole with it
+            history = read_metadata(last)["resume"]["history"]
+        except (VisionpathError, KeyError, TypeError):
+            raise VisionpathError(f"{path} is damaged at line {line} and the run has no readable last.safetensors "
+                                  "to recover its history from.") from None
+        say(f"warning: {path} is damaged at line {line}; its history is read from {last.name} instead")
+        return history
 
 
 # -------------------------------------------------------------------------------------------- the weights
@@ -144,9 +276,13 @@ def load_model(target: str | Path, which: str = "best", device: str | torch.devi
     path = checkpoint_path(target, which)
     meta = read_metadata(path)
     model = create_model(meta["model"], len(meta["classes"]), tuple(meta["input_shape"]), **meta["model_args"])
+    tensors = load_tensors(path, "model.")
     try:
-        model.load_state_dict(load_tensors(path, "model."))
+        model.load_state_dict(tensors)
     except RuntimeError as e:
         raise VisionpathError(f"{path}: the weights do not fit a {meta['model']} model "
                               f"({str(e).splitlines()[0]}).") from None
+    if not all(t.isfinite().all() for t in tensors.values() if t.is_floating_point()):
+        raise VisionpathError(f"{path} holds weights that are not finite numbers (NaN or infinity): training "
+                              "diverged. Train again with a lower --lr.")
     return prepare_for_device(model, torch.device(device)).eval(), meta

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .checks import check_folder
 from .config import TrainConfig
 from .console import say
 from .data import ImageSet
@@ -29,6 +30,7 @@ class Run:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.interrupted = False  # set by `train` when Ctrl-C stopped it before its last epoch
+        self.diverged = False     # set by `train` when the loss stopped being a finite number
         if not (self.path / "config.json").is_file():
             raise VisionpathError(f"{self.path} is not a visionpath run folder (it has no config.json).")
         self.config = TrainConfig.read(self.path / "config.json")
@@ -74,15 +76,17 @@ class Run:
     def _evaluate_split(self, split: str | None, data_dir: str | Path | None) -> tuple[Evaluation, ImageSet]:
         """The run's data reloaded with its own settings, scored with its best weights. split None: test, or
         validation where there is no test split."""
+        if split not in (None, "test", "validation", "train"):
+            raise VisionpathError(f"unknown --split '{split}'; choose test, validation or train.")
+        if data_dir is not None:
+            check_folder("--data-dir", data_dir)
         model, meta = self.load_model()
-        dataset = load_run_data(self.config, data_dir)
+        dataset = load_run_data(self.config, data_dir, run_dir=self.path)
         if dataset.classes != meta["classes"]:
             raise VisionpathError(f"the classes of {self.config.data} ({', '.join(dataset.classes)}) are not the "
                                   f"ones {self.path} was trained on ({', '.join(meta['classes'])}).")
         splits = dict(dataset.splits())
         split = split or ("test" if "test" in splits else "validation")
-        if split not in ("test", "validation", "train"):
-            raise VisionpathError(f"unknown split '{split}'; choose test, validation or train.")
         if split not in splits:
             raise VisionpathError(f"{self.config.data} has no test split; add a test/ folder, or evaluate with "
                                   "--split validation (optimistic: it chose the best epoch).")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import shutil
 import signal
 import threading
 import time
@@ -27,21 +28,24 @@ from typing import Callable, Iterator
 import torch
 
 from .augment import Augmentation, augment_batch, make_augmentation
-from .checkpoint import load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata, save_checkpoint
+from .checkpoint import (FORMAT, load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata,
+                         save_checkpoint)
+from .checks import check_project
 from .config import TrainConfig
 from .console import progress_bar, say
 from .data import Dataset
 from .data.check import quick_check
+from .data.folder import scan_folder, scan_labels
 from .defaults import announce, resolve
 from .devices import pick_device, pick_precision
 from .errors import VisionpathError
 from .evaluate import Evaluation, evaluate_images, evaluate_logits
-from .files import atomic_write
+from .files import atomic_write, remove_leftovers
 from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
                      load_pretrained, model_entry, prepare_for_device, scaling_for)
 from .optim import learning_rate, make_optimizer, penalised_loss, set_learning_rate
 from .report import plot_curves, training_summary
-from .run_folder import load_run_data, new_run_dir, write_data_record, write_history
+from .run_folder import load_run_data, new_run_dir, read_file_record, write_data_record, write_history
 from .runs import Run, write_run_report
 from .version import __version__
 
@@ -65,9 +69,10 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
         config, chosen = resolve(TrainConfig.from_keywords(**keywords))
         announce(chosen)
         run, saved = None, None
+    check_project(config.project)
     torch.manual_seed(config.seed)
     # ---- 2. prepare the data -----------------------------------------------------------------------------
-    prepared = prepare_data(config)
+    prepared = prepare_data(config, run.path if saved is not None else None)
     # ---- 3. build the model --------------------------------------------------------------------------------
     model = build_model(config, prepared, saved)
     if run is None:
@@ -79,6 +84,15 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
         fit(run.path, config, prepared, model, state, generators, saved)
     except KeyboardInterrupt:  # Ctrl-C: the run folder holds every finished epoch, whole
         return interrupted(run, config)
+    except Diverged as stop:
+        if state.best["epoch"] == 0:
+            discard_if_empty(run)
+            raise VisionpathError(stop.advice(config, "no epoch finished with finite numbers")) from None
+        say(stop.advice(config, f"the run keeps its best epoch, {state.best['epoch']}, whose weights are scored below"))
+        run.diverged = True
+    except BaseException:
+        discard_if_empty(run)
+        raise
     # ---- 5. finish -----------------------------------------------------------------------------------------
     finish(run.path, config, prepared, model, state)
     return run
@@ -90,6 +104,7 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
 class Saved:
     """The last checkpoint of a run being resumed."""
     path: Path
+    metadata: dict   # the checkpoint's: model, classes, input shape, pixel scaling
     resume: dict     # what resuming needs: epoch, history, best, the optimiser's settings, precision
 
 
@@ -103,7 +118,29 @@ def open_for_resume(resume: str | Path, data, config, settings: dict) -> tuple[R
     if not (run_dir / "config.json").is_file() or not last.is_file():
         raise VisionpathError(f"{run_dir} is not a run folder that can be resumed (it needs config.json and "
                               "last.safetensors, written after the first epoch).")
-    return Run(run_dir), Saved(last, read_metadata(last)["resume"])
+    if leftovers := remove_leftovers(run_dir):
+        say(f"removed {leftovers} half-written file(s) in {run_dir} left when the run was stopped while saving; the "
+            "files they would have replaced are whole")
+    run = Run(run_dir)
+    record = read_file_record(run_dir)
+    if record is not None:  # the same classes, or the saved weights would answer with the wrong names
+        try:
+            classes, _ = scan_labels(record.root, run.config.labels) if run.config.labels else scan_folder(record.root)
+        except VisionpathError as e:
+            raise VisionpathError(f"cannot resume {run_dir}: {e}") from None
+        if classes != record.classes:
+            raise VisionpathError(f"the classes in {record.root} are now {', '.join(classes)}, but {run_dir} was "
+                                  f"trained on {', '.join(record.classes)}; resuming needs the same classes. Restore "
+                                  "the folder, or start a new run on it.")
+    metadata = read_metadata(last)
+    return run, Saved(last, metadata, metadata["resume"])
+
+
+def discard_if_empty(run: Run) -> None:
+    """A run folder that never got a finished epoch holds nothing to keep: removed, so a failed start leaves no
+    half-made run behind."""
+    if not (run.path / "last.safetensors").exists():
+        shutil.rmtree(run.path, ignore_errors=True)
 
 
 def start_run_folder(config: TrainConfig, dataset: Dataset, model: "TrainingModel") -> Path:
@@ -132,17 +169,17 @@ class TrainingData:
     iterations: int                        # batches per epoch
 
 
-def prepare_data(config: TrainConfig) -> TrainingData:
-    """The run's data loaded (with a quick check of a folder), the training pictures moved to the device, the
-    augmentation and the class balance settled."""
-    dataset = load_run_data(config)
+def prepare_data(config: TrainConfig, resumed: Path | None = None) -> TrainingData:
+    """The run's data loaded (a resumed run's: exactly the files it recorded), with a quick check of a folder, the
+    training pictures moved to the device, the augmentation and the class balance settled."""
+    device = pick_device(config.device)  # a device this machine lacks is one sentence, before any work
+    dataset = load_run_data(config, run_dir=resumed, purpose="the resumed training")
     if dataset.folder is not None:
         say(quick_check(dataset))
     n_train = len(dataset.train)
     if config.batch_size > n_train:
         raise VisionpathError(f"--batch-size {config.batch_size} is larger than the {n_train:,} training images; "
                               f"use at most {n_train:,}.")
-    device = pick_device(config.device)
     augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip)
     if augmentation.flip and config.flip is None and not dataset.mirror_safe:
         augmentation = replace(augmentation, flip=False)
@@ -221,9 +258,13 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
         net.load_state_dict(load_tensors(saved.path, "model."))
     net = prepare_for_device(net, data.device)
     mean, std = scaling_for(entry, dataset.mean, dataset.std)
-    metadata = {"format": 1, "visionpath_version": __version__, "model": config.model,
+    if saved is not None:  # the scaling the weights were trained with, even if some pictures are gone since
+        mean, std = saved.metadata["mean"], saved.metadata["std"]
+    metadata = {"format": FORMAT, "visionpath_version": __version__, "model": config.model,
                 "model_args": {**entry.arguments, **model_args}, "classes": dataset.classes,
-                "input_shape": list(dataset.input_shape), "mean": mean, "std": std, "dataset": dataset.name}
+                "input_shape": list(dataset.input_shape), "mean": mean, "std": std, "dataset": dataset.name,
+                # whether a mirrored picture is the same class: predict's --tta averages with mirrors only then
+                "mirror_safe": dataset.mirror_safe or data.augmentation.flip}
     if dataset.input_shape[0] == 1:  # lets prediction warn about grey pictures drawn the other way round (dark
         # digits on white paper); colour photos have every kind of background
         sample = dataset.train.images[:: max(1, len(dataset.train) // 2000)][:2000]
@@ -313,6 +354,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                     stage.load_optimizer_state(saved)
             trained = train_one_epoch(epoch, stage, config, data, model, generators, bar)
             validation = validate(stage, data, model)
+            if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
+                raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss)
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
             say(f"epoch {epoch}/{total_epochs(config, model)} · {data.iterations:,} iterations × {config.batch_size} "
@@ -327,6 +370,19 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                 say(f"early stopping: no better validation accuracy for {config.early_stopping} epochs; restoring "
                     f"epoch {state.best['epoch']}")
                 break
+
+
+class Diverged(Exception):
+    """The loss of an epoch was not a finite number: the weights are ruined, and training stops."""
+
+    def __init__(self, epoch: int, stage: int, loss: float):
+        super().__init__(f"diverged in epoch {epoch}")
+        self.epoch, self.stage, self.loss = epoch, stage, loss
+
+    def advice(self, config: TrainConfig, outcome: str) -> str:
+        rate, value = ("--fine-tune-lr", config.fine_tune_lr) if self.stage == 2 else ("--lr", config.lr)
+        return (f"training diverged in epoch {self.epoch}: the loss became {self.loss} with {rate} {value:g}; "
+                f"{outcome}. Try a lower {rate}, e.g. {value / 10:g}.")
 
 
 class CtrlC:
@@ -563,12 +619,15 @@ def interrupted(run: Run, config: TrainConfig) -> Run:
     last = run.path / "last.safetensors"
     done = read_metadata(last)["epoch"] if last.is_file() else 0
     say(f"\ninterrupted; the run is saved through epoch {done} in {run.path}. Continue with: visionpath train "
-        f"--resume {run.path}" if done else f"\ninterrupted before the first epoch finished: nothing to resume in "
-        f"{run.path}; start the run again.")
+        f"--resume {run.path}" if done else "\ninterrupted before the first epoch finished: nothing to resume, and "
+        f"{run.path} is removed; start the run again.")
+    run.interrupted = True
+    if not done:
+        discard_if_empty(run)
+        return run
     history = run.history
     if history:
         plot_curves(history, run.path / "curves.png", config)
-    run.interrupted = True
     return run
 
 

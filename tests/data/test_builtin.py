@@ -161,6 +161,22 @@ def test_jpeg_zip_with_the_wrong_layout_says_what_it_found(tmp_path, monkeypatch
         load_builtin("fakecifar", tmp_path)
 
 
+def test_jpeg_zip_members_that_are_not_pictures_or_too_large_are_one_sentence(tmp_path, monkeypatch):
+    import zipfile
+    builtin = importlib.import_module("visionpath.data.builtin")
+    monkeypatch.setitem(builtin.DATASETS, "fakecifar", jpeg_zip_dataset())
+    make_jpeg_zip(tmp_path / "good.zip", ("zebra", "ant", "cat"))
+    for content, sentence in ((b"not a jpeg", "0001.jpg is not a readable picture"),
+                              (bytes(2 << 20), "0001.jpg unpacks to 2,097,152 bytes")):
+        with zipfile.ZipFile(tmp_path / "good.zip") as good, \
+                zipfile.ZipFile(tmp_path / "fake-jpg.zip", "w", zipfile.ZIP_DEFLATED) as bad:
+            for name in good.namelist():
+                bad.writestr(name, content if name == "train/ant/0001.jpg" else good.read(name))
+        with pytest.raises(VisionpathError, match=sentence):
+            load_builtin("fakecifar", tmp_path)
+    assert not list((builtin.dataset_cache_dir("fakecifar")).glob("*"))  # nothing half-made was cached
+
+
 @pytest.mark.realdata
 @pytest.mark.skipif(not (SHARED_DATA / "cifar10-jpg.zip").is_file(), reason="needs ../shared/data/cifar10-jpg.zip")
 def test_real_cifar10_jpeg_zip_layout():

@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import make_folder
 from visionpath.data import folder, load_dataset, stratified_split
-from visionpath.data.cache import ImageStore
+from visionpath.data.cache import ImageStore, SegmentWriter
 from visionpath.data.folder import scan_folder, split_folder
 from visionpath.data.images import load_image
 from visionpath.errors import VisionpathError
@@ -211,12 +211,13 @@ def test_headers_are_read_once_and_again_after_an_edit(tiny_folder, monkeypatch)
     assert opened == [paths[0]] and second == first
 
 
-def _mapped_from(tensor: torch.Tensor, path: Path) -> bool:
-    """Whether the tensor's memory is a memory map of the file `path` (Linux's /proc/self/maps)."""
+def _mapped_from(tensor: torch.Tensor, folder: Path) -> bool:
+    """Whether the tensor's memory is a memory map of a segment file in `folder` (Linux's /proc/self/maps)."""
     for line in Path("/proc/self/maps").read_text().splitlines():
         fields = line.split(maxsplit=5)
         start, end = (int(x, 16) for x in fields[0].split("-"))
-        if len(fields) == 6 and fields[5] == str(path) and start <= tensor.data_ptr() < end:
+        if len(fields) == 6 and Path(fields[5]).parent == folder and fields[5].endswith(".u8") and \
+                start <= tensor.data_ptr() < end:
             return True
     return False
 
@@ -227,7 +228,7 @@ def test_pictures_stream_through_the_cache_in_chunks_and_are_memory_mapped(tmp_p
     root = make_folder(tmp_path / "many", per_class={"train": 25, "validation": 2})
     broken = root / "train" / "bee" / "3.png"
     broken.write_bytes(broken.read_bytes()[:40])  # unreadable, in the middle of the second chunk
-    rows = ImageStore((12, 12), 3).rows_path
+    rows = ImageStore((12, 12), 3).dir
 
     def check(data):
         assert _mapped_from(data.train.images, rows) and len(data.train) == len(data.train.paths)
@@ -247,14 +248,26 @@ def test_pictures_stream_through_the_cache_in_chunks_and_are_memory_mapped(tmp_p
 def test_a_cache_that_stops_taking_pictures_midway_leaves_them_in_memory(tmp_path, monkeypatch):
     monkeypatch.setattr(folder, "STREAM_BYTES", 32 * 12 * 12 * 3)
     root = make_folder(tmp_path / "many", per_class={"train": 25, "validation": 2})
-    real_add, calls = ImageStore.add, []
+    real_append, calls = SegmentWriter.append, []
 
-    def add_once(self, items):  # the first chunk is stored, then the disk becomes read-only
-        calls.append(len(items))
-        return real_add(self, items) if len(calls) == 1 else False
-    monkeypatch.setattr(ImageStore, "add", add_once)
+    def append_once(self, pictures):  # the first chunk is stored, then the disk becomes read-only
+        calls.append(len(pictures))
+        if len(calls) > 1:
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_append(self, pictures)
+    monkeypatch.setattr(SegmentWriter, "append", append_once)
     data = load_dataset(root)
-    assert len(calls) > 2 and len(data.train) == 75
-    assert not _mapped_from(data.train.images, ImageStore((12, 12), 3).rows_path)
+    assert len(calls) >= 2 and len(data.train) == 75
+    assert not _mapped_from(data.train.images, ImageStore((12, 12), 3).dir)
+    assert not list(ImageStore((12, 12), 3).dir.glob("*.tmp"))  # the half-written segment is gone
     for image, path in zip(data.train.images, data.train.paths):
         assert torch.equal(image, load_image(path, (12, 12), 3))
+
+
+def test_a_split_left_empty_by_unreadable_files_stops_before_training(tmp_path):
+    root = make_folder(tmp_path / "photos")
+    for picture in (root / "test").rglob("*.png"):
+        picture.write_bytes(b"not a picture")
+    with pytest.raises(VisionpathError, match="the test split of .* has no readable pictures left after skipping the "
+                                              "unreadable ones; add pictures to it or remove it"):
+        load_dataset(root)

@@ -120,19 +120,38 @@ class FolderLoad:
     carved: bool = False                # validation was held out of train (there was no validation split)
 
 
+@dataclass
+class Listing:
+    """The exact pictures of a folder dataset, as a run recorded them: its root, classes, each split's (path,
+    label), the decoded shape, and whether validation was held out of train. Loading a listing decodes exactly
+    those files: nothing is scanned, nothing split again."""
+    root: Path
+    classes: list[str]
+    samples: dict[str, list[tuple[Path, int]]]
+    shape: tuple[int, int, int]   # channels, height, width
+    carved: bool
+
+
 def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str | Path | None, enlarge: bool,
-                 validation_split: float, seed: int) -> FolderLoad:
+                 validation_split: float, seed: int, listing: Listing | None = None) -> FolderLoad:
     t0 = time.perf_counter()
-    classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
+    if listing is not None:
+        classes, samples, carved = listing.classes, dict(listing.samples), listing.carved
+    else:
+        classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
     headers, unreadable = read_headers([p for split in samples.values() for p, _ in split])
     samples = {split: [(p, label) for p, label in items if p in headers] for split, items in samples.items()}
-    carved = "validation" not in samples
-    if carved:  # held out before decoding, so that each split is cached, and memory-mapped, in one piece
+    if listing is None:
+        carved = "validation" not in samples
+    if listing is None and carved:  # held out before decoding: each split is cached, and mapped, in one piece
         _check_validation_split(validation_split, Path(root).name)
         train = samples["train"]
         keep, held = stratified_split(torch.tensor([label for _, label in train]), validation_split, seed)
         samples["train"], samples["validation"] = [train[i] for i in keep], [train[i] for i in held]
-    size, channels, why = choose_size(list(headers.values()), image_size, enlarge)
+    if listing is not None:
+        channels, size, why = listing.shape[0], tuple(listing.shape[1:]), "as the run was trained"
+    else:
+        size, channels, why = choose_size(list(headers.values()), image_size, enlarge)
     say(f"image size: {size[0]}×{size[1]}, {'grey' if channels == 1 else 'colour'} ({why})")
     store = ImageStore(size, channels)
     sets, from_cache = {}, 0
@@ -148,13 +167,18 @@ def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str |
     say(f"read {total:,} pictures in {seconds:.1f}s ({from_cache:,} from the picture cache, "
         f"{total - from_cache:,} decoded)")
     if unreadable:
-        listing = "\n  ".join(f"{why}" for _, why in unreadable[:10]) + (
+        listed = "\n  ".join(f"{why}" for _, why in unreadable[:10]) + (
             f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
         if strict:
             raise VisionpathError(f"{len(unreadable)} file(s) cannot be read as pictures (--strict stops at them); "
-                                  f"remove or replace them, or leave out --strict to skip them:\n  {listing}")
+                                  f"remove or replace them, or leave out --strict to skip them:\n  {listed}")
         say(f"skipped {len(unreadable)} unreadable file(s) (listed in the run folder's unreadable.txt; --strict "
-            f"stops instead):\n  {listing}")
+            f"stops instead):\n  {listed}")
+    for split, images in sets.items():  # before any training: an empty split would fail only when it is scored
+        if len(images) == 0:
+            raise VisionpathError(f"the {split} split of {root} has no readable pictures"
+                                  f"{' left after skipping the unreadable ones' if unreadable else ''}; add pictures "
+                                  f"to it{' or remove it' if split == 'test' else ''}.")
     empty = [c for k, c in enumerate(classes) if not (sets["train"].labels == k).any()]
     if empty:
         raise VisionpathError(f"class(es) {', '.join(empty)} have no readable training pictures; add pictures or "
@@ -164,7 +188,7 @@ def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str |
 
 def load_dataset(data: str | Path, data_dir: str | Path | None = None, validation_split: float = 0.1,
                  seed: int = 0, image_size: int | None = None, strict: bool = False,
-                 labels: str | Path | None = None, enlarge: bool = True) -> Dataset:
+                 labels: str | Path | None = None, enlarge: bool = True, listing: Listing | None = None) -> Dataset:
     """Load a built-in dataset by name ("mnist", ...) or a folder of class subfolders.
 
     When there is no validation split, `validation_split` of train is held out, stratified and seeded.
@@ -172,6 +196,7 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
     Folders: unreadable files are skipped and listed (`Dataset.unreadable`), or stop the load with `strict`;
     `labels` is a CSV of filename,label[,split] naming the pictures under the folder instead of class folders.
     `enlarge` False keeps pictures smaller than image_size at their size (for models that resize on the fly).
+    `listing`: the exact files to load, as a run recorded them (`data` is then the folder they are in now).
     """
     data = str(data)
     if data in DATASETS:
@@ -188,7 +213,7 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
         train, validation = train.subset(keep), train.subset(held)
     elif Path(data).exists():
         name = Path(data).resolve().name
-        folder = _from_folder(Path(data), image_size, strict, labels, enlarge, validation_split, seed)
+        folder = _from_folder(Path(data), image_size, strict, labels, enlarge, validation_split, seed, listing)
         classes, train, validation, test = (folder.classes, folder.splits["train"], folder.splits["validation"],
                                             folder.splits.get("test"))
         mean, std, carved = *channel_stats(train.images), folder.carved
@@ -214,4 +239,4 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
     return dataset
 
 
-__all__ = ["Dataset", "ImageSet", "load_dataset", "load_image", "stratified_split", "DATASETS"]
+__all__ = ["Dataset", "ImageSet", "Listing", "load_dataset", "load_image", "stratified_split", "DATASETS"]

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..console import say
 from ..errors import VisionpathError
+from ..files import temporary_name
 from .download import DownloadError, cache_home, download, md5sum
 
 
@@ -110,6 +111,9 @@ def read_cifar_archive(path: Path, train_members: list[str], test_member: str, l
     return xtr, ytr, images(test), np.asarray(test[label_key], np.uint8), names
 
 
+MAX_MEMBER_BYTES = 1 << 20  # the largest picture a CIFAR JPEG zip may hold (they are 1-3 KB)
+
+
 def read_jpeg_zip(path: Path, classes: list[str], counts: tuple[int, int]) -> Arrays:
     """Read a zip of train/<class>/*.jpg and test/<class>/*.jpg into uint8 arrays, labels in `classes` order.
 
@@ -117,9 +121,14 @@ def read_jpeg_zip(path: Path, classes: list[str], counts: tuple[int, int]) -> Ar
     """
     from PIL import Image
 
-    def decode(blob: bytes) -> np.ndarray:
-        with Image.open(io.BytesIO(blob)) as image:
-            return np.asarray(image.convert("RGB"))
+    def decode(member: tuple[str, bytes]) -> np.ndarray:
+        name, blob = member
+        try:
+            with Image.open(io.BytesIO(blob)) as image:
+                return np.asarray(image.convert("RGB"))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+            raise VisionpathError(f"{path}: {name} is not a readable picture ({e}); the zip is damaged or not the "
+                                  "CIFAR JPEG zip. Replace it.") from None
 
     out = {}
     with zipfile.ZipFile(path) as archive:
@@ -132,7 +141,12 @@ def read_jpeg_zip(path: Path, classes: list[str], counts: tuple[int, int]) -> Ar
                 raise VisionpathError(
                     f"{path} does not hold the expected {split} split ({expected:,} images in the classes "
                     f"{', '.join(classes)}; found {len(names):,} in {', '.join(found) or 'no classes'}).")
-            blobs = [archive.read(n) for n in names]
+            oversized = [n for n in names if archive.getinfo(n).file_size > MAX_MEMBER_BYTES]
+            if oversized:  # a CIFAR picture is a few kilobytes: never unpack what could fill the memory
+                raise VisionpathError(f"{path}: {oversized[0]} unpacks to {archive.getinfo(oversized[0]).file_size:,} "
+                                      f"bytes, far more than a {expected:,}-picture dataset's pictures; the zip is not "
+                                      "the CIFAR JPEG zip. Replace it.")
+            blobs = [(n, archive.read(n)) for n in names]
             with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
                 images = list(pool.map(decode, blobs, chunksize=512))
             if len({im.shape for im in images}) != 1:
@@ -280,7 +294,16 @@ def _cached_jpeg_zip(dataset: BuiltinDataset, path: Path) -> Arrays:
     say(f"decoding {path} once (cached in {cache.parent})")
     xtr, ytr, xte, yte, classes = read_jpeg_zip(path, list(dataset.classes), dataset.split_sizes)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_name(cache.name + ".partial.npz")
-    np.savez(partial, xtr=xtr, ytr=ytr, xte=xte, yte=yte, classes=np.array(classes))
-    os.replace(partial, cache)
+    partial = temporary_name(cache)  # this process's own: two runs decoding at once never write one file
+    try:
+        with open(partial, "wb") as f:
+            np.savez(f, xtr=xtr, ytr=ytr, xte=xte, yte=yte, classes=np.array(classes))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(partial, cache)
+    except OSError as e:  # the arrays are in memory: only the next run has to decode again
+        say(f"warning: could not cache the decoded pictures in {cache.parent} ({e.strerror}); they will be decoded "
+            "again next time")
+    finally:
+        partial.unlink(missing_ok=True)
     return xtr, ytr, xte, yte, classes

@@ -18,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..checks import check_output
 from ..console import progress_bar, say
 from ..errors import VisionpathError
 from ..files import atomic_write, save_figure
@@ -167,8 +168,9 @@ def _near_pairs(hashes: dict[int, int]) -> list[tuple[int, int]]:
 def check_data(root: str | Path, labels: str | Path | None = None, output: str | Path | None = None) -> DataCheck:
     """Check a folder of photos (the layouts `visionpath train` accepts); print the table and, with `output`,
     write <output>.json and <output>.png. Returns the DataCheck (its .status: 0 clean, 1 warnings, 2 errors)."""
-    root = Path(root)
-    files, findings = _inventory(root, labels)
+    if output is not None:
+        check_output("--output", Path(output).with_suffix(".json"), make_folder=True)
+    files, findings = _inventory(Path(root), labels)
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task("checking pictures", total=len(files), status="")
         records = []
@@ -181,7 +183,6 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
         if "error" not in r:
             counts[r["split"]][r["class"]] += 1
     readable = [r for r in records if "error" not in r]
-
     broken = [r for r in records if "error" in r]
     if broken:
         findings.append(Finding("warning", f"{len(broken)} file(s) cannot be decoded (training skips them; --strict "
@@ -291,16 +292,15 @@ def quick_check(dataset) -> str:
     duplicates (same bytes) within and across splits, which a content hash finds in seconds."""
     where = defaultdict(list)
     known = read_file_cache("hashes")  # a second run does not read every photo again
-    seen = len(known)
+    learnt = {}
     for split, images in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test)):
         if images is not None and images.paths is not None:
             for path in images.paths:
                 key = file_key(Path(path))
                 if key not in known:
-                    known[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                    known[key] = learnt[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
                 where[known[key]].append(split)
-    if len(known) > seen:
-        write_file_cache("hashes", known)
+    write_file_cache("hashes", learnt)
     repeated = [splits for splits in where.values() if len(splits) > 1]
     across = sum(1 for splits in repeated if len(set(splits)) > 1)
     counts = np.bincount(dataset.train.labels.numpy(), minlength=len(dataset.classes)).tolist()

@@ -21,7 +21,8 @@ import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
-from .cache import ImageStore, file_key, image_key, read_file_cache, write_file_cache
+from .cache import (Found, ImageStore, SegmentWriter, cache_failure, file_key, image_key, read_file_cache,
+                    write_file_cache)
 from .images import is_image_file, load_images, peek_image
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
@@ -167,11 +168,12 @@ def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], b
     keys = {path: file_key(path) for path in paths}
     headers = {}
     for path in paths:
-        if (cached := known.get(keys[path])) is not None:
+        cached = known.get(keys[path])
+        if isinstance(cached, list) and len(cached) == 3:
             height, width, grey = cached
             headers[path] = ((height, width), grey)
     todo = [path for path in paths if path not in headers]
-    unreadable = []
+    unreadable, learnt = [], {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         for path, header in zip(todo, pool.map(peek, todo)):
             if isinstance(header, str):
@@ -179,9 +181,8 @@ def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], b
             else:
                 headers[path] = header
                 (height, width), grey = header
-                known[keys[path]] = [height, width, grey]
-    if len(headers) > len(paths) - len(todo):
-        write_file_cache("headers", known)
+                learnt[keys[path]] = [height, width, grey]
+    write_file_cache("headers", learnt)
     return headers, unreadable
 
 
@@ -219,29 +220,30 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
     """Decode many pictures into one uint8 tensor N×C×H×W. Unreadable files are skipped and returned, never fatal.
 
     With a store the pictures stream through the on-disk cache: a chunk at a time (STREAM_BYTES of pixels) they are
-    decoded in threads (or copied from rows cached before), appended, and let go; the tensor returned is the
-    cache's rows memory-mapped. So memory holds one chunk however large the folder is: pages of the map are read
-    from disk as batches use them, and the system drops them again when memory is short. Pictures whose rows are
+    decoded in threads (or copied from rows cached before), appended to a new segment, and let go; the tensor
+    returned is that segment memory-mapped. So memory holds one chunk however large the folder is: pages of the
+    map are read from disk as batches use them, and the system drops them again when memory is short. Pictures
     already stored one after another in this order (the same folder, cached before) are mapped straight away.
     Without a store, or if it cannot be written, the pictures are kept in memory instead."""
     keys = [image_key(p, size, channels) for p in paths] if store else []
-    index = store.index() if store else {}
-    rows = [index.get(key) for key in keys] if store else [None] * len(paths)
-    if store and paths and all(row is not None for row in rows) and store.consecutive(rows):
-        return Decoded(torch.from_numpy(store.read(rows)), list(range(len(paths))), [], len(paths))
-    stored = store.read_all() if store and any(row is not None for row in rows) else None
+    found = store.find(keys) if store else Found([None] * len(paths))
+    if store and paths and store.consecutive(found):
+        name, first = found.located[0]
+        return Decoded(torch.from_numpy(found.maps[name][first: first + len(paths)]), list(range(len(paths))), [],
+                       len(paths))
+    writer = _segment_writer(store) if store else None
     chunk_size = max(1, STREAM_BYTES // (channels * size[0] * size[1]))
     kept: list[int] = []
     unreadable: list[tuple[str, str]] = []
     held: list[np.ndarray] = []  # pictures kept in memory: when there is no store to stream through
 
-    misses = sum(row is None for row in rows)
+    misses = sum(spot is None for spot in found.located)
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar(enabled=misses > 0) as bar:
         task = bar.add_task(description, total=misses, status="")
         for start in range(0, len(paths), chunk_size):
             span = range(start, min(start + chunk_size, len(paths)))
-            todo = [i for i in span if rows[i] is None]
-            pictures = {i: stored[rows[i]] for i in span if rows[i] is not None}
+            todo = [i for i in span if found.located[i] is None]
+            pictures = {i: found.maps[spot[0]][spot[1]] for i in span if (spot := found.located[i]) is not None}
             decoded = load_images([paths[i] for i in todo], size, channels, pool, lambda n: bar.advance(task, n))
             for i, image in zip(todo, decoded):
                 if isinstance(image, str):
@@ -249,21 +251,52 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
                 else:
                     pictures[i] = image.numpy()
             order = sorted(pictures)
-            if store and not store.add({keys[i]: pictures[i] for i in order}):
-                if kept:  # what this pass had already stored comes back into memory
-                    index = store.index()
-                    held.append(store.read([index[keys[i]] for i in kept]).copy())
-                store = None
-            if not store:
-                held.append(np.stack([pictures[i] for i in order]) if order else
-                            np.empty((0, channels, *size), np.uint8))
+            chunk = np.stack([pictures[i] for i in order]) if order else np.empty((0, channels, *size), np.uint8)
+            if writer is not None:
+                try:
+                    writer.append(chunk)
+                except OSError as e:  # what this pass had already stored comes back into memory
+                    held.append(writer.read_back())
+                    writer = None
+                    if failure := cache_failure(e, store.dir):
+                        raise failure from None
+            if writer is None:
+                held.append(chunk)
             kept += order
-    if store:
-        index = store.index()
-        images = torch.from_numpy(store.read([index[keys[i]] for i in kept]))
-    else:
-        images = torch.from_numpy(np.concatenate(held) if held else np.empty((0, channels, *size), np.uint8))
-    return Decoded(images, kept, unreadable, len(paths) - misses)
+    if writer is not None and kept:
+        return Decoded(torch.from_numpy(_publish(store, writer, [keys[i] for i in kept])), kept, unreadable,
+                       len(paths) - misses)
+    if writer is not None:
+        writer.discard()
+    images = np.concatenate(held) if held else np.empty((0, channels, *size), np.uint8)
+    return Decoded(torch.from_numpy(images), kept, unreadable, len(paths) - misses)
+
+
+def _segment_writer(store: ImageStore) -> SegmentWriter | None:
+    try:
+        return store.new_segment()
+    except OSError as e:
+        if failure := cache_failure(e, store.dir):
+            raise failure from None
+        return None
+
+
+def _publish(store: ImageStore, writer: SegmentWriter, keys: list[str]) -> np.ndarray:
+    """The writer's rows, flushed, mapped and named in the index; a full disk is one sentence."""
+    try:
+        rows = writer.finish()
+    except OSError as e:
+        if failure := cache_failure(e, store.dir):
+            writer.discard()
+            raise failure from None
+        return writer.read_back()
+    try:
+        store.publish(writer, keys)
+    except OSError as e:  # the rows stay mapped and usable; only the next run decodes them again
+        writer.discard()
+        if failure := cache_failure(e, store.dir):
+            raise failure from None
+    return rows
 
 
 def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> tuple[int, int]:
