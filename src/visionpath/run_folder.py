@@ -139,9 +139,10 @@ def read_file_record(run_dir: Path) -> FileRecord | None:
                               "lost, so it cannot be re-evaluated exactly. Train again.") from None
 
 
-def listing_for(record: FileRecord, root: Path, purpose: str) -> Listing:
+def listing_for(record: FileRecord, root: Path, purpose: str, class_folders: bool = True) -> Listing:
     """The recorded files as they are under `root` now: files gone are left out and counted, files changed since
-    (size or modification time) and files added to the folder since are counted; each count is said once."""
+    (size or modification time) and, for a folder of class subfolders, files added since are counted; each count
+    is said once."""
     samples, missing, changed = {}, [], []
     for split, rows in record.files.items():
         samples[split] = []
@@ -165,7 +166,7 @@ def listing_for(record: FileRecord, root: Path, purpose: str) -> Listing:
     if changed:
         say(f"warning: {len(changed):,} recorded pictures changed since training (e.g. {changed[0]}); {purpose} "
             "reads them as they are now")
-    added = _files_added(root, record)
+    added = _files_added(root, record) if class_folders else 0  # a labels CSV names its files itself
     if added:
         say(f"note: {added:,} pictures were added to {root} since training; they are ignored, so that {purpose} uses "
             "the run's own splits (train a new run to use them)")
@@ -203,7 +204,7 @@ def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_d
             raise VisionpathError(f"{root}, the folder this run was trained on, is not there any more; give its new "
                                   "place with --data-dir.")
         return load_dataset(root, None, config.validation_split, config.seed, None, config.strict, None,
-                            listing=listing_for(record, root, purpose))
+                            listing=listing_for(record, root, purpose, class_folders=not config.labels))
     data = config.data
     if run_dir is not None and config.data not in DATASETS:
         data = data_dir or data  # a run made before the record existed: its folder split again as it is now
