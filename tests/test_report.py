@@ -110,3 +110,33 @@ def test_compare_runs(tiny_folder, tmp_path):
     assert (tmp_path / "cmp.csv").read_text().startswith("run,model,data,epochs,training_seconds,parameters")
     assert (tmp_path / "cmp.png").stat().st_size > 10_000
     assert compare_runs([a, b], tmp_path / "again")[0]["test_accuracy"] == tests[0]  # Runs work as paths do
+
+
+def two_stages(head: list[float], tuned: list[float]) -> list[dict]:
+    """A pretrained run's history: validation accuracies of stage 1 (the head) and stage 2 (fine-tuning)."""
+    rows = history(train_loss=[1.0] * (len(head) + len(tuned)), val_loss=[1.0] * (len(head) + len(tuned)),
+                   train_acc=[a + 0.01 for a in head + tuned], val_acc=head + tuned)
+    for i, row in enumerate(rows):
+        row["stage"] = 1 if i < len(head) else 2
+    return rows
+
+
+def test_the_diagnosis_of_two_stages_lengthens_only_the_stage_still_rising():
+    """The reported case: the head converged by epoch 6 of 10, fine-tuning was still rising after 3 epochs."""
+    flowers = two_stages(head=[0.60, 0.68, 0.71, 0.73, 0.735, 0.742, 0.741, 0.740, 0.742, 0.741],
+                         tuned=[0.752, 0.761, 0.770])
+    config = TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=10, fine_tune_epochs=3,
+                         fine_tune_lr=1e-5, augment="standard")
+    text = diagnose(flowers, config).text
+    assert "--epochs 26" not in text and "--epochs 20" not in text  # never lengthen the stage that had stopped
+    assert text.count("--fine-tune-epochs 6") == 1 and "a higher --fine-tune-lr (now 1e-05)" in text
+    assert "Stage 1 (the head) stopped improving after epoch 6 of 10" in text and "--epochs 6 saves them" in text
+
+
+def test_fine_tuning_that_made_things_worse_is_named_with_its_flags():
+    worse = two_stages(head=[0.80, 0.86, 0.86, 0.855], tuned=[0.83, 0.82, 0.81])
+    text = diagnose(worse, TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=4, fine_tune_epochs=3,
+                                       fine_tune_lr=1e-3)).text
+    assert "fine-tuning did not beat the head's 86.0%" in text.lower() and "--fine-tune-lr (now 0.001)" in text
+    assert "more epochs" not in text and "--fine-tune-epochs" not in text and "higher" not in text
+    assert "Try: ." not in text

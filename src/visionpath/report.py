@@ -69,7 +69,7 @@ def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosi
             remedies.append("--weight-decay 5e-4 (keep weights small)")
         if not config.early_stopping:
             remedies.append(f"--early-stopping 3 (stop when validation stops improving; the best epoch is kept), "
-                            f"or --epochs {history[best_acc]['epoch']}")
+                            f"or {shorter(history, best_acc, config)}")
         what = (f"validation loss was lowest at epoch {at_low['epoch']} ({at_low['val_loss']:.3f}) and rose to "
                 f"{last['val_loss']:.3f} while training loss kept falling" if loss_rose else
                 f"validation accuracy stopped improving after epoch {history[best_acc]['epoch']} while training "
@@ -80,25 +80,97 @@ def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosi
             f"{gap * 100:.1f} points: the network memorises the training pictures instead of learning what "
             f"generalises. Try: {'; '.join(remedies[:3]) or 'more training data'}."))
     regularised = (config.augment or "none") != "none" or config.dropout or config.weight_decay
-    if last["train_accuracy"] < 0.9 and gap < 0.03 and regularised and best_acc >= n - 2:
+    more, stages = longer(history, config), stage_notes(history, config)
+    if last["train_accuracy"] < 0.9 and gap < 0.03 and regularised and more:
         return Diagnosis("healthy", None, gap, (
             f"diagnosis: healthy fit, still improving: training accuracy ({last['train_accuracy']:.1%}, measured "
             f"on augmented pictures with dropout on) is not above validation's ({last['val_accuracy']:.1%}), so "
             f"the regularisation keeps overfitting away, and validation accuracy was still rising at the end: "
-            f"more epochs (--epochs {2 * n}) should help."))
+            f"{more} should help.{stages}"))
     if last["train_accuracy"] < 0.9 and gap < 0.03:
-        remedies = [f"more epochs (--epochs {2 * n})" if best_acc >= n - 2 else "",
-                    "a bigger model (--width, --depth, or --model resnet9)",
-                    less_regularisation(config) or "a higher --lr"]
+        gain = fine_tuning_gain(history)
+        if gain is None:
+            remedies = [more, "a bigger model (--width, --depth, or --model resnet9)",
+                        less_regularisation(config) or "a higher --lr"]
+        else:  # fine-tuning that helped may go further; one that hurt is named in the stage notes
+            remedies = [more] + (["fine-tuning more of the backbone (--unfreeze)", "a higher --fine-tune-lr"]
+                                 if gain > 0 else [])
         return Diagnosis("underfitting", None, gap, (
             f"diagnosis: underfitting: training accuracy is only {last['train_accuracy']:.1%} (validation "
             f"{last['val_accuracy']:.1%}): the model has not yet learned the training pictures, so there is nothing "
-            f"to generalise. Try: {'; '.join(r for r in remedies if r)}."))
-    still = (" Validation accuracy was still rising at the last epoch: more epochs may help."
-             if best_acc == n - 1 and n >= 2 and last["val_accuracy"] - history[-2]["val_accuracy"] > 0.003 else "")
+            f"to generalise.{' Try: ' + '; '.join(r for r in remedies if r) + '.' if any(remedies) else ''}"
+            f"{stages}"))
+    still = f" Validation accuracy was still rising at the end: {more} may help." if more else ""
     return Diagnosis("healthy", None, gap, (
         f"diagnosis: healthy fit: validation follows training (gap {gap * 100:.1f} points at the end) and "
-        f"validation loss was lowest at epoch {at_low['epoch']} of {last['epoch']}.{still}"))
+        f"validation loss was lowest at epoch {at_low['epoch']} of {last['epoch']}.{still}{stages}"))
+
+
+def _stage_rows(history: list[dict]) -> dict[int, list[dict]]:
+    """The history split by stage (1: the only stage, or the head on a frozen backbone; 2: fine-tuning)."""
+    rows: dict[int, list[dict]] = {}
+    for row in history:
+        rows.setdefault(int(row.get("stage", 1)), []).append(row)
+    return rows
+
+
+def _rising(rows: list[dict]) -> bool:
+    """Whether validation accuracy was still rising at the stage's last epoch (its best, and up by 0.3 points)."""
+    return len(rows) >= 2 and rows[-1]["val_accuracy"] >= max(r["val_accuracy"] for r in rows) and \
+        rows[-1]["val_accuracy"] - rows[-2]["val_accuracy"] > 0.003
+
+
+def longer(history: list[dict], config: TrainConfig) -> str:
+    """The "train longer" remedy for the stage that was still improving when it ended, with the flag that
+    lengthens that stage; "" when no stage was (lengthening a stage that had stopped improving wastes time)."""
+    for stage, rows in sorted(_stage_rows(history).items(), reverse=True):
+        if _rising(rows):
+            if stage == 2:
+                return f"more fine-tuning epochs (--fine-tune-epochs {2 * len(rows)})"
+            return f"more epochs{' of stage 1, the head' if config.fine_tune_epochs else ''} (--epochs {2 * len(rows)})"
+    return ""
+
+
+def shorter(history: list[dict], best: int, config: TrainConfig) -> str:
+    """The flag that would have ended the run at its best epoch."""
+    row = history[best]
+    if row.get("stage", 1) == 2:
+        return f"--fine-tune-epochs {row['epoch'] - config.epochs}"
+    return f"--epochs {row['epoch']}"
+
+
+def fine_tuning_gain(history: list[dict]) -> float | None:
+    """Fine-tuning's best validation accuracy minus the head's (None for a run in one stage)."""
+    stages = _stage_rows(history)
+    if 2 not in stages:
+        return None
+    return max(r["val_accuracy"] for r in stages[2]) - max(r["val_accuracy"] for r in stages[1])
+
+
+def _now(value: float | None) -> str:
+    return f" (now {value:g})" if value is not None else ""
+
+
+def stage_notes(history: list[dict], config: TrainConfig) -> str:
+    """For a run in two stages: a stage that stopped improving well before its end, and what fine-tuning did."""
+    stages = _stage_rows(history)
+    if 2 not in stages:
+        return ""
+    head, tuned = stages[1], stages[2]
+    notes = []
+    best = max(range(len(head)), key=lambda i: head[i]["val_accuracy"])
+    if len(head) - 1 - best >= 2:
+        notes.append(f"stage 1 (the head) stopped improving after epoch {head[best]['epoch']} of {len(head)}: the "
+                     f"epochs after it changed nothing (--epochs {head[best]['epoch']} saves them for fine-tuning)")
+    gain = fine_tuning_gain(history)
+    if gain <= 0:
+        notes.append(f"fine-tuning did not beat the head's {head[best]['val_accuracy']:.1%}: a lower "
+                     f"--fine-tune-lr{_now(config.fine_tune_lr)} or fewer blocks (--unfreeze) keeps more of the "
+                     "pretrained features")
+    elif _rising(tuned):
+        notes.append(f"fine-tuning added {gain * 100:.1f} points and was still rising: a higher "
+                     f"--fine-tune-lr{_now(config.fine_tune_lr)} may get further in the same epochs")
+    return "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
 
 
 def less_regularisation(config: TrainConfig) -> str:
