@@ -5,27 +5,38 @@ import errno
 import io
 import os
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 from .errors import VisionpathError
 
 
-def atomic_write(path: str | Path, data: bytes | str) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename: readers see the old file or the new,
-    never part of one (a crash, a full disk or a Ctrl-C in between leaves the old one)."""
-    path = Path(path)
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file opened for writing whose contents replace `path` when the block ends: written under a temporary name
+    beside it, flushed to disk, then renamed, so readers see the old file or the new, never part of one. If the
+    block fails (or the process dies), the temporary file goes and `path` is as it was; OSError passes through."""
     tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as f:
-            # surrogateescape: a file name that is not valid UTF-8 is written back as the bytes it was read from
-            f.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
-        raise write_error(path, e) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Replace `path` with `data` atomically (see `replacing`); a write that fails is one sentence."""
+    path = Path(path)
+    try:
+        with replacing(path) as f:
+            # surrogateescape: a file name that is not valid UTF-8 is written back as the bytes it was read from
+            f.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
+    except OSError as e:
+        raise write_error(path, e) from None
 
 
 def temporary_name(path: Path) -> Path:

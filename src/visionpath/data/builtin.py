@@ -24,7 +24,7 @@ import numpy as np
 
 from ..console import say
 from ..errors import VisionpathError
-from ..files import temporary_name
+from ..files import replacing
 from .download import DownloadError, cache_home, download, md5sum
 
 
@@ -294,16 +294,10 @@ def _cached_jpeg_zip(dataset: BuiltinDataset, path: Path) -> Arrays:
     say(f"decoding {path} once (cached in {cache.parent})")
     xtr, ytr, xte, yte, classes = read_jpeg_zip(path, list(dataset.classes), dataset.split_sizes)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = temporary_name(cache)  # this process's own: two runs decoding at once never write one file
-    try:
-        with open(partial, "wb") as f:
+    try:  # under this process's own temporary name: two runs decoding at once never write one file
+        with replacing(cache) as f:
             np.savez(f, xtr=xtr, ytr=ytr, xte=xte, yte=yte, classes=np.array(classes))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, cache)
     except OSError as e:  # the arrays are in memory: only the next run has to decode again
         say(f"warning: could not cache the decoded pictures in {cache.parent} ({e.strerror}); they will be decoded "
             "again next time")
-    finally:
-        partial.unlink(missing_ok=True)
     return xtr, ytr, xte, yte, classes

@@ -42,7 +42,7 @@ import numpy as np
 
 from ..console import say
 from ..errors import VisionpathError
-from ..files import remove_leftovers, temporary_name
+from ..files import remove_leftovers, replacing, temporary_name
 from .download import cache_home
 
 DECODER_VERSION = 2  # bump when load_image or the layout here changes: old folders are then never read
@@ -82,15 +82,8 @@ def say_once(text: str) -> None:
 
 
 def _write_json(path: Path, document: dict) -> None:
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "w", encoding="ascii") as f:
-            json.dump(document, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as f:
+        f.write(json.dumps(document).encode("ascii"))
 
 
 def _read_json(path: Path) -> tuple[dict | None, bool]:
@@ -381,16 +374,15 @@ class SegmentWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def cache_failure(error: OSError, where: Path) -> VisionpathError | None:
-    """A full disk is one sentence that stops the load; other write failures (a read-only home) give None: the
-    pictures are then kept in memory, with a warning."""
+def cache_write_failed(error: OSError, where: Path) -> None:
+    """A full disk is one sentence that stops the load; other write failures (a read-only home) are a warning, and
+    the caller keeps the pictures in memory instead."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return VisionpathError(f"the disk holding {where} filled up while caching decoded pictures; nothing "
-                               "half-written will be used. Free some space, or point $VISIONPATH_HOME at a disk with "
-                               "room.")
+        raise VisionpathError(f"the disk holding {where} filled up while caching decoded pictures; nothing "
+                              "half-written will be used. Free some space, or point $VISIONPATH_HOME at a disk with "
+                              "room.") from None
     say(f"warning: cannot write the picture cache in {where} ({error.strerror}); the pictures are kept in memory and "
         "will be decoded again next time. Set $VISIONPATH_HOME to a writable folder.")
-    return None
 
 
 # ------------------------------------------------------------------------------------------- the whole cache
@@ -412,6 +404,19 @@ def stale_folders() -> list[Path]:
     return [p for p in images_home().glob("v*-*x*x*") if p.is_dir() and not p.name.startswith(f"v{DECODER_VERSION}-")]
 
 
+def _bytes_under(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def remove_stale_folders() -> int:
+    """Remove the folders of older cache formats; returns the bytes freed."""
+    freed = 0
+    for folder in stale_folders():
+        freed += _bytes_under(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+    return freed
+
+
 def clear_cache() -> int:
     """Remove every decoded picture, header and hash (each store under its exclusive lock: a run that has mapped
     rows keeps reading them). Returns the bytes freed."""
@@ -422,9 +427,7 @@ def clear_cache() -> int:
                 if path.name != "lock":
                     freed += path.stat().st_size
                     path.unlink(missing_ok=True)
-    for folder in stale_folders():
-        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-        shutil.rmtree(folder, ignore_errors=True)
+    freed += remove_stale_folders()
     home = images_home()
     if home.is_dir():
         with locked(home):
@@ -453,7 +456,7 @@ def describe_cache() -> str:
         lines.append(f"  {h}×{w} {'grey' if c == 1 else 'colour'}: {facts['entries']:,} pictures in "
                      f"{facts['segments']} segment(s), {size_text(facts['bytes'])}")
     for folder in stale_folders():
-        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        size = _bytes_under(folder)
         reclaim += size
         lines.append(f"  {folder.name}: an older format, never read, {size_text(size)}")
     for name in ("headers", "hashes"):
@@ -474,9 +477,7 @@ def prune_cache() -> int:
         before = store.summary()["bytes"]
         store.prune()
         freed += before - store.summary()["bytes"]
-    for folder in stale_folders():
-        freed += sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-        shutil.rmtree(folder, ignore_errors=True)
+    freed += remove_stale_folders()
     return freed
 
 

@@ -21,7 +21,7 @@ import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
-from .cache import (Found, ImageStore, SegmentWriter, cache_failure, file_key, image_key, read_file_cache,
+from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_key, image_key, read_file_cache,
                     write_file_cache)
 from .images import is_image_file, load_images, peek_image
 
@@ -258,8 +258,7 @@ def decode_all(paths: list[Path], size: tuple[int, int], channels: int, descript
                 except OSError as e:  # what this pass had already stored comes back into memory
                     held.append(writer.read_back())
                     writer = None
-                    if failure := cache_failure(e, store.dir):
-                        raise failure from None
+                    cache_write_failed(e, store.dir)
             if writer is None:
                 held.append(chunk)
             kept += order
@@ -276,8 +275,7 @@ def _segment_writer(store: ImageStore) -> SegmentWriter | None:
     try:
         return store.new_segment()
     except OSError as e:
-        if failure := cache_failure(e, store.dir):
-            raise failure from None
+        cache_write_failed(e, store.dir)
         return None
 
 
@@ -286,16 +284,14 @@ def _publish(store: ImageStore, writer: SegmentWriter, keys: list[str]) -> np.nd
     try:
         rows = writer.finish()
     except OSError as e:
-        if failure := cache_failure(e, store.dir):
-            writer.discard()
-            raise failure from None
-        return writer.read_back()
+        rows = writer.read_back()
+        cache_write_failed(e, store.dir)
+        return rows
     try:
         store.publish(writer, keys)
     except OSError as e:  # the rows stay mapped and usable; only the next run decodes them again
         writer.discard()
-        if failure := cache_failure(e, store.dir):
-            raise failure from None
+        cache_write_failed(e, store.dir)
     return rows
 
 
