@@ -1,6 +1,7 @@
 """What a run chooses for the settings left out: the user's value, else the model's recipe, else the photo
 defaults, else the setting's fallback; each with its reason."""
 import pytest
+import torch
 
 from conftest import make_folder
 from visionpath import defaults
@@ -36,27 +37,68 @@ def test_a_pretrained_backbone_fine_tunes_ten_times_gentler_unless_told(capsys):
                                        "standard\n")
 
 
-def test_a_folder_of_photos_gets_the_pretrained_backbone_and_says_why(tmp_path, capsys):
+SPEED = defaults.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels, as on a slow laptop
+
+
+@pytest.fixture
+def fixed_speed(monkeypatch):
+    """The speed probe answers SPEED, so that the plan does not depend on the machine running the tests."""
+    monkeypatch.setattr(defaults, "measure_speed", lambda device, unfreeze: SPEED)
+
+
+def test_a_folder_of_photos_gets_the_pretrained_backbone_and_says_why(tmp_path, capsys, fixed_speed):
     photos = make_folder(tmp_path / "photos", size=32)
     config, chosen = resolve(TrainConfig(data=str(photos), device="cpu", batch_size=8))
     assert (config.model, config.pretrained, config.image_size) == ("efficientnet_lite0", True, 224)
-    assert (config.unfreeze, config.fine_tune_lr, config.early_stopping) == (3, 1e-5, 3)
+    assert (config.unfreeze, config.fine_tune_lr, config.layer_lr_decay) == (3, 1e-5, 1.0)  # a small folder
+    assert (config.epochs, config.early_stopping, config.budget) == (20, 3, 5.0)
+    assert config.fine_tune_epochs == 3  # all a small folder gets: a few photos are soon memorised
     assert config.batch_size == 8 and "batch_size" not in chosen  # given stays given
-    assert chosen["epochs"].source == "recipe" and chosen["image_size"].source == "photos"
+    assert chosen["image_size"].source == "photos" and chosen["lr"].source == "recipe"
     announce(chosen)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "no --model", "resolution 224×224", "fine-tuning", "early stopping", "efficientnet_lite0's recipe"]
+        "no --model", "10 training photos a class", "stage 1", "early stopping", "resolution 224×224", "stage 2",
+        "budget 5 minutes (--budget)", "efficientnet_lite0's recipe"]
 
 
-def test_the_photo_defaults_fit_the_pictures_and_the_cpu(tmp_path, monkeypatch):
-    photos = make_folder(tmp_path / "photos", size=32)
-    chosen = {k: c.value for k, c in photo_defaults(TrainConfig(data=str(photos), device="cpu")).items()}
-    assert chosen == dict(image_size=224, batch_size=25, early_stopping=3, fine_tune_lr=1e-5, unfreeze=3)
-    large = make_folder(tmp_path / "large", size=300, per_class={"train": 2, "validation": 1})
-    assert photo_defaults(TrainConfig(data=str(large), device="cpu"))["image_size"].value == 288  # above 224
-    monkeypatch.setattr(defaults, "CPU_PIXELS_PER_EPOCH", 30 * 100 * 100)  # as if there were far more photos
-    chosen = photo_defaults(TrainConfig(data=str(photos), device="cpu", batch_size=8, early_stopping=5, unfreeze=1))
-    assert {k: c.value for k, c in chosen.items()} == dict(image_size=96, fine_tune_lr=1e-5)
-    assert "the largest that keeps a fine-tuning epoch of 30 pictures near a minute" in chosen["image_size"].why
-    assert "the top 1 blocks at lr 1e-05" in chosen["fine_tune_lr"].why
+def test_larger_folders_fine_tune_more_of_the_network_harder_and_longer(tmp_path, fixed_speed):
+    small = defaults.photo_defaults(TrainConfig(data=str(make_folder(tmp_path / "s", per_class={"train": 100}))))
+    large = defaults.photo_defaults(TrainConfig(data=str(make_folder(tmp_path / "l", per_class={"train": 400}))))
+    assert (small["unfreeze"].value, small["fine_tune_lr"].value, small["layer_lr_decay"].value) == (3, 1e-5, 1.0)
+    assert (large["unfreeze"].value, large["fine_tune_lr"].value, large["layer_lr_decay"].value) == (5, 3e-4, 0.7)
+    assert small["fine_tune_epochs"].value == 3 < large["fine_tune_epochs"].value
+    assert "400 training photos a class" in large["unfreeze"].why
+
+
+def test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning():
+    folder = defaults.Survey(classes=2, train=1000, validation=200, test=200, median_side=400)
+    plan = lambda budget, **given: defaults.plan_photo_run(folder, SPEED, budget, **{  # noqa: E731
+        "side": None, "epochs": None, "fewest": 2, "most": 8, **given})
+    roomy, tight = plan(3600), plan(200)
+    assert (roomy.side, roomy.fine_tune_epochs) == (320, 8) and roomy.total <= 3600  # a long budget: all of it
+    assert tight.side < 320 and tight.fine_tune_epochs >= 2 and tight.total <= 200
+    assert plan(200, side=tight.side).fine_tune_epochs == tight.fine_tune_epochs  # a given side is kept
+    bigger = defaults.plan_photo_run(folder, SPEED, 200, tight.side + 32, None, 2, 8)
+    assert bigger.fine_tune_epochs < 2 or bigger.total > 200  # the next side up would not have fitted
+    hopeless = plan(10)
+    assert hopeless.side == defaults.PHOTO_SIDES[-1] and hopeless.fine_tune_epochs == 2 and hopeless.total > 10
+    small_pictures = defaults.Survey(classes=2, train=1000, validation=200, test=200, median_side=32)
+    assert defaults.plan_photo_run(small_pictures, SPEED, 3600, None, None, 2, 8).side == 224  # not enlarged past
+
+
+def test_a_given_budget_and_given_settings_shape_the_plan(tmp_path, fixed_speed):
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    quick = resolve(TrainConfig(data=str(photos), budget=0.5))[0]
+    slow = resolve(TrainConfig(data=str(photos), budget=60))[0]
+    assert quick.image_size < slow.image_size == 288 and slow.fine_tune_epochs == 3
+    config, chosen = resolve(TrainConfig(data=str(photos), image_size=96, unfreeze=2, budget=1))
+    assert (config.image_size, config.unfreeze, config.budget) == (96, 2, 1)  # given stays given
+    assert "fine_tune_epochs" in chosen and chosen["budget"].why.startswith("budget 1 minute (--budget)")
+    config, chosen = resolve(TrainConfig(data=str(photos), image_size=96, fine_tune_epochs=1))
+    assert "budget" not in chosen  # nothing left to plan: no probe, no plan
+
+
+def test_the_speed_probe_measures_this_machine():
+    speed = defaults.measure_speed(torch.device("cpu"), unfreeze=3, side=64, batch=4)
+    assert 0 < speed.forward < 60 and 0 < speed.fine_tune < 60  # seconds a million pixels (timings: no closer)

@@ -102,17 +102,30 @@ def test_a_folder_with_no_model_gets_the_photo_defaults(photos, tmp_path, capsys
                            precision="fp32")
     out = capsys.readouterr().out
     assert "no --model: a folder of photos trains efficientnet_lite0, pretrained on ImageNet" in out
-    assert "early stopping: fine-tuning stops after 3 epochs" in out
+    assert "early stopping: fine-tuning ends after 3 epochs" in out
     assert run.config.model == "efficientnet_lite0" and run.config.pretrained
     assert run.config.early_stopping == 3 and [r["stage"] for r in run.history] == [1, 2]
     assert (run.path / "report.html").is_file() and (run.path / "split.csv").is_file()
 
 
-def test_early_stopping_waits_for_fine_tuning(tmp_path):
-    """Stage 1 is cheap and stopping it would skip fine-tuning: patience counts in stage 2 only, from its start.
-    Validation here disagrees with training, so it is best at epoch 1 and only gets worse."""
+def test_each_stage_stops_on_its_own(tmp_path, capsys):
+    """Validation here disagrees with training, so its loss is lowest at epoch 1 and only gets worse: stage 1 (the
+    head) has converged after one idle epoch of up to 5, fine-tuning follows at once, and early stopping ends it
+    in turn. Resumed from the boundary between the stages, the run is the same."""
     from conftest import make_folder, mislabel_validation
+    from test_train import CtrlCAtStep
     photos = mislabel_validation(make_folder(tmp_path / "photos", size=32))
-    run = visionpath.train(photos, project=tmp_path, epochs=3, fine_tune_epochs=3, early_stopping=1, **LITE0)
-    assert [r["stage"] for r in run.history] == [1, 1, 1, 2]
-    assert max(run.history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))["epoch"] == 1
+    settings = dict(epochs=5, fine_tune_epochs=3, early_stopping=1, **LITE0)
+    whole = visionpath.train(photos, project=tmp_path / "a", **settings)
+    assert [(r["epoch"], r["stage"]) for r in whole.history] == [(1, 1), (2, 1), (3, 2)]
+    out = capsys.readouterr().out
+    assert ("stage 1 converged: its validation loss has not fallen for 1 epoch; fine-tuning starts after epoch 2 "
+            "of 5") in out
+    assert "early stopping: no better validation accuracy for 1 epoch; restoring epoch 1" in out
+    with CtrlCAtStep(0):  # the first step through the whole network (stage 1 trains the head on cached features)
+        cut = visionpath.train(photos, project=tmp_path / "b", **settings)
+    assert cut.interrupted and [r["stage"] for r in cut.history] == [1, 1]
+    resumed = visionpath.train(resume=cut.path)
+    a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (whole, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]

@@ -97,7 +97,8 @@ class TrainConfig:
     flip: bool | None = setting(None, "random horizontal flips (default: as the preset says; never for digits "
                                 "unless forced)")
     early_stopping: int | None = setting(None, "stop after this many epochs without a better validation accuracy "
-                                         "and keep the best (default: off; a folder of photos: 3)", valid="≥ 1",
+                                         "and keep the best; each stage of a pretrained backbone stops on its own "
+                                         "(default: off; a folder of photos: 3)", valid="≥ 1",
                                          metavar="PATIENCE")
     # ---- transfer learning
     pretrained: bool | None = setting(None, "start a backbone (efficientnet_lite0, resnet18, timm:<name>...) from "
@@ -109,15 +110,20 @@ class TrainConfig:
                                            "extraction only)", fallback=0, valid="≥ 0", absent=0)
     fine_tune_lr: float | None = setting(None, "stage 2's peak learning rate (default: --lr / 10; a folder of "
                                          "photos: chosen for it)", valid="> 0")
-    unfreeze: int | None = setting(None, "fine-tune only the top N blocks (default: all; a folder of photos: 3)",
+    unfreeze: int | None = setting(None, "fine-tune only the top N blocks (default: all; a folder of photos: chosen "
+                                   "for it)",
                                    valid="≥ 1", metavar="N")
-    layer_lr_decay: float = setting(1.0, "discriminative fine-tuning: each block learns at F × the rate of the "
-                                    "block above it, the head at --fine-tune-lr (1: all the same)", valid="(0, 1]",
-                                    metavar="F")
+    layer_lr_decay: float | None = setting(None, "discriminative fine-tuning: each block learns at F × the rate "
+                                           "of the block above it, the head at --fine-tune-lr (1: all the same; a "
+                                           "folder of photos: chosen for it)", fallback=1.0, valid="(0, 1]",
+                                           metavar="F", absent=1.0)
     feature_cache: bool = setting(True, "stage 1 trains the head on backbone features computed once")
     augmented_views: int = setting(0, "cache K augmented views of every training picture instead of the plain "
                                    "pictures", valid="≥ 0", metavar="K")
     # ---- the run
+    budget: float | None = setting(None, "minutes a folder of photos may take, start to finish: the photo defaults "
+                                   "choose resolution, stage lengths and fine-tuning to fit them (default: 5; a "
+                                   "GPU fills them with more)", valid="> 0", metavar="MINUTES")
     seed: int = setting(0, "random seed: fixes initial weights, shuffling and dropout, so the same seed gives the "
                         "same run")
     device: str = setting("auto", "auto (a GPU when there is one), cpu, cuda or mps")

@@ -36,3 +36,8 @@ def progress_bar(transient: bool = True, enabled: bool = True) -> Progress:
         transient=transient,
         disable=not (enabled and interactive()),
     )
+
+
+def plural(count: int, word: str) -> str:
+    """"1 epoch", "3 epochs"."""
+    return f"{count} {word}{'s' * (count != 1)}"

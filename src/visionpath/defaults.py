@@ -1,40 +1,36 @@
 """What a run chooses for the settings it was not given, and why: one function, `resolve`.
 
-For each setting left as None, in this order: the model's recipe (`visionpath models` lists them), then the photo
-defaults (a folder of photos with no --model: chosen for the pictures and the machine), then the setting's own
-fallback (`TrainConfig`). Every choice comes with its reason; the run prints those that are not plain defaults.
+For each setting left as None, in this order: the photo defaults (a folder of photos with no --model: chosen for
+the folder, the machine and the --budget), then the model's recipe (`visionpath models` lists them), then the
+setting's own fallback (`TrainConfig`). Every choice comes with its reason; the run prints those that are not plain defaults.
 """
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 from .config import TrainConfig, fallback
-from .console import say
+from .console import plural, say
 from .data import DATASETS
-from .data.folder import survey
+from .data.folder import Survey, survey
 from .devices import pick_device
-from .models import model_entry
+from .models import create_model, model_entry, prepare_for_device
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
-# Sides the photo defaults choose from. Above 224: the backbone was trained on random crops, which enlarge objects,
-# so it recognises whole pictures best a little above its training resolution ("FixRes", Touvron et al. 2019).
-# Measured on hymenoptera (frozen Lite0 features, same head): 144/153 right at 224 px, 146 at 256, 148 at 288 and
-# 148 at 320.
-PHOTO_SIDES = (288, 256, 224, 192, 160, 128, 96, 64)
-# On a CPU, the largest side whose fine-tuning epoch stays near a minute: measured on 2 cores without bf16, the top
-# of Lite0 fine-tunes at about 1.7 million pixels a second (245 photos at 288 px: 12 s).
-CPU_PIXELS_PER_EPOCH = 1e8
-# Fine-tuning for photos: the top blocks only (the lower ones hold generic edges and textures; leaving them saves
-# about a third of the time), at a hundredth of the head's rate (Keras's transfer-learning guide uses 1e-5).
-# Measured on hymenoptera: at 1e-4 one epoch memorised the 245 training photos and validation fell from 96.1% to
-# 94.8%; at 1e-5 validation loss fell (0.147 -> 0.122) and accuracy held.
-PHOTO_UNFREEZE = 3
-PHOTO_FINE_TUNE_LR = 1e-5
-PHOTO_PATIENCE = 3
-
-
+# Sides the photo defaults choose from, largest first: the largest that fits the budget wins. Above 224: the backbone
+# was trained on random crops, which enlarge objects, so it recognises whole pictures best a little above its
+# training resolution ("FixRes", Touvron et al. 2019). Measured on hymenoptera (frozen Lite0 features, same head):
+# 144/153 right at 224 px, 146 at 256, 148 at 288 and 148 at 320; fine-tuned, 148 at 288 and 149 at 320.
+PHOTO_SIDES = (320, 288, 256, 224, 192, 160, 128, 112, 96, 64)
+PHOTO_BUDGET_MINUTES = 5.0  # what a person waits for on a laptop CPU; a GPU fills it with more
+PHOTO_HEAD_EPOCHS = 20      # stage 1's most: it ends sooner once converged, and its epochs (on cached features)
+                            # take a fraction of a second each
+PHOTO_PATIENCE = 3          # epochs without a better validation accuracy that end a stage
 @dataclass(frozen=True)
 class Choice:
     """A setting the run decided: its value, where it came from, and the line the run prints about it."""
@@ -45,18 +41,18 @@ class Choice:
 
 def resolve(config: TrainConfig) -> tuple[TrainConfig, dict[str, Choice]]:
     """The config with every setting left as None decided, and how each was. A setting given stays as given; the
-    model's recipe comes before the photo defaults, and both before a setting's fallback."""
+    photo defaults come before the model's recipe, and both before a setting's fallback."""
     photo = config.model is None and is_photo_folder(config.data)
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
-    recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None}
-    recipe_line = f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
     chosen: dict[str, Choice] = {}  # in the order the run prints them
     if photo:
         line = _PHOTO_LINE.format("weights from " + str(config.weights) if config.weights else
                                   "its weights ship with visionpath: no download")
         chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
                        if getattr(config, k) is None})
-        chosen.update({k: c for k, c in photo_defaults(config).items() if k not in recipe})
+        chosen.update(photo_defaults(config))  # chosen for this folder: before the model's general recipe
+    recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
+    recipe_line = f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
     chosen.update({k: Choice(v, "recipe", recipe_line) for k, v in recipe.items()})
     for f in fields(TrainConfig):
         if f.metadata["fallback"] is not None and getattr(config, f.name) is None and f.name not in chosen:
@@ -83,41 +79,179 @@ _PHOTO_LINE = (f"no --model: a folder of photos trains {PHOTO_MODEL}, pretrained
                "first on frozen features, then fine-tuning")
 
 
+@dataclass(frozen=True)
+class Speed:
+    """How fast the backbone runs here, in seconds per million pixels: a forward pass (caching features,
+    validation, test) and a fine-tuning step (forward and backward through the blocks that train, and the update)."""
+    forward: float
+    fine_tune: float
+
+
+def measure_speed(device: torch.device, unfreeze: int | None, side: int = 160, batch: int = 16) -> Speed:
+    """Time the photo backbone on this device: a short probe (a couple of seconds on a laptop CPU), as the run's
+    own steps will be timed. Random weights: speed does not depend on them."""
+    net = prepare_for_device(create_model(PHOTO_MODEL, 2, (3, side, side), resolution=side), device)
+    generator = torch.Generator().manual_seed(0)  # its own stream: the run's random numbers stay untouched
+    x = torch.rand(batch, 3, side, side, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
+    y = torch.zeros(batch, dtype=torch.long, device=device)
+    groups = net.block_groups()
+    net.requires_grad_(False)
+    for group in groups[len(groups) - (unfreeze or len(groups)):]:
+        for module in group:
+            module.requires_grad_(True)
+    net.head.requires_grad_(True)
+    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=0.0)
+
+    def forward() -> None:
+        with torch.inference_mode():
+            net.eval()
+            net.features(x)
+
+    def step() -> None:
+        net.train()
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+
+    def seconds(work: Callable[[], None]) -> float:
+        times = []
+        for _ in range(3):  # the first warms up (memory, kernel choice); the best of the others is the speed
+            t0 = time.perf_counter()
+            work()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        return min(times[1:]) / (batch * side * side / 1e6)
+    return Speed(seconds(forward), seconds(step))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a folder of photos will be trained within its budget, and what each part is expected to take."""
+    side: int
+    fine_tune_epochs: int
+    seconds: dict[str, float]   # expected seconds: start, reading, features, fine-tuning, evaluation
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+# What the run spends besides the backbone, measured on 2 cores (AVX2): starting (imports, checks, the probe) and
+# writing the report; reading a picture costs about 0.5 ms plus 25 ns a pixel of its shorter side squared
+# (1,802 photos of median side 350 px in 6.5 s; 15,000 CIFAR pictures of 32 px in 11 s).
+START_SECONDS, REPORT_SECONDS = 12.0, 8.0
+
+
+def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
+                   fewest: int, most: int) -> Plan:
+    """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, and
+    as many epochs as fit there, up to `most` (unless given). When even the smallest side cannot fit `fewest`, the
+    smallest side and `fewest` epochs: the plan then says it runs over."""
+    validation = folder.validation or round(0.1 * folder.train)  # held out of train when there is none
+    train = folder.train - (0 if folder.validation else validation)
+    scored = folder.test or validation  # the report scores test, else validation
+    sides = [side] if side else [s for s in PHOTO_SIDES if s <= max(224, folder.median_side)]
+    reading = (folder.train + folder.validation + folder.test) * (5e-4 + 25e-9 * folder.median_side ** 2)
+    plan = None
+    for s in sides:
+        mpx = s * s / 1e6
+        seconds = {"start": START_SECONDS + REPORT_SECONDS, "reading": reading,
+                   "features": (train + validation) * mpx * speed.forward,
+                   "evaluation": scored * mpx * speed.forward}
+        per_epoch = (train * speed.fine_tune + validation * speed.forward) * mpx
+        fits = int((budget - sum(seconds.values())) // per_epoch)
+        n = epochs if epochs is not None else min(fits, most) if fits >= fewest else fewest
+        plan = Plan(s, n, {**seconds, "fine-tuning": n * per_epoch})
+        if plan.total <= budget:
+            return plan
+    return plan  # the smallest side, over the budget
+
+
 def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
-    """Resolution, batch size, fine-tuning and early stopping for a folder of photos, chosen for its pictures and the
-    machine; only for the settings the config leaves as None."""
-    n_train, median_side = survey(Path(config.data), config.labels)
-    chosen: dict[str, Choice] = {}
-    side = config.image_size
-    if side is None:
-        # pictures smaller than the backbone's resolution are enlarged to it, but no further: that adds no detail
-        sides = [s for s in PHOTO_SIDES if s <= max(224, median_side)]
-        fits = [s for s in sides if n_train * s * s <= CPU_PIXELS_PER_EPOCH]
-        if pick_device(config.device).type == "cpu" and fits[:1] != sides[:1]:
-            side = fits[0] if fits else sides[-1]
-            why = f"the largest that keeps a fine-tuning epoch of {n_train:,} pictures near a minute on this CPU"
-        else:
-            side = sides[0]
-            why = ("a little above the backbone's 224, where its features are best" if side > 224 else
-                   "the backbone's own resolution (the pictures are smaller: enlarging them further adds no detail)")
-        chosen["image_size"] = Choice(side, "photos", f"resolution {side}×{side}: {why} (pictures' median shorter "
-                                      f"side {median_side} px; change with --image-size)")
-    if config.batch_size is None:
-        # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px (about 2 GB), more when smaller;
-        # small batches also give a small folder more fine-tuning steps per epoch
-        batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
-        batch = min(batch, max(1, int(0.85 * n_train)))  # a small folder: leave room for validation
-        chosen["batch_size"] = Choice(batch, "photos", f"batch size {batch}: fits fine-tuning at {side}×{side} in a "
-                                      "few GB of memory (change with --batch-size)")
-    if config.unfreeze is None or config.fine_tune_lr is None:
-        unfreeze = config.unfreeze or PHOTO_UNFREEZE
-        rate = config.fine_tune_lr or PHOTO_FINE_TUNE_LR
-        line = (f"fine-tuning: the top {unfreeze} blocks at lr {rate:g}, gently, so a few hundred photos adjust the "
-                "pretrained features instead of being memorised (change with --unfreeze, --fine-tune-lr)")
-        chosen.update({k: Choice(v, "photos", line) for k, v in (("unfreeze", unfreeze), ("fine_tune_lr", rate))
-                       if getattr(config, k) is None})
+    """Resolution, batch size, stage lengths, fine-tuning and early stopping for a folder of photos, chosen for
+    what the folder is and for the machine's measured speed, within the --budget; only for the settings the
+    config leaves as None.
+
+    The rules: the more photos a class has, the more of the network fine-tuning may change before it memorises
+    them (Howard & Ruder 2018; Kornblith et al. 2019): a small folder fine-tunes its top blocks gently and briefly,
+    a larger one more blocks, harder and longer, lower blocks slower than higher ones. Stage 1 (the head on cached
+    features) costs little and ends when converged. Resolution is the largest that leaves room for enough
+    fine-tuning in the budget, as measured on this machine."""
+    folder = survey(Path(config.data), config.labels)
+    small = folder.train / folder.classes < 300  # photos a class
+    chosen = fine_tuning_choices(config, folder, small)
+    if config.epochs is None:
+        chosen["epochs"] = Choice(PHOTO_HEAD_EPOCHS, "photos", (
+            f"stage 1: the head on cached features, up to {PHOTO_HEAD_EPOCHS} epochs (a fraction of a second each); "
+            f"it ends when converged, once its validation loss has not fallen for "
+            f"{config.early_stopping or PHOTO_PATIENCE} epochs (change with --epochs)"))
     if config.early_stopping is None:
         chosen["early_stopping"] = Choice(PHOTO_PATIENCE, "photos", (
-            f"early stopping: fine-tuning stops after {PHOTO_PATIENCE} epochs without a better validation accuracy, "
-            "and the best epoch is kept (change with --early-stopping)"))
+            f"early stopping: fine-tuning ends after {PHOTO_PATIENCE} epochs without a better validation accuracy, "
+            "and the best epoch of the run is kept (change with --early-stopping)"))
+    if config.image_size is None or config.fine_tune_epochs is None:
+        unfreeze = chosen["unfreeze"].value if "unfreeze" in chosen else config.unfreeze
+        chosen.update(budget_choices(config, folder, small, unfreeze))
+    side = chosen["image_size"].value if "image_size" in chosen else config.image_size
+    if config.batch_size is None:
+        # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px take about 2 GB. On a CPU a larger
+        # batch is no faster a picture, and a few epochs of fine-tuning need many steps: at most 32 there
+        batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
+        cpu = pick_device(config.device).type == "cpu"
+        # a tiny folder: a batch smaller than its training pictures, leaving room for validation
+        batch = min(batch, 32 if cpu else batch, max(1, int(0.85 * folder.train)))
+        chosen["batch_size"] = Choice(batch, "photos", (
+            f"batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory"
+            + (", and gives fine-tuning more steps where larger batches are no faster (a CPU)" if cpu else "")
+            + " (change with --batch-size)"))
+    return chosen
+
+
+def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dict[str, Choice]:
+    """How much of the network fine-tuning changes, and how hard: from the photos a class has."""
+    per_class = folder.train / folder.classes
+    # the top 5 of Lite0's 8 block groups fine-tune at 1.3× the pictures a second of the whole network and were no
+    # less accurate on CIFAR-10 (86.6% against 85.8%); the lowest groups hold edges and colours that suit any photo
+    unfreeze = config.unfreeze or (3 if small else 5)
+    # small: 1e-5 (on hymenoptera, 122 photos a class, 1e-4 memorised the photos in an epoch and 2e-5 lowered
+    # validation accuracy); larger: 3e-4 with each lower group at 0.7 × (the CIFAR-10 subset, 450 a class: +11.8
+    # points over the head in 2 epochs, still rising; 1e-5 moved 600 a class of flowers by 2.8 points in 3)
+    rate = config.fine_tune_lr or (1e-5 if small else 3e-4)
+    decay = 1.0 if small else 0.7
+    why = (f"{per_class:.0f} training photos a class: fine-tuning the top {unfreeze} of the backbone's 8 block "
+           f"groups at lr {rate:g}" + ("" if small else f", each group below at {decay} × the rate of the one above")
+           + (", gently, so that few photos adjust the pretrained features instead of being memorised" if small else
+              ", enough photos to move the features further before they are memorised")
+           + " (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)")
+    values = {"unfreeze": unfreeze, "fine_tune_lr": rate, "layer_lr_decay": decay}
+    return {k: Choice(v, "photos", why) for k, v in values.items() if getattr(config, k) is None}
+
+
+def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None) -> dict[str, Choice]:
+    """Resolution and fine-tuning epochs that fit the --budget at this machine's measured speed, and the plan."""
+    budget = config.budget or PHOTO_BUDGET_MINUTES
+    device = pick_device(config.device)
+    speed = measure_speed(device, unfreeze)
+    plan = plan_photo_run(folder, speed, 60 * budget, config.image_size, config.fine_tune_epochs,
+                          fewest=2, most=3 if small else 8)
+    chosen: dict[str, Choice] = {}
+    if config.image_size is None:
+        enlarged = plan.side > folder.median_side
+        chosen["image_size"] = Choice(plan.side, "photos", (
+            f"resolution {plan.side}×{plan.side}: the largest that leaves time for fine-tuning within the "
+            f"{budget:g}-minute budget" + (" (the pictures are smaller: enlarging them further adds no detail)"
+                                           if enlarged and plan.side == 224 else "")
+            + f" (pictures' median shorter side {folder.median_side} px; change with --image-size)"))
+    if config.fine_tune_epochs is None:
+        chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", (
+            f"stage 2: up to {plan.fine_tune_epochs} epochs of fine-tuning"
+            + (" (a small folder: more would memorise it)" if small and plan.fine_tune_epochs == 3 else "")
+            + " (change with --fine-tune-epochs)"))
+    expected = ", ".join(f"{k} {v:.0f}s" for k, v in plan.seconds.items())
+    chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
+        f"budget {plural(int(budget), 'minute') if budget == int(budget) else f'{budget:g} minutes'} (--budget): expected "
+        f"about {plan.total / 60:.1f} minutes ({expected}); measured here: the backbone reads "
+        f"{1 / speed.forward:.2g} and fine-tunes {1 / speed.fine_tune:.2g} million pixels a second on {device.type}"
+        + ("; even the smallest plan runs over the budget" if plan.total > 60 * budget else "")))
     return chosen

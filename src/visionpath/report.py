@@ -134,8 +134,8 @@ def longer(history: list[dict], config: TrainConfig) -> str:
 def shorter(history: list[dict], best: int, config: TrainConfig) -> str:
     """The flag that would have ended the run at its best epoch."""
     row = history[best]
-    if row.get("stage", 1) == 2:
-        return f"--fine-tune-epochs {row['epoch'] - config.epochs}"
+    if row.get("stage", 1) == 2:  # fine-tuning follows stage 1, however long that was
+        return f"--fine-tune-epochs {sum(1 for r in history[:best + 1] if r.get('stage', 1) == 2)}"
     return f"--epochs {row['epoch']}"
 
 
@@ -159,7 +159,7 @@ def stage_notes(history: list[dict], config: TrainConfig) -> str:
     head, tuned = stages[1], stages[2]
     notes = []
     best = max(range(len(head)), key=lambda i: head[i]["val_accuracy"])
-    if len(head) - 1 - best >= 2:
+    if len(head) - 1 - best >= 2 and not config.early_stopping:  # with early stopping, stage 1 ends by itself
         notes.append(f"stage 1 (the head) stopped improving after epoch {head[best]['epoch']} of {len(head)}: the "
                      f"epochs after it changed nothing (--epochs {head[best]['epoch']} saves them for fine-tuning)")
     gain = fine_tuning_gain(history)

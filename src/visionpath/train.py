@@ -32,7 +32,7 @@ from .checkpoint import (FORMAT, load_tensors, optimizer_from_tensors, optimizer
                          save_checkpoint)
 from .checks import check_project
 from .config import TrainConfig
-from .console import progress_bar, say
+from .console import plural, progress_bar, say
 from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
@@ -318,14 +318,32 @@ class TrainingState:
         return sum(1 for row in self.history if row["epoch"] > self.best["epoch"] and row.get("stage", 1) == stage)
 
 
-def total_epochs(config: TrainConfig, model: TrainingModel) -> int:
-    return config.epochs + (config.fine_tune_epochs if model.two_stages else 0)
+def head_epochs(config: TrainConfig, history: list[dict]) -> int:
+    """Stage 1's length: --epochs, or fewer where early stopping ended it: the head has converged when its
+    validation loss has not fallen for `early_stopping` epochs. (Loss, not accuracy: on a few hundred validation
+    pictures accuracy jumps by whole pictures while the head is still improving.) Read from the history, so that
+    a resumed run finds the same end."""
+    lowest, since = math.inf, 0
+    for row in history:
+        if not config.early_stopping or row.get("stage", 1) != 1:
+            break
+        lowest, since = (row["val_loss"], 0) if row["val_loss"] < lowest else (lowest, since + 1)
+        if since >= config.early_stopping:
+            return row["epoch"]
+    return config.epochs
+
+
+def total_epochs(config: TrainConfig, model: TrainingModel, history: list[dict]) -> int:
+    """The run's epochs as far as they are known: stage 1's may end sooner, and fine-tuning follows it."""
+    if not model.two_stages:
+        return config.epochs
+    return head_epochs(config, history) + config.fine_tune_epochs
 
 
 def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel,
               state: TrainingState) -> None:
     """Say what the run will do: the model, the arithmetic of epochs, iterations and images, and the stages."""
-    total = total_epochs(config, model)
+    total = total_epochs(config, model, state.history)
     if state.epoch:
         say(f"resuming {run_dir} after epoch {state.epoch}/{total}")
     say(f"model {config.model}: {count_parameters(model.net):,} parameters; {config.optimizer} at lr {config.lr:g} "
@@ -334,8 +352,9 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
         f"steps (an iteration is one batch; an epoch is every one of the {len(data.labels):,} training images once); "
         f"results in {run_dir}")
     if model.two_stages:
-        say(f"stage 1: {config.epochs} epochs training the new head, backbone frozen"
-            f"{' (on cached features)' if config.feature_cache else ''}; stage 2: {config.fine_tune_epochs} epochs "
+        say(f"stage 1: {'up to ' if config.early_stopping else ''}{config.epochs} epochs training the new head, "
+            f"backbone frozen{' (on cached features)' if config.feature_cache else ''}; stage 2: "
+            f"{'up to ' if config.early_stopping else ''}{config.fine_tune_epochs} epochs "
             f"fine-tuning {'the top ' + str(config.unfreeze) + ' blocks' if config.unfreeze else 'the whole network'} "
             f"at lr {config.fine_tune_lr:g}")
 
@@ -346,29 +365,35 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
     when validation accuracy has not improved for `early_stopping` epochs. Ctrl-C raises KeyboardInterrupt."""
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
-        for epoch in range(state.epoch + 1, total_epochs(config, model) + 1):
-            t0 = time.perf_counter()
-            if stage is None or epoch not in stage.epochs:
-                stage = start_stage(2 if model.two_stages and epoch > config.epochs else 1, config, data, model, bar)
+        while state.epoch < total_epochs(config, model, state.history):
+            epoch, t0 = state.epoch + 1, time.perf_counter()
+            head = head_epochs(config, state.history)
+            number = 2 if model.two_stages and epoch > head else 1
+            if stage is None or stage.number != number:
+                stage = start_stage(number, head, config, data, model, bar)
                 if saved is not None and saved.resume["epoch"] in stage.epochs:  # resumed inside this stage
                     stage.load_optimizer_state(saved)
-            trained = train_one_epoch(epoch, stage, config, data, model, generators, bar)
+                elif number == 2 and head < config.epochs:
+                    say(f"stage 1 converged: its validation loss has not fallen for "
+                        f"{plural(config.early_stopping, 'epoch')}; fine-tuning starts after epoch {head} of "
+                        f"{config.epochs}")
+            trained = train_one_epoch(epoch, stage, config, data, model, generators, bar, state.history)
             validation = validate(stage, data, model)
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
                 raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss)
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
-            say(f"epoch {epoch}/{total_epochs(config, model)} · {data.iterations:,} iterations × {config.batch_size} "
-                f"images · {row['epoch_time']:.1f}s · loss {row['train_loss']:.4f} "
+            say(f"epoch {epoch}/{total_epochs(config, model, state.history)} · {data.iterations:,} iterations × "
+                f"{config.batch_size} images · {row['epoch_time']:.1f}s · loss {row['train_loss']:.4f} "
                 f"acc {row['train_accuracy']:.2%} · val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
                 f"{f' (balanced {validation.balanced_accuracy:.2%})' if data.unbalanced else ''}"
                 f"{' · best' if improved else ''}")
             with ctrl_c.deferred():  # the epoch's files are written whole, or not at all
                 save_epoch(run_dir, model, stage, state, generators, improved)
-            last_stage = stage.number == (2 if model.two_stages else 1)  # stopping stage 1 would skip fine-tuning
+            last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
             if config.early_stopping and last_stage and state.patience_used(stage.number) >= config.early_stopping:
-                say(f"early stopping: no better validation accuracy for {config.early_stopping} epochs; restoring "
-                    f"epoch {state.best['epoch']}")
+                say(f"early stopping: no better validation accuracy for {plural(config.early_stopping, 'epoch')}; "
+                    f"restoring epoch {state.best['epoch']}")
                 break
 
 
@@ -452,9 +477,10 @@ class Stage:
                     state[key] = torch.empty_like(param).copy_(value)
 
 
-def start_stage(number: int, config: TrainConfig, data: TrainingData, model: TrainingModel, bar) -> Stage:
+def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData, model: TrainingModel, bar
+                ) -> Stage:
     """Freeze or unfreeze for the stage, make its optimiser, and (stage 1 of a pretrained backbone) cache the frozen
-    backbone's features."""
+    backbone's features. head: stage 1's length (fine-tuning follows it)."""
     net = model.net
     frozen, lr_scale = freeze_for_stage(net, number, config) if model.two_stages else ([], {})
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -464,7 +490,7 @@ def start_stage(number: int, config: TrainConfig, data: TrainingData, model: Tra
             f"{peak * min(lr_scale.values()):.2g} for the lowest block that trains")
     if model.two_stages:
         say(f"stage {number}: {sum(p.numel() for p in trainable):,} of {count_parameters(net):,} parameters train")
-    epochs = range(config.epochs + 1, total_epochs(config, model) + 1) if number == 2 else range(1, config.epochs + 1)
+    epochs = range(head + 1, head + config.fine_tune_epochs + 1) if number == 2 else range(1, config.epochs + 1)
     optimizer = make_optimizer(config.optimizer, trainable, peak, config.weight_decay, data.device, lr_scale)
     features = None
     if model.two_stages and number == 1 and config.feature_cache:
@@ -527,7 +553,7 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
 
 
 def train_one_epoch(epoch: int, stage: Stage, config: TrainConfig, data: TrainingData, model: TrainingModel,
-                    generators: Generators, bar) -> tuple[float, float]:
+                    generators: Generators, bar, history: list[dict]) -> tuple[float, float]:
     """One pass over the training pictures in random batches, one optimiser step each: (mean loss, accuracy) over
     the pictures seen."""
     model.net.train()
@@ -537,7 +563,7 @@ def train_one_epoch(epoch: int, stage: Stage, config: TrainConfig, data: Trainin
     batch_size, iterations, steps = config.batch_size, data.iterations, data.iterations * len(stage.epochs)
     loss_sum = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
-    task = bar.add_task(f"epoch {epoch}/{total_epochs(config, model)}", total=iterations, status="")
+    task = bar.add_task(f"epoch {epoch}/{total_epochs(config, model, history)}", total=iterations, status="")
     shown = time.perf_counter()
     for i in range(iterations):
         step = (epoch - stage.epochs.start) * iterations + i  # each stage's schedule starts at its first epoch

@@ -3,6 +3,7 @@ picture cache, labels from a CSV, and splitting a folder."""
 import errno
 import io
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,18 @@ def test_split_folder_is_stratified_seeded_and_never_overwrites(tmp_path):
         split_folder(raw, tmp_path / "out")
     with pytest.raises(VisionpathError, match="already split"):
         split_folder(tmp_path / "out", tmp_path / "third")
+
+
+def test_split_folder_keeps_exact_copies_in_one_split(tmp_path):
+    raw = make_folder(tmp_path / "raw", per_class={"": 20})
+    for picture in sorted(raw.rglob("*.png"))[::2]:  # every other picture saved twice, as a browser names copies
+        shutil.copy(picture, picture.with_name(picture.stem + "(1).png"))
+    split_folder(raw, tmp_path / "out", validation=0.2, test=0.2, seed=0)
+    where = {}
+    for path in (tmp_path / "out").rglob("*.png"):
+        where.setdefault(path.read_bytes(), set()).add(path.relative_to(tmp_path / "out").parts[0])
+    assert len(where) == 60 and all(len(splits) == 1 for splits in where.values())
+    assert {s for splits in where.values() for s in splits} == {"train", "validation", "test"}
 
 
 def test_unicode_class_names(tmp_path):

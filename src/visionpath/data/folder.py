@@ -295,20 +295,32 @@ def _publish(store: ImageStore, writer: SegmentWriter, keys: list[str]) -> np.nd
     return rows
 
 
-def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> tuple[int, int]:
-    """(training pictures, median shorter side of up to `sample` of them, from headers): enough to choose defaults
-    before anything is decoded."""
-    _, samples = scan_labels(root, labels) if labels else scan_folder(root)
+@dataclass(frozen=True)
+class Survey:
+    """What the photo defaults need to know of a folder, read from its listing and a sample of picture headers:
+    enough to choose before anything is decoded."""
+    classes: int
+    train: int
+    validation: int        # 0: none; the run holds out part of train
+    test: int
+    median_side: int       # the median shorter side of up to 100 training pictures, in pixels
+
+
+def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> Survey:
+    """The folder's counts per split and its pictures' median shorter side."""
+    classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
     train = [p for p, _ in samples["train"]]
     headers, _ = read_headers(train[:: max(1, len(train) // sample)])
     sides = sorted(min(size) for size, _ in headers.values()) or [0]
-    return len(train), sides[len(sides) // 2]
+    return Survey(len(classes), len(train), len(samples.get("validation", [])), len(samples.get("test", [])),
+                  sides[len(sides) // 2])
 
 
 def split_folder(source: str | Path, destination: str | Path, validation: float = 0.15, test: float = 0.15,
                  seed: int = 0) -> dict[str, int]:
     """Copy a folder of class subfolders into destination/{train,validation,test}/<class>/, stratified (each class
     split in the same proportions) and seeded (the same seed gives the same split). Returns pictures per split."""
+    import hashlib
     import random
     import shutil
 
@@ -331,9 +343,19 @@ def split_folder(source: str | Path, destination: str | Path, validation: float 
         files = images_in(folder)
         if not files:
             raise VisionpathError(f"class folder {folder} has no images; add images or remove the folder.")
-        random.Random(f"{seed}:{folder.name}").shuffle(files)
+        # exact copies (a photo saved twice) stay together: one in train and its copy in test would score the
+        # model on a picture it was trained on
+        copies: dict[str, list[Path]] = {}
+        for path in files:
+            copies.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), []).append(path)
+        groups = list(copies.values())
+        random.Random(f"{seed}:{folder.name}").shuffle(groups)
         n_val, n_test = round(validation * len(files)), round(test * len(files))
-        parts = {"validation": files[:n_val], "test": files[n_val:n_val + n_test], "train": files[n_val + n_test:]}
+        parts: dict[str, list[Path]] = {"validation": [], "test": [], "train": []}
+        for group in groups:
+            split = ("validation" if len(parts["validation"]) < n_val else
+                     "test" if len(parts["test"]) < n_test else "train")
+            parts[split] += group
         for split, members in parts.items():
             for path in members:
                 target = destination / split / folder.name / path.relative_to(folder)
