@@ -47,8 +47,9 @@ def cats_vs_dogs_folder(bench: Bench) -> tuple[Path, str]:
     bench.visionpath("data", "split", str(source), str(folder), "--validation", "0.15", "--test", "0.15",
                      "--seed", "0")
     _, out = bench.visionpath("data", "check", str(folder), ok=(0, 1))
-    duplicates = [line.strip() for line in out.splitlines() if "duplicate" in line and "group" in line]
-    return folder, (duplicates or [""])[0]
+    within = sum(1 for line in out.splitlines() if "exact duplicates within" in line)
+    across = sum(1 for line in out.splitlines() if "exact duplicates across" in line)
+    return folder, f"{within} pairs of exact duplicates within a split, {across} across splits"
 
 
 def cifar10_subset_folder(tmp: Path, per_class: int = 500, seed: int = 0) -> Path:

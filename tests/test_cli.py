@@ -70,6 +70,8 @@ BAD_SETTINGS = [
     (["train", "mnist", "--model", "mlp", "--width", "-3"], "--width must be a whole number of at least 1"),
     (["train", "mnist", "--model", "mlp", "--width", "0"], "--width must be a whole number of at least 1 (got 0)"),
     (["train", "{photos}", "--fine-tune-lr", "-1"], "--fine-tune-lr must be positive (got -1.0)"),
+    (["train", "{photos}", "--budget", "0"], "--budget must be positive (got 0.0)"),
+    (["train", "{photos}", "--layer-lr-decay", "1.5"], "--layer-lr-decay must be in (0, 1] (got 1.5)"),
     (["train", "mnist", "--lr", "inf"], "--lr must be a finite number (got inf)"),
     (["train", "mnist", "--lr", "nan"], "--lr must be"),
     (["train", "mnist", "--weight-decay=-1e-4"], "--weight-decay must be zero or positive"),
