@@ -2,7 +2,8 @@
 
 For each setting left as None, in this order: the photo defaults (a folder of photos with no --model: chosen for
 the folder, the machine and the --budget), then the model's recipe (`visionpath models` lists them), then the
-setting's own fallback (`TrainConfig`). Every choice comes with its reason; the run prints those that are not plain defaults.
+setting's own fallback (`TrainConfig`). Every choice comes with its reason; the run prints those that are not
+plain defaults.
 """
 from __future__ import annotations
 
@@ -250,9 +251,9 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
             + (" (a small folder: more would memorise it)" if small and plan.fine_tune_epochs == 3 else "")
             + " (change with --fine-tune-epochs)"))
     expected = ", ".join(f"{k} {v:.0f}s" for k, v in plan.seconds.items())
+    minutes = plural(int(budget), "minute") if budget == int(budget) else f"{budget:g} minutes"
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
-        f"budget {plural(int(budget), 'minute') if budget == int(budget) else f'{budget:g} minutes'} (--budget): expected "
-        f"about {plan.total / 60:.1f} minutes ({expected}); measured here: the backbone reads "
-        f"{1 / speed.forward:.2g} and fine-tunes {1 / speed.fine_tune:.2g} million pixels a second on {device.type}"
+        f"budget {minutes} (--budget): expected about {plan.total / 60:.1f} minutes ({expected}); measured here: "
+        f"the backbone reads {1 / speed.forward:.2g} and fine-tunes {1 / speed.fine_tune:.2g} million pixels a second on {device.type}"
         + ("; even the smallest plan runs over the budget" if plan.total > 60 * budget else "")))
     return chosen

@@ -8,8 +8,9 @@
       5. finish                restore the best epoch, score the test split, draw, report
 
 A pretrained backbone trains in two stages: `epochs` epochs of the new head on the frozen backbone (its features
-computed once and cached), then `fine_tune_epochs` epochs of fine-tuning. Loss and accuracy are summed on the
-device and read once per progress-bar refresh, not after every step. Ctrl-C stops at once (waiting only for an
+computed once and cached; with early stopping, fewer once its validation loss stops falling), then
+`fine_tune_epochs` epochs of fine-tuning, numbered on from the last epoch of stage 1. Loss and accuracy are summed
+on the device and read once per progress-bar refresh, not after every step. Ctrl-C stops at once (waiting only for an
 epoch's files to be written whole); the run keeps every finished epoch and continues with `--resume`.
 """
 from __future__ import annotations
@@ -361,8 +362,9 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
 
 def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel, state: TrainingState,
         generators: Generators, saved: Saved | None) -> None:
-    """The epochs after state.epoch, each: train, validate, record, checkpoint. Early stopping ends the last stage
-    when validation accuracy has not improved for `early_stopping` epochs. Ctrl-C raises KeyboardInterrupt."""
+    """The epochs after state.epoch, each: train, validate, record, checkpoint. Early stopping ends stage 1 of a
+    pretrained backbone when the head has converged (head_epochs), and the last stage when validation accuracy
+    has not improved for `early_stopping` epochs. Ctrl-C raises KeyboardInterrupt."""
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
         while state.epoch < total_epochs(config, model, state.history):
