@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
 
-from runner import REPO, SHARED, Bench, last_json_line, main, read_csv
+from runner import REPO, SHARED, Bench, main, read_csv
 
 REFERENCE_KERAS_CIFAR_EPOCH = 40.0
 # the issue's targets, in seconds on the reference machine; every folder must also beat the probe clearly
@@ -96,11 +95,8 @@ def run_probe(bench: Bench, name: str, folder: Path) -> dict:
     """The linear probe on the same folder, in a fresh process, from an empty picture cache."""
     env = bench.env(str(REPO / "src"), VISIONPATH_HOME=str(bench.tmp / f"home-probe-{name}"), VISIONPATH_OFFLINE="1")
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "linear_probe.py"), str(folder)],
-                          capture_output=True, text=True, env=env)
-    if done.returncode:
-        raise RuntimeError(f"linear probe failed:\n{done.stderr[-2000:]}")
-    return {**last_json_line(done.stdout), "wall_seconds": time.perf_counter() - t0}
+    probe = bench.peer(sys.executable, str(REPO / "benchmarks" / "linear_probe.py"), str(folder), env=env)
+    return {**probe, "wall_seconds": time.perf_counter() - t0}
 
 
 def keras_epoch(bench: Bench) -> float:

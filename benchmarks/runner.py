@@ -72,11 +72,11 @@ class Bench:
             env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         return env
 
-    def peer(self, python: str, script: str, *args: str) -> dict:
+    def peer(self, python: str, script: str, *args: str, env: dict | None = None) -> dict:
         """One of ../shared/peers' recipes (or a script of ours); its last output line is a JSON summary."""
         path = script if Path(script).is_absolute() else str(SHARED / "peers" / script)
         done = subprocess.run([python, path, *args], capture_output=True, text=True, cwd=SHARED / "peers",
-                              env=self.env())
+                              env=env or self.env())
         if done.returncode:
             raise RuntimeError(f"{script} failed:\n{done.stderr[-2000:]}")
         return last_json_line(done.stdout)

@@ -96,12 +96,7 @@ def measure_speed(device: torch.device, unfreeze: int | None, side: int = 160, b
     generator = torch.Generator().manual_seed(0)  # its own stream: the run's random numbers stay untouched
     x = torch.rand(batch, 3, side, side, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
     y = torch.zeros(batch, dtype=torch.long, device=device)
-    groups = net.block_groups()
-    net.requires_grad_(False)
-    for group in groups[len(groups) - (unfreeze or len(groups)):]:
-        for module in group:
-            module.requires_grad_(True)
-    net.head.requires_grad_(True)
+    net.train_top(unfreeze)
     optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=0.0)
 
     def forward() -> None:
@@ -181,7 +176,8 @@ def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
     features) costs little and ends when converged. Resolution is the largest that leaves room for enough
     fine-tuning in the budget, as measured on this machine."""
     folder = survey(Path(config.data), config.labels)
-    small = folder.train / folder.classes < 300  # photos a class
+    small = folder.per_class < 300
+    device = pick_device(config.device)
     chosen = fine_tuning_choices(config, folder, small)
     if config.epochs is None:
         chosen["epochs"] = Choice(PHOTO_HEAD_EPOCHS, "photos", (
@@ -194,13 +190,13 @@ def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
             "and the best epoch of the run is kept (change with --early-stopping)"))
     if config.image_size is None or config.fine_tune_epochs is None:
         unfreeze = chosen["unfreeze"].value if "unfreeze" in chosen else config.unfreeze
-        chosen.update(budget_choices(config, folder, small, unfreeze))
+        chosen.update(budget_choices(config, folder, small, unfreeze, device))
     side = chosen["image_size"].value if "image_size" in chosen else config.image_size
     if config.batch_size is None:
         # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px take about 2 GB. On a CPU a larger
         # batch is no faster a picture, and a few epochs of fine-tuning need many steps: at most 32 there
         batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
-        cpu = pick_device(config.device).type == "cpu"
+        cpu = device.type == "cpu"
         # a tiny folder: a batch smaller than its training pictures, leaving room for validation
         batch = min(batch, 32 if cpu else batch, max(1, int(0.85 * folder.train)))
         chosen["batch_size"] = Choice(batch, "photos", (
@@ -212,7 +208,6 @@ def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
 
 def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dict[str, Choice]:
     """How much of the network fine-tuning changes, and how hard: from the photos a class has."""
-    per_class = folder.train / folder.classes
     # the top 5 of Lite0's 8 block groups fine-tune at 1.3× the pictures a second of the whole network and were no
     # less accurate on CIFAR-10 (86.6% against 85.8%); the lowest groups hold edges and colours that suit any photo
     unfreeze = config.unfreeze or (3 if small else 5)
@@ -221,7 +216,7 @@ def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dic
     # points over the head in 2 epochs, still rising; 1e-5 moved 600 a class of flowers by 2.8 points in 3)
     rate = config.fine_tune_lr or (1e-5 if small else 3e-4)
     decay = 1.0 if small else 0.7
-    why = (f"{per_class:.0f} training photos a class: fine-tuning the top {unfreeze} of the backbone's 8 block "
+    why = (f"{folder.per_class:.0f} training photos a class: fine-tuning the top {unfreeze} of the backbone's 8 block "
            f"groups at lr {rate:g}" + ("" if small else f", each group below at {decay} × the rate of the one above")
            + (", gently, so that few photos adjust the pretrained features instead of being memorised" if small else
               ", enough photos to move the features further before they are memorised")
@@ -230,10 +225,10 @@ def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dic
     return {k: Choice(v, "photos", why) for k, v in values.items() if getattr(config, k) is None}
 
 
-def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None) -> dict[str, Choice]:
-    """Resolution and fine-tuning epochs that fit the --budget at this machine's measured speed, and the plan."""
+def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device
+                   ) -> dict[str, Choice]:
+    """Resolution and fine-tuning epochs that fit the --budget at this device's measured speed, and the plan."""
     budget = config.budget or PHOTO_BUDGET_MINUTES
-    device = pick_device(config.device)
     speed = measure_speed(device, unfreeze)
     plan = plan_photo_run(folder, speed, 60 * budget, config.image_size, config.fine_tune_epochs,
                           fewest=2, most=3 if small else 8)

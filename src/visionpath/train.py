@@ -324,9 +324,11 @@ def head_epochs(config: TrainConfig, history: list[dict]) -> int:
     validation loss has not fallen for `early_stopping` epochs. (Loss, not accuracy: on a few hundred validation
     pictures accuracy jumps by whole pictures while the head is still improving.) Read from the history, so that
     a resumed run finds the same end."""
+    if not config.early_stopping:
+        return config.epochs
     lowest, since = math.inf, 0
     for row in history:
-        if not config.early_stopping or row.get("stage", 1) != 1:
+        if row.get("stage", 1) != 1:
             break
         lowest, since = (row["val_loss"], 0) if row["val_loss"] < lowest else (lowest, since + 1)
         if since >= config.early_stopping:
@@ -505,17 +507,11 @@ def freeze_for_stage(net: torch.nn.Module, number: int, config: TrainConfig
     """A pretrained backbone's frozen layers for stage `number`, and each fine-tuned parameter's share of the
     learning rate (empty unless --layer-lr-decay is below 1). Stage 1 freezes the whole backbone; stage 2 all but
     its top --unfreeze block groups (all of them when it is not given)."""
-    groups = net.block_groups()
-    keep = len(groups) if number == 1 else (0 if config.unfreeze is None else max(0, len(groups) - config.unfreeze))
-    net.requires_grad_(True)
-    frozen: list[torch.nn.Module] = []
-    for group in groups[:keep]:
-        for module in group:
-            module.requires_grad_(False)
-            frozen.append(module)
-    if number == 1:  # what is left of the backbone outside the groups (pooling) holds no weights
+    if number == 1:
+        net.requires_grad_(True)
         net.backbone.requires_grad_(False)
         return [net.backbone], {}
+    frozen, trained = net.train_top(config.unfreeze)
     # Batch norm keeps ImageNet's statistics while fine-tuning (its scale and shift still learn), as the Keras guide
     # advises: measured here, letting small upsampled batches re-estimate them wrecked the head trained in stage 1
     # (validation 70.5% -> 68.3% after a fine-tuning epoch).
@@ -524,7 +520,7 @@ def freeze_for_stage(net: torch.nn.Module, number: int, config: TrainConfig
     if config.layer_lr_decay != 1:
         # discriminative learning rates: the head learns at fine_tune_lr, the top block at decay × that, the one
         # below at decay², ...: the lower layers (edges, textures) are the most general and need the least change
-        for depth, group in enumerate(reversed(groups[keep:]), start=1):
+        for depth, group in enumerate(reversed(trained), start=1):
             for module in group:
                 lr_scale.update((p, config.layer_lr_decay ** depth) for p in module.parameters())
     return frozen, lr_scale

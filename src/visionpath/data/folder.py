@@ -305,6 +305,11 @@ class Survey:
     test: int
     median_side: int       # the median shorter side of up to 100 training pictures, in pixels
 
+    @property
+    def per_class(self) -> float:
+        """Training pictures a class, on average."""
+        return self.train / self.classes
+
 
 def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> Survey:
     """The folder's counts per split and its pictures' median shorter side."""

@@ -56,6 +56,18 @@ class Transfer(nn.Module):
         groups = group_modules(self.backbone, self.backbone.group_matcher(coarse=True))
         return [[self.backbone.get_submodule(name) for name in names] for _, names in sorted(groups.items())]
 
+    def train_top(self, unfreeze: int | None) -> tuple[list[nn.Module], list[list[nn.Module]]]:
+        """Fine-tuning's trainable part: the head and the top `unfreeze` block groups (all when None) learn, the
+        groups below are frozen. Returns (the frozen modules, the groups that train, lowest first); what is left of
+        the backbone outside the groups, its pooling, holds no weights."""
+        groups = self.block_groups()
+        keep = 0 if unfreeze is None else max(0, len(groups) - unfreeze)
+        self.requires_grad_(True)
+        frozen = [module for group in groups[:keep] for module in group]
+        for module in frozen:
+            module.requires_grad_(False)
+        return frozen, groups[keep:]
+
 
 TRANSFER_DOC = """
 
