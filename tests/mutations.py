@@ -65,7 +65,7 @@ MUTATIONS = [
   "    recipe = {}",
   ["tests/test_defaults.py", "tests/test_train.py::test_a_models_recipe_fills_what_the_user_left_out"]),
  ("photo fine-tuning rate changed", "src/visionpath/defaults.py",
-  "rate = config.fine_tune_lr or (1e-5 if small else 3e-4)", "rate = config.fine_tune_lr or 1e-4",
+  "rate = config.fine_tune_lr or (1e-5 if small else 1e-3)", "rate = config.fine_tune_lr or 1e-4",
   ["tests/test_defaults.py"]),
  ("the plan ignores the budget", "src/visionpath/defaults.py",
   "        if plan.total <= budget:\n            return plan", "        return plan",

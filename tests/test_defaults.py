@@ -66,7 +66,7 @@ def test_larger_folders_fine_tune_more_of_the_network_harder_and_longer(tmp_path
     small = defaults.photo_defaults(TrainConfig(data=str(make_folder(tmp_path / "s", per_class={"train": 100}))))
     large = defaults.photo_defaults(TrainConfig(data=str(make_folder(tmp_path / "l", per_class={"train": 400}))))
     assert (small["unfreeze"].value, small["fine_tune_lr"].value, small["layer_lr_decay"].value) == (3, 1e-5, 1.0)
-    assert (large["unfreeze"].value, large["fine_tune_lr"].value, large["layer_lr_decay"].value) == (5, 3e-4, 0.7)
+    assert (large["unfreeze"].value, large["fine_tune_lr"].value, large["layer_lr_decay"].value) == (4, 1e-3, 0.7)
     assert small["fine_tune_epochs"].value == 3 < large["fine_tune_epochs"].value
     assert "400 training photos a class" in large["unfreeze"].why
 

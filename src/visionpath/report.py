@@ -114,17 +114,20 @@ def _stage_rows(history: list[dict]) -> dict[int, list[dict]]:
     return rows
 
 
-def _rising(rows: list[dict]) -> bool:
-    """Whether validation accuracy was still rising at the stage's last epoch (its best, and up by 0.3 points)."""
-    return len(rows) >= 2 and rows[-1]["val_accuracy"] >= max(r["val_accuracy"] for r in rows) and \
+def _rising(rows: list[dict], before: list[dict]) -> bool:
+    """Whether validation accuracy was still rising at the stage's last epoch: up by 0.3 points on the epoch before,
+    and the best of the run so far (the stage and the epochs `before` it): a fine-tuning stage that climbs back
+    towards the head's accuracy after a fall has not improved on the head."""
+    return len(rows) >= 2 and rows[-1]["val_accuracy"] >= max(r["val_accuracy"] for r in before + rows) and \
         rows[-1]["val_accuracy"] - rows[-2]["val_accuracy"] > 0.003
 
 
 def longer(history: list[dict], config: TrainConfig) -> str:
     """The "train longer" remedy for the stage that was still improving when it ended, with the flag that
     lengthens that stage; "" when no stage was (lengthening a stage that had stopped improving wastes time)."""
-    for stage, rows in sorted(_stage_rows(history).items(), reverse=True):
-        if _rising(rows):
+    stages = _stage_rows(history)
+    for stage, rows in sorted(stages.items(), reverse=True):
+        if _rising(rows, stages[1] if stage == 2 else []):
             if stage == 2:
                 return f"more fine-tuning epochs (--fine-tune-epochs {2 * len(rows)})"
             return f"more epochs{' of stage 1, the head' if config.fine_tune_epochs else ''} (--epochs {2 * len(rows)})"
@@ -167,7 +170,7 @@ def stage_notes(history: list[dict], config: TrainConfig) -> str:
         notes.append(f"fine-tuning did not beat the head's {head[best]['val_accuracy']:.1%}: a lower "
                      f"--fine-tune-lr{_now(config.fine_tune_lr)} or fewer blocks (--unfreeze) keeps more of the "
                      "pretrained features")
-    elif _rising(tuned):
+    elif _rising(tuned, head):
         notes.append(f"fine-tuning added {gain * 100:.1f} points and was still rising: a higher "
                      f"--fine-tune-lr{_now(config.fine_tune_lr)} may get further in the same epochs")
     return "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
