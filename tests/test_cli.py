@@ -27,6 +27,9 @@ def test_train_evaluate_predict(tiny_folder, tmp_path, capsys):
     assert main(["predict", str(run), str(tiny_folder / "test" / "bee" / "0.png"), "--top-k", "2",
                  "--csv", str(tmp_path / "p.csv")]) == 0
     assert "0.png: bee" in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--device", "cpu"]) == 0  # a device named is used (auto was the CPU here)
+    assert json.loads((run / "test_metrics.json").read_text())["accuracy"] == test_accuracy
+    assert main(["predict", str(run), str(tiny_folder / "test" / "bee" / "0.png"), "--device", "cpu"]) == 0
 
 
 def test_listings(capsys):
@@ -92,6 +95,7 @@ BAD_SETTINGS = [
     (["report", "{tmp}"], "not a visionpath run folder"),
     (["predict", "{run}", "{picture}", "--batch-size", "0"], "--batch-size must be at least 1 (got 0)"),
     (["predict", "{run}", "{picture}", "--top-k", "0"], "--top-k must be at least 1 (got 0)"),
+    (["predict", "{run}", "{picture}", "--device", "tpu"], "unknown device 'tpu'; use auto, cpu, cuda or mps"),
     (["predict", "{run}", "{picture}", "--min-confidence", "2"], "--min-confidence must be between 0 and 1 (got 2.0)"),
     (["predict", "{run}", "{picture}", "--csv", "{tmp}/nowhere/p.csv"], "the folder {tmp}/nowhere does not exist"),
     (["predict", "{run}", "{picture}", "--csv", "{tmp}"], "--csv {tmp} is a folder"),
@@ -104,7 +108,10 @@ BAD_SETTINGS = [
     (["data", "split", "{photos}", "{tmp}/split", "--validation", "1.5"], "must be shares between 0 and 1"),
 ]
 if not torch.cuda.is_available():
-    BAD_SETTINGS.append((["train", "mnist", "--device", "cuda"], "--device cuda: this machine has no CUDA GPU"))
+    BAD_SETTINGS += [(["train", "mnist", "--device", "cuda"], "--device cuda: this machine has no CUDA GPU"),
+                     (["evaluate", "{run}", "--device", "cuda"], "--device cuda: this machine has no CUDA GPU"),
+                     (["report", "{run}", "--device", "cuda:1"], "--device cuda:1: this machine has no CUDA GPU"),
+                     (["predict", "{run}", "{picture}", "--device", "cuda"], "--device cuda: this machine has no")]
 
 
 @pytest.mark.parametrize("argv, message", BAD_SETTINGS, ids=[" ".join(a) for a, _ in BAD_SETTINGS])

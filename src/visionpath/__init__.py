@@ -29,9 +29,9 @@ def open_run(path) -> Run:
     return Run(path)
 
 
-def evaluate(run, split: str = "test", data_dir=None) -> Evaluation:
-    """Evaluate a run folder's best weights on `split` (test by default)."""
-    return Run(run).evaluate(split, data_dir)
+def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> Evaluation:
+    """Evaluate a run folder's best weights on `split` (test by default), on `device` (auto: a GPU if any)."""
+    return Run(run).evaluate(split, data_dir, device)
 
 
 __all__ = ["train", "evaluate", "predict", "check_data", "split_folder", "open_run", "load_model", "load_dataset",

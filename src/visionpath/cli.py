@@ -40,6 +40,11 @@ TRAIN_EXAMPLES = """examples:
   visionpath train --resume runs/mnist-mlp-1              # continue an interrupted run"""
 
 
+# the model's device for evaluate, report and predict: the words of train's --device
+DEVICE_HELP = "where the model runs: " + next(f.metadata["help"] for f in fields(TrainConfig) if f.name == "device") \
+    + " (default: auto)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="visionpath", description="Image classification on PyTorch, from MNIST to "
                                      "your own photos.")
@@ -58,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", help="a run folder, e.g. runs/mnist-mlp-1")
     e.add_argument("--split", help="test (default), validation or train")
     e.add_argument("--data-dir", help="where the data is, if not where it was during training")
+    e.add_argument("--device", help=DEVICE_HELP)
 
     p = commands.add_parser("predict", help="classify images with a trained run", argument_default=S)
     p.add_argument("run", help="a run folder or a checkpoint file")
@@ -69,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-confidence", type=float, metavar="P", help="mark predictions below this probability as "
                    f"uncertain (default: {P['min_confidence']}, none)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation: average with the mirrored picture")
+    p.add_argument("--device", help=DEVICE_HELP)
 
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
                             "side (table, CSV, PNG)", argument_default=S)
@@ -93,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "per-class table, misclassified pictures", argument_default=S)
     r.add_argument("run", help="a run folder")
     r.add_argument("--data-dir", help="where the data is, if not where it was during training")
+    r.add_argument("--device", help=DEVICE_HELP)
     k = commands.add_parser("cache", help="what the picture cache holds; verify, prune or clear it (safe while "
                             "runs are reading it)")
     k.add_argument("action", nargs="?", choices=("show", "verify", "prune", "clear"), default="show",

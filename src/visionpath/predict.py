@@ -20,6 +20,7 @@ from .console import progress_bar, say
 from .data import DATASETS
 from .data.folder import images_in
 from .data.images import is_image_file, load_images
+from .devices import pick_device
 from .errors import VisionpathError
 from .files import atomic_write
 from .models import border_brightness, logits_in_batches
@@ -59,19 +60,22 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
 
 
 def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int = 5, csv: str | Path | None = None,
-            batch_size: int = 256, min_confidence: float = 0.0, tta: bool = False) -> list[Prediction]:
+            batch_size: int = 256, min_confidence: float = 0.0, tta: bool = False, device: str = "auto"
+            ) -> list[Prediction]:
     """Classify pictures with a run's best weights. Unreadable files are listed and skipped, not fatal.
 
     images: files, folders (searched recursively) or glob patterns. csv: write every prediction there (path,
     label, probability, uncertain, top-k). min_confidence: predictions whose probability is below it are marked
     uncertain (a person should look). tta: also classify each picture mirrored and average the two (test-time
-    augmentation: a little more accurate, twice the work)."""
+    augmentation: a little more accurate, twice the work). device: where the model runs (auto: a GPU when there is
+    one, else the CPU)."""
     check_number("--top-k", top_k, int, low=1)
     check_number("--batch-size", batch_size, int, low=1)
     check_number("--min-confidence", min_confidence, float, 0, 1)
     if csv:
         check_output("--csv", csv)
-    model, meta = load_model(run)
+    chosen = pick_device(device)
+    model, meta = load_model(run, device=chosen)
     classes, (channels, height, width) = meta["classes"], meta["input_shape"]
     top_k = min(top_k, len(classes))
     paths = collect_images(images)
@@ -81,7 +85,6 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
             "is not the same digit), so the pictures are classified as they are")
         tta = False
 
-    cpu = torch.device("cpu")
     results: list[Prediction] = []
     unreadable: list[str] = []
     inverted: list[str] = []  # background far lighter or darker than the training pictures'
@@ -101,10 +104,10 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
                 if "border_brightness" in meta:
                     odd = (border_brightness(batch) - meta["border_brightness"]).abs() > 128
                     inverted += [str(p) for p, flag in zip(batch_paths, odd.tolist()) if flag]
-                probabilities = logits_in_batches(model, batch, meta["mean"], meta["std"], cpu).softmax(1)
+                probabilities = logits_in_batches(model, batch, meta["mean"], meta["std"], chosen).softmax(1)
                 if tta:
                     probabilities = (probabilities + logits_in_batches(model, batch.flip(-1), meta["mean"],
-                                                                       meta["std"], cpu).softmax(1)) / 2
+                                                                       meta["std"], chosen).softmax(1)) / 2
                 probs, index = probabilities.topk(top_k, dim=1)
                 for path, p, i in zip(batch_paths, probs.tolist(), index.tolist()):
                     top = [(classes[c], q) for c, q in zip(i, p)]

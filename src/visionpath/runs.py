@@ -16,6 +16,7 @@ from .checks import check_folder
 from .config import TrainConfig
 from .console import say
 from .data import ImageSet
+from .devices import pick_device
 from .errors import VisionpathError
 from .evaluate import Evaluation, evaluate_images
 from .predict import Prediction, predict
@@ -48,10 +49,11 @@ class Run:
     def load_model(self, which: str = "best", device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
         return load_model(self.path, which, device)
 
-    def evaluate(self, split: str = "test", data_dir: str | Path | None = None) -> Evaluation:
-        """Reload the run's data (same settings, same validation split) and its best weights; score `split`, print
-        the table and the diagnosis, and save the metrics and confusion matrix in the run folder."""
-        evaluation, _ = self._evaluate_split(split, data_dir)
+    def evaluate(self, split: str = "test", data_dir: str | Path | None = None, device: str = "auto") -> Evaluation:
+        """Reload the run's data (same settings, same validation split) and its best weights; score `split` on
+        `device` (auto: a GPU when there is one), print the table and the diagnosis, and save the metrics and
+        confusion matrix in the run folder."""
+        evaluation, _ = self._evaluate_split(split, data_dir, device)
         evaluation.save(self.path)
         say(evaluation.table())
         history = self.history
@@ -61,26 +63,29 @@ class Run:
         say(f"confusion matrix: {self.path / f'confusion_matrix{suffix}.png'} (and .csv)")
         return evaluation
 
-    def report(self, data_dir: str | Path | None = None) -> Path:
-        """Write report.html in the run folder (on the test split, else validation) and return its path."""
-        evaluation, images = self._evaluate_split(None, data_dir)
+    def report(self, data_dir: str | Path | None = None, device: str = "auto") -> Path:
+        """Write report.html in the run folder (on the test split, else validation, scored on `device`) and return
+        its path."""
+        evaluation, images = self._evaluate_split(None, data_dir, device)
         path = write_run_report(self.path, self.config, self.history, evaluation, images)
         say(f"report: {path}")
         return path
 
     def predict(self, images, **options) -> list[Prediction]:
         """`visionpath.predict` with this run's best weights: the same keywords (top_k, csv, batch_size,
-        min_confidence, tta)."""
+        min_confidence, tta, device)."""
         return predict(self.path, images, **options)
 
-    def _evaluate_split(self, split: str | None, data_dir: str | Path | None) -> tuple[Evaluation, ImageSet]:
+    def _evaluate_split(self, split: str | None, data_dir: str | Path | None, device: str
+                        ) -> tuple[Evaluation, ImageSet]:
         """The run's data reloaded with its own settings, scored with its best weights. split None: test, or
         validation where there is no test split."""
         if split not in (None, "test", "validation", "train"):
             raise VisionpathError(f"unknown --split '{split}'; choose test, validation or train.")
         if data_dir is not None:
             check_folder("--data-dir", data_dir)
-        model, meta = self.load_model()
+        chosen = pick_device(device)
+        model, meta = self.load_model(device=chosen)
         dataset = load_run_data(self.config, data_dir, run_dir=self.path)
         if dataset.classes != meta["classes"]:
             raise VisionpathError(f"the classes of {self.config.data} ({', '.join(dataset.classes)}) are not the "
@@ -91,8 +96,7 @@ class Run:
             raise VisionpathError(f"{self.config.data} has no test split; add a test/ folder, or evaluate with "
                                   "--split validation (optimistic: it chose the best epoch).")
         images = splits[split]
-        return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], torch.device("cpu"),
-                               split), images
+        return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], chosen, split), images
 
 
 def write_run_report(run_dir: Path, config: TrainConfig, history: list[dict], evaluation: Evaluation,
