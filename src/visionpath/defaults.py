@@ -33,6 +33,8 @@ PHOTO_BUDGET_MINUTES = 5.0  # what a person waits for on a laptop CPU; a GPU fil
 PHOTO_HEAD_EPOCHS = 20      # stage 1's most: it ends sooner once converged, and its epochs (on cached features)
                             # take a fraction of a second each
 PHOTO_PATIENCE = 3          # epochs without a better validation accuracy that end a stage
+
+
 @dataclass(frozen=True)
 class Choice:
     """A setting the run decided: its value, where it came from, and the line the run prints about it."""
@@ -252,6 +254,7 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     minutes = plural(int(budget), "minute") if budget == int(budget) else f"{budget:g} minutes"
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         f"budget {minutes} (--budget): expected about {plan.total / 60:.1f} minutes ({expected}); measured here: "
-        f"the backbone reads {1 / speed.forward:.2g} and fine-tunes {1 / speed.fine_tune:.2g} million pixels a second on {device.type}"
+        f"the backbone reads {1 / speed.forward:.2g} and fine-tunes {1 / speed.fine_tune:.2g} million pixels a "
+        f"second on {device.type}"
         + ("; even the smallest plan runs over the budget" if plan.total > 60 * budget else "")))
     return chosen

@@ -369,7 +369,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
     has not improved for `early_stopping` epochs. Ctrl-C raises KeyboardInterrupt."""
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
-        while state.epoch < total_epochs(config, model, state.history):
+        while state.epoch < (total := total_epochs(config, model, state.history)):
             epoch, t0 = state.epoch + 1, time.perf_counter()
             head = head_epochs(config, state.history)
             number = 2 if model.two_stages and epoch > head else 1
@@ -381,13 +381,14 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                     say(f"stage 1 converged: its validation loss has not fallen for "
                         f"{plural(config.early_stopping, 'epoch')}; fine-tuning starts after epoch {head} of "
                         f"{config.epochs}")
-            trained = train_one_epoch(epoch, stage, config, data, model, generators, bar, state.history)
+            trained = train_one_epoch(epoch, total, stage, config, data, model, generators, bar)
             validation = validate(stage, data, model)
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
                 raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss)
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
-            say(f"epoch {epoch}/{total_epochs(config, model, state.history)} · {data.iterations:,} iterations × "
+            total = total_epochs(config, model, state.history)  # with this epoch's row: stage 1 may have converged
+            say(f"epoch {epoch}/{total} · {data.iterations:,} iterations × "
                 f"{config.batch_size} images · {row['epoch_time']:.1f}s · loss {row['train_loss']:.4f} "
                 f"acc {row['train_accuracy']:.2%} · val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
                 f"{f' (balanced {validation.balanced_accuracy:.2%})' if data.unbalanced else ''}"
@@ -550,10 +551,10 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
     return FeatureCache(train, validation)
 
 
-def train_one_epoch(epoch: int, stage: Stage, config: TrainConfig, data: TrainingData, model: TrainingModel,
-                    generators: Generators, bar, history: list[dict]) -> tuple[float, float]:
+def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, data: TrainingData,
+                    model: TrainingModel, generators: Generators, bar) -> tuple[float, float]:
     """One pass over the training pictures in random batches, one optimiser step each: (mean loss, accuracy) over
-    the pictures seen."""
+    the pictures seen. total: the run's epochs as known so far, for the progress bar."""
     model.net.train()
     for module in stage.frozen:  # frozen layers keep their batch-norm statistics: eval mode
         module.eval()
@@ -561,7 +562,7 @@ def train_one_epoch(epoch: int, stage: Stage, config: TrainConfig, data: Trainin
     batch_size, iterations, steps = config.batch_size, data.iterations, data.iterations * len(stage.epochs)
     loss_sum = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
-    task = bar.add_task(f"epoch {epoch}/{total_epochs(config, model, history)}", total=iterations, status="")
+    task = bar.add_task(f"epoch {epoch}/{total}", total=iterations, status="")
     shown = time.perf_counter()
     for i in range(iterations):
         step = (epoch - stage.epochs.start) * iterations + i  # each stage's schedule starts at its first epoch
