@@ -10,7 +10,7 @@ LAYERS = [
     "errors", "checks", "version", "files", "console",
     "data.download", "data.images", "data.cache", "data.builtin", "data.folder", "data", "data.check",
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
-    "augment", "checkpoint", "devices", "optim",
+    "augment", "checkpoint", "devices", "distributed", "optim",
     "config", "defaults", "run_folder",
     "report", "evaluate", "report_html", "predict", "runs",
     "train",

@@ -14,14 +14,14 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import TrainConfig, default_text, flag, setting_type
-from .console import printable, say
+from .console import printable, say, silent
 from .data.builtin import DATASETS, dataset_cache_dir
 from .data.cache import clear_cache, describe_cache, prune_cache, size_text, verify_cache
 from .data.check import check_data
 from .data.folder import split_folder
 from .devices import keep_freed_memory
 from .data.download import cache_home
-from .errors import VisionpathError
+from .errors import AlreadySaid, VisionpathError
 from .files import atomic_write
 from .models import MODELS, count_parameters, create_model
 from .predict import predict
@@ -56,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                             epilog=TRAIN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
                             argument_default=S)
     add_settings(t)
-    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch")
+    t.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder from its last epoch (with "
+                   "any number of --devices)")
+    t.add_argument("--devices", metavar="N|LIST", help="train in N processes, data-parallel (one per GPU, or CPU "
+                   "processes without one), or on the GPUs listed, e.g. 0,2; started through torchrun. --batch-size "
+                   "stays the whole batch, shared out among them (default: one process)")
 
     e = commands.add_parser("evaluate", help="test loss and accuracy, per-class table and confusion matrix of a run",
                             argument_default=S)
@@ -164,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     keep_freed_memory()  # the command's own process: see devices.keep_freed_memory
     try:
         return run_command(parser, command, args)
+    except AlreadySaid:
+        return 2
     except VisionpathError as e:
-        print(f"error: {printable(str(e))}", file=sys.stderr)
+        if not silent():  # under torchrun every process meets the error; the first says it
+            print(f"error: {printable(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -130,6 +130,9 @@ class TrainConfig:
     precision: str = setting("auto", "auto (bf16 mixed precision where it is measured faster), fp32 or bf16",
                              choices=PRECISIONS)
     compile: bool = setting(False, "compile the model with torch.compile (slow start, faster steps on a GPU)")
+    sync_bn: bool | None = setting(None, "with several GPUs, batch norm computes its statistics over the whole batch "
+                                   "instead of each GPU's share (default: on when a GPU gets under 32 pictures a "
+                                   "step)")
     project: str = setting("runs", "parent folder of run folders")
     name: str | None = setting(None, "run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
 
@@ -207,7 +210,12 @@ class TrainConfig:
 
     def command_line(self) -> str:
         """The `visionpath train` command that repeats the run: every setting that differs from its default."""
-        parts = ["visionpath", "train", shlex.quote(self.data)]
+        return " ".join(["visionpath", "train", *map(shlex.quote, self.arguments())])
+
+    def arguments(self) -> list[str]:
+        """`visionpath train`'s arguments for these settings: the data, then every setting that differs from its
+        default."""
+        parts = [self.data]
         for f in fields(self):
             value = getattr(self, f.name)
             if f.metadata["positional"] or value is None or value == f.default:
@@ -215,8 +223,8 @@ class TrainConfig:
             if isinstance(value, bool):
                 parts.append(flag(f.name) if value else flag(f.name).replace("--", "--no-", 1))
             else:
-                parts += [flag(f.name), shlex.quote(str(value))]
-        return " ".join(parts)
+                parts += [flag(f.name), str(value)]
+        return parts
 
 
 TrainConfig.__doc__ = ("Every setting of a training run, in the order a reader meets them: data, model, optimisation, "

@@ -1,6 +1,7 @@
 """Where visionpath talks to the person: one rich console, and progress bars only when someone is watching."""
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
@@ -15,8 +16,14 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def silent() -> bool:
+    """True in every process but the first of a run that torchrun started: one process speaks for them all."""
+    return os.environ.get("RANK", "0") != "0" and "LOCAL_RANK" in os.environ
+
+
 def say(message: str) -> None:
-    console.print(printable(message), markup=False, soft_wrap=True)
+    if not silent():
+        console.print(printable(message), markup=False, soft_wrap=True)
 
 
 def interactive() -> bool:
@@ -34,7 +41,7 @@ def progress_bar(transient: bool = True, enabled: bool = True) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=transient,
-        disable=not (enabled and interactive()),
+        disable=not (enabled and interactive()) or silent(),
     )
 
 

@@ -51,13 +51,20 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, rate: float) -> None:
 
 
 def penalised_loss(logits: torch.Tensor, labels: torch.Tensor, weights: list[torch.Tensor], label_smoothing: float,
-                   l1: float, class_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   l1: float, class_weights: torch.Tensor | None = None, share: torch.Tensor | float | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """(what the optimiser minimises, the plain cross-entropy). L1 adds l1 × the sum of absolute weights, which
     pushes unhelpful weights to exactly zero; class_weights weigh each picture's loss by its class. The curves
     show the plain cross-entropy (no smoothing, weights or penalty), so training and validation loss are
-    measured the same way."""
-    loss = F.cross_entropy(logits, labels, weight=class_weights, label_smoothing=label_smoothing)
-    plain = loss if not (label_smoothing or class_weights is not None) else F.cross_entropy(logits.detach(), labels)
+    measured the same way. share: divide the summed loss by this instead of taking the mean (a process's part of
+    a batch shared by several; see train.share_of)."""
+    if share is None:
+        loss = F.cross_entropy(logits, labels, weight=class_weights, label_smoothing=label_smoothing)
+    else:
+        loss = F.cross_entropy(logits, labels, weight=class_weights, label_smoothing=label_smoothing,
+                               reduction="sum") / share
+    plain = loss if not (label_smoothing or class_weights is not None or share is not None) else \
+        F.cross_entropy(logits.detach(), labels)
     if l1:
         loss = loss + l1 * sum(w.abs().sum() for w in weights)
     return loss, plain

@@ -15,10 +15,13 @@ epoch's files to be written whole); the run keeps every finished epoch and conti
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import math
+import os
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -33,17 +36,19 @@ from .checkpoint import (FORMAT, load_tensors, optimizer_from_tensors, optimizer
                          save_checkpoint)
 from .checks import check_project
 from .config import TrainConfig
-from .console import plural, progress_bar, say
+from .console import plural, progress_bar, say, silent
 from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
 from .defaults import announce, resolve
 from .devices import pick_device, pick_precision
-from .errors import VisionpathError
+from .distributed import (ONE, Processes, everywhere, gather_objects, gather_rows, join, launch, leave,
+                          lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
+from .errors import AlreadySaid, VisionpathError
 from .evaluate import Evaluation, evaluate_images, evaluate_logits
 from .files import atomic_write, remove_leftovers
 from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
-                     load_pretrained, model_entry, prepare_for_device, scaling_for)
+                     load_pretrained, logits_in_batches, model_entry, prepare_for_device, scaling_for)
 from .optim import learning_rate, make_optimizer, penalised_loss, set_learning_rate
 from .report import plot_curves, training_summary
 from .run_folder import load_run_data, new_run_dir, read_file_record, write_data_record, write_history
@@ -52,13 +57,29 @@ from .version import __version__
 
 
 def train(data: str | Path | None = None, *, config: TrainConfig | None = None, resume: str | Path | None = None,
-          **settings) -> Run:
+          devices: str | int | None = None, **settings) -> Run:
     """Train a model on `data` (a built-in dataset name or a folder of class subfolders); returns the Run.
 
     Every setting of `TrainConfig` is a keyword (listed below; `help(visionpath.TrainConfig)`), or pass a whole
     `config=`, whose values the keywords override. Settings left out are decided for the model and the data, and
     the run says how. resume: a run folder to continue from its last completed epoch, with its own settings.
+    devices: train in several processes (data-parallel): a number (one per GPU, or CPU processes), or the GPUs to
+    use ("0,2"); they are started through torchrun. Inside torchrun, the processes it started train together.
     """
+    if devices is not None and not under_torchrun():
+        return launched(devices, data, config, resume, settings)
+    named = Run(resume).config.device if resume is not None and Path(resume, "config.json").is_file() else \
+        settings.get("device", config.device if config is not None else "auto")
+    processes, device = join(named)
+    try:
+        return train_processes(processes, device, data, config, resume, settings)
+    finally:
+        leave(processes)
+
+
+def train_processes(processes: Processes, device: torch.device, data, config: TrainConfig | None, resume,
+                    settings: dict) -> Run:
+    """`train` in this process, one of `processes` (all of them train the same run)."""
     # ---- 1. settle the settings ---------------------------------------------------------------------------
     if resume is not None:
         run, saved = open_for_resume(resume, data, config, settings)
@@ -67,36 +88,79 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
         keywords = {**(config.to_dict() if config is not None else {}), **settings}
         if data is not None:
             keywords["data"] = data
-        config, chosen = resolve(TrainConfig.from_keywords(**keywords))
+        # the photo defaults measure this machine: rank 0's choices are every process's
+        config, chosen = on_main(processes, lambda: resolve(TrainConfig.from_keywords(**keywords)))
         announce(chosen)
         run, saved = None, None
     check_project(config.project)
     torch.manual_seed(config.seed)
     # ---- 2. prepare the data -----------------------------------------------------------------------------
-    prepared = prepare_data(config, run.path if saved is not None else None)
+    prepared = prepare_everywhere(config, processes, device, run.path if saved is not None else None)
     # ---- 3. build the model --------------------------------------------------------------------------------
     model = build_model(config, prepared, saved)
     if run is None:
-        run = Run(start_run_folder(config, prepared.dataset, model))
+        run = Run(on_main(processes, lambda: start_run_folder(config, prepared.dataset, model)))
+        record_run_path(run.path)
     state, generators = TrainingState.start(config, saved, prepared.device)
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
     try:
         fit(run.path, config, prepared, model, state, generators, saved)
-    except KeyboardInterrupt:  # Ctrl-C: the run folder holds every finished epoch, whole
-        return interrupted(run, config)
+    except KeyboardInterrupt as stop:  # Ctrl-C: the run folder holds every finished epoch, whole
+        return interrupted(run, config, processes, isinstance(stop, Stopped))
     except Diverged as stop:
         if state.best["epoch"] == 0:
-            discard_if_empty(run)
+            discard_if_empty(run, processes)
             raise VisionpathError(stop.advice(config, "no epoch finished with finite numbers")) from None
         say(stop.advice(config, f"the run keeps its best epoch, {state.best['epoch']}, whose weights are scored below"))
         run.diverged = True
+    except RuntimeError as e:  # another process stopped (killed, out of memory): its collectives fail here
+        if not processes.several or not lost_peer(e):
+            raise
+        discard_if_empty(run, processes)
+        raise VisionpathError(f"another process of this run stopped ({str(e).splitlines()[0]}); "
+                              f"{saved_through(run.path, processes)}") from None
     except BaseException:
-        discard_if_empty(run)
+        discard_if_empty(run, processes)
         raise
-    # ---- 5. finish -----------------------------------------------------------------------------------------
-    finish(run.path, config, prepared, model, state)
+    # ---- 5. finish (rank 0 alone: it scores the test split and writes what is left) ---------------------------
+    if processes.main:
+        finish(run.path, config, prepared, model, state)
     return run
+
+
+def launched(devices: str | int, data, config: TrainConfig | None, resume, settings: dict) -> Run:
+    """`train` in the processes `devices` asks for: `visionpath train` with the same settings, started through
+    torchrun's launcher. The run is the folder their rank 0 made."""
+    if resume is not None:
+        open_for_resume(resume, data, config, settings)  # a run that cannot be resumed: said here, once
+        argv = ["train", "--resume", str(resume)]
+    else:
+        keywords = {**(config.to_dict() if config is not None else {}), **settings}
+        if data is not None:
+            keywords["data"] = data
+        argv = ["train", *TrainConfig.from_keywords(**keywords).arguments()]  # a bad setting: said here, once
+    with tempfile.TemporaryDirectory() as folder:
+        record = Path(folder) / "run"
+        ended = launch(argv, devices, {RUN_RECORD: str(record)})
+        path = Path(record.read_text()) if record.is_file() else None
+    if ended.killed:
+        world = Processes(world=parse_devices(devices)[0])
+        raise VisionpathError(f"{ended.killed}; " + (saved_through(path, world) if path else "no run folder was made."))
+    if ended.status not in (0, 1, 130) or path is None:
+        raise AlreadySaid(f"the training processes stopped with exit status {ended.status}")
+    run = Run(path)
+    run.diverged, run.interrupted = ended.status == 1, ended.status == 130
+    return run
+
+
+# the file where the launched processes' rank 0 writes its run folder's path, for the launching process
+RUN_RECORD = "VISIONPATH_RUN_RECORD"
+
+
+def record_run_path(run_dir: Path) -> None:
+    if RUN_RECORD in os.environ and not silent():
+        atomic_write(Path(os.environ[RUN_RECORD]), str(run_dir))
 
 
 # ============================================================================= 1. settings, and the run folder
@@ -137,10 +201,10 @@ def open_for_resume(resume: str | Path, data, config, settings: dict) -> tuple[R
     return run, Saved(last, metadata, metadata["resume"])
 
 
-def discard_if_empty(run: Run) -> None:
-    """A run folder that never got a finished epoch holds nothing to keep: removed, so a failed start leaves no
-    half-made run behind."""
-    if not (run.path / "last.safetensors").exists():
+def discard_if_empty(run: Run, processes: Processes = ONE) -> None:
+    """A run folder that never got a finished epoch holds nothing to keep: removed (by rank 0), so a failed start
+    leaves no half-made run behind."""
+    if processes.main and not (run.path / "last.safetensors").exists():
         shutil.rmtree(run.path, ignore_errors=True)
 
 
@@ -161,6 +225,7 @@ class TrainingData:
     drawn and weighed."""
     dataset: Dataset
     device: torch.device
+    processes: Processes                   # the processes training together (one, without torchrun)
     images: torch.Tensor                   # the training pictures, uint8 N×C×H×W, on the device
     labels: torch.Tensor
     augmentation: Augmentation
@@ -170,10 +235,43 @@ class TrainingData:
     iterations: int                        # batches per epoch
 
 
-def prepare_data(config: TrainConfig, resumed: Path | None = None) -> TrainingData:
+def prepare_everywhere(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None
+                       ) -> TrainingData:
+    """The data, on every process. The first process of each machine reads first, decoding into the picture
+    cache; the others then map what it stored instead of decoding it again. An error on any process (a folder it
+    cannot read, --strict meeting a bad picture) stops every process with its sentence."""
+    first = processes.local_rank == 0
+    prepared = everywhere(processes, lambda: prepare_data(config, processes, device, resumed) if first else None)
+    later = everywhere(processes, lambda: None if first else prepare_data(config, processes, device, resumed))
+    prepared = prepared or later
+    check_same_pictures(processes, prepared.dataset)
+    return prepared
+
+
+def check_same_pictures(processes: Processes, dataset: Dataset) -> None:
+    """Each process must train on the same pictures in the same order: a picture one of them could not read (a
+    file damaged on one machine, a folder changed while they started) would shift every index after it."""
+    def fingerprint(images) -> str:
+        return hashlib.sha256("\n".join(images.paths or []).encode("utf-8", "surrogateescape") +
+                              images.labels.numpy().tobytes()).hexdigest()
+    mine = {"splits": {name: (len(images), fingerprint(images)) for name, images in dataset.splits()},
+            "unreadable": sorted(str(path) for path, _ in (dataset.folder.unreadable if dataset.folder else []))}
+    every = gather_objects(processes, mine)
+    for rank, theirs in enumerate(every):
+        if theirs != every[0]:
+            differ = sorted(set(theirs["unreadable"]) ^ set(every[0]["unreadable"]))
+            raise VisionpathError(
+                f"the processes of this run read different pictures: process {rank} and process 0 disagree on "
+                f"{', '.join(differ[:3]) if differ else 'the files in the folder'}; every process must read the same "
+                "files (a file damaged on one machine, or the folder changed while they started). Fix or remove the "
+                "file, or use --strict to stop at unreadable ones, and start again.")
+
+
+def prepare_data(config: TrainConfig, processes: Processes = ONE, device: torch.device | None = None,
+                 resumed: Path | None = None) -> TrainingData:
     """The run's data loaded (a resumed run's: exactly the files it recorded), with a quick check of a folder, the
     training pictures moved to the device, the augmentation and the class balance settled."""
-    device = pick_device(config.device)  # a device this machine lacks is one sentence, before any work
+    device = device or pick_device(config.device)  # a device this machine lacks is one sentence, before any work
     dataset = load_run_data(config, run_dir=resumed, purpose="the resumed training")
     if dataset.folder is not None:
         say(quick_check(dataset))
@@ -181,6 +279,9 @@ def prepare_data(config: TrainConfig, resumed: Path | None = None) -> TrainingDa
     if config.batch_size > n_train:
         raise VisionpathError(f"--batch-size {config.batch_size} is larger than the {n_train:,} training images; "
                               f"use at most {n_train:,}.")
+    if config.batch_size < 2 * processes.world:  # batch norm needs 2 pictures a process
+        raise VisionpathError(f"--batch-size {config.batch_size} is the whole batch, shared by {processes.world} "
+                              f"processes; use at least {2 * processes.world}, 2 pictures for each.")
     augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip)
     if augmentation.flip and config.flip is None and not dataset.mirror_safe:
         augmentation = replace(augmentation, flip=False)
@@ -189,9 +290,9 @@ def prepare_data(config: TrainConfig, resumed: Path | None = None) -> TrainingDa
     class_weights, sample_weights, unbalanced = balance_classes(dataset.train.labels, len(dataset.classes),
                                                                 config.balance)
     iterations = math.ceil(n_train / config.batch_size)
-    if n_train % config.batch_size == 1 and iterations > 1:
-        iterations -= 1  # a last batch of one picture breaks batch norm; it is seen in other epochs
-    return TrainingData(dataset, device, dataset.train.images.to(device), dataset.train.labels.to(device),
+    if 0 < n_train % config.batch_size < 2 * processes.world and iterations > 1:
+        iterations -= 1  # a last batch of one picture a process breaks batch norm; it is seen in other epochs
+    return TrainingData(dataset, device, processes, dataset.train.images.to(device), dataset.train.labels.to(device),
                         augmentation, None if class_weights is None else class_weights.to(device), sample_weights,
                         unbalanced, iterations)
 
@@ -257,6 +358,8 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
         say(f"pretrained ImageNet weights from {source}")
     if saved is not None:  # continue exactly where the last completed epoch left off
         net.load_state_dict(load_tensors(saved.path, "model."))
+    if synchronise_batch_norm(config, data.processes, data.device, net):
+        net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)  # the same parameters, in new modules
     net = prepare_for_device(net, data.device)
     mean, std = scaling_for(entry, dataset.mean, dataset.std)
     if saved is not None:  # the scaling the weights were trained with, even if some pictures are gone since
@@ -278,6 +381,27 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
     layout = torch.channels_last if is_convolutional(net) else torch.contiguous_format
     autocast = torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     return TrainingModel(net, forward, mean, std, precision, why, two_stages, metadata, layout, autocast)
+
+
+def synchronise_batch_norm(config: TrainConfig, processes: Processes, device: torch.device, net: torch.nn.Module
+                           ) -> bool:
+    """Whether batch norm gathers its statistics over all processes (--sync-bn), and why, said. Its statistics from
+    a few pictures are noisy; synchronising costs a collective in every batch-norm layer, so it is worth it only
+    when each process gets a small share. PyTorch synchronises over NCCL only: on GPUs."""
+    if not processes.several or not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in net.modules()):
+        return False
+    share = config.batch_size // processes.world
+    if device.type != "cuda":
+        if config.sync_bn:
+            raise VisionpathError("--sync-bn works between GPUs only (PyTorch synchronises batch norm over NCCL); "
+                                  "leave it out for CPU processes.")
+        say(f"batch norm: each process normalises its own {share} pictures (synchronised only between GPUs)")
+        return False
+    chosen = config.sync_bn if config.sync_bn is not None else share < 32
+    say(f"batch norm: {'synchronised over' if chosen else 'not synchronised between'} the {processes.world} GPUs "
+        f"({'as asked' if config.sync_bn is not None else f'each GPU gets {share} pictures a step; the default synchronises under 32'}"
+        ", --sync-bn/--no-sync-bn)")
+    return chosen
 
 
 # ================================================================================================= 4. fit
@@ -351,6 +475,8 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
         say(f"resuming {run_dir} after epoch {state.epoch}/{total}")
     say(f"model {config.model}: {count_parameters(model.net):,} parameters; {config.optimizer} at lr {config.lr:g} "
         f"({config.schedule} schedule), on {data.device.type}, {model.precision} ({model.precision_reason})")
+    if data.processes.several:
+        say(data.processes.describe(config.batch_size))
     say(f"{total} epochs × {data.iterations:,} iterations × {config.batch_size} images = {total * data.iterations:,} "
         f"steps (an iteration is one batch; an epoch is every one of the {len(data.labels):,} training images once); "
         f"results in {run_dir}")
@@ -374,6 +500,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             head = head_epochs(config, state.history)
             number = 2 if model.two_stages and epoch > head else 1
             if stage is None or stage.number != number:
+                stage = None  # the last stage's DistributedDataParallel goes, with its hooks on the parameters
                 stage = start_stage(number, head, config, data, model, bar)
                 if saved is not None and saved.resume["epoch"] in stage.epochs:  # resumed inside this stage
                     stage.load_optimizer_state(saved)
@@ -394,7 +521,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                 f"{f' (balanced {validation.balanced_accuracy:.2%})' if data.unbalanced else ''}"
                 f"{' · best' if improved else ''}")
             with ctrl_c.deferred():  # the epoch's files are written whole, or not at all
-                save_epoch(run_dir, model, stage, state, generators, improved)
+                if data.processes.main:
+                    save_epoch(run_dir, model, stage, state, generators, improved)
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
             if config.early_stopping and last_stage and state.patience_used(stage.number) >= config.early_stopping:
                 say(f"early stopping: no better validation accuracy for {plural(config.early_stopping, 'epoch')}; "
@@ -415,27 +543,33 @@ class Diverged(Exception):
                 f"{outcome}. Try a lower {rate}, e.g. {value / 10:g}.")
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM from torchrun: another process of the run ended, or torchrun itself was stopped."""
+
+
 class CtrlC:
     """Ctrl-C (SIGINT) stops training at once, as Python's KeyboardInterrupt does, except while an epoch's files are
     being written: then it waits until they are, so that the run folder always holds whole epochs (last.safetensors,
-    best.safetensors and results.csv agreeing). Signals reach the main thread only: elsewhere, and where SIGINT is
-    ignored, nothing changes."""
+    best.safetensors and results.csv agreeing). Under torchrun SIGTERM does the same: it is how torchrun stops the
+    other processes when one fails or its own Ctrl-C comes. Signals reach the main thread only: elsewhere, and where
+    SIGINT is ignored, nothing changes."""
 
     def __init__(self):
-        self.pressed = False
+        self.pressed = 0  # the signal that came, if one did
         self._deferring = False
-        self._previous = None
+        self._previous: dict = {}
 
     def __enter__(self) -> "CtrlC":
         if threading.current_thread() is threading.main_thread() and \
                 signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for stop in (signal.SIGINT, signal.SIGTERM) if under_torchrun() else (signal.SIGINT,):
+                self._previous[stop] = signal.signal(stop, self._handle)
         return self
 
     def _handle(self, signum, frame) -> None:
-        self.pressed = True
+        self.pressed = signum
         if not self._deferring:
-            raise KeyboardInterrupt
+            raise Stopped if signum == signal.SIGTERM else KeyboardInterrupt
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -446,11 +580,14 @@ class CtrlC:
         finally:
             self._deferring = False
         if self.pressed:
-            raise KeyboardInterrupt
+            raise Stopped if self.pressed == signal.SIGTERM else KeyboardInterrupt
 
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+    def __exit__(self, kind, error, trace) -> None:
+        for stop, previous in self._previous.items():
+            signal.signal(stop, previous)
+        if kind is not None and issubclass(kind, RuntimeError) and self.pressed:
+            # a collective cut short by another process that stopped for the same signal
+            raise (Stopped if self.pressed == signal.SIGTERM else KeyboardInterrupt) from error
 
 
 @dataclass
@@ -471,6 +608,8 @@ class Stage:
     penalised: list[torch.nn.Parameter]  # the weights the L1 penalty acts on (matrices and filters that train)
     frozen: list[torch.nn.Module]        # kept in eval mode: their batch-norm statistics do not move
     features: FeatureCache | None        # stage 1 on cached features: only the head runs
+    forward: Callable                    # what trains: the model (or the head, on cached features); with several
+                                         # processes wrapped in DistributedDataParallel
 
     def load_optimizer_state(self, saved: Saved) -> None:
         """The optimiser's state from a resumed run's last checkpoint."""
@@ -500,7 +639,12 @@ def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData,
     features = None
     if model.two_stages and number == 1 and config.feature_cache:
         features = cache_features(config, data, model, bar)
-    return Stage(number, epochs, peak, optimizer, [p for p in trainable if p.dim() > 1], frozen, features)
+    if not data.processes.several:
+        forward = net.head if features is not None else model.forward
+    else:  # wrapped after freezing: DistributedDataParallel averages the gradients of what trains now
+        forward = parallel(data.processes, net.head if features is not None else net, data.device)
+        forward = torch.compile(forward) if config.compile and features is None else forward
+    return Stage(number, epochs, peak, optimizer, [p for p in trainable if p.dim() > 1], frozen, features, forward)
 
 
 def freeze_for_stage(net: torch.nn.Module, number: int, config: TrainConfig
@@ -536,15 +680,18 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
         (f"training pictures, augmented view {v + 1}/{views}",
          lambda b: augment_batch(b, data.augmentation, model.mean, model.std, rng)) for v in range(views)]
     t0 = time.perf_counter()
-    bf16 = model.precision == "bf16"
+    bf16, processes = model.precision == "bf16", data.processes
     train = []
     for label, prepare in passes:
-        task = bar.add_task(f"features: {label}", total=len(data.images), status="")
-        train.append(features_in_batches(model.net, data.images, model.mean, model.std, data.device, bf16, prepare,
-                                         progress=lambda n, task=task: bar.update(task, completed=n)))
+        mine = data.images[processes.shard(len(data.images))]  # each process its share, then gathered
+        task = bar.add_task(f"features: {label}", total=len(mine), status="")
+        part = features_in_batches(model.net, mine, model.mean, model.std, data.device, bf16, prepare,
+                                   progress=lambda n, task=task: bar.update(task, completed=n))
+        train.append(gather_rows(processes, part, len(data.images)))
         bar.remove_task(task)
-    validation = features_in_batches(model.net, data.dataset.validation.images, model.mean, model.std, data.device,
-                                     bf16)
+    images = data.dataset.validation.images
+    validation = gather_rows(processes, features_in_batches(
+        model.net, images[processes.shard(len(images))], model.mean, model.std, data.device, bf16), len(images))
     say(f"features cached: {len(passes)} pass{'es' * (len(passes) > 1)} over {len(data.images):,} training and "
         f"{len(validation):,} validation pictures in {time.perf_counter() - t0:.1f}s; stage 1 now trains the head "
         "alone")
@@ -554,54 +701,76 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
 def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, data: TrainingData,
                     model: TrainingModel, generators: Generators, bar) -> tuple[float, float]:
     """One pass over the training pictures in random batches, one optimiser step each: (mean loss, accuracy) over
-    the pictures seen. total: the run's epochs as known so far, for the progress bar."""
+    the pictures seen. total: the run's epochs as known so far, for the progress bar.
+
+    With several processes every one draws the same order and takes its share of each batch (`Processes.shard`);
+    its loss is its share of the whole batch's loss, so the averaged gradient is the one-process gradient of the
+    whole batch, class weights and all. Loss and accuracy are summed over the processes at the end."""
     model.net.train()
     for module in stage.frozen:  # frozen layers keep their batch-norm statistics: eval mode
         module.eval()
+    processes = data.processes
+    if processes.several:  # each process its own augmentation and dropout, the same for a given seed and epoch
+        generators.augment.manual_seed(hash((config.seed, epoch, processes.rank)) % 2**62)
+        torch.manual_seed(hash((config.seed + 1, epoch, processes.rank)) % 2**62)
     order = draw_order(len(data.labels), data.sample_weights, generators.shuffle).to(data.device)
     batch_size, iterations, steps = config.batch_size, data.iterations, data.iterations * len(stage.epochs)
     loss_sum = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
-    task = bar.add_task(f"epoch {epoch}/{total}", total=iterations, status="")
-    shown = time.perf_counter()
+    task, shown, mine_seen = bar.add_task(f"epoch {epoch}/{total}", total=iterations, status=""), time.perf_counter(), 0
     for i in range(iterations):
         step = (epoch - stage.epochs.start) * iterations + i  # each stage's schedule starts at its first epoch
         set_learning_rate(stage.optimizer, learning_rate(config.schedule, step, steps, stage.peak_lr))
-        index = order[i * batch_size: (i + 1) * batch_size]
+        batch = order[i * batch_size: (i + 1) * batch_size]
+        index = batch[processes.shard(len(batch))]
         y = data.labels[index]
         with model.autocast:
             if stage.features is not None:  # the head alone, on one view of the cached features
-                logits = model.net.head(stage.features.train[(epoch - 1) % len(stage.features.train)][index])
+                logits = stage.forward(stage.features.train[(epoch - 1) % len(stage.features.train)][index])
             else:
                 x = augment_batch(data.images[index], data.augmentation, model.mean, model.std, generators.augment)
-                logits = model.forward(x.contiguous(memory_format=model.layout))
+                logits = stage.forward(x.contiguous(memory_format=model.layout))
         logits = logits.float()
-        loss, plain = penalised_loss(logits, y, stage.penalised, config.label_smoothing, config.l1, data.class_weights)
+        loss, plain = penalised_loss(logits, y, stage.penalised, config.label_smoothing, config.l1, data.class_weights,
+                                     share_of(batch, data) if processes.several else None)
         stage.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         stage.optimizer.step()
         loss_sum += plain.detach() * len(y)
         correct += (logits.detach().argmax(1) == y).sum()
+        mine_seen += len(y)
         if bar.live.is_started and (time.perf_counter() - shown > 0.25 or i == iterations - 1):
-            seen = min((i + 1) * batch_size, len(data.labels))
             bar.update(task, completed=i + 1,
-                       status=f"loss {loss_sum.item() / seen:.4f} acc {correct.item() / seen:.2%}")
+                       status=f"loss {loss_sum.item() / mine_seen:.4f} acc {correct.item() / mine_seen:.2%}")
             shown = time.perf_counter()
     bar.remove_task(task)
+    sum_over(processes, loss_sum, correct)
     seen = min(iterations * batch_size, len(data.labels))
     return loss_sum.item() / seen, correct.item() / seen
 
 
+def share_of(batch: torch.Tensor, data: TrainingData) -> torch.Tensor:
+    """What one process divides its summed loss by, so that the processes' average gradient is the gradient of
+    the whole batch's mean loss: the batch's size (or, with --balance weights, its total class weight) over the
+    number of processes."""
+    whole = data.class_weights[data.labels[batch]].sum() if data.class_weights is not None else len(batch)
+    return whole / data.processes.world
+
+
 def validate(stage: Stage, data: TrainingData, model: TrainingModel) -> Evaluation:
-    """The epoch's validation: loss, accuracy, balanced accuracy and macro-F1 on the validation pictures."""
+    """The epoch's validation: loss, accuracy, balanced accuracy and macro-F1 on the validation pictures (each
+    process scores its share; the scores are gathered, so every process has the whole set's numbers)."""
     validation, classes = data.dataset.validation, data.dataset.classes
-    if stage.features is not None:
-        with torch.inference_mode():
+    with torch.inference_mode():
+        if stage.features is not None:
             model.net.eval()
-            return evaluate_logits(model.net.head(stage.features.validation).float(), validation.labels, classes,
-                                   "validation")
-    return evaluate_images(model.net, validation, classes, model.mean, model.std, data.device, split="validation",
-                           bf16=model.precision == "bf16")
+            logits = model.net.head(stage.features.validation)
+        else:
+            share = data.processes.shard(len(validation))
+            logits = gather_rows(data.processes, logits_in_batches(
+                model.net, validation.images[share], model.mean, model.std, data.device,
+                bf16=model.precision == "bf16"), len(validation))
+    return evaluate_logits(logits.float(), validation.labels, classes, "validation")
 
 
 def record_epoch(state: TrainingState, epoch: int, stage: Stage, trained: tuple[float, float],
@@ -639,21 +808,30 @@ def save_epoch(run_dir: Path, model: TrainingModel, stage: Stage, state: Trainin
 
 # ============================================================================================== 5. finish
 
-def interrupted(run: Run, config: TrainConfig) -> Run:
-    """Stopped by Ctrl-C: say what is saved (as the files on disk say) and how to continue."""
-    last = run.path / "last.safetensors"
-    done = read_metadata(last)["epoch"] if last.is_file() else 0
-    say(f"\ninterrupted; the run is saved through epoch {done} in {run.path}. Continue with: visionpath train "
-        f"--resume {run.path}" if done else "\ninterrupted before the first epoch finished: nothing to resume, and "
-        f"{run.path} is removed; start the run again.")
+def interrupted(run: Run, config: TrainConfig, processes: Processes = ONE, stop: bool = False) -> Run:
+    """Stopped by Ctrl-C (or, under torchrun, by SIGTERM): say what is saved, as the files on disk say, and how to
+    continue. Rank 0 speaks and draws for all the processes."""
     run.interrupted = True
-    if not done:
-        discard_if_empty(run)
+    if not processes.main:
         return run
-    history = run.history
-    if history:
+    why = "stopped by torchrun (another process of the run ended, or torchrun was stopped)" if stop else "interrupted"
+    say(f"\n{why}; {saved_through(run.path, processes)}")
+    if not (run.path / "last.safetensors").is_file():
+        discard_if_empty(run, processes)
+    elif history := run.history:
         plot_curves(history, run.path / "curves.png", config)
     return run
+
+
+def saved_through(run_dir: Path, processes: Processes = ONE) -> str:
+    """What a stopped run keeps, and the command that continues it."""
+    last = run_dir / "last.safetensors"
+    done = read_metadata(last)["epoch"] if last.is_file() else 0
+    if not done:
+        return f"no epoch had finished: nothing to resume, and {run_dir} is removed; start the run again."
+    devices = f" --devices {processes.world}" if processes.several else ""
+    return f"the run is saved through epoch {done} in {run_dir}. Continue with: visionpath train --resume {run_dir}" \
+           f"{devices}"
 
 
 def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel,
@@ -684,6 +862,7 @@ train.__signature__ = inspect.Signature(
     + [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
        for f in fields(TrainConfig) if f.name != "data"]
     + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
-       for name, annotation in (("config", "TrainConfig | None"), ("resume", "str | Path | None"))],
+       for name, annotation in (("config", "TrainConfig | None"), ("resume", "str | Path | None"),
+                                ("devices", "str | int | None"))],
     return_annotation="Run")
 train.__doc__ += "\n    Settings:\n" + "\n".join(f"        {f.name}: {f.metadata['help']}" for f in fields(TrainConfig))
