@@ -127,7 +127,8 @@ class TrainConfig:
     seed: int = setting(0, "random seed: fixes initial weights, shuffling and dropout, so the same seed gives the "
                         "same run")
     device: str = setting("auto", "auto (a GPU when there is one), cpu, cuda or mps")
-    precision: str = setting("auto", "auto (bf16 mixed precision where it is measured faster), fp32 or bf16",
+    precision: str = setting("auto", "auto (mixed precision where it is measured faster: bf16, or on a GPU without "
+                             "it fp16 with loss scaling), fp32, bf16 or fp16",
                              choices=PRECISIONS)
     compile: bool = setting(False, "compile the model with torch.compile (slow start, faster steps on a GPU)")
     sync_bn: bool | None = setting(None, "with several GPUs, batch norm computes its statistics over the whole batch "

@@ -335,12 +335,13 @@ class TrainingModel:
     forward: Callable             # net, or net compiled by torch.compile (checkpoints keep saving the plain one)
     mean: list[float]             # pixel scaling, as the model's registry entry asks
     std: list[float]
-    precision: str                # fp32, or bf16 autocast
+    precision: str                # fp32, or bf16 or fp16 autocast
     precision_reason: str
     two_stages: bool              # a pretrained backbone: the head on the frozen backbone first, then fine-tuning
     metadata: dict                # what every checkpoint carries: model, arguments, classes, input shape, scaling
     layout: torch.memory_format   # channels_last for convolutional models: the layout fast conv kernels want
-    autocast: torch.autocast      # bf16 mixed precision, or off; made once and entered every step
+    autocast: torch.autocast      # bf16 or fp16 mixed precision, or off; made once and entered every step
+    scaler: torch.amp.GradScaler  # fp16's loss scaling (off otherwise: then it passes the loss and step through)
 
 
 def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) -> TrainingModel:
@@ -379,8 +380,11 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
         precision, why = pick_precision(config.precision, data.device)
     forward = torch.compile(net) if config.compile else net
     layout = torch.channels_last if is_convolutional(net) else torch.contiguous_format
-    autocast = torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    return TrainingModel(net, forward, mean, std, precision, why, two_stages, metadata, layout, autocast)
+    autocast = torch.autocast(data.device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
+                              enabled=precision in ("bf16", "fp16"))
+    # fp16's narrow range loses small gradients unless the loss is scaled up first (bf16 has fp32's range)
+    scaler = torch.amp.GradScaler(data.device.type, enabled=precision == "fp16")
+    return TrainingModel(net, forward, mean, std, precision, why, two_stages, metadata, layout, autocast, scaler)
 
 
 def synchronise_batch_norm(config: TrainConfig, processes: Processes, device: torch.device, net: torch.nn.Module
@@ -734,8 +738,9 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
         loss, plain = penalised_loss(logits, y, stage.penalised, config.label_smoothing, config.l1, data.class_weights,
                                      share_of(batch, data) if processes.several else None)
         stage.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        stage.optimizer.step()
+        model.scaler.scale(loss).backward()
+        model.scaler.step(stage.optimizer)
+        model.scaler.update()
         loss_sum += plain.detach() * len(y)
         correct += (logits.detach().argmax(1) == y).sum()
         mine_seen += len(y)
