@@ -226,8 +226,8 @@ class TrainingData:
     dataset: Dataset
     device: torch.device
     processes: Processes                   # the processes training together (one, without torchrun)
-    images: torch.Tensor                   # the training pictures, uint8 N×C×H×W, on the device
-    labels: torch.Tensor
+    images: torch.Tensor                   # the training pictures, uint8 N×C×H×W, on the device (or, when they do
+    labels: torch.Tensor                   # not fit a GPU, in main memory: see batch_of)
     augmentation: Augmentation
     class_weights: torch.Tensor | None     # --balance weights: each picture's loss weighed by its class
     sample_weights: torch.Tensor | None    # --balance sampler: how likely each picture is drawn
@@ -292,9 +292,36 @@ def prepare_data(config: TrainConfig, processes: Processes = ONE, device: torch.
     iterations = math.ceil(n_train / config.batch_size)
     if 0 < n_train % config.batch_size < 2 * processes.world and iterations > 1:
         iterations -= 1  # a last batch of one picture a process breaks batch norm; it is seen in other epochs
-    return TrainingData(dataset, device, processes, dataset.train.images.to(device), dataset.train.labels.to(device),
+    home = device if fits_on(device, dataset.train.images) else torch.device("cpu")
+    return TrainingData(dataset, device, processes, dataset.train.images.to(home), dataset.train.labels.to(home),
                         augmentation, None if class_weights is None else class_weights.to(device), sample_weights,
                         unbalanced, iterations)
+
+
+def fits_on(device: torch.device, images: torch.Tensor) -> bool:
+    """Whether the training pictures go to the device whole. On a GPU, only if they take at most half its free
+    memory (the rest is for the model and its activations); otherwise each batch streams from the memory-mapped
+    picture cache through pinned memory (uint8: a quarter of the traffic of floats), said once."""
+    if device.type != "cuda":
+        return True
+    free, _ = torch.cuda.mem_get_info(device)
+    if images.nbytes <= free / 2:
+        return True
+    say(f"training pictures: {images.nbytes / 1e9:.1f} GB, more than half of the GPU's {free / 1e9:.1f} GB free: each "
+        "batch streams from the picture cache in main memory")
+    return False
+
+
+def batch_of(data: "TrainingData", index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pictures (uint8) and labels of one batch, on the training device. Pictures kept in main memory for a
+    GPU are gathered there, pinned and copied without waiting, so the copy overlaps the GPU's work on the last
+    batch."""
+    if data.images.device.type == data.device.type:
+        return data.images[index], data.labels[index]
+    rows, labels = data.images[index], data.labels[index]
+    if data.device.type == "cuda":
+        rows, labels = rows.pin_memory(), labels.pin_memory()
+    return rows.to(data.device, non_blocking=True), labels.to(data.device, non_blocking=True)
 
 
 def balance_classes(labels: torch.Tensor, num_classes: int, balance: str
@@ -717,7 +744,7 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
     if processes.several:  # each process its own augmentation and dropout, the same for a given seed and epoch
         generators.augment.manual_seed(hash((config.seed, epoch, processes.rank)) % 2**62)
         torch.manual_seed(hash((config.seed + 1, epoch, processes.rank)) % 2**62)
-    order = draw_order(len(data.labels), data.sample_weights, generators.shuffle).to(data.device)
+    order = draw_order(len(data.labels), data.sample_weights, generators.shuffle).to(data.images.device)
     batch_size, iterations, steps = config.batch_size, data.iterations, data.iterations * len(stage.epochs)
     loss_sum = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
@@ -727,12 +754,12 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
         set_learning_rate(stage.optimizer, learning_rate(config.schedule, step, steps, stage.peak_lr))
         batch = order[i * batch_size: (i + 1) * batch_size]
         index = batch[processes.shard(len(batch))]
-        y = data.labels[index]
+        pictures, y = batch_of(data, index)
         with model.autocast:
             if stage.features is not None:  # the head alone, on one view of the cached features
                 logits = stage.forward(stage.features.train[(epoch - 1) % len(stage.features.train)][index])
             else:
-                x = augment_batch(data.images[index], data.augmentation, model.mean, model.std, generators.augment)
+                x = augment_batch(pictures, data.augmentation, model.mean, model.std, generators.augment)
                 logits = stage.forward(x.contiguous(memory_format=model.layout))
         logits = logits.float()
         loss, plain = penalised_loss(logits, y, stage.penalised, config.label_smoothing, config.l1, data.class_weights,
