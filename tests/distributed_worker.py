@@ -5,6 +5,8 @@ would, after arranging what the test asks for in the environment:
     UNREADABLE_ON_RANK=R     process R cannot read the first picture it decodes (a file damaged on one machine);
                              each process then has its own picture cache, as on machines of their own
     STOP_AFTER_EPOCH=N       every process is interrupted once epoch N+1 has been trained (so N epochs are saved)
+    DIE_AFTER_EPOCH=N        on torchrun's first start, process 1 dies (exit status 1) once epoch N+1 has been
+                             trained; after a restart (--max-restarts) nothing happens
 """
 import os
 import sys
@@ -56,5 +58,15 @@ if "STOP_AFTER_EPOCH" in os.environ:
         return real_record_epoch(state, epoch, *args, **kwargs)
 
     training.record_epoch = record_then_stop
+
+if "DIE_AFTER_EPOCH" in os.environ and rank == 1 and os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
+    real_record = training.record_epoch
+
+    def record_then_die(state, epoch, *args, **kwargs):
+        if epoch > int(os.environ["DIE_AFTER_EPOCH"]):
+            os._exit(1)
+        return real_record(state, epoch, *args, **kwargs)
+
+    training.record_epoch = record_then_die
 
 sys.exit(cli.main(sys.argv[1:]))

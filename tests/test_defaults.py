@@ -103,3 +103,19 @@ def test_the_speed_probe_measures_this_machine():
     speed = defaults.measure_speed(torch.device("cpu"), unfreeze=3, side=64, batch=4)
     # seconds a million pixels, finite and positive (timings on a shared machine allow no closer bound)
     assert 0 < speed.forward < 1e4 and 0 < speed.fine_tune < 1e4
+
+
+def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_ones_batch(tmp_path, fixed_speed):
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    one, _ = resolve(TrainConfig(data=str(photos), budget=0.5))
+    four, chosen = resolve(TrainConfig(data=str(photos), budget=0.5), parallel=4)
+    assert four.image_size > one.image_size  # four times the speed: larger pictures in the same minutes
+    assert "4 of them sharing the work" in chosen["budget"].why
+    gpu = defaults.Speed(forward=0.01, fine_tune=0.02)
+    with pytest.MonkeyPatch.context() as patch:  # on GPUs each one's share of a batch stays what one GPU gets
+        patch.setattr(defaults, "pick_device", lambda name: torch.device("cuda"))
+        patch.setattr(defaults, "measure_speed", lambda device, unfreeze: gpu)
+        alone = resolve(TrainConfig(data=str(photos), image_size=224), parallel=1)[0].batch_size
+        shared = resolve(TrainConfig(data=str(photos), image_size=224), parallel=2)
+    assert shared[0].batch_size == 2 * alone == 64
+    assert "on each of the 2 GPUs" in shared[1]["batch_size"].why

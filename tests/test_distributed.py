@@ -38,10 +38,11 @@ def flags(**settings) -> list[str]:
 SETTINGS = flags(**MODEL, epochs=3, batch_size=8)
 
 
-def torchrun(tmp_path: Path, args: list[str], timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
+def torchrun(tmp_path: Path, args: list[str], timeout: float = 240, restarts: int = 0, **env: str
+             ) -> subprocess.CompletedProcess:
     """`visionpath ARGS` in 2 processes started by torchrun, through tests/distributed_worker.py."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", str(WORKER),
-               *args]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+               f"--max-restarts={restarts}", str(WORKER), *args]
     return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **env})
 
@@ -112,6 +113,20 @@ def test_a_run_of_two_processes_resumes_in_one(tmp_path, tiny_folder):
     assert len(resumed.history) == 4
     assert_same_weights(whole.path, run)
     assert_same_history(whole.history, resumed.history)
+
+
+def test_torchrun_restarting_the_processes_resumes_the_run_they_started(tmp_path, tiny_folder):
+    whole = visionpath.train(str(tiny_folder), project=str(tmp_path / "whole"), **MODEL, epochs=4, batch_size=8)
+    done = torchrun(tmp_path, ["train", "photos", *flags(**MODEL, epochs=4, batch_size=8)], restarts=1,
+                    DIE_AFTER_EPOCH="2")
+    assert done.returncode == 0, done.stderr
+    assert "torchrun restarted the processes (restart 1): resuming runs/photos-mlp-1 from its last finished epoch" \
+        in done.stdout
+    assert [run.name for run in (tmp_path / "runs").iterdir()] == ["photos-mlp-1"]
+    run = visionpath.Run(tmp_path / "runs" / "photos-mlp-1")
+    assert [row["epoch"] for row in run.history] == [1, 2, 3, 4]
+    assert_same_weights(whole.path, run.path)
+    assert_same_history(whole.history, run.history)
 
 
 def test_a_killed_process_ends_the_run_with_one_sentence_and_the_checkpoint_whole(tmp_path, tiny_folder):

@@ -43,9 +43,10 @@ class Choice:
     why: str         # what the run prints ("" for a plain fallback, which goes unsaid)
 
 
-def resolve(config: TrainConfig) -> tuple[TrainConfig, dict[str, Choice]]:
+def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[str, Choice]]:
     """The config with every setting left as None decided, and how each was. A setting given stays as given; the
-    photo defaults come before the model's recipe, and both before a setting's fallback."""
+    photo defaults come before the model's recipe, and both before a setting's fallback. parallel: how many devices
+    share the training (GPUs, or machines of CPU processes), each as fast as this one."""
     photo = config.model is None and is_photo_folder(config.data)
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
     chosen: dict[str, Choice] = {}  # in the order the run prints them
@@ -54,7 +55,7 @@ def resolve(config: TrainConfig) -> tuple[TrainConfig, dict[str, Choice]]:
                                   "its weights ship with visionpath: no download")
         chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
                        if getattr(config, k) is None})
-        chosen.update(photo_defaults(config))  # chosen for this folder: before the model's general recipe
+        chosen.update(photo_defaults(config, parallel))  # chosen for this folder: before the model's general recipe
     recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
     recipe_line = f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
     chosen.update({k: Choice(v, "recipe", recipe_line) for k, v in recipe.items()})
@@ -167,7 +168,7 @@ def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None
     return plan  # the smallest side, over the budget
 
 
-def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
+def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
     """Resolution, batch size, stage lengths, fine-tuning and early stopping for a folder of photos, chosen for
     what the folder is and for the machine's measured speed, within the --budget; only for the settings the
     config leaves as None.
@@ -192,7 +193,7 @@ def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
             "and the best epoch of the run is kept (change with --early-stopping)"))
     if config.image_size is None or config.fine_tune_epochs is None:
         unfreeze = chosen["unfreeze"].value if "unfreeze" in chosen else config.unfreeze
-        chosen.update(budget_choices(config, folder, small, unfreeze, device))
+        chosen.update(budget_choices(config, folder, small, unfreeze, device, parallel))
     side = chosen["image_size"].value if "image_size" in chosen else config.image_size
     if config.batch_size is None:
         # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px take about 2 GB. On a CPU a larger
@@ -200,9 +201,12 @@ def photo_defaults(config: TrainConfig) -> dict[str, Choice]:
         batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
         cpu = device.type == "cpu"
         # a tiny folder: a batch smaller than its training pictures, leaving room for validation
-        batch = min(batch, 32 if cpu else batch, max(1, int(0.85 * folder.train)))
+        # several GPUs: --batch-size is the whole batch, so each GPU's share stays this size
+        per_device = min(batch, 32) if cpu else batch
+        batch = min(per_device * (1 if cpu else parallel), max(1, int(0.85 * folder.train)))
         chosen["batch_size"] = Choice(batch, "photos", (
             f"batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory"
+            + (f" on each of the {parallel} GPUs" if parallel > 1 and not cpu else "")
             + (", and gives fine-tuning more steps where larger batches are no faster (a CPU)" if cpu else "")
             + " (change with --batch-size)"))
     return chosen
@@ -230,11 +234,13 @@ def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dic
     return {k: Choice(v, "photos", why) for k, v in values.items() if getattr(config, k) is None}
 
 
-def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device
-                   ) -> dict[str, Choice]:
-    """Resolution and fine-tuning epochs that fit the --budget at this device's measured speed, and the plan."""
+def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device,
+                   parallel: int = 1) -> dict[str, Choice]:
+    """Resolution and fine-tuning epochs that fit the --budget at this device's measured speed (times `parallel`
+    devices sharing the work), and the plan."""
     budget = config.budget or PHOTO_BUDGET_MINUTES
-    speed = measure_speed(device, unfreeze)
+    one = measure_speed(device, unfreeze)
+    speed = Speed(one.forward / parallel, one.fine_tune / parallel)
     plan = plan_photo_run(folder, speed, 60 * budget, config.image_size, config.fine_tune_epochs,
                           fewest=2, most=3 if small else 8)
     chosen: dict[str, Choice] = {}
@@ -254,7 +260,7 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     minutes = plural(int(budget), "minute") if budget == int(budget) else f"{budget:g} minutes"
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         f"budget {minutes} (--budget): expected about {plan.total / 60:.1f} minutes ({expected}); measured here: "
-        f"the backbone reads {1 / speed.forward:.2g} and fine-tunes {1 / speed.fine_tune:.2g} million pixels a "
-        f"second on {device.type}"
+        f"the backbone reads {1 / one.forward:.2g} and fine-tunes {1 / one.fine_tune:.2g} million pixels a "
+        f"second on {device.type}" + (f", {parallel} of them sharing the work" if parallel > 1 else "")
         + ("; even the smallest plan runs over the budget" if plan.total > 60 * budget else "")))
     return chosen

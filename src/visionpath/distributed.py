@@ -50,6 +50,11 @@ class Processes:
         start = self.rank * base + min(self.rank, extra)
         return slice(start, start + base + (self.rank < extra))
 
+    def sharing(self, device: torch.device) -> int:
+        """How many devices share the work, each as fast as this process's: every GPU, but on CPUs one machine
+        (its processes share its cores)."""
+        return self.world if device.type == "cuda" else max(1, self.world // self.local_world)
+
     def describe(self, batch_size: int) -> str:
         """The header line of a run: how many processes, which backend, each one's share of a batch."""
         shares = sorted({len(range(batch_size)[Processes(r, self.world).shard(batch_size)]) for r in range(self.world)})
@@ -84,8 +89,20 @@ def join(device: str) -> tuple[Processes, torch.device]:
         raise VisionpathError(f"several processes train on CUDA GPUs or CPUs, not on {chosen.type}; use --device cpu.")
     backend = "nccl" if chosen.type == "cuda" else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        dist.init_process_group(backend, store=this_start_store(world), rank=rank, world_size=world, timeout=TIMEOUT)
     return Processes(rank, world, local_rank, local_world, backend), chosen
+
+
+def this_start_store(world: int) -> dist.Store | None:
+    """torchrun's own key-value store, with this start's keys kept apart from those of earlier starts: torchrun keeps
+    its store across restarts (--max-restarts), and PyTorch's default would read the addresses the processes of
+    the last start left there, and fail to connect (pytorch/pytorch#167288). None (PyTorch's default) where
+    torchrun keeps no store of its own."""
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False,
+                          timeout=TIMEOUT)
+    return dist.PrefixStore(f"visionpath/start-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def leave(processes: Processes) -> None:

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import math
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -72,6 +74,8 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
         settings.get("device", config.device if config is not None else "auto")
     processes, device = join(named)
     try:
+        if resume is None and (earlier := restarted_run(processes, config, settings)) is not None:
+            data, config, resume, settings = None, None, earlier, {}
         return train_processes(processes, device, data, config, resume, settings)
     finally:
         leave(processes)
@@ -89,7 +93,8 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         if data is not None:
             keywords["data"] = data
         # the photo defaults measure this machine: rank 0's choices are every process's
-        config, chosen = on_main(processes, lambda: resolve(TrainConfig.from_keywords(**keywords)))
+        config, chosen = on_main(processes, lambda: resolve(TrainConfig.from_keywords(**keywords),
+                                                            processes.sharing(device)))
         announce(chosen)
         run, saved = None, None
     check_project(config.project)
@@ -100,7 +105,7 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     model = build_model(config, prepared, saved)
     if run is None:
         run = Run(on_main(processes, lambda: start_run_folder(config, prepared.dataset, model)))
-        record_run_path(run.path)
+        record_launch(run.path)
     state, generators = TrainingState.start(config, saved, prepared.device)
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
@@ -118,8 +123,9 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         if not processes.several or not lost_peer(e):
             raise
         discard_if_empty(run, processes)
-        raise VisionpathError(f"another process of this run stopped ({str(e).splitlines()[0]}); "
-                              f"{saved_through(run.path, processes)}") from None
+        how = "it stopped answering" if "timed out" in str(e).lower() else "the connection to it broke"
+        raise VisionpathError(f"another process of this run stopped ({how}); {saved_through(run.path, processes)}"
+                              ) from None
     except BaseException:
         discard_if_empty(run, processes)
         raise
@@ -158,9 +164,39 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
 RUN_RECORD = "VISIONPATH_RUN_RECORD"
 
 
-def record_run_path(run_dir: Path) -> None:
-    if RUN_RECORD in os.environ and not silent():
+def record_launch(run_dir: Path) -> None:
+    """Rank 0, under torchrun: the run folder's path for a launching `train(devices=...)`, and launch.json, by which
+    a restart of the same launch finds the run again (restarted_run)."""
+    if silent() or not under_torchrun():
+        return
+    if RUN_RECORD in os.environ:
         atomic_write(Path(os.environ[RUN_RECORD]), str(run_dir))
+    atomic_write(run_dir / "launch.json", json.dumps({"torchrun": launch_key()}))
+
+
+def launch_key() -> str:
+    """Which torchrun launch this process belongs to, the same across torchrun's restarts of it: the rendezvous id,
+    this machine, and torchrun's own process (the parent of the processes it starts)."""
+    return f"{os.environ.get('TORCHELASTIC_RUN_ID', 'none')}@{socket.gethostname()}:{os.getppid()}"
+
+
+def restarted_run(processes: Processes, config: TrainConfig | None, settings: dict) -> Path | None:
+    """After torchrun restarted the processes (--max-restarts), the run their first start made, to resume from its
+    last finished epoch; None on a first start, or when no epoch of that run had finished."""
+    restart = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    if not under_torchrun() or restart == 0:
+        return None
+    project = Path(settings.get("project", config.project if config is not None else TrainConfig.project))
+
+    def find() -> Path | None:
+        ours = [record.parent for record in project.glob("*/launch.json")
+                if json.loads(record.read_text()).get("torchrun") == launch_key()
+                and (record.parent / "last.safetensors").is_file()]
+        return max(ours, key=lambda run: run.stat().st_mtime) if ours else None
+    earlier = on_main(processes, find)
+    if earlier is not None:
+        say(f"torchrun restarted the processes (restart {restart}): resuming {earlier} from its last finished epoch")
+    return earlier
 
 
 # ============================================================================= 1. settings, and the run folder
