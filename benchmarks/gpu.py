@@ -137,8 +137,8 @@ def visionpath_train(work: Path, name: str, device: str, *args: str, timeout: in
     wall = time.perf_counter() - t0
     print(" ".join(command), f"({wall:.1f}s)\n", done.stdout[-4000:], done.stderr[-3000:])
     run = project / f"{name}-1"
-    rows = [line.split(",") for line in (run / "results.csv").read_text().splitlines()]
-    header, rows = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+    lines = [line.split(",") for line in (run / "results.csv").read_text().splitlines()]
+    rows = [dict(zip(lines[0], values)) for values in lines[1:]]
     test = json.loads((run / "test_metrics.json").read_text())
     return {"command": " ".join(["visionpath", *command[3:]]), "wall_seconds": wall, "returncode": done.returncode,
             "epochs": len(rows), "training_seconds": float(rows[-1]["time"]),

@@ -113,6 +113,29 @@ MUTATIONS = [
  ("dataset listing always says cached", "src/visionpath/cli.py",
   'state = "cached" if cached == len(spec.files) else', 'state = "cached" if True else',
   ["tests/test_cli.py::test_listings"]),
+ # several processes (tests/test_distributed.py: real torchrun launches of 2 Gloo processes)
+ ("each process's loss a mean of its own share", "src/visionpath/train.py",
+  "    whole = data.class_weights[data.labels[batch]].sum() if data.class_weights is not None else len(batch)",
+  "    whole = len(batch)",
+  ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[weights]"]),
+ ("every process trains on the whole batch", "src/visionpath/train.py",
+  "        index = batch[processes.shard(len(batch))]", "        index = batch",
+  ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[sampler]"]),
+ ("training loss and accuracy of one process only", "src/visionpath/train.py",
+  "    sum_over(processes, loss_sum, correct)\n", "\n",
+  ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[sampler]"]),
+ ("every process writes the run folder", "src/visionpath/train.py",
+  "                if data.processes.main:\n                    save_epoch", "                if True:\n                    save_epoch",
+  ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[sampler]"]),
+ ("pictures one process could not read go unnoticed", "src/visionpath/train.py",
+  "    every = gather_objects(processes, mine)", "    every = [mine]",
+  ["tests/test_distributed.py::test_a_picture_one_process_cannot_read_stops_every_process_with_one_sentence"]),
+ ("a restart starts a new run", "src/visionpath/train.py",
+  "    if not under_torchrun() or restart == 0:", "    if True:",
+  ["tests/test_distributed.py::test_torchrun_restarting_the_processes_resumes_the_run_they_started"]),
+ ("a restart reads the last start's addresses", "src/visionpath/distributed.py",
+  '    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":', "    if True:",
+  ["tests/test_distributed.py::test_torchrun_restarting_the_processes_resumes_the_run_they_started"]),
 ]
 
 
@@ -124,7 +147,7 @@ def main(words: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp) / "repo"
             shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "__pycache__",
-                                                                      "results", ".pytest_cache"))
+                                                                      "results", ".pytest_cache", ".bench"))
             text = (work / path).read_text()
             assert text.count(old) == 1, f"{name}: the text to replace is not in {path} exactly once"
             (work / path).write_text(text.replace(old, new))

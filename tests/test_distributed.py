@@ -43,8 +43,20 @@ def torchrun(tmp_path: Path, args: list[str], timeout: float = 240, restarts: in
     """`visionpath ARGS` in 2 processes started by torchrun, through tests/distributed_worker.py."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
                f"--max-restarts={restarts}", str(WORKER), *args]
-    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **env})
+    return run_all(command, tmp_path, timeout, {**os.environ, **env})
+
+
+def run_all(command: list[str], cwd: Path, timeout: float, env: dict) -> subprocess.CompletedProcess:
+    """subprocess.run, but a command that outlives its timeout is killed with every process it started."""
+    with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as launch:
+        try:
+            out, err = launch.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in children_of(launch.pid) + [launch.pid]:
+                os.kill(pid, signal.SIGKILL)
+            raise
+    return subprocess.CompletedProcess(command, launch.returncode, out, err)
 
 
 def weights(run: Path) -> dict[str, torch.Tensor]:
@@ -133,16 +145,19 @@ def test_a_killed_process_ends_the_run_with_one_sentence_and_the_checkpoint_whol
     command = [sys.executable, "-m", "visionpath", "train", "photos", *flags(**MODEL, epochs=400, batch_size=4),
                "--devices", "2"]
     launch = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
-    results = tmp_path / "runs" / "photos-mlp-1" / "results.csv"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (results.is_file() and results.read_text().count("\n") >= 3):
-        time.sleep(0.2)
-    second = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if rank_of(pid) == "1"
-              and str(tmp_path) in os.readlink(f"/proc/{pid}/cwd")]
-    assert len(second) == 1
-    os.kill(second[0], signal.SIGKILL)  # mid-epoch: an epoch here takes a few hundredths of a second
-    out, err = launch.communicate(timeout=120)
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        results = tmp_path / "runs" / "photos-mlp-1" / "results.csv"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (results.is_file() and results.read_text().count("\n") >= 3):
+            time.sleep(0.2)
+        second = [pid for pid in children_of(launch.pid) if environment_of(pid).get("RANK") == "1"]
+        assert len(second) == 1
+        os.kill(second[0], signal.SIGKILL)  # mid-epoch: an epoch here takes a few hundredths of a second
+        out, err = launch.communicate(timeout=120)
+    finally:
+        for pid in children_of(launch.pid) + [launch.pid] * (launch.poll() is None):
+            os.kill(pid, signal.SIGKILL)
     assert launch.returncode == 2
     saved = visionpath.Run(tmp_path / "runs" / "photos-mlp-1")
     done = len(saved.history)
@@ -153,13 +168,23 @@ def test_a_killed_process_ends_the_run_with_one_sentence_and_the_checkpoint_whol
     assert f"visionpath train --resume {Path('runs', 'photos-mlp-1')} --devices 2" in err
 
 
-def rank_of(pid: int) -> str | None:
-    """The RANK in a process's environment (None for processes not started by torchrun, or gone)."""
+def children_of(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (torchrun's launcher starts each process of a run as its child)."""
+    def parent_of(pid: str) -> int | None:
+        try:
+            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+    return [int(pid) for pid in os.listdir("/proc") if pid.isdigit() and parent_of(pid) == parent]
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """A process's environment ({} for one that is gone)."""
     try:
-        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        pairs = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except OSError:
-        return None
-    return next((e[5:].decode() for e in environment if e.startswith(b"RANK=")), None)
+        return {}
+    return dict(pair.decode(errors="replace").split("=", 1) for pair in pairs if b"=" in pair)
 
 
 def test_a_picture_one_process_cannot_read_stops_every_process_with_one_sentence(tmp_path, tiny_folder):

@@ -43,7 +43,7 @@ from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
 from .defaults import announce, resolve
-from .devices import pick_device, pick_precision
+from .devices import pick_precision
 from .distributed import (ONE, Processes, everywhere, gather_objects, gather_rows, join, launch, leave,
                           lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
 from .errors import AlreadySaid, VisionpathError
@@ -70,15 +70,29 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
     """
     if devices is not None and not under_torchrun():
         return launched(devices, data, config, resume, settings)
-    named = Run(resume).config.device if resume is not None and Path(resume, "config.json").is_file() else \
-        settings.get("device", config.device if config is not None else "auto")
-    processes, device = join(named)
+    processes, device = join(device_named(resume, config, settings))  # a device this machine lacks: one sentence
     try:
         if resume is None and (earlier := restarted_run(processes, config, settings)) is not None:
             data, config, resume, settings = None, None, earlier, {}
         return train_processes(processes, device, data, config, resume, settings)
     finally:
         leave(processes)
+
+
+def given_config(data, config: TrainConfig | None, settings: dict) -> TrainConfig:
+    """The settings train() was given: a whole config, the keywords over it, and the data."""
+    keywords = {**(config.to_dict() if config is not None else {}), **settings}
+    if data is not None:
+        keywords["data"] = data
+    return TrainConfig.from_keywords(**keywords)
+
+
+def device_named(resume, config: TrainConfig | None, settings: dict) -> str:
+    """The --device a run asks for: a resumed run's own, else the one given."""
+    saved = Path(resume, "config.json") if resume is not None else None
+    if saved is not None and saved.is_file():
+        return json.loads(saved.read_text())["settings"].get("device", "auto")
+    return settings.get("device", config.device if config is not None else "auto")
 
 
 def train_processes(processes: Processes, device: torch.device, data, config: TrainConfig | None, resume,
@@ -89,12 +103,9 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         run, saved = open_for_resume(resume, data, config, settings)
         config, _ = resolve(run.config)  # decided already; a run of an older version may leave one to derive
     else:
-        keywords = {**(config.to_dict() if config is not None else {}), **settings}
-        if data is not None:
-            keywords["data"] = data
+        given = given_config(data, config, settings)  # a misspelt setting or a bad value: said here
         # the photo defaults measure this machine: rank 0's choices are every process's
-        config, chosen = on_main(processes, lambda: resolve(TrainConfig.from_keywords(**keywords),
-                                                            processes.sharing(device)))
+        config, chosen = on_main(processes, lambda: resolve(given, processes.sharing(device)))
         announce(chosen)
         run, saved = None, None
     check_project(config.project)
@@ -142,10 +153,7 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
         open_for_resume(resume, data, config, settings)  # a run that cannot be resumed: said here, once
         argv = ["train", "--resume", str(resume)]
     else:
-        keywords = {**(config.to_dict() if config is not None else {}), **settings}
-        if data is not None:
-            keywords["data"] = data
-        argv = ["train", *TrainConfig.from_keywords(**keywords).arguments()]  # a bad setting: said here, once
+        argv = ["train", *given_config(data, config, settings).arguments()]  # a bad setting: said here, once
     with tempfile.TemporaryDirectory() as folder:
         record = Path(folder) / "run"
         ended = launch(argv, devices, {RUN_RECORD: str(record)})
@@ -303,11 +311,10 @@ def check_same_pictures(processes: Processes, dataset: Dataset) -> None:
                 "file, or use --strict to stop at unreadable ones, and start again.")
 
 
-def prepare_data(config: TrainConfig, processes: Processes = ONE, device: torch.device | None = None,
-                 resumed: Path | None = None) -> TrainingData:
+def prepare_data(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None
+                 ) -> TrainingData:
     """The run's data loaded (a resumed run's: exactly the files it recorded), with a quick check of a folder, the
     training pictures moved to the device, the augmentation and the class balance settled."""
-    device = device or pick_device(config.device)  # a device this machine lacks is one sentence, before any work
     dataset = load_run_data(config, run_dir=resumed, purpose="the resumed training")
     if dataset.folder is not None:
         say(quick_check(dataset))
@@ -465,9 +472,10 @@ def synchronise_batch_norm(config: TrainConfig, processes: Processes, device: to
         say(f"batch norm: each process normalises its own {share} pictures (synchronised only between GPUs)")
         return False
     chosen = config.sync_bn if config.sync_bn is not None else share < 32
+    why = "as asked" if config.sync_bn is not None else \
+        f"each GPU gets {share} pictures a step; the default synchronises under 32"
     say(f"batch norm: {'synchronised over' if chosen else 'not synchronised between'} the {processes.world} GPUs "
-        f"({'as asked' if config.sync_bn is not None else f'each GPU gets {share} pictures a step; the default synchronises under 32'}"
-        ", --sync-bn/--no-sync-bn)")
+        f"({why}; --sync-bn/--no-sync-bn)")
     return chosen
 
 
