@@ -136,6 +136,14 @@ MUTATIONS = [
  ("a restart reads the last start's addresses", "src/visionpath/distributed.py",
   '    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":', "    if True:",
   ["tests/test_distributed.py::test_torchrun_restarting_the_processes_resumes_the_run_they_started"]),
+ ("fp16 without loss scaling", "src/visionpath/train.py",
+  'scaler = torch.amp.GradScaler(data.device.type, enabled=precision == "fp16")',
+  'scaler = torch.amp.GradScaler(data.device.type, enabled=False)',
+  ["tests/test_train.py::test_fp16_trains_with_its_loss_scaled"]),
+ ("a GPU without bf16 never tries fp16", "src/visionpath/devices.py",
+  '    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):',
+  '    for name, dtype in (("bf16", torch.bfloat16),):',
+  ["tests/test_devices.py::test_a_gpu_gets_bf16_else_fp16_else_fp32_as_measured"]),
 ]
 
 

@@ -174,6 +174,17 @@ def test_bf16_mixed_precision_trains_and_is_recorded(tiny_folder, tmp_path):
     assert not all(torch.equal(a[k], b[k]) for k in a)  # bf16 really ran: its rounding gives other weights
 
 
+def test_fp16_trains_with_its_loss_scaled(tiny_folder, tmp_path, monkeypatch):
+    scaled = []
+    real_scale = torch.amp.GradScaler.scale
+    monkeypatch.setattr(torch.amp.GradScaler, "scale", lambda self, loss: scaled.append(self.is_enabled())
+                        or real_scale(self, loss))
+    run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "precision": "fp16"})
+    assert read_metadata(run.path / "last.safetensors")["resume"]["precision"] == "fp16"
+    assert scaled and all(scaled)  # every step's loss went through an enabled scaler
+    assert json.loads((run.path / "test_metrics.json").read_text())["accuracy"] > 0.8
+
+
 @pytest.mark.parametrize("model, extra", [
     ("cnn", dict(augment="none")),
     ("cnn", dict(augment="standard", dropout=0.3, weight_decay=5e-4, schedule="cosine")),
