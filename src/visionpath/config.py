@@ -70,7 +70,9 @@ class TrainConfig:
     # ---- optimisation
     epochs: int | None = setting(None, "passes over the training images; with a pretrained backbone, the epochs "
                                  "of stage 1 (the new head alone)", fallback=6, valid="≥ 1")
-    batch_size: int | None = setting(None, "images per step (one step = one iteration)", fallback=128, valid="≥ 1")
+    batch_size: int | None = setting(None, "images per step (one step = one iteration); with several processes "
+                                     "(--devices, torchrun) the whole batch, shared out among them", fallback=128,
+                                     valid="≥ 1")
     lr: float | None = setting(None, "peak learning rate", fallback=4e-3, valid="> 0")
     optimizer: str | None = setting(None, "adam (forgiving), adamw or sgd (Nesterov momentum 0.9)", fallback="adam",
                                     choices=OPTIMIZERS)
