@@ -127,6 +127,16 @@ def test_a_run_of_two_processes_resumes_in_one(tmp_path, tiny_folder):
     assert_same_history(whole.history, resumed.history)
 
 
+def test_a_run_resumed_on_several_devices_is_the_run_returned(tmp_path, tiny_folder, monkeypatch):
+    stopped = torchrun(tmp_path, ["train", "photos", *SETTINGS], STOP_AFTER_EPOCH="1")
+    run = tmp_path / "runs" / "photos-mlp-1"
+    assert "interrupted; the run is saved through epoch 1" in stopped.stdout
+    monkeypatch.chdir(tmp_path)  # the launched processes run in this process's folder, as from the command line
+    resumed = visionpath.train(resume=Path("runs", "photos-mlp-1"), devices=2)
+    assert resumed.path == Path("runs", "photos-mlp-1") and not resumed.interrupted
+    assert [row["epoch"] for row in visionpath.Run(run).history] == [1, 2, 3]
+
+
 def test_torchrun_restarting_the_processes_resumes_the_run_they_started(tmp_path, tiny_folder):
     whole = visionpath.train(str(tiny_folder), project=str(tmp_path / "whole"), **MODEL, epochs=4, batch_size=8)
     done = torchrun(tmp_path, ["train", "photos", *flags(**MODEL, epochs=4, batch_size=8)], restarts=1,

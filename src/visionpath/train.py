@@ -157,7 +157,7 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
     with tempfile.TemporaryDirectory() as folder:
         record = Path(folder) / "run"
         ended = launch(argv, devices, {RUN_RECORD: str(record)})
-        path = Path(record.read_text()) if record.is_file() else None
+        path = Path(resume) if resume is not None else Path(record.read_text()) if record.is_file() else None
     if ended.killed:
         world = Processes(world=parse_devices(devices)[0])
         raise VisionpathError(f"{ended.killed}; " + (saved_through(path, world) if path else "no run folder was made."))
