@@ -180,13 +180,14 @@ def test_every_flag_is_a_keyword_of_the_api():
     import inspect
 
     from visionpath.cli import build_parser
+    from visionpath.export import export
     from visionpath.predict import predict
     from visionpath.report import compare_runs
     from visionpath.runs import Run
     from visionpath.train import train
     commands = build_parser()._subparsers._group_actions[0].choices
     for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate),
-                              ("report", Run.report), ("compare", compare_runs)):
+                              ("report", Run.report), ("compare", compare_runs), ("export", export)):
         flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
                                                                     else set())

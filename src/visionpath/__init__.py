@@ -6,6 +6,7 @@
     run.predict(["digit.png"])                                # top classes with probabilities
     visionpath.check_data("my_photos/")                       # counts, balance, broken files, duplicates, leaks
     run = visionpath.train("my_photos/"); run.report()        # pretrained + fine-tuned; report.html
+    visionpath.export(run.path)                               # model.onnx: uint8 pictures in, probabilities out
 
 Every `visionpath` command-line flag is a keyword of these functions; the training settings are the fields of
 `visionpath.TrainConfig`. Importing visionpath changes nothing in the process (no matplotlib backend, no allocator
@@ -17,6 +18,7 @@ from .data.check import check_data
 from .data.folder import split_folder
 from .errors import VisionpathError
 from .evaluate import Evaluation
+from .export import export
 from .predict import Prediction, predict
 from .run_folder import load_model
 from .runs import Run
@@ -34,5 +36,5 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
     return Run(run).evaluate(split, data_dir, device)
 
 
-__all__ = ["train", "evaluate", "predict", "check_data", "split_folder", "open_run", "load_model", "load_dataset",
+__all__ = ["train", "evaluate", "predict", "export", "check_data", "split_folder", "open_run", "load_model", "load_dataset",
            "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError", "__version__"]

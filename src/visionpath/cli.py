@@ -24,6 +24,7 @@ from .data.download import cache_home
 from .errors import AlreadySaid, VisionpathError
 from .files import atomic_write
 from .models import MODELS, count_parameters, create_model
+from .export import FORMATS, export
 from .predict import predict
 from .report import compare_runs
 from .runs import Run
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", help=DEVICE_HELP)
 
     p = commands.add_parser("predict", help="classify images with a trained run", argument_default=S)
-    p.add_argument("run", help="a run folder or a checkpoint file")
+    p.add_argument("run", help="a run folder, a checkpoint file, or a model.onnx written by `visionpath export`")
     p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
     P = defaults_of(predict)
     p.add_argument("--top-k", type=int, help=f"classes shown per image (default: {P['top_k']})")
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                    f"uncertain (default: {P['min_confidence']}, none)")
     p.add_argument("--tta", action="store_true", help="test-time augmentation: average with the mirrored picture")
     p.add_argument("--device", help=DEVICE_HELP)
+
+    x = commands.add_parser("export", help="write a run's model as one file that runs without visionpath: ONNX "
+                            "(onnxruntime, any language) or TorchScript", argument_default=S)
+    x.add_argument("run", help="a run folder or a checkpoint file")
+    x.add_argument("--format", choices=tuple(FORMATS), help=f"default: {defaults_of(export)['format']}")
+    x.add_argument("--output", help="the file to write (default: model.onnx or model.pt in the run folder)")
 
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
                             "side (table, CSV, PNG)", argument_default=S)
@@ -209,6 +216,8 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         Run(args.pop("run")).evaluate(**args)
     elif command == "predict":
         predict(**args)
+    elif command == "export":
+        export(**args)
     elif command == "compare":
         output = args.get("output", "comparison")
         compare_runs(args["runs"], output)

@@ -12,6 +12,7 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -22,6 +23,7 @@ from .data.folder import images_in
 from .data.images import is_image_file, load_images
 from .devices import pick_device
 from .errors import VisionpathError
+from .export import load_exported
 from .files import atomic_write
 from .models import border_brightness, logits_in_batches
 from .run_folder import load_model
@@ -59,10 +61,22 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
     return found
 
 
+def classifier(run: str | Path, device: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
+    """(uint8 pictures -> probabilities, the model's metadata): a run folder or checkpoint through PyTorch on
+    `device`, or an exported ONNX file through onnxruntime (no PyTorch model needed)."""
+    if Path(run).suffix == ".onnx":
+        runner, meta = load_exported(run)
+        return (lambda batch: torch.from_numpy(runner(batch.numpy()))), meta
+    chosen = pick_device(device)
+    model, meta = load_model(run, device=chosen)
+    return (lambda batch: logits_in_batches(model, batch, meta["mean"], meta["std"], chosen).softmax(1)), meta
+
+
 def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int = 5, csv: str | Path | None = None,
             batch_size: int = 256, min_confidence: float = 0.0, tta: bool = False, device: str = "auto"
             ) -> list[Prediction]:
-    """Classify pictures with a run's best weights. Unreadable files are listed and skipped, not fatal.
+    """Classify pictures with a run's best weights (run: its folder or checkpoint, or a model.onnx that `export`
+    wrote, run through onnxruntime). Unreadable files are listed and skipped, not fatal.
 
     images: files, folders (searched recursively) or glob patterns. csv: write every prediction there (path,
     label, probability, uncertain, top-k). min_confidence: predictions whose probability is below it are marked
@@ -74,8 +88,7 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     check_number("--min-confidence", min_confidence, float, 0, 1)
     if csv:
         check_output("--csv", csv)
-    chosen = pick_device(device)
-    model, meta = load_model(run, device=chosen)
+    classify, meta = classifier(run, device)
     classes, (channels, height, width) = meta["classes"], meta["input_shape"]
     top_k = min(top_k, len(classes))
     paths = collect_images(images)
@@ -104,10 +117,9 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
                 if "border_brightness" in meta:
                     odd = (border_brightness(batch) - meta["border_brightness"]).abs() > 128
                     inverted += [str(p) for p, flag in zip(batch_paths, odd.tolist()) if flag]
-                probabilities = logits_in_batches(model, batch, meta["mean"], meta["std"], chosen).softmax(1)
+                probabilities = classify(batch)
                 if tta:
-                    probabilities = (probabilities + logits_in_batches(model, batch.flip(-1), meta["mean"],
-                                                                       meta["std"], chosen).softmax(1)) / 2
+                    probabilities = (probabilities + classify(batch.flip(-1))) / 2
                 probs, index = probabilities.topk(top_k, dim=1)
                 for path, p, i in zip(batch_paths, probs.tolist(), index.tolist()):
                     top = [(classes[c], q) for c, q in zip(i, p)]

@@ -1,0 +1,150 @@
+"""Export: a run's classifier as one file that runs without visionpath — ONNX (onnxruntime, any language) or
+TorchScript (PyTorch alone).
+
+The exported graph takes what visionpath's decoder produces, uint8 pictures N×C×H×W at the run's input size
+(RGB, or grey with C = 1), and does the scaling inside, ending in probabilities: a consumer needs only a decoder
+and a resize. The batch axis is dynamic. The class names, input size, layout, channel order and the visionpath
+and model versions travel in the file's metadata (ONNX metadata_props; TorchScript: an extra file
+`visionpath.json`). Every export is checked before it is kept: the file is run on pictures and must answer as the
+run's own model does, within 1e-4.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .console import say
+from .errors import VisionpathError
+from .files import atomic_write
+from .run_folder import checkpoint_path, load_model
+from .version import __version__
+
+FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
+TOLERANCE = 1e-4  # the largest difference in any probability between the exported file and the run's own model
+EXTRA = "pip install 'visionpath[export]'"
+
+
+class Packaged(torch.nn.Module):
+    """The run's model with its pixel scaling in front and softmax behind: uint8 pictures in, probabilities out."""
+
+    def __init__(self, net: torch.nn.Module, mean: list[float], std: list[float]):
+        super().__init__()
+        self.net = net
+        # (x / 255 - mean) / std, as one subtraction and one division of the uint8 values
+        self.register_buffer("offset", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255)
+        self.register_buffer("scale", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
+
+    def forward(self, pictures: torch.Tensor) -> torch.Tensor:
+        return self.net((pictures.float() - self.offset) / self.scale).softmax(1)
+
+
+def export(run: str | Path, format: str = "onnx", output: str | Path | None = None) -> Path:
+    """Write a run's best weights as one file (format onnx or torchscript); returns its path. output: where
+    (default: model.onnx or model.pt beside the checkpoint, in the run folder)."""
+    if format not in FORMATS:
+        raise VisionpathError(f"unknown --format '{format}'; choose from {', '.join(FORMATS)}.")
+    checkpoint = checkpoint_path(run)
+    net, meta = load_model(checkpoint)
+    packaged = Packaged(net, meta["mean"], meta["std"]).eval()
+    path = Path(output) if output else checkpoint.parent / f"model{FORMATS[format]}"
+    channels, height, width = meta["input_shape"]
+    example = torch.randint(0, 256, (3, channels, height, width), dtype=torch.uint8,
+                            generator=torch.Generator().manual_seed(0))
+    t0 = time.perf_counter()
+    data = to_onnx(packaged, example, metadata(meta)) if format == "onnx" else \
+        to_torchscript(packaged, example, metadata(meta))
+    # checked before it is kept: the file, loaded as a consumer would, against the run's own model
+    with torch.inference_mode():
+        expected = packaged(example).numpy()
+    answer = (onnx_runner(data) if format == "onnx" else torchscript_runner(data))(example.numpy())
+    if not np.abs(answer - expected).max() <= TOLERANCE:
+        raise VisionpathError(f"the exported {format} file answers up to {np.abs(answer - expected).max():.2g} "
+                              f"away from the run's own model (more than {TOLERANCE:g}); it was not written.")
+    atomic_write(path, data)
+    say(f"exported {meta['model']} ({', '.join(meta['classes'])}) to {path} ({len(data) / 1e6:.1f} MB, "
+        f"{time.perf_counter() - t0:.1f}s): uint8 pictures N×{channels}×{height}×{width} in, probabilities out; "
+        f"checked against the run's own model within {TOLERANCE:g}")
+    return path
+
+
+def metadata(meta: dict) -> dict[str, str]:
+    """What a consumer needs to feed the file and read its answer, as text."""
+    channels, height, width = meta["input_shape"]
+    facts = {"classes": meta["classes"], "input_shape": meta["input_shape"], "layout": "NCHW", "dtype": "uint8",
+             "channel_order": "RGB" if channels == 3 else "grey", "output": "probabilities",
+             "model": meta["model"], "model_args": meta["model_args"], "visionpath_version": __version__,
+             "trained_with": meta.get("visionpath_version"), "mirror_safe": meta.get("mirror_safe", True),
+             "dataset": meta.get("dataset"), "border_brightness": meta.get("border_brightness")}
+    return {key: json.dumps(value) for key, value in facts.items()}
+
+
+def to_onnx(packaged: Packaged, example: torch.Tensor, props: dict[str, str]) -> bytes:
+    """The ONNX file's bytes, through PyTorch's exporter, with a dynamic batch axis and the metadata."""
+    onnx = needed("onnx")
+    needed("onnxscript")  # PyTorch's exporter builds the graph with it
+    program = torch.onnx.export(packaged, (example,), dynamo=True, verbose=False, input_names=["pictures"],
+                                output_names=["probabilities"],
+                                dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    proto = program.model_proto
+    onnx.helper.set_model_props(proto, props)
+    return proto.SerializeToString()
+
+
+def to_torchscript(packaged: Packaged, example: torch.Tensor, props: dict[str, str]) -> bytes:
+    """The TorchScript file's bytes (traced), with the metadata as the extra file visionpath.json. PyTorch 2.14
+    deprecates TorchScript in favour of torch.export; it is kept as the format PyTorch-only consumers (C++,
+    mobile) still load, and its deprecation warnings are the export's to know, not the user's."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        torch.jit.save(torch.jit.trace(packaged, example), buffer,
+                       _extra_files={"visionpath.json": json.dumps(props)})
+    return buffer.getvalue()
+
+
+def needed(module: str):
+    """An optional package export needs, or one sentence saying how to install it."""
+    try:
+        return __import__(module)
+    except ImportError:
+        raise VisionpathError(f"exporting to ONNX and running ONNX files needs {module}, which is not installed: "
+                              f"{EXTRA}") from None
+
+
+def onnx_runner(data: bytes | str | Path) -> Callable[[np.ndarray], np.ndarray]:
+    """uint8 pictures (numpy) -> probabilities, through onnxruntime."""
+    ort = needed("onnxruntime")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: its warnings about unused initialisers are not the user's
+    session = ort.InferenceSession(data if isinstance(data, bytes) else str(data), options,
+                                   providers=["CPUExecutionProvider"])
+    return lambda pictures: session.run(None, {"pictures": pictures})[0]
+
+
+def torchscript_runner(data: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """uint8 pictures (numpy) -> probabilities, through the TorchScript file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        model = torch.jit.load(io.BytesIO(data))
+    return lambda pictures: model(torch.from_numpy(pictures)).detach().numpy()
+
+
+def load_exported(path: str | Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
+    """(uint8 pictures -> probabilities, the metadata) of an exported ONNX file."""
+    onnx = needed("onnx")
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        props = {p.key: json.loads(p.value) for p in proto.metadata_props if json.loads(p.value) is not None}
+    except Exception as e:  # not ONNX, or damaged: one sentence
+        raise VisionpathError(f"{path} cannot be read as an ONNX file ({type(e).__name__}: {e}).") from None
+    if "classes" not in props or "input_shape" not in props:
+        raise VisionpathError(f"{path} is an ONNX file, but not one visionpath exported (it names no classes and "
+                              "input size); export a run with `visionpath export RUN`.")
+    return onnx_runner(path), props

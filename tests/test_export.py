@@ -1,0 +1,123 @@
+"""Export: the run's model as an ONNX or TorchScript file that answers as the run does, with what a consumer needs
+in its metadata; prediction from the ONNX file through onnxruntime."""
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from PIL import Image
+
+import visionpath
+from visionpath.errors import VisionpathError
+from visionpath.export import Packaged, load_exported
+from visionpath.run_folder import load_model
+
+skimage_data = pytest.importorskip("skimage.data")
+
+QUICK = {"epochs": 1, "batch_size": 8, "augment": "none"}
+FAMILIES = {  # each built-in family, and a timm backbone with its offline ImageNet weights
+    "mlp": {"model": "mlp"},
+    "cnn": {"model": "cnn"},
+    "resnet9": {"model": "resnet9", "width": 8},
+    "timm backbone": {"model": "efficientnet_lite0", "pretrained": True, "image_size": 64, "fine_tune_epochs": 0},
+}
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Real photos (a cat, an espresso, an astronaut, a rocket) of other sizes than the run's pictures, so that
+    the decoder's resize is part of what is compared."""
+    folder = tmp_path / "new"
+    folder.mkdir()
+    for name in ("chelsea", "coffee", "astronaut", "rocket"):
+        Image.fromarray(getattr(skimage_data, name)()).save(folder / f"{name}.jpg")
+    return folder
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_predict_from_the_onnx_file_answers_as_the_run_does(tiny_folder, tmp_path, photos, family):
+    run = visionpath.train(tiny_folder, project=tmp_path / "runs", **{**QUICK, **FAMILIES[family]})
+    exported = visionpath.export(run.path)
+    assert exported == run.path / "model.onnx"
+    from_run = visionpath.predict(run.path, [photos, tiny_folder / "test"], top_k=3)
+    from_onnx = visionpath.predict(exported, [photos, tiny_folder / "test"], top_k=3)
+    assert len(from_run) == len(from_onnx) == 4 + 12
+    for a, b in zip(from_run, from_onnx):
+        assert (a.path, a.label) == (b.path, b.label)
+        assert [name for name, _ in a.top] == [name for name, _ in b.top]
+        assert max(abs(p - q) for (_, p), (_, q) in zip(a.top, b.top)) <= 1e-4
+
+
+def test_the_onnx_file_says_what_it_takes_and_gives_and_takes_any_batch(tiny_folder, tmp_path):
+    run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="cnn", **QUICK)
+    path = visionpath.export(run.path, output=tmp_path / "classifier.onnx")
+    props = {p.key: json.loads(p.value) for p in onnx.load(str(path)).metadata_props}
+    assert props["classes"] == ["ant", "bee", "cat"] and props["input_shape"] == [3, 12, 12]
+    assert (props["layout"], props["dtype"], props["channel_order"], props["output"]) == (
+        "NCHW", "uint8", "RGB", "probabilities")
+    assert props["visionpath_version"] == visionpath.__version__ and props["model"] == "cnn"
+    classify, meta = load_exported(path)
+    net, checkpoint = load_model(run.path)
+    packaged = Packaged(net, checkpoint["mean"], checkpoint["std"]).eval()
+    for n in (1, 5, 33):
+        pictures = torch.randint(0, 256, (n, 3, 12, 12), dtype=torch.uint8)
+        answer = classify(pictures.numpy())
+        assert answer.shape == (n, 3) and np.allclose(answer.sum(1), 1, atol=1e-5)
+        assert np.abs(answer - packaged(pictures).detach().numpy()).max() <= 1e-5
+
+
+def test_torchscript_answers_as_the_run_does_and_carries_the_metadata(tiny_folder, tmp_path):
+    run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="resnet9", width=8, **QUICK)
+    path = visionpath.export(run.path, format="torchscript")
+    assert path == run.path / "model.pt"
+    extra = {"visionpath.json": ""}
+    model = torch.jit.load(io.BytesIO(path.read_bytes()), _extra_files=extra)
+    assert json.loads(json.loads(extra["visionpath.json"])["classes"]) == ["ant", "bee", "cat"]
+    net, checkpoint = load_model(run.path)
+    pictures = torch.randint(0, 256, (4, 3, 12, 12), dtype=torch.uint8)
+    expected = Packaged(net, checkpoint["mean"], checkpoint["std"]).eval()(pictures)
+    assert torch.allclose(model(pictures), expected, atol=1e-5)
+
+
+def test_without_the_export_extra_one_sentence(tiny_folder, tmp_path, monkeypatch):
+    run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", **QUICK)
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if it were not installed
+    with pytest.raises(VisionpathError, match=r"needs onnxscript, which is not installed: "
+                                              r"pip install 'visionpath\[export\]'"):
+        visionpath.export(run.path)
+    assert not (run.path / "model.onnx").exists()
+
+
+def test_an_onnx_file_visionpath_did_not_write_is_one_sentence(tmp_path, photos):
+    foreign = tmp_path / "foreign.onnx"
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g",
+                                   [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+                                   [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
+    onnx.save(onnx.helper.make_model(graph), str(foreign))
+    with pytest.raises(VisionpathError, match="not one visionpath exported"):
+        visionpath.predict(foreign, photos)
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(VisionpathError, match="cannot be read as an ONNX file"):
+        visionpath.predict(tmp_path / "broken.onnx", photos)
+
+
+def test_the_readme_snippet_runs_the_onnx_file_with_neither_visionpath_nor_pytorch(tiny_folder, tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    start = readme.index("```python", readme.index("onnxruntime, numpy and Pillow are enough")) + len("```python\n")
+    snippet = readme[start: readme.index("```\n", start)]
+    run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="cnn", **QUICK)
+    model = visionpath.export(run.path)
+    picture = tiny_folder / "test" / "bee" / "0.png"
+    snippet = snippet.replace("runs/my_photos-1/model.onnx", str(model)).replace('"photo.jpg"', repr(str(picture)))
+    guard = "import sys\nsys.modules['torch'] = sys.modules['visionpath'] = None  # importing either would fail\n"
+    done = subprocess.run([sys.executable, "-c", guard + snippet], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    [expected] = visionpath.predict(run.path, picture)
+    assert done.stdout.strip() == f"{expected.label} {expected.probability:.1%}"
