@@ -144,6 +144,13 @@ MUTATIONS = [
   '    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):',
   '    for name, dtype in (("bf16", torch.bfloat16),):',
   ["tests/test_devices.py::test_a_gpu_gets_bf16_else_fp16_else_fp32_as_measured"]),
+ ("export forgets the pixel scaling", "src/visionpath/export.py",
+  "        return self.net((pictures.float() - self.offset) / self.scale).softmax(1)",
+  "        return self.net(pictures.float() / 255).softmax(1)",
+  ["tests/test_export.py::test_predict_from_the_onnx_file_answers_as_the_run_does"]),
+ ("an export that answers otherwise is kept", "src/visionpath/export.py",
+  "    if not np.abs(answer - expected).max() <= TOLERANCE:", "    if False:",
+  ["tests/test_export.py::test_an_export_that_answers_otherwise_is_not_written"]),
 ]
 
 

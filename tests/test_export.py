@@ -2,6 +2,7 @@
 in its metadata; prediction from the ONNX file through onnxruntime."""
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import subprocess
@@ -20,6 +21,7 @@ from visionpath.export import Packaged, load_exported
 from visionpath.run_folder import load_model
 
 skimage_data = pytest.importorskip("skimage.data")
+export_module = importlib.import_module("visionpath.export")  # visionpath.export is also the function
 
 QUICK = {"epochs": 1, "batch_size": 8, "augment": "none"}
 FAMILIES = {  # each built-in family, and a timm backbone with its offline ImageNet weights
@@ -121,3 +123,12 @@ def test_the_readme_snippet_runs_the_onnx_file_with_neither_visionpath_nor_pytor
     assert done.returncode == 0, done.stderr
     [expected] = visionpath.predict(run.path, picture)
     assert done.stdout.strip() == f"{expected.label} {expected.probability:.1%}"
+
+
+def test_an_export_that_answers_otherwise_is_not_written(tiny_folder, tmp_path, monkeypatch):
+    run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", **QUICK)
+    real_runner = export_module.onnx_runner
+    monkeypatch.setattr(export_module, "onnx_runner", lambda data: lambda pictures: real_runner(data)(pictures) + 1e-3)
+    with pytest.raises(VisionpathError, match="answers up to 0.001 away from the run's own model"):
+        visionpath.export(run.path)
+    assert not (run.path / "model.onnx").exists()

@@ -57,6 +57,7 @@ def export(run: str | Path, format: str = "onnx", output: str | Path | None = No
     channels, height, width = meta["input_shape"]
     example = torch.randint(0, 256, (3, channels, height, width), dtype=torch.uint8,
                             generator=torch.Generator().manual_seed(0))
+    say(f"exporting {meta['model']} to {format} (a few seconds; up to half a minute for a large backbone)")
     t0 = time.perf_counter()
     data = to_onnx(packaged, example, metadata(meta)) if format == "onnx" else \
         to_torchscript(packaged, example, metadata(meta))
