@@ -132,8 +132,12 @@ def test_a_run_resumed_on_several_devices_is_the_run_returned(tmp_path, tiny_fol
     run = tmp_path / "runs" / "photos-mlp-1"
     assert "interrupted; the run is saved through epoch 1" in stopped.stdout
     monkeypatch.chdir(tmp_path)  # the launched processes run in this process's folder, as from the command line
+    environment, handlers = dict(os.environ), [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)]
     resumed = visionpath.train(resume=Path("runs", "photos-mlp-1"), devices=2)
     assert resumed.path == Path("runs", "photos-mlp-1") and not resumed.interrupted
+    # the launch leaves this process as it found it: a notebook's Ctrl-C is still its own
+    assert dict(os.environ) == environment
+    assert [signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)] == handlers
     assert [row["epoch"] for row in visionpath.Run(run).history] == [1, 2, 3]
 
 

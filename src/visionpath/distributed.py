@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, TypeVar
@@ -164,8 +167,6 @@ def launch(argv: list[str], devices: str | int, env: dict[str, str]) -> Launched
     (torch.distributed.launcher), with `env` added to their environment. devices: a number of processes (one per
     GPU, or CPU processes on a machine without one), or the GPUs to use, e.g. "0,2". A process that fails says why
     itself; torchrun's report of it is left out."""
-    import signal
-    import uuid
     from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
@@ -174,8 +175,11 @@ def launch(argv: list[str], devices: str | int, env: dict[str, str]) -> Launched
     added = {**env, **({"CUDA_VISIBLE_DEVICES": visible} if visible is not None else {}),
              # torchrun gives each process one CPU thread when it is not told; share the cores out instead
              "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // count)))}
-    before = {name: os.environ.get(name) for name in added}
-    os.environ.update(added)  # the processes inherit this process's environment; put back below
+    # torchrun's launcher sets signal handlers and an environment variable in the process that calls it, and leaves
+    # them: a notebook's Ctrl-C would then go to a handler of a launch long over. Everything is put back below.
+    before = {name: os.environ.get(name) for name in [*added, "TORCHELASTIC_SIGNALS_TO_HANDLE"]}
+    handlers = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    os.environ.update(added)  # the processes inherit this process's environment
     # torchrun's own account of a failure or a Ctrl-C repeats what the processes said, as log lines: quiet here
     reports = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
                if name.startswith("torch.distributed.elastic")]
@@ -197,6 +201,9 @@ def launch(argv: list[str], devices: str | int, env: dict[str, str]) -> Launched
     finally:
         for logger in reports:
             logger.disabled = False
+        for stop, handler in handlers.items():
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(stop, handler)
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)
