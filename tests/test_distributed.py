@@ -238,9 +238,8 @@ def test_devices_are_a_count_or_a_list_of_gpus():
             parse_devices(bad)
 
 
-def test_a_batch_too_small_to_share_is_one_sentence(tmp_path, tiny_folder):
-    done = subprocess.run([sys.executable, "-m", "visionpath", "train", "photos", "--model", "mlp", "--batch-size",
-                           "3", "--devices", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.strip() == ("error: --batch-size 3 is the whole batch, shared by 2 processes; use at least 4, "
-                                   "2 pictures for each.")
+def test_a_batch_too_small_to_share_is_one_sentence_under_torchrun_too(tmp_path, tiny_folder):
+    done = torchrun(tmp_path, ["train", "photos", "--model", "mlp", "--batch-size", "3"], timeout=120)
+    said = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert said == ["error: --batch-size 3 is the whole batch, shared by 2 processes; use at least 4, 2 pictures "
+                    "for each."]

@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     x = commands.add_parser("export", help="write a run's model as one file that runs without visionpath: ONNX "
                             "(onnxruntime, any language) or TorchScript", argument_default=S)
     x.add_argument("run", help="a run folder or a checkpoint file")
-    x.add_argument("--format", choices=tuple(FORMATS), help=f"default: {defaults_of(export)['format']}")
+    x.add_argument("--format", metavar="{" + ",".join(FORMATS) + "}", help=f"onnx (onnxruntime, any language) or "
+                   f"torchscript (PyTorch alone) (default: {defaults_of(export)['format']})")
     x.add_argument("--output", help="the file to write (default: model.onnx or model.pt in the run folder)")
 
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .checks import check_output
 from .console import say
 from .errors import VisionpathError
 from .files import atomic_write
@@ -51,9 +52,10 @@ def export(run: str | Path, format: str = "onnx", output: str | Path | None = No
     if format not in FORMATS:
         raise VisionpathError(f"unknown --format '{format}'; choose from {', '.join(FORMATS)}.")
     checkpoint = checkpoint_path(run)
+    path = Path(output) if output else checkpoint.parent / f"model{FORMATS[format]}"
+    check_output("--output", path)  # before the work, not after it
     net, meta = load_model(checkpoint)
     packaged = Packaged(net, meta["mean"], meta["std"]).eval()
-    path = Path(output) if output else checkpoint.parent / f"model{FORMATS[format]}"
     channels, height, width = meta["input_shape"]
     example = torch.randint(0, 256, (3, channels, height, width), dtype=torch.uint8,
                             generator=torch.Generator().manual_seed(0))

@@ -153,7 +153,10 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
         open_for_resume(resume, data, config, settings)  # a run that cannot be resumed: said here, once
         argv = ["train", "--resume", str(resume)]
     else:
-        argv = ["train", *given_config(data, config, settings).arguments()]  # a bad setting: said here, once
+        given = given_config(data, config, settings)  # a bad setting: said here, once
+        if given.batch_size is not None:
+            check_share(given.batch_size, parse_devices(devices)[0])
+        argv = ["train", *given.arguments()]
     with tempfile.TemporaryDirectory() as folder:
         record = Path(folder) / "run"
         ended = launch(argv, devices, {RUN_RECORD: str(record)})
@@ -166,6 +169,13 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
     run = Run(path)
     run.diverged, run.interrupted = ended.status == 1, ended.status == 130
     return run
+
+
+def check_share(batch_size: int, world: int) -> None:
+    """Every process needs 2 pictures of each batch (batch norm's statistics of one picture are not defined)."""
+    if batch_size < 2 * world:
+        raise VisionpathError(f"--batch-size {batch_size} is the whole batch, shared by {world} processes; use at "
+                              f"least {2 * world}, 2 pictures for each.")
 
 
 # the file where the launched processes' rank 0 writes its run folder's path, for the launching process
@@ -322,9 +332,7 @@ def prepare_data(config: TrainConfig, processes: Processes, device: torch.device
     if config.batch_size > n_train:
         raise VisionpathError(f"--batch-size {config.batch_size} is larger than the {n_train:,} training images; "
                               f"use at most {n_train:,}.")
-    if config.batch_size < 2 * processes.world:  # batch norm needs 2 pictures a process
-        raise VisionpathError(f"--batch-size {config.batch_size} is the whole batch, shared by {processes.world} "
-                              f"processes; use at least {2 * processes.world}, 2 pictures for each.")
+    check_share(config.batch_size, processes.world)
     augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip)
     if augmentation.flip and config.flip is None and not dataset.mirror_safe:
         augmentation = replace(augmentation, flip=False)
