@@ -71,7 +71,9 @@ def export(run: str | Path, format: str = "onnx", output: str | Path | None = No
         raise VisionpathError(f"the exported {format} file answers up to {np.abs(answer - expected).max():.2g} "
                               f"away from the run's own model (more than {TOLERANCE:g}); it was not written.")
     atomic_write(path, data)
-    say(f"exported {meta['model']} ({', '.join(meta['classes'])}) to {path} ({len(data) / 1e6:.1f} MB, "
+    classes = meta["classes"]
+    named = ", ".join(classes[:5]) + (f", … {len(classes)} classes in all" if len(classes) > 5 else "")
+    say(f"exported {meta['model']} ({named}) to {path} ({len(data) / 1e6:.1f} MB, "
         f"{time.perf_counter() - t0:.1f}s): uint8 pictures N×{channels}×{height}×{width} in, probabilities out; "
         f"checked against the run's own model within {TOLERANCE:g}")
     return path
