@@ -34,7 +34,8 @@ def test_bf16_is_chosen_only_when_measured_faster(fp32, bf16, chosen, why):
 ])
 def test_a_gpu_gets_bf16_else_fp16_else_fp32_as_measured(monkeypatch, bf16_there, times, chosen):
     monkeypatch.setattr(devices.torch.cuda, "is_bf16_supported", lambda including_emulation=True: bf16_there)
-    monkeypatch.setattr(devices, "product_seconds", lambda device, dtype, repeats=10: times[dtype])
+    monkeypatch.setattr(devices, "operands", lambda device: (None, None))  # no GPU here to hold them
+    monkeypatch.setattr(devices, "product_seconds", lambda a, b, dtype, repeats=10: times[dtype])
     precision, why = pick_precision("auto", torch.device("cuda"))
     assert precision == chosen
     assert ("faster than fp32 on this GPU" if chosen != "fp32" else "no faster than fp32 on this GPU") in why

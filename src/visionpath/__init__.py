@@ -36,5 +36,6 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
     return Run(run).evaluate(split, data_dir, device)
 
 
-__all__ = ["train", "evaluate", "predict", "export", "check_data", "split_folder", "open_run", "load_model", "load_dataset",
-           "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError", "__version__"]
+__all__ = ["train", "evaluate", "predict", "export", "check_data", "split_folder", "open_run", "load_model",
+           "load_dataset", "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
+           "__version__"]

@@ -22,9 +22,9 @@ from .data.folder import split_folder
 from .devices import keep_freed_memory
 from .data.download import cache_home
 from .errors import AlreadySaid, VisionpathError
+from .export import FORMATS, export
 from .files import atomic_write
 from .models import MODELS, count_parameters, create_model
-from .export import FORMATS, export
 from .predict import predict
 from .report import compare_runs
 from .runs import Run

@@ -53,31 +53,37 @@ def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
         return gpu_precision(device)
     if device.type != "cpu":
         return "fp32", f"mixed precision is not used on {device.type}"
-    fp32 = min(product_seconds(device, None) for _ in range(3))
-    once = product_seconds(device, torch.bfloat16, 1)
+    a, b = operands(device)
+    fp32 = min(product_seconds(a, b, None) for _ in range(3))
+    once = product_seconds(a, b, torch.bfloat16, 1)
     if once > 3 * fp32:  # emulated bf16 is many times slower: one product shows it, no need to wait for more
         return bf16_verdict(fp32, once)
-    return bf16_verdict(fp32, min(product_seconds(device, torch.bfloat16) for _ in range(3)))
+    return bf16_verdict(fp32, min(product_seconds(a, b, torch.bfloat16) for _ in range(3)))
 
 
 def gpu_precision(device: torch.device) -> tuple[str, str]:
     """bf16, fp16 or fp32 on a CUDA GPU, by one measured matrix product of each (a few milliseconds)."""
-    fp32 = min(product_seconds(device, None) for _ in range(3))
+    a, b = operands(device)
+    fp32 = min(product_seconds(a, b, None) for _ in range(3))
     for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
         if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported(including_emulation=False):
             continue
-        mixed = min(product_seconds(device, dtype) for _ in range(3))
+        mixed = min(product_seconds(a, b, dtype) for _ in range(3))
         if mixed < 0.8 * fp32:
             return name, f"measured {fp32 / mixed:.1f}× faster than fp32 on this GPU"
     return "fp32", "mixed precision measured no faster than fp32 on this GPU"
 
 
-def product_seconds(device: torch.device, dtype: torch.dtype | None, repeats: int = 10) -> float:
-    """Seconds of one matrix product on `device`, in fp32 (dtype None) or under autocast to dtype."""
+def operands(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two fp32 matrices on `device` whose product takes about 2 ms there, made once for all the timings."""
     probe = torch.Generator().manual_seed(0)  # its own generator: the run's random stream stays untouched
-    m, k, n = (4096, 4096, 2048) if device.type == "cuda" else (256, 1024, 512)  # about 2 ms each
-    a, b = torch.randn(m, k, generator=probe), torch.randn(k, n, generator=probe)
-    a, b = a.to(device), b.to(device)
+    m, k, n = (4096, 4096, 2048) if device.type == "cuda" else (256, 1024, 512)
+    return torch.randn(m, k, generator=probe).to(device), torch.randn(k, n, generator=probe).to(device)
+
+
+def product_seconds(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None, repeats: int = 10) -> float:
+    """Seconds of one product a @ b on their device, in fp32 (dtype None) or under autocast to dtype."""
+    device = a.device
     with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
         a @ b
         if device.type == "cuda":

@@ -47,11 +47,17 @@ class Processes:
     def several(self) -> bool:
         return self.world > 1
 
-    def shard(self, n: int) -> slice:
-        """This process's contiguous share of n items (as tensor_split deals them: the first n % world get one more)."""
+    def sizes(self, n: int) -> list[int]:
+        """How many of n items each process takes, in rank order (as tensor_split deals them: the first n % world
+        take one more)."""
         base, extra = divmod(n, self.world)
-        start = self.rank * base + min(self.rank, extra)
-        return slice(start, start + base + (self.rank < extra))
+        return [base + (rank < extra) for rank in range(self.world)]
+
+    def shard(self, n: int) -> slice:
+        """This process's contiguous share of n items."""
+        sizes = self.sizes(n)
+        start = sum(sizes[: self.rank])
+        return slice(start, start + sizes[self.rank])
 
     def sharing(self, device: torch.device) -> int:
         """How many devices share the work, each as fast as this process's: every GPU, but on CPUs one machine
@@ -60,7 +66,7 @@ class Processes:
 
     def describe(self, batch_size: int) -> str:
         """The header line of a run: how many processes, which backend, each one's share of a batch."""
-        shares = sorted({len(range(batch_size)[Processes(r, self.world).shard(batch_size)]) for r in range(self.world)})
+        shares = sorted(set(self.sizes(batch_size)))
         return (f"{self.world} processes ({self.backend}, {self.local_world} on this machine) train together: each "
                 f"takes {'–'.join(map(str, shares))} of the {batch_size} pictures of every batch (--batch-size is the "
                 "whole batch) and DistributedDataParallel averages their gradients")
@@ -121,17 +127,19 @@ def sum_over(processes: Processes, *values: torch.Tensor) -> None:
             dist.all_reduce(value)
 
 
-def gather_rows(processes: Processes, part: torch.Tensor, n: int) -> torch.Tensor:
-    """The whole N×… tensor from each process's rows `processes.shard(n)` of it, on every process."""
+def in_shares(processes: Processes, rows: torch.Tensor, work: Callable[[torch.Tensor], torch.Tensor]
+              ) -> torch.Tensor:
+    """work(rows), one row of result per row, computed by each process on its share of the rows and gathered: the
+    whole result on every process."""
+    part = work(rows[processes.shard(len(rows))])
     if not processes.several:
         return part
-    longest = -(-n // processes.world)
-    padded = torch.zeros((longest, *part.shape[1:]), dtype=part.dtype, device=part.device)
+    sizes = processes.sizes(len(rows))
+    padded = torch.zeros((sizes[0], *part.shape[1:]), dtype=part.dtype, device=part.device)  # the first is longest
     padded[: len(part)] = part
     pieces = [torch.empty_like(padded) for _ in range(processes.world)]
     dist.all_gather(pieces, padded)
-    ranks = [Processes(r, processes.world) for r in range(processes.world)]
-    return torch.cat([piece[: len(range(n)[rank.shard(n)])] for piece, rank in zip(pieces, ranks)])
+    return torch.cat([piece[:size] for piece, size in zip(pieces, sizes)])
 
 
 def agree(processes: Processes, error: str | None) -> None:

@@ -146,9 +146,10 @@ def load_exported(path: str | Path) -> tuple[Callable[[np.ndarray], np.ndarray],
     onnx = needed("onnx")
     try:
         proto = onnx.load(str(path), load_external_data=False)
-        props = {p.key: json.loads(p.value) for p in proto.metadata_props if json.loads(p.value) is not None}
+        facts = {p.key: json.loads(p.value) for p in proto.metadata_props}
     except Exception as e:  # not ONNX, or damaged: one sentence
         raise VisionpathError(f"{path} cannot be read as an ONNX file ({type(e).__name__}: {e}).") from None
+    props = {key: value for key, value in facts.items() if value is not None}  # facts the run did not have
     if "classes" not in props or "input_shape" not in props:
         raise VisionpathError(f"{path} is an ONNX file, but not one visionpath exported (it names no classes and "
                               "input size); export a run with `visionpath export RUN`.")

@@ -38,13 +38,13 @@ from .checkpoint import (FORMAT, load_tensors, optimizer_from_tensors, optimizer
                          save_checkpoint)
 from .checks import check_project
 from .config import TrainConfig
-from .console import plural, progress_bar, say, silent
+from .console import plural, progress_bar, say
 from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
 from .defaults import announce, resolve
 from .devices import pick_precision
-from .distributed import (ONE, Processes, everywhere, gather_objects, gather_rows, join, launch, leave,
+from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares, join, launch, leave,
                           lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
 from .errors import AlreadySaid, VisionpathError
 from .evaluate import Evaluation, evaluate_images, evaluate_logits
@@ -116,7 +116,7 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     model = build_model(config, prepared, saved)
     if run is None:
         run = Run(on_main(processes, lambda: start_run_folder(config, prepared.dataset, model)))
-        record_launch(run.path)
+        record_launch(run.path, processes)
     state, generators = TrainingState.start(config, saved, prepared.device)
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
@@ -182,10 +182,10 @@ def check_share(batch_size: int, world: int) -> None:
 RUN_RECORD = "VISIONPATH_RUN_RECORD"
 
 
-def record_launch(run_dir: Path) -> None:
+def record_launch(run_dir: Path, processes: Processes) -> None:
     """Rank 0, under torchrun: the run folder's path for a launching `train(devices=...)`, and launch.json, by which
     a restart of the same launch finds the run again (restarted_run)."""
-    if silent() or not under_torchrun():
+    if not processes.main or not under_torchrun():
         return
     if RUN_RECORD in os.environ:
         atomic_write(Path(os.environ[RUN_RECORD]), str(run_dir))
@@ -766,15 +766,13 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
     bf16, processes = model.precision == "bf16", data.processes
     train = []
     for label, prepare in passes:
-        mine = data.images[processes.shard(len(data.images))]  # each process its share, then gathered
-        task = bar.add_task(f"features: {label}", total=len(mine), status="")
-        part = features_in_batches(model.net, mine, model.mean, model.std, data.device, bf16, prepare,
-                                   progress=lambda n, task=task: bar.update(task, completed=n))
-        train.append(gather_rows(processes, part, len(data.images)))
+        task = bar.add_task(f"features: {label}", total=processes.sizes(len(data.images))[processes.rank], status="")
+        train.append(in_shares(processes, data.images, lambda mine, task=task, prepare=prepare: features_in_batches(
+            model.net, mine, model.mean, model.std, data.device, bf16, prepare,
+            progress=lambda n: bar.update(task, completed=n))))
         bar.remove_task(task)
-    images = data.dataset.validation.images
-    validation = gather_rows(processes, features_in_batches(
-        model.net, images[processes.shard(len(images))], model.mean, model.std, data.device, bf16), len(images))
+    validation = in_shares(processes, data.dataset.validation.images, lambda mine: features_in_batches(
+        model.net, mine, model.mean, model.std, data.device, bf16))
     say(f"features cached: {len(passes)} pass{'es' * (len(passes) > 1)} over {len(data.images):,} training and "
         f"{len(validation):,} validation pictures in {time.perf_counter() - t0:.1f}s; stage 1 now trains the head "
         "alone")
@@ -850,10 +848,8 @@ def validate(stage: Stage, data: TrainingData, model: TrainingModel) -> Evaluati
             model.net.eval()
             logits = model.net.head(stage.features.validation)
         else:
-            share = data.processes.shard(len(validation))
-            logits = gather_rows(data.processes, logits_in_batches(
-                model.net, validation.images[share], model.mean, model.std, data.device,
-                bf16=model.precision == "bf16"), len(validation))
+            logits = in_shares(data.processes, validation.images, lambda mine: logits_in_batches(
+                model.net, mine, model.mean, model.std, data.device, bf16=model.precision == "bf16"))
     return evaluate_logits(logits.float(), validation.labels, classes, "validation")
 
 
