@@ -1,8 +1,12 @@
-"""Shared fixtures: tiny image folders and a local HTTP server. Nothing here touches the internet."""
+"""Shared fixtures: tiny image folders, a local HTTP server, trained runs for `visionpath serve` and an HTTP
+client for it. Nothing here touches the internet."""
 from __future__ import annotations
 
+import http.client
 import http.server
+import json
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +110,48 @@ def mislabel_validation(root: Path) -> Path:
     for folder, target in zip(folders, folders[1:] + folders[:1]):
         folder.with_name(folder.name + ".tmp").rename(target)
     return root
+
+
+def post_files(url: str, files: list[tuple[str, bytes]], path: str = "/predict",
+               headers: dict | None = None) -> tuple[int, dict]:
+    """POST files as multipart/form-data (each a `file` field), as a browser or curl -F would: (status, JSON)."""
+    boundary = uuid.uuid4().hex
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                    f"Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n"
+                    for name, data in files) + f"--{boundary}--\r\n".encode()
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+    connection.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                            **(headers or {})})
+    response = connection.getresponse()
+    answer = response.status, json.loads(response.read())
+    connection.close()
+    return answer
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    """A Lite0 run on its offline ImageNet weights (with its model.onnx) and a small CNN run, made once."""
+    import visionpath
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VISIONPATH_HOME", str(tmp_path_factory.mktemp("home")))
+        patch.setenv("VISIONPATH_OFFLINE", "1")
+        folder = make_folder(tmp_path_factory.mktemp("data") / "photos")
+        runs = tmp_path_factory.mktemp("runs")
+        quick = {"epochs": 1, "batch_size": 8, "augment": "none"}
+        lite0 = visionpath.train(folder, project=runs, model="efficientnet_lite0", pretrained=True, image_size=64,
+                                 fine_tune_epochs=0, **quick)
+        visionpath.export(lite0.path)
+        # trained long enough that every picture gets its own answer: a mix-up between clients would show
+        cnn = visionpath.train(folder, project=runs, model="cnn", **{**quick, "epochs": 8})
+    return {"lite0": lite0.path, "cnn": cnn.path, "pictures": folder / "test"}
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory) -> Path:
+    """A folder of real photos (scikit-image's cat, espresso, astronaut, rocket), larger than the models' pictures
+    and of other shapes, as JPEG and PNG: the decoder's resize is part of what is compared."""
+    skimage_data = pytest.importorskip("skimage.data")
+    folder = tmp_path_factory.mktemp("photos")
+    for name, suffix in (("chelsea", ".jpg"), ("coffee", ".png"), ("astronaut", ".jpg"), ("rocket", ".jpg")):
+        Image.fromarray(getattr(skimage_data, name)()).save(folder / f"{name}{suffix}")
+    return folder

@@ -151,6 +151,27 @@ MUTATIONS = [
  ("an export that answers otherwise is kept", "src/visionpath/export.py",
   "    if not np.abs(answer - expected).max() <= TOLERANCE:", "    if False:",
   ["tests/test_export.py::test_an_export_that_answers_otherwise_is_not_written"]),
+ ("serve classifies each request alone", "src/visionpath/serve.py",
+  "            while sum(len(p) for p, _ in waiting) < MAX_BATCH:", "            while False:",
+  ["tests/test_serve.py::test_concurrent_clients_are_classified_together"]),
+ ("serve answers clients in the wrong order", "src/visionpath/serve.py",
+  "zip(waiting, probabilities.split(", "zip(waiting[::-1], probabilities.split(",
+  ["tests/test_serve.py::test_concurrent_clients_are_classified_together"]),
+ ("serve decodes a bomb", "src/visionpath/serve.py",
+  "        if h * w > limits.max_pixels:", "        if False:",
+  ["tests/test_serve.py::test_every_bad_request_gets_one_sentence_and_the_right_status"]),
+ ("serve reads any upload", "src/visionpath/serve.py",
+  "    if int(length) > limits.max_upload_mb * 1e6:", "    if False:",
+  ["tests/test_serve.py::test_every_bad_request_gets_one_sentence_and_the_right_status"]),
+ ("serve decodes uploads its own way", "src/visionpath/serve.py",
+  "    decoded = load_images(uploads, (height, width), channels)",
+  "    decoded = [torch.from_numpy(np.asarray(Image.open(io.BytesIO(u.data)).convert('RGB').resize((width, height)))"
+  ").permute(2, 0, 1).contiguous() for u in uploads]\n    import io, numpy as np\n    from PIL import Image",
+  ["tests/test_serve.py::test_the_api_answers_as_predict_does_from_the_run_and_from_its_onnx_file"]),
+ ("an upload is not read as its file", "src/visionpath/data/images.py",
+  "    return io.BytesIO(source.data) if isinstance(source, InMemory) else source",
+  "    return io.BytesIO(source.data[:-64]) if isinstance(source, InMemory) else source",
+  ["tests/data/test_images.py::test_many_at_once_gives_the_same_pixels_as_one_at_a_time"]),
 ]
 
 

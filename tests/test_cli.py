@@ -104,6 +104,11 @@ BAD_SETTINGS = [
     (["export", "{tmp}/nowhere"], "does not exist; give a run folder"),
     (["export", "{run}", "--output", "{tmp}/nowhere/m.onnx"], "the folder {tmp}/nowhere does not exist"),
     (["export", "{run}", "--format", "tflite"], "unknown --format 'tflite'; choose from onnx, torchscript"),
+    (["serve", "{tmp}/nowhere"], "does not exist; give a run folder"),
+    (["serve", "{run}", "--port", "70000"], "--port must be between 0 and 65535 (got 70000)"),
+    (["serve", "{run}", "--min-confidence", "2"], "--min-confidence must be between 0 and 1 (got 2"),
+    (["serve", "{run}", "--max-pixels", "0"], "--max-pixels must be at least 1 (got 0)"),
+    (["serve", "{run}", "--host", "192.0.2.1"], "cannot listen on 192.0.2.1:8000"),
     (["train", "{photos}", "--model", "mlp", "--batch-size", "3", "--devices", "2"],
      "--batch-size 3 is the whole batch, shared by 2 processes; use at least 4"),
     (["train", "mnist", "--devices", "0,0"], "--devices 0,0: give a number of processes (e.g. 4) or the GPUs"),
@@ -190,10 +195,12 @@ def test_every_flag_is_a_keyword_of_the_api():
     from visionpath.predict import predict
     from visionpath.report import compare_runs
     from visionpath.runs import Run
+    from visionpath.serve import serve
     from visionpath.train import train
     commands = build_parser()._subparsers._group_actions[0].choices
     for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate),
-                              ("report", Run.report), ("compare", compare_runs), ("export", export)):
+                              ("report", Run.report), ("compare", compare_runs), ("export", export),
+                              ("serve", serve)):
         flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
                                                                     else set())

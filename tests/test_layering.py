@@ -12,7 +12,7 @@ LAYERS = [
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
     "augment", "checkpoint", "devices", "distributed", "optim",
     "config", "defaults", "run_folder",
-    "report", "evaluate", "report_html", "export", "predict", "runs",
+    "report", "evaluate", "report_html", "export", "predict", "serve", "runs",
     "train",
     "cli", "", "__main__",
 ]

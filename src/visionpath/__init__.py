@@ -7,6 +7,7 @@
     visionpath.check_data("my_photos/")                       # counts, balance, broken files, duplicates, leaks
     run = visionpath.train("my_photos/"); run.report()        # pretrained + fine-tuned; report.html
     visionpath.export(run.path)                               # model.onnx: uint8 pictures in, probabilities out
+    visionpath.serve(run.path)                                # a web page and POST /predict on 127.0.0.1:8000
 
 Every `visionpath` command-line flag is a keyword of these functions; the training settings are the fields of
 `visionpath.TrainConfig`. Importing visionpath changes nothing in the process (no matplotlib backend, no allocator
@@ -22,6 +23,7 @@ from .export import export
 from .predict import Prediction, predict
 from .run_folder import load_model
 from .runs import Run
+from .serve import serve
 from .train import train
 from .version import __version__
 
@@ -36,6 +38,6 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
     return Run(run).evaluate(split, data_dir, device)
 
 
-__all__ = ["train", "evaluate", "predict", "export", "check_data", "split_folder", "open_run", "load_model",
+__all__ = ["train", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
            "load_dataset", "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
            "__version__"]

@@ -28,6 +28,7 @@ from .models import MODELS, count_parameters, create_model
 from .predict import predict
 from .report import compare_runs
 from .runs import Run
+from .serve import serve
 from .train import train
 from .version import __version__
 
@@ -70,24 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-dir", help="where the data is, if not where it was during training")
     e.add_argument("--device", help=DEVICE_HELP)
 
-    p = commands.add_parser("predict", help="classify images with a trained run", argument_default=S)
-    p.add_argument("run", help="a run folder, a checkpoint file, or a model.onnx written by `visionpath export`")
-    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
-    P = defaults_of(predict)
-    p.add_argument("--top-k", type=int, help=f"classes shown per image (default: {P['top_k']})")
-    p.add_argument("--csv", help="write all predictions to this CSV file")
-    p.add_argument("--batch-size", type=int, help=f"images per forward pass (default: {P['batch_size']})")
-    p.add_argument("--min-confidence", type=float, metavar="P", help="mark predictions below this probability as "
-                   f"uncertain (default: {P['min_confidence']}, none)")
-    p.add_argument("--tta", action="store_true", help="test-time augmentation: average with the mirrored picture")
-    p.add_argument("--device", help=DEVICE_HELP)
-
-    x = commands.add_parser("export", help="write a run's model as one file that runs without visionpath: ONNX "
-                            "(onnxruntime, any language) or TorchScript", argument_default=S)
-    x.add_argument("run", help="a run folder or a checkpoint file")
-    x.add_argument("--format", metavar="{" + ",".join(FORMATS) + "}", help=f"onnx (onnxruntime, any language) or "
-                   f"torchscript (PyTorch alone) (default: {defaults_of(export)['format']})")
-    x.add_argument("--output", help="the file to write (default: model.onnx or model.pt in the run folder)")
+    add_using_commands(commands)
 
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
                             "side (table, CSV, PNG)", argument_default=S)
@@ -121,6 +105,45 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
     return parser
+
+
+def add_using_commands(commands) -> None:
+    """predict, export and serve: the commands that put a trained classifier to use."""
+    S = argparse.SUPPRESS
+    p = commands.add_parser("predict", help="classify images with a trained run", argument_default=S)
+    p.add_argument("run", help="a run folder, a checkpoint file, or a model.onnx written by `visionpath export`")
+    p.add_argument("images", nargs="+", help="image files, folders or glob patterns")
+    P = defaults_of(predict)
+    p.add_argument("--top-k", type=int, help=f"classes shown per image (default: {P['top_k']})")
+    p.add_argument("--csv", help="write all predictions to this CSV file")
+    p.add_argument("--batch-size", type=int, help=f"images per forward pass (default: {P['batch_size']})")
+    p.add_argument("--min-confidence", type=float, metavar="P", help="mark predictions below this probability as "
+                   f"uncertain (default: {P['min_confidence']}, none)")
+    p.add_argument("--tta", action="store_true", help="test-time augmentation: average with the mirrored picture")
+    p.add_argument("--device", help=DEVICE_HELP)
+
+    x = commands.add_parser("export", help="write a run's model as one file that runs without visionpath: ONNX "
+                            "(onnxruntime, any language) or TorchScript", argument_default=S)
+    x.add_argument("run", help="a run folder or a checkpoint file")
+    x.add_argument("--format", metavar="{" + ",".join(FORMATS) + "}", help=f"onnx (onnxruntime, any language) or "
+                   f"torchscript (PyTorch alone) (default: {defaults_of(export)['format']})")
+    x.add_argument("--output", help="the file to write (default: model.onnx or model.pt in the run folder)")
+
+    v = commands.add_parser("serve", help="a web page and a JSON API (POST /predict) for a run's classifier, on "
+                            "this machine until Ctrl-C", argument_default=S)
+    v.add_argument("run", help="a run folder, a checkpoint file, or a model.onnx written by `visionpath export`")
+    V = defaults_of(serve)
+    v.add_argument("--host", help=f"the address to listen on (default: {V['host']}, this machine only; 0.0.0.0 "
+                   "opens it to the network)")
+    v.add_argument("--port", type=int, help=f"the port (default: {V['port']}; 0: any free one)")
+    v.add_argument("--top-k", type=int, help=f"classes shown per photo (default: {V['top_k']})")
+    v.add_argument("--min-confidence", type=float, metavar="P", help="mark answers below this probability as "
+                   f"uncertain (default: {V['min_confidence']})")
+    v.add_argument("--max-upload-mb", type=float, metavar="MB", help=f"the largest request (default: "
+                   f"{V['max_upload_mb']:g})")
+    v.add_argument("--max-pixels", type=int, metavar="N", help="the largest picture, by its header, before it is "
+                   f"decoded: decompression bombs are refused (default: {V['max_pixels']:,})")
+    v.add_argument("--device", help=DEVICE_HELP)
 
 
 def defaults_of(function) -> dict:
@@ -219,6 +242,8 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         predict(**args)
     elif command == "export":
         export(**args)
+    elif command == "serve":
+        serve(**args)
     elif command == "compare":
         output = args.get("output", "comparison")
         compare_runs(args["runs"], output)

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from visionpath.data import images
-from visionpath.data.images import load_image, load_images, peek_image
+from visionpath.data.images import InMemory, load_image, load_images, peek_image
 from visionpath.errors import VisionpathError
 
 
@@ -100,10 +100,16 @@ def test_many_at_once_gives_the_same_pixels_as_one_at_a_time(tmp_path, monkeypat
     (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 2])
     paths = sorted(tmp_path.iterdir())
     by_pillow = []
-    monkeypatch.setattr(images, "load_image", lambda path, *a: by_pillow.append(path.name) or load_image(path, *a))
+    monkeypatch.setattr(images, "load_image", lambda path, *a: by_pillow.append(str(path).split("/")[-1])
+                        or load_image(path, *a))
+    uploads = [InMemory(path.name, path.read_bytes()) for path in paths]  # files sent to `visionpath serve`
     for channels in (None, 1, 3):
         by_pillow.clear()
         batch = load_images(paths, (16, 16), channels)
+        from_memory = load_images(uploads, (16, 16), channels)
+        for path, image, same in zip(paths, batch, from_memory):  # a sentence names the upload as it was sent
+            assert torch.equal(image, same) if isinstance(image, torch.Tensor) else image == same.replace(
+                path.name, str(path)), path.name
         # the rest went through torchvision: the test is only worth something if some did
         odd = {"cmyk.jpg", "wide.jpg", "turned-wide.jpg", "png.jpg", "truncated.jpg"}
         assert set(by_pillow) == odd | {1: {"colour.jpg", "progressive.jpg", "turned.jpg"}, 3: {"grey.jpg"}}.get(

@@ -1,0 +1,300 @@
+"""Serving: a classifier behind a web page and a JSON API, on this machine (127.0.0.1) unless asked otherwise.
+
+    visionpath serve runs/my_photos-1          # or a model.onnx that `visionpath export` wrote
+
+The stack is Starlette on uvicorn (the `serve` extra, with python-multipart for uploads). FastAPI is Starlette
+plus pydantic schemas and an API-docs page that loads its scripts from a CDN; four routes need neither, and the
+page must work offline, so the lighter base is the better fit. Everything the page needs is in `visionpath/page/`.
+
+    GET  /          the page: drop or pick photos (or use the camera), see the top classes as bars
+    POST /predict   multipart, one or more file fields -> {"predictions": [{file, label, probability,
+                    uncertain, top: [{class, probability}, ...]}, ...]}; ?top_k=N
+    GET  /model     the model, its classes, input size and versions, and this server's limits
+    GET  /health    {"status": "ok", "pictures": classified so far, "batches": in how many model calls}
+
+An upload is decoded exactly as `predict` decodes the same file (`load_images` on its bytes), and the model is the
+one `predict` would use, so the answers are `predict`'s. Pictures from concurrent requests are classified
+together: the first waits a few milliseconds for company, and while the model works on one batch the next
+gathers. Bounds: the request's size (Content-Length, before anything is read), the number of files, and each
+picture's pixel count from its header before it is decoded (decompression bombs).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .checks import check_number
+from .console import say
+from .data.images import InMemory, load_images, peek_image
+from .errors import VisionpathError
+from .predict import classifier
+from .version import __version__
+
+PAGE = Path(__file__).parent / "page"
+WINDOW_S = 0.005   # how long the first picture waits for others: 5 ms is small beside a model's 10-100 ms
+MAX_BATCH = 64     # pictures classified at once, at most
+MAX_FILES = 64     # photos in one request
+EXTRA = "pip install 'visionpath[serve]'"
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_mb: float = 32         # a request's size: a dozen phone photos
+    max_pixels: int = 64_000_000      # a picture's pixel count, read from its header (a 48-megapixel photo passes)
+
+
+class Refused(Exception):
+    """A request that gets an HTTP error and one sentence."""
+
+    def __init__(self, status: int, sentence: str):
+        super().__init__(sentence)
+        self.status = status
+
+
+class Batcher:
+    """Pictures from concurrent requests, classified together in one thread that owns the model."""
+
+    def __init__(self, classify: Callable[[torch.Tensor], torch.Tensor]):
+        self.classify = classify
+        self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="visionpath-model")
+        self.queue: asyncio.Queue | None = None  # made in the server's event loop, by run()
+        self.pictures = self.batches = 0  # classified so far: /health tells them
+
+    async def __call__(self, pictures: torch.Tensor) -> torch.Tensor:
+        answer = asyncio.get_running_loop().create_future()
+        await self.queue.put((pictures, answer))
+        return await answer
+
+    async def run(self) -> None:
+        self.queue = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        while True:
+            waiting = [await self.queue.get()]
+            deadline = loop.time() + WINDOW_S
+            while sum(len(p) for p, _ in waiting) < MAX_BATCH:
+                try:  # what queued while the model was busy is taken at once; then a short wait for more
+                    waiting.append(self.queue.get_nowait() if not self.queue.empty() else
+                                   await asyncio.wait_for(self.queue.get(), max(deadline - loop.time(), 0)))
+                except asyncio.TimeoutError:
+                    break
+            batch = torch.cat([p for p, _ in waiting])
+            try:
+                probabilities = await loop.run_in_executor(self.model_thread, self.classify, batch)
+            except Exception as e:  # the model failed: every waiting request hears it
+                for _, answer in waiting:
+                    if not answer.done():
+                        answer.set_exception(e)
+                continue
+            self.pictures, self.batches = self.pictures + len(batch), self.batches + 1
+            for (pictures, answer), rows in zip(waiting, probabilities.split([len(p) for p, _ in waiting])):
+                if not answer.done():  # a client that left has cancelled its answer
+                    answer.set_result(rows)
+
+
+def decode(uploads: list[InMemory], meta: dict, limits: Limits) -> torch.Tensor:
+    """The uploads as a uint8 batch at the model's input size, decoded as `predict` decodes files, or Refused."""
+    channels, height, width = meta["input_shape"]
+    for upload in uploads:
+        try:
+            (h, w), _ = peek_image(upload)
+        except VisionpathError:
+            raise Refused(400, f"{upload.name} is not a picture that can be read; send JPEG, PNG, BMP, WebP, GIF or "
+                               "TIFF files.") from None
+        if h * w > limits.max_pixels:
+            raise Refused(413, f"{upload.name} is {w:,}×{h:,} pixels, more than this server decodes "
+                               f"({limits.max_pixels:,}, --max-pixels); send a smaller picture.")
+    decoded = load_images(uploads, (height, width), channels)
+    for image in decoded:
+        if isinstance(image, str):
+            raise Refused(400, image)
+    return torch.stack(decoded)
+
+
+async def read_uploads(request, limits: Limits) -> list[InMemory]:
+    """The request's file fields, after its size is checked against the limit from its header alone."""
+    from starlette.datastructures import UploadFile
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit():
+        raise Refused(411, "send the photos with a Content-Length header (as browsers, curl and requests do).")
+    if int(length) > limits.max_upload_mb * 1e6:
+        raise Refused(413, f"the upload is {int(length) / 1e6:.1f} MB, more than this server takes in one request "
+                           f"({limits.max_upload_mb:g} MB, --max-upload-mb); send fewer or smaller photos.")
+    try:
+        form = await request.form(max_files=MAX_FILES)
+    except Exception as e:  # not multipart, malformed, or too many files: Starlette says which
+        raise Refused(400, f"send the photos as multipart/form-data file fields, at most {MAX_FILES} a request "
+                           f"(e.g. curl -F file=@photo.jpg URL/predict); this request could not be read ({e}).")
+    uploads = [InMemory(value.filename or key, await value.read()) for key, value in form.multi_items()
+               if isinstance(value, UploadFile)]
+    await form.close()
+    if not uploads:
+        raise Refused(400, "the request has no photo; send each as a file field (e.g. curl -F file=@photo.jpg "
+                           "URL/predict).")
+    return uploads
+
+
+def top_of(rows: torch.Tensor, classes: list[str], top_k: int, min_confidence: float) -> list[dict]:
+    """Each picture's top-k classes, most likely first, as the JSON the API answers."""
+    probs, index = rows.topk(min(top_k, len(classes)), dim=1)
+    return [{"label": classes[i[0]], "probability": p[0], "uncertain": p[0] < min_confidence,
+             "top": [{"class": classes[c], "probability": q} for c, q in zip(i, p)]}
+            for p, i in zip(probs.tolist(), index.tolist())]
+
+
+def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, limits: Limits = Limits(),
+                device: str = "auto"):
+    """The ASGI application serving `run` (a run folder or checkpoint, or an exported model.onnx)."""
+    stack()
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.responses import FileResponse, JSONResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    classify, meta = classifier(run, device)
+    batcher = Batcher(classify)
+    about = {"model": meta["model"], "classes": meta["classes"], "input_shape": meta["input_shape"],
+             "source": Path(run).name, "visionpath_version": __version__,
+             "trained_with": meta.get("trained_with", meta.get("visionpath_version")), "top_k": top_k,
+             "min_confidence": min_confidence, "max_upload_mb": limits.max_upload_mb,
+             "max_pixels": limits.max_pixels, "max_files": MAX_FILES}
+
+    async def predict(request):
+        try:
+            k = request.query_params.get("top_k", str(top_k))
+            if not k.isdigit() or int(k) < 1:
+                raise Refused(400, f"top_k must be a whole number of at least 1, not '{k}'.")
+            uploads = await read_uploads(request, limits)
+            pictures = await run_in_threadpool(decode, uploads, meta, limits)
+        except Refused as refused:
+            return JSONResponse({"error": str(refused)}, status_code=refused.status)
+        answers = top_of(await batcher(pictures), meta["classes"], int(k), min_confidence)
+        return JSONResponse({"predictions": [{"file": upload.name, **answer}
+                                             for upload, answer in zip(uploads, answers)]})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        task = asyncio.create_task(batcher.run())
+        yield
+        task.cancel()
+        batcher.model_thread.shutdown(wait=False)
+
+    return Starlette(routes=[
+        Route("/", lambda request: FileResponse(PAGE / "index.html")),
+        Route("/predict", predict, methods=["POST"]),
+        Route("/model", lambda request: JSONResponse(about)),
+        Route("/health", lambda request: JSONResponse({"status": "ok", "pictures": batcher.pictures,
+                                                       "batches": batcher.batches})),
+        Mount("/page", StaticFiles(directory=PAGE)),
+    ], lifespan=lifespan)
+
+
+def stack():
+    """uvicorn, or one sentence saying how to install what serving needs."""
+    for module, package in (("starlette", "starlette"), ("python_multipart", "python-multipart"),
+                            ("uvicorn", "uvicorn")):
+        try:
+            __import__(module)
+        except ImportError:
+            raise VisionpathError(f"visionpath serve needs {package}, which is not installed: {EXTRA}") from None
+    import uvicorn
+    return uvicorn
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one), or one sentence saying why it cannot be."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # from now on a client waits in the backlog until uvicorn takes it, never refused
+    except OSError as e:
+        reason = "it is in use (is another server running?); choose another with --port" if \
+            e.errno == 98 else f"{e.strerror}; check --host and --port"
+        raise VisionpathError(f"cannot listen on {host}:{port}: {reason}.") from None
+    return sock
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+class Serving:
+    """A server running in a thread of this process (`serve(..., background=True)`): its address, and stop()."""
+
+    def __init__(self, server, sock: socket.socket, url: str):
+        self.url, self.server, self.sock = url, server, sock
+        self.thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
+                                       name="visionpath-serve")
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not server.started:
+            self.stop()
+            raise VisionpathError(f"the server at {url} did not start within a minute; run `visionpath serve` in a "
+                                  "terminal to see why.")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+        self.sock.close()
+
+    def __enter__(self) -> Serving:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, top_k: int = 5, min_confidence: float = 0.6,
+          max_upload_mb: float = Limits.max_upload_mb, max_pixels: int = Limits.max_pixels, device: str = "auto",
+          background: bool = False) -> Serving | None:
+    """Serve a run's classifier (its folder or checkpoint, or an exported model.onnx) as a web page and a JSON
+    API until Ctrl-C. host: 127.0.0.1 keeps it on this machine; 0.0.0.0 opens it to the network (anyone who can
+    reach the port can use it). port: 0 picks a free one. top_k: classes shown per photo (a request may ask for
+    others with ?top_k=N). min_confidence: answers below it are marked uncertain (0.6: below that even a
+    two-class answer is close to a coin toss). max_upload_mb: the largest request. max_pixels: the largest
+    picture, by its header, before it is decoded. device: where the model runs (auto: a GPU when there is one).
+    background: return at once with a `Serving` (its .url; .stop(), or use it in a with-block) and serve from a
+    thread, so that a notebook can go on."""
+    check_number("--port", port, int, 0, 65535)
+    check_number("--top-k", top_k, int, low=1)
+    check_number("--min-confidence", min_confidence, float, 0, 1)
+    check_number("--max-upload-mb", max_upload_mb, float, low=0.001)
+    check_number("--max-pixels", max_pixels, int, low=1)
+    uvicorn = stack()
+    app = application(run, top_k, min_confidence, Limits(max_upload_mb, max_pixels), device)  # a bad run first
+    sock = listening_socket(host, port)
+    if not is_loopback(host):
+        say(f"warning: --host {host} opens the server to other machines: anyone who can reach port "
+            f"{sock.getsockname()[1]} can send it pictures; there is no login")
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+    url = f"http://{shown}:{sock.getsockname()[1]}"
+    say(f"serving {Path(run).name} at {url}  (open it in a browser; programs POST photos to /predict; "
+        + ("stop() stops)" if background else "Ctrl-C stops)"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
+    if background:
+        return Serving(server, sock, url)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down cleanly on Ctrl-C, then raises it again for the caller
+        pass
+    finally:
+        sock.close()
+    say("stopped")
+    return None
