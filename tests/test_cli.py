@@ -105,6 +105,13 @@ BAD_SETTINGS = [
     (["export", "{run}", "--output", "{tmp}/nowhere/m.onnx"], "the folder {tmp}/nowhere does not exist"),
     (["export", "{run}", "--format", "tflite"], "unknown --format 'tflite'; choose from onnx, torchscript"),
     (["serve", "{tmp}/nowhere"], "does not exist; give a run folder"),
+    (["show", "{photos}", "--count", "0"], "--count must be between 1 and 64 (got 0)"),
+    (["show", "{photos}", "--augment", "wild"], "unknown --augment 'wild'; choose from none, standard, strong"),
+    (["filters", "{run}", "{picture}"], "filters needs a convolutional model; a dense network has no filters"),
+    (["explain", "{run}", "{picture}"], "explain needs a convolutional model"),
+    (["explain", "{run}", "{tmp}/missing.png", "--output", "{tmp}/nowhere/e.png"], "the folder {tmp}/nowhere does"),
+    (["lr-find", "{photos}", "--steps", "5"], "--steps must be at least 10 (got 5)"),
+    (["lr-find", "{photos}", "--model", "mlp", "--start", "1", "--end", "2"], "--end must be at least 10"),
     (["serve", "{run}", "--port", "70000"], "--port must be between 0 and 65535 (got 70000)"),
     (["serve", "{run}", "--min-confidence", "2"], "--min-confidence must be between 0 and 1 (got 2"),
     (["serve", "{run}", "--max-pixels", "0"], "--max-pixels must be at least 1 (got 0)"),
@@ -192,6 +199,8 @@ def test_every_flag_is_a_keyword_of_the_api():
 
     from visionpath.cli import build_parser
     from visionpath.export import export
+    from visionpath.inside import explain, filters, show
+    from visionpath.lr_find import lr_find
     from visionpath.predict import predict
     from visionpath.report import compare_runs
     from visionpath.runs import Run
@@ -200,7 +209,8 @@ def test_every_flag_is_a_keyword_of_the_api():
     commands = build_parser()._subparsers._group_actions[0].choices
     for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate),
                               ("report", Run.report), ("compare", compare_runs), ("export", export),
-                              ("serve", serve)):
+                              ("serve", serve), ("show", show), ("filters", filters), ("explain", explain),
+                              ("lr-find", lr_find)):
         flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
                                                                     else set())

@@ -11,9 +11,9 @@ LAYERS = [
     "data.download", "data.images", "data.cache", "data.builtin", "data.folder", "data", "data.check",
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
     "augment", "checkpoint", "devices", "distributed", "optim",
-    "config", "defaults", "run_folder",
+    "config", "defaults", "run_folder", "inside",
     "report", "evaluate", "report_html", "export", "predict", "serve", "runs",
-    "train",
+    "train", "lr_find",
     "cli", "", "__main__",
 ]
 

@@ -23,6 +23,8 @@ from .devices import keep_freed_memory
 from .data.download import cache_home
 from .errors import AlreadySaid, VisionpathError
 from .export import FORMATS, export
+from .inside import explain, filters, show
+from .lr_find import lr_find
 from .files import atomic_write
 from .models import MODELS, count_parameters, create_model
 from .predict import predict
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_using_commands(commands)
 
+    add_seeing_commands(commands)
+
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
                             "side (table, CSV, PNG)", argument_default=S)
     c.add_argument("runs", nargs="+", help="run folders")
@@ -105,6 +109,47 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
     return parser
+
+
+def add_seeing_commands(commands) -> None:
+    """show, filters and explain: pictures of what the model is given and of what happens inside it."""
+    S = argparse.SUPPRESS
+    h = commands.add_parser("show", help="a grid of training pictures with their labels, and the same through the "
+                            "augmentation a run would use", argument_default=S)
+    h.add_argument("data", help="a built-in dataset (mnist, cifar10, ...) or a folder of class subfolders")
+    h.add_argument("--count", type=int, help=f"pictures shown (default: {defaults_of(show)['count']})")
+    h.add_argument("--model", help="the model the run would train: its recipe's augmentation is shown")
+    h.add_argument("--augment", help="an augmentation preset instead of the run's: none, standard or strong")
+    h.add_argument("--data-dir", help="folder with local copies of the built-in datasets")
+    h.add_argument("--output", help="the PNG to write (default: <data>-batch.png)")
+    h.add_argument("--seed", type=int, help="which pictures and augmentations (default: 0)")
+
+    f = commands.add_parser("filters", help="the first convolution layer's filters, and the feature maps they make "
+                            "of a picture", argument_default=S)
+    f.add_argument("run", help="a run folder or a checkpoint file")
+    f.add_argument("image", nargs="?", help="a picture whose feature maps to draw")
+    f.add_argument("--maps", type=int, help=f"feature maps drawn (default: {defaults_of(filters)['maps']})")
+    f.add_argument("--output", help=f"the PNG to write (default: {defaults_of(filters)['output']})")
+
+    L = defaults_of(lr_find)
+    r = commands.add_parser("lr-find", help="the learning-rate range test: the loss as the rate rises, a plot and a "
+                            "suggested --lr", argument_default=S)
+    r.add_argument("data", help="a built-in dataset (mnist, cifar10, ...) or a folder of class subfolders")
+    r.add_argument("--model", help="the model to test (default: what `visionpath train DATA` would train)")
+    r.add_argument("--steps", type=int, help=f"training steps, the rate rising over them (default: {L['steps']})")
+    r.add_argument("--start", type=float, help=f"the first learning rate (default: {L['start']:g})")
+    r.add_argument("--end", type=float, help=f"the last learning rate (default: {L['end']:g})")
+    r.add_argument("--batch-size", type=int, help="pictures per step (default: the model's recipe)")
+    r.add_argument("--data-dir", help="folder with local copies of the built-in datasets")
+    r.add_argument("--output", help="the PNG to write (default: <data>-lr-find.png)")
+    r.add_argument("--seed", type=int, help="random seed (default: 0)")
+    r.add_argument("--device", help=DEVICE_HELP)
+
+    x = commands.add_parser("explain", help="Grad-CAM: a heat map over each photo of where the model looked for "
+                            "the class it chose", argument_default=S)
+    x.add_argument("run", help="a run folder or a checkpoint file")
+    x.add_argument("images", nargs="+", help="picture files")
+    x.add_argument("--output", help=f"the PNG to write (default: {defaults_of(explain)['output']})")
 
 
 def add_using_commands(commands) -> None:
@@ -244,6 +289,14 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         export(**args)
     elif command == "serve":
         serve(**args)
+    elif command == "show":
+        show(**args)
+    elif command == "filters":
+        filters(**args)
+    elif command == "explain":
+        explain(**args)
+    elif command == "lr-find":
+        lr_find(**args)
     elif command == "compare":
         output = args.get("output", "comparison")
         compare_runs(args["runs"], output)

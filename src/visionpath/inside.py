@@ -1,0 +1,223 @@
+"""Seeing inside: the training pictures as the model gets them, a convolution layer's filters and feature maps,
+and where in a photo the model looked (Grad-CAM).
+
+    visionpath show cifar10                  # a grid of training pictures, and the same through augmentation
+    visionpath filters RUN photo.jpg         # the first convolution's filters, and what each makes of the photo
+    visionpath explain RUN photo.jpg ...     # a heat map over each photo of where the model looked for its class
+
+Grad-CAM (Selvaraju et al., 2017) weighs the last feature maps that still have a place in the picture by how much
+the top class's score rises with each, and keeps the positive sum: the places whose features argued for the
+class. It is the gradient of one score and one weighted sum, so it is done here with PyTorch's autograd rather
+than with the `grad-cam` package (which brings OpenCV for its resizing and colour maps) or Captum (a whole
+attribution framework): the few lines below work for every model visionpath builds, scratch or pretrained.
+Figures are drawn on matplotlib's `Figure` directly, never through pyplot, as in `report`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+
+from .augment import augment_batch, make_augmentation
+from .checks import check_number, check_output
+from .config import TrainConfig
+from .console import say
+from .data import load_dataset, load_image
+from .defaults import resolve
+from .errors import VisionpathError
+from .files import save_figure
+from .models import scale_pixels
+from .run_folder import load_model
+
+
+@dataclass
+class Explanation:
+    path: str
+    label: str                # the class the model chose, whose evidence the heat map shows
+    probability: float
+    heatmap: torch.Tensor     # H×W in [0, 1] at the model's input size: 1 where the evidence was strongest
+
+
+def last_spatial_maps(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the model's scores for x, the last activations in its forward pass that are still feature maps, N×C×H×W
+    with H, W > 1): what Grad-CAM weighs. Found by watching the forward pass, so no layer name is needed."""
+    found: list[torch.Tensor] = []
+
+    def keep(module, inputs, output):
+        if isinstance(output, torch.Tensor) and output.dim() == 4 and min(output.shape[-2:]) > 1:
+            found.append(output)
+    hooks = [m.register_forward_hook(keep) for m in model.modules() if not list(m.children())]
+    try:
+        scores = model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if not found:
+        raise VisionpathError("explain needs a convolutional model (its feature maps say where it looked); this "
+                              "one has none: a dense network sees the picture as one row of numbers.")
+    return scores, found[-1]
+
+
+def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities N×classes, heat maps N×H×W in [0, 1] at x's size) for each picture's top class."""
+    model.eval()
+    with torch.enable_grad():
+        scores, maps = last_spatial_maps(model, x)
+        top = scores.argmax(1)
+        gradients, = torch.autograd.grad(scores.gather(1, top[:, None]).sum(), maps)
+    weights = gradients.mean(dim=(2, 3), keepdim=True)           # how much each feature map argued for the class
+    cam = F.relu((weights * maps).sum(1, keepdim=True)).detach()  # where, keeping only the evidence for it
+    cam = F.interpolate(cam.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
+    return scores.detach().float().softmax(1), cam / peak
+
+
+def explain(run: str | Path, images: list[str | Path] | str | Path, output: str | Path = "explained.png"
+            ) -> list[Explanation]:
+    """Grad-CAM for each picture: where the run's model looked for the class it chose, drawn over the picture
+    (written to `output`, one row per picture)."""
+    images = [images] if isinstance(images, (str, Path)) else list(images)
+    check_output("--output", output)
+    model, meta = load_model(run)
+    channels, height, width = meta["input_shape"]
+    pictures = torch.stack([load_image(path, (height, width), channels) for path in images])
+    probabilities, heatmaps = grad_cam(model, scale_pixels(pictures, meta["mean"], meta["std"]))
+    found = [Explanation(str(path), meta["classes"][int(p.argmax())], float(p.max()), heat)
+             for path, p, heat in zip(images, probabilities, heatmaps)]
+    fig = Figure(figsize=(6, 3 * len(found)), layout="constrained")
+    for row, (picture, item) in enumerate(zip(pictures, found)):
+        shown = picture.permute(1, 2, 0).squeeze(-1).numpy()
+        left, right = fig.add_subplot(len(found), 2, 2 * row + 1), fig.add_subplot(len(found), 2, 2 * row + 2)
+        left.imshow(shown, cmap="gray" if channels == 1 else None)
+        left.set_title(Path(item.path).name, fontsize=9)
+        right.imshow(shown, cmap="gray" if channels == 1 else None)
+        right.imshow(item.heatmap.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+        right.set_title(f"looked here for {item.label} ({item.probability:.1%})", fontsize=9)
+        for axes in (left, right):
+            axes.axis("off")
+    save_figure(fig, output, dpi=110)
+    say(f"wrote {output}: where the model looked for its class in {len(found)} picture(s) (Grad-CAM: red is the "
+        "strongest evidence)")
+    return found
+
+
+def first_convolution(model: torch.nn.Module) -> torch.nn.Conv2d:
+    conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    if conv is None:
+        raise VisionpathError("filters needs a convolutional model; a dense network has no filters to show (its "
+                              "first layer's weights are one row per unit: see the lessons' Part 1).")
+    return conv
+
+
+def tile(values: torch.Tensor) -> torch.Tensor:
+    """Each item scaled to 0-1 on its own (a filter's sign and size are arbitrary; its pattern is what shows)."""
+    flat = values.flatten(1)
+    low, high = flat.amin(1), flat.amax(1)
+    shape = (-1,) + (1,) * (values.dim() - 1)
+    return (values - low.view(shape)) / (high - low).clamp_min(1e-12).view(shape)
+
+
+def filters(run: str | Path, image: str | Path | None = None, output: str | Path = "filters.png",
+            maps: int = 32) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The first convolution layer's filters (as small pictures: in colour for a colour model) and, given a picture,
+    the feature maps they make of it (the first `maps` of them): the edges and colours the network starts from.
+    Returns (the filters' weights, the feature maps or None)."""
+    check_output("--output", output)
+    check_number("--maps", maps, int, low=1)
+    model, meta = load_model(run)
+    conv = first_convolution(model)
+    weights = conv.weight.detach().float()
+    seen = None
+    if image is not None:
+        channels, height, width = meta["input_shape"]
+        picture = load_image(image, (height, width), channels)[None]
+        captured: list[torch.Tensor] = []  # a copy: the ReLU after the convolution may work in place
+        hook = conv.register_forward_hook(lambda m, i, out: captured.append(out.detach().float().clone()))
+        with torch.inference_mode():
+            model.eval()(scale_pixels(picture, meta["mean"], meta["std"]))
+        hook.remove()
+        seen = captured[0][0]
+    draw_filters(weights, seen, maps, output, meta["model"])
+    return weights, seen
+
+
+def draw_filters(weights: torch.Tensor, seen: torch.Tensor | None, maps: int, output: str | Path, name: str) -> None:
+    count = len(weights)
+    columns = min(16, count)
+    rows = math.ceil(count / columns)
+    map_rows = math.ceil(min(maps, len(seen)) / columns) if seen is not None else 0
+    fig = Figure(figsize=(columns * 0.7, (rows + map_rows) * 0.75 + 0.8), layout="constrained")
+    panels = fig.subfigures(2 if seen is not None else 1, 1, height_ratios=[rows, map_rows] if seen is not None else
+                            None, squeeze=False)[:, 0]
+    colour = weights.shape[1] == 3
+    shown = tile(weights.permute(0, 2, 3, 1) if colour else weights.mean(1))
+    panels[0].suptitle(f"{name}: the {count} filters of the first convolution ({weights.shape[-2]}×"
+                       f"{weights.shape[-1]}{', in colour' if colour else ''})", fontsize=9)
+    for i, axes in enumerate(panels[0].subplots(rows, columns, squeeze=False).flat):
+        axes.axis("off")
+        if i < count:
+            axes.imshow(shown[i].numpy(), cmap=None if colour else "gray", interpolation="nearest")
+    if seen is not None:
+        chosen = tile(seen[:maps])
+        panels[1].suptitle(f"what the first {len(chosen)} filters make of the picture (bright: a strong response)",
+                           fontsize=9)
+        for i, axes in enumerate(panels[1].subplots(map_rows, columns, squeeze=False).flat):
+            axes.axis("off")
+            if i < len(chosen):
+                axes.imshow(chosen[i].numpy(), cmap="viridis")
+    save_figure(fig, output, dpi=110)
+    say(f"wrote {output}: the first convolution's {count} filters" + (" and the feature maps of the picture"
+                                                                       if seen is not None else ""))
+
+
+def show(data: str | Path, output: str | Path | None = None, count: int = 16, model: str | None = None,
+         augment: str | None = None, data_dir: str | Path | None = None, seed: int = 0
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A grid of `count` training pictures with their labels, and below it the same pictures through the
+    augmentation that `visionpath train DATA [--model MODEL]` would use (or `augment`, a preset): what the model
+    is shown. Written to `output` (default: <data>-batch.png). Returns (the pictures, the augmented pictures),
+    uint8."""
+    check_number("--count", count, int, 1, 64)
+    config, _ = resolve(TrainConfig(data=str(data), data_dir=data_dir, model=model, augment=augment))
+    output = output or f"{Path(str(data)).name or 'data'}-batch.png"
+    check_output("--output", output)
+    dataset = load_dataset(data, data_dir, image_size=config.image_size, seed=seed)
+    generator = torch.Generator().manual_seed(seed)
+    index = torch.randperm(len(dataset.train), generator=generator)[:count]
+    pictures, labels = dataset.train.images[index], dataset.train.labels[index]
+    augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip)
+    if augmentation.flip and config.flip is None and not dataset.mirror_safe:
+        augmentation = replace(augmentation, flip=False)
+    mean, std = [0.0] * pictures.shape[1], [1.0] * pictures.shape[1]  # scale to 0-1 only, to draw them back
+    augmented = (augment_batch(pictures, augmentation, mean, std, generator).clamp(0, 1) * 255).round().byte()
+    names = [dataset.classes[i] for i in labels.tolist()]
+    draw_batch(pictures, augmented if augmentation.active else None, names,
+               f"the same through the run's augmentation: {augmentation.describe()}", output)
+    if not augmentation.active:
+        say(f"{config.model or 'this model'} trains on {data} without augmentation, so the pictures are shown as they "
+            "are (--augment standard or strong shows what augmentation would do)")
+    return pictures, augmented
+
+
+def draw_batch(pictures: torch.Tensor, augmented: torch.Tensor | None, names: list[str], caption: str,
+               output: str | Path) -> None:
+    columns = min(8, len(pictures))
+    rows = math.ceil(len(pictures) / columns)
+    shown = [(pictures, "training pictures with their labels, as decoded")] + \
+        ([(augmented, caption)] if augmented is not None else [])
+    fig = Figure(figsize=(columns * 1.3, rows * len(shown) * 1.45 + 0.6), layout="constrained")
+    for panel, (batch, title) in zip(fig.subfigures(len(shown), 1, squeeze=False)[:, 0], shown):
+        panel.suptitle(title, fontsize=9)
+        for i, axes in enumerate(panel.subplots(rows, columns, squeeze=False).flat):
+            axes.axis("off")
+            if i < len(batch):
+                axes.imshow(batch[i].permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray" if batch.shape[1] == 1 else None,
+                            vmin=0, vmax=255)
+                axes.set_title(names[i], fontsize=8)
+    save_figure(fig, output, dpi=110)
+    say(f"wrote {output}: {len(pictures)} training pictures with their labels"
+        + (", and the same through augmentation" if augmented is not None else ""))

@@ -1,0 +1,121 @@
+"""The learning-rate range test (Smith, 2015; fastai's lr_find): train for a few hundred steps while the learning
+rate rises from tiny to huge, and watch the loss.
+
+    visionpath lr-find cifar10 --model cnn
+
+Too small a rate and the loss hardly moves; a good one and it falls fast; too large and it climbs and explodes.
+The suggestion is the rate where the (smoothed) loss was lowest, divided by ten: a rate that still learns fast
+but stays clear of the edge where training blows up. The model, data, augmentation, batch size and optimiser
+are the ones `visionpath train` would use with the same arguments; for a pretrained backbone it is the head's
+rate (--lr) on the frozen backbone, as in training's first stage. Nothing is saved but the plot: the test
+changes the weights, so the real run starts again from scratch.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+
+from .augment import augment_batch
+from .checks import check_number, check_output
+from .config import TrainConfig
+from .console import progress_bar, say
+from .defaults import resolve
+from .devices import pick_device
+from .distributed import ONE
+from .errors import VisionpathError
+from .files import save_figure
+from .optim import make_optimizer, penalised_loss, set_learning_rate
+from .train import batch_of, build_model, freeze_for_stage, prepare_data
+
+SMOOTHING = 0.98  # the loss is averaged over the last ~50 steps (with bias correction), as fastai does
+EXPLODED = 4.0    # stop once the smoothed loss is this many times its lowest: the rates beyond only diverge
+
+
+@dataclass
+class LRFinding:
+    rates: list[float]     # the learning rate of each step
+    losses: list[float]    # the smoothed training loss after each step
+    suggestion: float      # the rate where the smoothed loss was lowest, divided by ten
+    path: Path             # the plot
+
+
+def lr_find(data: str | Path, model: str | None = None, steps: int = 200, start: float = 1e-7, end: float = 10.0,
+            batch_size: int | None = None, data_dir: str | Path | None = None, output: str | Path | None = None,
+            seed: int = 0, device: str = "auto") -> LRFinding:
+    """Train `steps` steps with the learning rate rising exponentially from `start` to `end` (stopping early when
+    the loss explodes), plot the smoothed loss against the rate, and suggest a --lr. Returns the rates, losses,
+    suggestion and the plot's path (default: <data>-lr-find.png)."""
+    check_number("--steps", steps, int, low=10)
+    check_number("--start", start, float, low=1e-12)
+    check_number("--end", end, float, low=start * 10)
+    output = Path(output or f"{Path(str(data)).name or 'data'}-lr-find.png")
+    check_output("--output", output)
+    config, _ = resolve(TrainConfig(data=str(data), model=model, batch_size=batch_size, data_dir=data_dir,
+                                    seed=seed, device=device))
+    torch.manual_seed(config.seed)
+    training = prepare_data(config, ONE, pick_device(config.device), None)
+    built = build_model(config, training, None)
+    frozen = freeze_for_stage(built.net, 1, config)[0] if built.two_stages else []
+    params = [p for p in built.net.parameters() if p.requires_grad]
+    optimizer = make_optimizer(config.optimizer, params, start, config.weight_decay, training.device)
+    generator = torch.Generator().manual_seed(config.seed)
+    augment = torch.Generator(device=training.device).manual_seed(config.seed + 1)
+    built.net.train()
+    for module in frozen:
+        module.eval()
+    rates, losses, average, lowest = [], [], 0.0, math.inf
+    with progress_bar() as bar:
+        task = bar.add_task("lr-find", total=steps, status="")
+        for step in range(steps):
+            rate = start * (end / start) ** (step / (steps - 1))
+            set_learning_rate(optimizer, rate)
+            pictures, labels = batch_of(training, torch.randint(len(training.labels), (config.batch_size,),
+                                                                generator=generator))
+            with built.autocast:
+                x = augment_batch(pictures, training.augmentation, built.mean, built.std, augment)
+                logits = built.forward(x.contiguous(memory_format=built.layout)).float()
+            loss = penalised_loss(logits, labels, [], config.label_smoothing, 0.0, training.class_weights)[0]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if not math.isfinite(loss.item()):
+                break
+            average = SMOOTHING * average + (1 - SMOOTHING) * loss.item()
+            smoothed = average / (1 - SMOOTHING ** (step + 1))
+            rates.append(rate)
+            losses.append(smoothed)
+            lowest = min(lowest, smoothed)
+            bar.update(task, completed=step + 1, status=f"lr {rate:.1e} loss {smoothed:.3f}")
+            if step > 10 and smoothed > EXPLODED * lowest:
+                break
+    if len(rates) < 10:
+        raise VisionpathError(f"the loss exploded within {len(rates)} steps; start lower (--start {start / 100:g}).")
+    best = min(range(len(losses)), key=losses.__getitem__)
+    finding = LRFinding(rates, losses, rates[best] / 10, output)
+    plot_lr_find(finding, f"{config.model} on {data}, batch {config.batch_size}, {config.optimizer}")
+    say(f"suggested --lr {finding.suggestion:.1e}: the loss was lowest at {rates[best]:.1e} (it climbs beyond), and "
+        f"a tenth of that learns fast while staying clear of the edge; {config.model}'s own default is "
+        f"{config.lr:g}. The plot: {output}")
+    return finding
+
+
+def plot_lr_find(finding: LRFinding, title: str) -> None:
+    fig = Figure(figsize=(6.5, 4), layout="constrained")
+    axes = fig.add_subplot()
+    axes.plot(finding.rates, finding.losses, color="#2f6fdb")
+    axes.set_xscale("log")
+    axes.axvline(finding.suggestion, color="#b45309", linestyle="--",
+                 label=f"suggested --lr {finding.suggestion:.1e}")
+    axes.axvline(finding.suggestion * 10, color="#999999", linestyle=":", label="lowest loss")
+    top = finding.losses[0] * 1.2
+    axes.set_ylim(min(finding.losses) * 0.9, max(top, min(finding.losses) * 1.5))
+    axes.set_xlabel("learning rate (log scale)")
+    axes.set_ylabel("training loss (smoothed)")
+    axes.set_title(f"learning-rate range test: {title}", fontsize=9)
+    axes.legend(fontsize=8)
+    axes.grid(alpha=0.3)
+    save_figure(fig, finding.path, dpi=110)
