@@ -172,6 +172,22 @@ MUTATIONS = [
   "    return io.BytesIO(source.data) if isinstance(source, InMemory) else source",
   "    return io.BytesIO(source.data[:-64]) if isinstance(source, InMemory) else source",
   ["tests/data/test_images.py::test_many_at_once_gives_the_same_pixels_as_one_at_a_time"]),
+ ("Grad-CAM weighs every feature map alike", "src/visionpath/inside.py",
+  "    weights = gradients.mean(dim=(2, 3), keepdim=True)", "    weights = gradients.mean(dim=(2, 3), keepdim=True) * 0 + 1",
+  ["tests/test_inside.py::test_grad_cam_weighs_each_feature_map_by_how_much_it_moves_the_class_score"]),
+ ("the feature maps drawn after the in-place ReLU", "src/visionpath/inside.py",
+  "captured.append(out.detach().float().clone())", "captured.append(out.detach().float())",
+  ["tests/test_inside.py::test_the_filters_drawn_are_the_first_convolution_s_and_so_are_the_feature_maps"]),
+ ("the report's gallery forgets where the model looked", "src/visionpath/report_html.py",
+  "    overlays = heat_overlays(*model, images.images[order]) if model is not None else None",
+  "    overlays = None",
+  ["tests/test_report.py::test_the_gallery_shows_where_a_convolutional_model_looked_in_each_mistake"]),
+ ("lr-find suggests the edge itself", "src/visionpath/lr_find.py",
+  "LRFinding(rates, losses, rates[best] / 10, output)", "LRFinding(rates, losses, rates[best], output)",
+  ["tests/test_lr_find.py::test_the_rate_rises_until_the_loss_explodes_and_a_tenth_of_the_best_is_suggested"]),
+ ("lr-find goes on after the loss exploded", "src/visionpath/lr_find.py",
+  "            if step > 10 and smoothed > EXPLODED * lowest:", "            if False:",
+  ["tests/test_lr_find.py::test_the_rate_rises_until_the_loss_explodes_and_a_tenth_of_the_best_is_suggested"]),
 ]
 
 

@@ -48,6 +48,20 @@ def test_grad_cam_peaks_where_the_model_learned_to_look(tmp_path):
                                                                                                        column)
 
 
+def test_grad_cam_weighs_each_feature_map_by_how_much_it_moves_the_class_score():
+    """Two feature maps: a spot top-left in the first, a brighter one bottom-right in the second; the class score
+    reads the first alone. Grad-CAM must show the first spot, not the brighter one the score ignores."""
+    model = torch.nn.Sequential(torch.nn.Identity(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                                torch.nn.Linear(2, 2, bias=False))
+    with torch.no_grad():
+        model[3].weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 0.1]]))
+    maps = torch.zeros(1, 2, 8, 8)
+    maps[0, 0, 1, 1], maps[0, 1, 6, 6] = 1.0, 3.0
+    probabilities, heat = inside.grad_cam(model, maps)
+    assert probabilities.argmax() == 0
+    assert divmod(int(heat[0].argmax()), 8) == (1, 1) and heat[0, 6, 6] == 0
+
+
 def test_grad_cam_works_for_a_pretrained_backbone_and_refuses_a_dense_network(trained, photos, tmp_path):
     found = visionpath.inside.explain(trained["lite0"], sorted(photos.iterdir()), output=tmp_path / "e.png")
     assert len(found) == 4 and all(item.heatmap.max() == pytest.approx(1) for item in found)

@@ -12,7 +12,7 @@ LAYERS = [
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
     "augment", "checkpoint", "devices", "distributed", "optim",
     "config", "defaults", "run_folder", "inside",
-    "report", "evaluate", "report_html", "export", "predict", "serve", "runs",
+    "report", "evaluate", "report_html", "tensorboard_log", "export", "predict", "serve", "runs",
     "train", "lr_find",
     "cli", "", "__main__",
 ]

@@ -88,6 +88,22 @@ def test_report_html_is_self_contained_and_complete(tiny_folder, tmp_path):
     assert run.report() == run.path / "report.html"  # again from the command, reloading data and weights
 
 
+def test_the_gallery_shows_where_a_convolutional_model_looked_in_each_mistake(tiny_folder, tmp_path):
+    import visionpath
+    test = tiny_folder / "test"  # test's classes named after each other: the model gets them wrong
+    for name, other in (("ant", "x"), ("bee", "ant"), ("cat", "bee"), ("x", "cat")):
+        (test / name).rename(test / other)
+    shown = {}
+    for model in ("cnn", "mlp"):
+        run = visionpath.train(tiny_folder, project=tmp_path, model=model, epochs=1, batch_size=8, augment="none",
+                               precision="fp32")
+        gallery = (run.path / "report.html").read_text().split("Misclassified pictures")[1]
+        shown[model] = (gallery.count("<figure>"), gallery.count("data:image/png"), "where the model looked" in gallery)
+    mistakes = shown["cnn"][0]
+    assert mistakes > 0 and shown["cnn"][1:] == (2 * mistakes, True)  # each mistake with its Grad-CAM map
+    assert shown["mlp"][0] > 0 and shown["mlp"][1:] == (shown["mlp"][0], False)  # a dense network has none
+
+
 def test_report_without_a_test_split_says_the_score_is_optimistic(tmp_path):
     import visionpath
     from conftest import make_folder

@@ -136,6 +136,9 @@ class TrainConfig:
     sync_bn: bool | None = setting(None, "with several GPUs, batch norm computes its statistics over the whole batch "
                                    "instead of each GPU's share (default: on when a GPU gets under 32 pictures a "
                                    "step)")
+    tensorboard: bool = setting(False, "also write TensorBoard event files into the run folder's tensorboard/ "
+                                "(each epoch's scores, a few training pictures, the curves): tensorboard --logdir "
+                                "runs")
     project: str = setting("runs", "parent folder of run folders")
     name: str | None = setting(None, "run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .augment import augment_batch, make_augmentation
@@ -65,8 +66,8 @@ def last_spatial_maps(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Te
 def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(probabilities N×classes, heat maps N×H×W in [0, 1] at x's size) for each picture's top class."""
     model.eval()
-    with torch.enable_grad():
-        scores, maps = last_spatial_maps(model, x)
+    with torch.enable_grad():  # from the pixels on, so that a model with frozen weights has gradients too
+        scores, maps = last_spatial_maps(model, x.detach().requires_grad_(True))
         top = scores.argmax(1)
         gradients, = torch.autograd.grad(scores.gather(1, top[:, None]).sum(), maps)
     weights = gradients.mean(dim=(2, 3), keepdim=True)           # how much each feature map argued for the class
@@ -74,6 +75,23 @@ def grad_cam(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, tor
     cam = F.interpolate(cam.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).amax(1).clamp_min(1e-12)[:, None, None]
     return scores.detach().float().softmax(1), cam / peak
+
+
+def heat_overlays(model: torch.nn.Module, meta: dict, pictures: torch.Tensor, chunk: int = 16
+                  ) -> torch.Tensor | None:
+    """Each uint8 picture with the Grad-CAM map of its top class laid over it (red: where the model found its
+    evidence), uint8 N×3×H×W; None for a model without feature maps (a dense network)."""
+    overlays = []
+    for i in range(0, len(pictures), chunk):  # the backward pass keeps every activation: a few pictures at a time
+        batch = pictures[i: i + chunk]
+        try:
+            heat = grad_cam(model, scale_pixels(batch, meta["mean"], meta["std"]))[1]
+        except VisionpathError:
+            return None
+        colours = torch.from_numpy(colormaps["jet"](heat.numpy())[..., :3]).permute(0, 3, 1, 2).float()
+        base = batch.float().expand(-1, 3, -1, -1) / 255
+        overlays.append(((0.55 * base + 0.45 * colours) * 255).round().byte())
+    return torch.cat(overlays) if overlays else None
 
 
 def explain(run: str | Path, images: list[str | Path] | str | Path, output: str | Path = "explained.png"

@@ -18,6 +18,7 @@ from PIL import Image
 from .data import ImageSet
 from .evaluate import Evaluation
 from .files import atomic_write
+from .inside import heat_overlays
 from .report import plot_confusion
 
 GALLERY = 48  # misclassified pictures shown
@@ -31,6 +32,7 @@ th{background:#f4f4f4} td:first-child,th:first-child{text-align:left} code{backg
 .note{background:#fff6dd;border-left:4px solid #e0a800;padding:.5em .8em} .muted{color:#777}
 .pair{display:flex;flex-wrap:wrap;gap:1em} .pair img{max-width:530px}
 .gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(130px,1fr));gap:.7em}
+.gallery.explained{grid-template-columns:repeat(auto-fill,minmax(250px,1fr))}
 .gallery figure{margin:0;font-size:.8em;text-align:center;overflow-wrap:anywhere} .gallery img{width:112px;height:112px;image-rendering:auto}
 .wrong{color:#b00020} img{max-width:100%}
 """
@@ -60,10 +62,12 @@ def _table(header: list[str], rows: list[list]) -> str:
 
 
 def write_report(run_dir: Path, *, command: str, settings: dict, history: list[dict], diagnosis: str,
-                 evaluation: Evaluation, images: ImageSet, data_record: dict | None) -> Path:
+                 evaluation: Evaluation, images: ImageSet, data_record: dict | None,
+                 model: tuple[torch.nn.Module, dict] | None = None) -> Path:
     """Write run_dir/report.html for `evaluation` (of the test split, else validation) of the pictures `images`.
     command: the command line that repeats the run; settings: its settings; diagnosis: what its curves say;
-    data_record: its data.json. Everything shown is passed in: the page reads nothing but curves.png."""
+    data_record: its data.json; model: (the network, its metadata), to show where it looked in each mistake.
+    Everything shown is passed in: the page reads nothing but curves.png."""
     e = evaluation
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>visionpath report: "
            f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>",
@@ -86,7 +90,7 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
         out.append(_png(run_dir / "curves.png"))
     if history:
         out.append(f"<p>{html.escape(diagnosis)}</p>")
-    out += _confusion_section(e) + _gallery_section(e, images)
+    out += _confusion_section(e) + _gallery_section(e, images, model)
     out.append("</body></html>")
     path = run_dir / "report.html"
     atomic_write(path, "\n".join(out))
@@ -140,8 +144,9 @@ def _confusion_section(e: Evaluation) -> list[str]:
     return out
 
 
-def _gallery_section(e: Evaluation, images: ImageSet) -> list[str]:
-    """The misclassified pictures, most confident mistakes first."""
+def _gallery_section(e: Evaluation, images: ImageSet, model: tuple[torch.nn.Module, dict] | None) -> list[str]:
+    """The misclassified pictures, most confident mistakes first; for a convolutional model each with its
+    Grad-CAM map beside it: where the model found the evidence for the wrong class."""
     labels = images.labels
     wrong = torch.nonzero(e.predictions != labels).flatten()
     confidence = e.probabilities[wrong, e.predictions[wrong]]
@@ -149,11 +154,17 @@ def _gallery_section(e: Evaluation, images: ImageSet) -> list[str]:
     out = [f"<h2>Misclassified pictures ({len(wrong):,} of {len(labels):,}, most confident mistakes first)</h2>"]
     if len(order) == 0:
         return out + ["<p>None.</p>"]
-    out.append("<div class='gallery'>")
-    for i in order.tolist():
+    overlays = heat_overlays(*model, images.images[order]) if model is not None else None
+    if overlays is not None:
+        out.append("<p>Beside each picture, where the model looked for the class it wrongly chose (Grad-CAM: red is "
+                   "the strongest evidence). A map on the background rather than the subject often means the "
+                   "training pictures let the background give the class away.</p>")
+    out.append(f"<div class='gallery{' explained' if overlays is not None else ''}'>")
+    for n, i in enumerate(order.tolist()):
         name = Path(images.paths[i]).name if images.paths else f"#{i}"
         predicted = e.predictions[i].item()
-        out.append(f"<figure>{_png(images.images[i])}<figcaption>{html.escape(name)}<br>true "
+        shown = _png(images.images[i]) + (_png(overlays[n]) if overlays is not None else "")
+        out.append(f"<figure>{shown}<figcaption>{html.escape(name)}<br>true "
                    f"<b>{html.escape(e.classes[labels[i].item()])}</b><br><span class='wrong'>predicted "
                    f"{html.escape(e.classes[predicted])} {e.probabilities[i, predicted].item():.0%}</span>"
                    "</figcaption></figure>")

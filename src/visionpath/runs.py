@@ -104,4 +104,4 @@ def write_run_report(run_dir: Path, config: TrainConfig, history: list[dict], ev
     """report.html of a run: its command and settings, data, curves, and `evaluation` of the pictures `images`."""
     return write_report(run_dir, command=config.command_line(), settings=config.to_dict(), history=history,
                         diagnosis=diagnose(history, config).text if history else "", evaluation=evaluation,
-                        images=images, data_record=read_data_record(run_dir))
+                        images=images, data_record=read_data_record(run_dir), model=load_model(run_dir))

@@ -55,6 +55,7 @@ from .optim import learning_rate, make_optimizer, penalised_loss, set_learning_r
 from .report import plot_curves, training_summary
 from .run_folder import load_run_data, new_run_dir, read_file_record, write_data_record, write_history
 from .runs import Run, write_run_report
+from .tensorboard_log import check_installed, log_epoch, log_finish
 from .version import __version__
 
 
@@ -109,6 +110,8 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         announce(chosen)
         run, saved = None, None
     check_project(config.project)
+    if config.tensorboard:
+        check_installed()  # before any work
     torch.manual_seed(config.seed)
     # ---- 2. prepare the data -----------------------------------------------------------------------------
     prepared = prepare_everywhere(config, processes, device, run.path if saved is not None else None)
@@ -606,6 +609,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             with ctrl_c.deferred():  # the epoch's files are written whole, or not at all
                 if data.processes.main:
                     save_epoch(run_dir, model, stage, state, generators, improved)
+                if data.processes.main and config.tensorboard:  # after the checkpoint: what it shows was saved
+                    log_epoch(run_dir, row, data.dataset.train.images[:16] if epoch == 1 else None)
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
             if config.early_stopping and last_stage and state.patience_used(stage.number) >= config.early_stopping:
                 say(f"early stopping: no better validation accuracy for {plural(config.early_stopping, 'epoch')}; "
@@ -930,6 +935,8 @@ def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: Traini
         shown = test or evaluate_images(model.net, dataset.validation, dataset.classes, model.mean, model.std,
                                         data.device, split="validation", bf16=bf16)
         write_run_report(run_dir, config, state.history, shown, dataset.test if test else dataset.validation)
+    if config.tensorboard:
+        log_finish(run_dir, state.best["epoch"], run_dir / "curves.png", test and test.accuracy)
     summary = training_summary(run_dir, config, state.history, state.best, test, dataset.validation_from_train)
     atomic_write(run_dir / "summary.txt", summary + "\n")
     say(summary)
