@@ -19,6 +19,8 @@ def test_presets_and_flag_overrides():
     custom = make_augmentation("standard", rotation=15, zoom=0.1, flip=False)
     assert (custom.rotation, custom.zoom, custom.flip, custom.shift) == (15, 0.1, False, 0.125)
     assert make_augmentation("none", shift=0.1).describe() == "shift ±10%"
+    assert not make_augmentation("standard", mirror_safe=False).flip  # digits: no mirrors unless asked for
+    assert make_augmentation("standard", flip=True, mirror_safe=False).flip
     with pytest.raises(VisionpathError, match="unknown augmentation preset 'heavy'"):
         make_augmentation("heavy")
     with pytest.raises(VisionpathError, match="--rotation must be between 0 and 180"):

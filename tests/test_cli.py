@@ -197,20 +197,14 @@ def test_real_mnist_one_epoch(tmp_path, capsys):
 def test_every_flag_is_a_keyword_of_the_api():
     import inspect
 
-    from visionpath.cli import build_parser
-    from visionpath.export import export
-    from visionpath.inside import explain, filters, show
-    from visionpath.lr_find import lr_find
-    from visionpath.predict import predict
+    from visionpath.cli import PLAIN_COMMANDS, build_parser
     from visionpath.report import compare_runs
     from visionpath.runs import Run
-    from visionpath.serve import serve
     from visionpath.train import train
     commands = build_parser()._subparsers._group_actions[0].choices
-    for command, function in (("train", train), ("predict", predict), ("evaluate", Run.evaluate),
-                              ("report", Run.report), ("compare", compare_runs), ("export", export),
-                              ("serve", serve), ("show", show), ("filters", filters), ("explain", explain),
-                              ("lr-find", lr_find)):
+    others = {"train": train, "evaluate": Run.evaluate, "report": Run.report, "compare": compare_runs}
+    assert set(PLAIN_COMMANDS) == {"predict", "export", "serve", "show", "filters", "explain", "lr-find"}
+    for command, function in {**PLAIN_COMMANDS, **others}.items():
         flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
                                                                     else set())

@@ -58,14 +58,17 @@ PRESETS = {
 
 
 def make_augmentation(preset: str, rotation: float | None = None, shift: float | None = None,
-                      zoom: float | None = None, flip: bool | None = None) -> Augmentation:
-    """The preset, with any flag given overriding it."""
+                      zoom: float | None = None, flip: bool | None = None, mirror_safe: bool = True) -> Augmentation:
+    """The preset, with any flag given overriding it. Pictures that are not mirror_safe (a mirrored digit is not
+    the same digit) get the preset's flips only when `flip` asks for them."""
     if preset not in PRESETS:
         raise VisionpathError(f"unknown augmentation preset '{preset}'; choose from {', '.join(PRESETS)}.")
     changes = {k: v for k, v in dict(rotation=rotation, shift=shift, zoom=zoom, flip=flip).items() if v is not None}
     for key, limit in LIMITS.items():
         if key in changes and not 0 <= changes[key] <= limit:
             raise VisionpathError(f"--{key} must be between 0 and {limit} (got {changes[key]}).")
+    if not mirror_safe and flip is None:
+        changes["flip"] = False
     return replace(PRESETS[preset], **changes)
 
 

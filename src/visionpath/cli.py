@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_seeing_commands(commands) -> None:
-    """show, filters and explain: pictures of what the model is given and of what happens inside it."""
+    """show, filters, lr-find and explain: pictures of what the model is given and of what happens inside it."""
     S = argparse.SUPPRESS
     h = commands.add_parser("show", help="a grid of training pictures with their labels, and the same through the "
                             "augmentation a run would use", argument_default=S)
@@ -122,7 +122,7 @@ def add_seeing_commands(commands) -> None:
     h.add_argument("--augment", help="an augmentation preset instead of the run's: none, standard or strong")
     h.add_argument("--data-dir", help="folder with local copies of the built-in datasets")
     h.add_argument("--output", help="the PNG to write (default: <data>-batch.png)")
-    h.add_argument("--seed", type=int, help="which pictures and augmentations (default: 0)")
+    h.add_argument("--seed", type=int, help=f"which pictures and augmentations (default: {defaults_of(show)['seed']})")
 
     f = commands.add_parser("filters", help="the first convolution layer's filters, and the feature maps they make "
                             "of a picture", argument_default=S)
@@ -142,7 +142,7 @@ def add_seeing_commands(commands) -> None:
     r.add_argument("--batch-size", type=int, help="pictures per step (default: the model's recipe)")
     r.add_argument("--data-dir", help="folder with local copies of the built-in datasets")
     r.add_argument("--output", help="the PNG to write (default: <data>-lr-find.png)")
-    r.add_argument("--seed", type=int, help="random seed (default: 0)")
+    r.add_argument("--seed", type=int, help=f"random seed (default: {L['seed']})")
     r.add_argument("--device", help=DEVICE_HELP)
 
     x = commands.add_parser("explain", help="Grad-CAM: a heat map over each photo of where the model looked for "
@@ -276,6 +276,11 @@ def write_crash_log() -> Path:
     return Path("(nowhere: no writable folder)")
 
 
+# the commands that are one call of the API with their flags as keywords
+PLAIN_COMMANDS = {"predict": predict, "export": export, "serve": serve, "show": show, "filters": filters,
+                  "explain": explain, "lr-find": lr_find}
+
+
 def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict) -> int:
     """The command's work; its exit status (0 done, 1 warnings or a run that diverged, 130 interrupted)."""
     if command == "train":
@@ -283,20 +288,8 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         return 130 if run.interrupted else 1 if run.diverged else 0
     if command == "evaluate":
         Run(args.pop("run")).evaluate(**args)
-    elif command == "predict":
-        predict(**args)
-    elif command == "export":
-        export(**args)
-    elif command == "serve":
-        serve(**args)
-    elif command == "show":
-        show(**args)
-    elif command == "filters":
-        filters(**args)
-    elif command == "explain":
-        explain(**args)
-    elif command == "lr-find":
-        lr_find(**args)
+    elif command in PLAIN_COMMANDS:
+        PLAIN_COMMANDS[command](**args)
     elif command == "compare":
         output = args.get("output", "comparison")
         compare_runs(args["runs"], output)

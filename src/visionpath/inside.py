@@ -15,7 +15,7 @@ Figures are drawn on matplotlib's `Figure` directly, never through pyplot, as in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -207,9 +207,8 @@ def show(data: str | Path, output: str | Path | None = None, count: int = 16, mo
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(len(dataset.train), generator=generator)[:count]
     pictures, labels = dataset.train.images[index], dataset.train.labels[index]
-    augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip)
-    if augmentation.flip and config.flip is None and not dataset.mirror_safe:
-        augmentation = replace(augmentation, flip=False)
+    augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip,
+                                     dataset.mirror_safe)
     mean, std = [0.0] * pictures.shape[1], [1.0] * pictures.shape[1]  # scale to 0-1 only, to draw them back
     augmented = (augment_batch(pictures, augmentation, mean, std, generator).clamp(0, 1) * 255).round().byte()
     names = [dataset.classes[i] for i in labels.tolist()]

@@ -27,13 +27,13 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterator
 
 import torch
 
-from .augment import Augmentation, augment_batch, make_augmentation
+from .augment import PRESETS, Augmentation, augment_batch, make_augmentation
 from .checkpoint import (FORMAT, load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata,
                          save_checkpoint)
 from .checks import check_project
@@ -336,9 +336,9 @@ def prepare_data(config: TrainConfig, processes: Processes, device: torch.device
         raise VisionpathError(f"--batch-size {config.batch_size} is larger than the {n_train:,} training images; "
                               f"use at most {n_train:,}.")
     check_share(config.batch_size, processes.world)
-    augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip)
-    if augmentation.flip and config.flip is None and not dataset.mirror_safe:
-        augmentation = replace(augmentation, flip=False)
+    augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip,
+                                     dataset.mirror_safe)
+    if PRESETS[config.augment].flip and not augmentation.flip and config.flip is None:
         say(f"augmentation: no flips for {dataset.name} (a mirrored digit is not the same digit; --flip forces them)")
     say(f"augmentation: {augmentation.describe()}")
     class_weights, sample_weights, unbalanced = balance_classes(dataset.train.labels, len(dataset.classes),
