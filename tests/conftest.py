@@ -21,6 +21,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own cache and no network: a test that would download fails loudly instead."""
     monkeypatch.setenv("VISIONPATH_HOME", str(tmp_path_factory.mktemp("home")))
     monkeypatch.setenv("VISIONPATH_OFFLINE", "1")
+    monkeypatch.setenv("VISIONPATH_LANG", "en")  # the messages tests read, whatever this machine's $LANG
     monkeypatch.delenv("VISIONPATH_DATA_DIR", raising=False)
 
 

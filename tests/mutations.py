@@ -187,7 +187,20 @@ MUTATIONS = [
   ["tests/test_lr_find.py::test_the_rate_rises_until_the_loss_explodes_and_a_tenth_of_the_best_is_suggested"]),
  ("lr-find goes on after the loss exploded", "src/visionpath/lr_find.py",
   "            if step > 10 and smoothed > EXPLODED * lowest:", "            if False:",
-  ["tests/test_lr_find.py::test_the_rate_rises_until_the_loss_explodes_and_a_tenth_of_the_best_is_suggested"]),
+  ["tests/test_lr_find.py::test_the_rate_rises_until_the_loss_explodes_and_a_tenth_of_the_best_is_suggested"]), ("--lang not applied", "src/visionpath/cli.py",
+  'with use(args.pop("lang", None)):', 'with use(args.pop("lang", None) and None):',
+  ["tests/test_i18n.py::test_train_with_lang_ja_explains_in_japanese_and_writes_a_japanese_report",
+   "tests/test_i18n.py::test_errors_are_one_japanese_sentence"]),
+ ("the catalog never read", "src/visionpath/i18n.py",
+  "    text = catalog(language()).gettext(message)\n", "    text = message\n",
+  ["tests/test_i18n.py::test_the_language_comes_from_the_flag_then_the_environment",
+   "tests/test_i18n.py::test_train_with_lang_ja_explains_in_japanese_and_writes_a_japanese_report"]),
+ ("the environment's language ignored", "src/visionpath/i18n.py",
+  'for variable in ("VISIONPATH_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):', "for variable in ():",
+  ["tests/test_i18n.py::test_the_language_comes_from_the_flag_then_the_environment"]),
+ ("Japanese figures without a Japanese font", "src/visionpath/i18n.py",
+  "        if font is None:\n", "        if False:\n",
+  ["tests/test_i18n.py::test_figures_speak_japanese_only_with_a_font_that_can_draw_it"]),
 ]
 
 

@@ -205,11 +205,11 @@ def test_every_flag_is_a_keyword_of_the_api():
     others = {"train": train, "evaluate": Run.evaluate, "report": Run.report, "compare": compare_runs}
     assert set(PLAIN_COMMANDS) == {"predict", "export", "serve", "show", "filters", "explain", "lr-find"}
     for command, function in {**PLAIN_COMMANDS, **others}.items():
-        flags = {a.dest for a in commands[command]._actions if a.dest != "help"}
+        flags = {a.dest for a in commands[command]._actions if a.dest not in ("help", "lang")}  # lang: set_language
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
                                                                     else set())
         assert flags <= keywords, (command, flags - keywords)
-    train_flags = {a.dest for a in commands["train"]._actions if a.dest != "help"}
+    train_flags = {a.dest for a in commands["train"]._actions if a.dest not in ("help", "lang")}
     assert train_flags == set(inspect.signature(train).parameters) - {"config"}  # every setting has its flag
 
 

@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "visionpath"
 
 # Bottom to top. A module may import only modules listed before it ("" is the package's own __init__).
 LAYERS = [
-    "errors", "checks", "version", "files", "console",
+    "errors", "i18n", "checks", "version", "files", "console",
     "data.download", "data.images", "data.cache", "data.builtin", "data.folder", "data", "data.check",
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
     "augment", "checkpoint", "devices", "distributed", "optim",
@@ -60,8 +60,9 @@ def test_each_module_imports_only_modules_below_it():
 
 def test_the_check_finds_imports_anywhere_and_flags_an_upward_one(tmp_path):
     assert imported(PACKAGE / "models" / "registry.py", "models.registry") == {
-        "errors", "models.scratch", "models.transfer"}
-    assert imported(PACKAGE / "data" / "builtin.py", "data.builtin") == {"console", "errors", "files", "data.download"}
+        "errors", "i18n", "models.scratch", "models.transfer"}
+    assert imported(PACKAGE / "data" / "builtin.py", "data.builtin") == {"console", "errors", "files", "i18n",
+                                                                          "data.download"}
     dodge = tmp_path / "report.py"
     dodge.write_text("from .errors import VisionpathError\n\n\ndef plot():\n    from .train import train\n")
     assert upward_imports(dodge, "report") == ["report imports train"]

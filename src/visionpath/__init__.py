@@ -9,7 +9,8 @@
     visionpath.export(run.path)                               # model.onnx: uint8 pictures in, probabilities out
     visionpath.serve(run.path)                                # a web page and POST /predict on 127.0.0.1:8000
 
-Every `visionpath` command-line flag is a keyword of these functions; the training settings are the fields of
+Every `visionpath` command-line flag is a keyword of these functions but --lang, which is `visionpath.set_language`
+(what visionpath explains, in "en" or "ja"; by default from $LANG); the training settings are the fields of
 `visionpath.TrainConfig`. Importing visionpath changes nothing in the process (no matplotlib backend, no allocator
 setting); `visionpath.devices.keep_freed_memory()` is the CPU memory tuning the command applies, for scripts.
 """
@@ -20,6 +21,7 @@ from .data.folder import split_folder
 from .errors import VisionpathError
 from .evaluate import Evaluation
 from .export import export
+from .i18n import set_language
 from .predict import Prediction, predict
 from .run_folder import load_model
 from .runs import Run
@@ -39,5 +41,6 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
 
 
 __all__ = ["train", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
+           "set_language",
            "load_dataset", "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
            "__version__"]

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torchvision.transforms import v2
 
 from .errors import VisionpathError
+from .i18n import tr
 from .models import scale_pixels  # one scaling function for training, evaluation and prediction
 
 
@@ -40,11 +41,12 @@ class Augmentation:
         return any(asdict(self).values())
 
     def describe(self) -> str:
-        parts = [f"rotation ±{self.rotation:g}°" if self.rotation else "", f"shift ±{self.shift:.0%}" if self.shift else "",
-                 f"zoom ±{self.zoom:.0%}" if self.zoom else "", "horizontal flip" if self.flip else "",
-                 "TrivialAugmentWide" if self.trivial_augment else "",
-                 f"random erasing ({self.erasing:.0%})" if self.erasing else ""]
-        return ", ".join(p for p in parts if p) or "none"
+        parts = [tr("rotation ±{rotation:g}°", rotation=self.rotation) if self.rotation else "",
+                 tr("shift ±{shift:.0%}", shift=self.shift) if self.shift else "",
+                 tr("zoom ±{zoom:.0%}", zoom=self.zoom) if self.zoom else "",
+                 tr("horizontal flip") if self.flip else "", "TrivialAugmentWide" if self.trivial_augment else "",
+                 tr("random erasing ({erasing:.0%})", erasing=self.erasing) if self.erasing else ""]
+        return ", ".join(p for p in parts if p) or tr("none")
 
 
 # The largest rotation (degrees), shift and zoom (fractions of the side) a flag may ask for.
@@ -62,11 +64,13 @@ def make_augmentation(preset: str, rotation: float | None = None, shift: float |
     """The preset, with any flag given overriding it. Pictures that are not mirror_safe (a mirrored digit is not
     the same digit) get the preset's flips only when `flip` asks for them."""
     if preset not in PRESETS:
-        raise VisionpathError(f"unknown augmentation preset '{preset}'; choose from {', '.join(PRESETS)}.")
+        raise VisionpathError(tr("unknown augmentation preset '{preset}'; choose from {PRESETS}.",
+                                 preset=preset, PRESETS=', '.join(PRESETS)))
     changes = {k: v for k, v in dict(rotation=rotation, shift=shift, zoom=zoom, flip=flip).items() if v is not None}
     for key, limit in LIMITS.items():
         if key in changes and not 0 <= changes[key] <= limit:
-            raise VisionpathError(f"--{key} must be between 0 and {limit} (got {changes[key]}).")
+            raise VisionpathError(tr("--{key} must be between 0 and {limit} (got {changes}).",
+                                     key=key, limit=limit, changes=changes[key]))
     if not mirror_safe and flip is None:
         changes["flip"] = False
     return replace(PRESETS[preset], **changes)

@@ -16,6 +16,7 @@ from safetensors.torch import save as safetensors_bytes
 
 from .errors import VisionpathError
 from .files import atomic_write
+from .i18n import tr
 
 METADATA_KEY = "visionpath"
 FORMAT = 1  # raise when the metadata changes so that an older visionpath must not read it; every older one is read
@@ -32,31 +33,34 @@ def save_checkpoint(path: Path, model: torch.nn.Module, metadata: dict, extra: d
 def read_metadata(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise VisionpathError(f"there is no checkpoint at {path}; give a run folder made by `visionpath train` "
-                              "or the path of its best.safetensors.")
+        raise VisionpathError(tr("there is no checkpoint at {path}; give a run folder made by `visionpath train` or "
+                                 "the path of its best.safetensors.",
+                                 path=path))
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise VisionpathError(f"{path} is not a readable checkpoint ({e}).") from None
+        raise VisionpathError(tr("{path} is not a readable checkpoint ({e}).", path=path, e=e)) from None
     if METADATA_KEY not in header:
-        raise VisionpathError(f"{path} is a safetensors file but not a visionpath checkpoint (it has no visionpath "
-                              "metadata); pass --weights to load foreign weights into a model instead.")
+        raise VisionpathError(tr("{path} is a safetensors file but not a visionpath checkpoint (it has no "
+                                 "visionpath metadata); pass --weights to load foreign weights into a model instead.",
+                                 path=path))
     try:
         metadata = json.loads(header[METADATA_KEY])
     except ValueError:
         metadata = None
     if not isinstance(metadata, dict):
-        raise VisionpathError(f"{path} is damaged: its visionpath metadata is not valid JSON.")
+        raise VisionpathError(tr("{path} is damaged: its visionpath metadata is not valid JSON.", path=path))
     version = metadata.get("format")
     if isinstance(version, int) and version > FORMAT:
-        raise VisionpathError(f"{path} was written by a newer visionpath ({metadata.get('visionpath_version', '?')}, "
-                              f"checkpoint format {version}; this one reads formats up to {FORMAT}); upgrade "
-                              "visionpath to use it.")
+        raise VisionpathError(tr("{path} was written by a newer visionpath ({visionpath_version}, checkpoint format "
+                                 "{version}; this one reads formats up to {FORMAT}); upgrade visionpath to use it.",
+                                 path=path, visionpath_version=metadata.get('visionpath_version', '?'),
+                                 version=version, FORMAT=FORMAT))
     missing = [key for key in REQUIRED if key not in metadata]
     if missing or not isinstance(version, int):
-        raise VisionpathError(f"{path} is damaged: its metadata lacks {', '.join(missing) or 'a format version'}; "
-                              "it cannot be used.")
+        raise VisionpathError(tr("{path} is damaged: its metadata lacks {value}; it cannot be used.",
+                                 path=path, value=', '.join(missing) or tr('a format version')))
     return metadata
 
 

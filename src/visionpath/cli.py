@@ -23,6 +23,7 @@ from .devices import keep_freed_memory
 from .data.download import cache_home
 from .errors import AlreadySaid, VisionpathError
 from .export import FORMATS, export
+from .i18n import LANGUAGES, tr, use
 from .inside import explain, filters, show
 from .lr_find import lr_find
 from .files import atomic_write
@@ -108,7 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "refers to; clear everything")
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
+    add_language(parser)
     return parser
+
+
+def add_language(parser: argparse.ArgumentParser) -> None:
+    """--lang, before or after the command (`visionpath train mnist --lang ja`), on every command and subcommand."""
+    parser.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS,
+                        help="the language visionpath explains things in, en or ja (default: from $LANG; in Python: "
+                        "visionpath.set_language)")
+    for action in parser._actions:  # argparse keeps the subcommands' parsers only in this action
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in dict.fromkeys(action.choices.values()):
+                add_language(subparser)
 
 
 def add_seeing_commands(commands) -> None:
@@ -213,12 +226,13 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def list_datasets() -> None:
-    say("built-in datasets (or pass the path of a folder of class subfolders):")
+    say(tr("built-in datasets (or pass the path of a folder of class subfolders):"))
     for name, spec in DATASETS.items():
         cache = dataset_cache_dir(name)
         cached = sum((cache / f.name).is_file() for f in spec.files)
         state = "cached" if cached == len(spec.files) else f"{cached}/{len(spec.files)} files cached"
         say(f"  {name:<14} {spec.description}\n  {'':<14} {state} in {cache}")
+
 
 
 def list_models() -> None:
@@ -242,23 +256,30 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(parser.parse_args(argv))
     command, debug = args.pop("command"), args.pop("debug") or os.environ.get("VISIONPATH_DEBUG", "") not in ("", "0")
     keep_freed_memory()  # the command's own process: see devices.keep_freed_memory
+    with use(args.pop("lang", None)):  # the errors below are written in it too
+        return run_guarded(parser, command, args, debug)
+
+
+def run_guarded(parser: argparse.ArgumentParser, command: str | None, args: dict, debug: bool) -> int:
+    """The command, with every error one line on stderr and an exit status: 2 the user's, 3 ours, 130 Ctrl-C."""
     try:
         return run_command(parser, command, args)
     except AlreadySaid:
         return 2
     except VisionpathError as e:
         if not silent():  # under torchrun every process meets the error; the first says it
-            print(f"error: {printable(str(e))}", file=sys.stderr)
+            print(tr("error: {message}", message=printable(str(e))), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(tr("interrupted"), file=sys.stderr)
         return 130
     except Exception as e:  # a bug, or something nobody foresaw: one line, and the traceback kept for a report
         if debug:
             raise
         what = printable(str(e)).splitlines()[0] if str(e) else ""
-        print(f"error: visionpath failed unexpectedly ({type(e).__name__}: {what}); the full traceback is in "
-              f"{write_crash_log()}. Run again with --debug to see it here.", file=sys.stderr)
+        print(tr("error: visionpath failed unexpectedly ({kind}: {what}); the full traceback is in {log}. Run again "
+                 "with --debug to see it here.", kind=type(e).__name__, what=what, log=write_crash_log()),
+              file=sys.stderr)
         return 3
 
 
@@ -294,13 +315,14 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         output = args.get("output", "comparison")
         compare_runs(args["runs"], output)
         say(Path(output).with_suffix(".md").read_text())
-        say(f"written: {output}.md, {output}.csv, {output}.png")
+        say(tr("written: {output}.md, {output}.csv, {output}.png", output=output))
     elif command == "data" and args.pop("data_command") == "check":
         root = args.pop("root")
         return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
     elif command == "data":
         counts = split_folder(**args)
-        say(f"wrote {args['destination']}: " + ", ".join(f"{n:,} {split}" for split, n in counts.items()))
+        say(tr("wrote {destination}: {counts}", destination=args["destination"],
+               counts=", ".join(f"{n:,} {split}" for split, n in counts.items())))
     elif command == "report":
         Run(args.pop("run")).report(**args)
     elif command == "cache":
@@ -318,10 +340,11 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
 def cache_command(action: str) -> None:
     if action == "verify":
         damaged = verify_cache()
-        say(f"{len(damaged)} damaged segment(s) dropped (their pictures are decoded again when next used)" if damaged
-            else "every cached picture matches its checksums")
+        say(tr("{count} damaged segment(s) dropped (their pictures are decoded again when next used)",
+               count=len(damaged)) if damaged else tr("every cached picture matches its checksums"))
     elif action == "prune":
-        say(f"freed {size_text(prune_cache())}")
+        say(tr("freed {size_text}", size_text=size_text(prune_cache())))
     elif action == "clear":
-        say(f"freed {size_text(clear_cache())}; downloaded datasets in {cache_home() / 'datasets'} are kept")
+        say(tr("freed {size_text}; downloaded datasets in {value} are kept",
+               size_text=size_text(clear_cache()), value=cache_home() / 'datasets'))
     say(describe_cache())

@@ -24,6 +24,7 @@ from .console import say
 from .devices import PRECISIONS, parse_device
 from .errors import VisionpathError
 from .files import atomic_write
+from .i18n import tr
 from .models import model_entry
 from .optim import OPTIMIZERS, SCHEDULES
 
@@ -158,20 +159,26 @@ class TrainConfig:
                 continue
             kind, meta = setting_type(f), f.metadata
             if not _is_a(value, kind):
-                raise VisionpathError(f"{flag(f.name)} must be {_words(kind, meta['valid'])} (got {value!r}).")
+                raise VisionpathError(tr("{flag} must be {words} (got {value!r}).",
+                                         flag=flag(f.name), words=_words(kind, meta['valid']), value=value))
             if kind is float and not math.isfinite(value):
-                raise VisionpathError(f"{flag(f.name)} must be a finite number (got {value}).")
+                raise VisionpathError(tr("{flag} must be a finite number (got {value}).",
+                                         flag=flag(f.name), value=value))
             if meta["choices"] and value not in meta["choices"]:
-                raise VisionpathError(f"unknown {flag(f.name)} '{value}'; choose from {', '.join(meta['choices'])}.")
+                raise VisionpathError(tr("unknown {flag} '{value}'; choose from {choices}.",
+                                         flag=flag(f.name), value=value, choices=', '.join(meta['choices'])))
             if meta["valid"] and not _Interval.parse(meta["valid"]).contains(value):
-                raise VisionpathError(f"{flag(f.name)} must be {_words(kind, meta['valid'])} (got {value}).")
+                raise VisionpathError(tr("{flag} must be {words} (got {value}).",
+                                         flag=flag(f.name), words=_words(kind, meta['valid']), value=value))
         if self.device != "auto":
             parse_device(self.device)  # an unknown device is one sentence (a missing one, when training starts)
         if self.model is not None:
             entry = model_entry(self.model)  # an unknown model is one sentence that lists the known ones
             if (self.pretrained or self.weights) and not entry.pretrained:
-                raise VisionpathError(f"--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, "
-                                      f"resnet18, ..., timm:<name>); {self.model} is trained from scratch.")
+                raise VisionpathError(tr("--pretrained and --weights apply to pretrained backbones "
+                                         "(efficientnet_lite0, resnet18, ..., timm:<name>); {model} is trained from "
+                                         "scratch.",
+                                         model=self.model))
 
     # ----------------------------------------------------------------------------- in and out of the program
     @classmethod
@@ -202,15 +209,18 @@ class TrainConfig:
             if not isinstance(saved, dict):
                 raise TypeError
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise VisionpathError(f"{path} is not a readable visionpath config ({type(e).__name__}); the run folder "
-                                  "is damaged or was not made by visionpath.") from None
+            raise VisionpathError(tr("{path} is not a readable visionpath config ({name}); the run folder is "
+                                     "damaged or was not made by visionpath.",
+                                     path=path, name=type(e).__name__)) from None
         missing = [f for f in fields(cls) if f.name not in saved]
         unknown = sorted(set(saved) - {f.name for f in fields(cls)})
         if missing:
-            say(f"{path.parent} was made by an older visionpath; the settings it did not have are filled in as that "
-                "version trained: " + ", ".join(f"{f.name} {f.metadata['absent']}" for f in missing))
+            say(tr("{parent} was made by an older visionpath; the settings it did not have are filled in as that "
+                   "version trained: {settings}", parent=path.parent,
+                   settings=", ".join(f"{f.name} {f.metadata['absent']}" for f in missing)))
         if unknown:
-            say(f"{path.parent} was made by a newer visionpath; this one ignores its settings {', '.join(unknown)}")
+            say(tr("{parent} was made by a newer visionpath; this one ignores its settings {unknown}",
+                   parent=path.parent, unknown=', '.join(unknown)))
         return cls(**{k: v for k, v in saved.items() if k not in unknown},
                    **{f.name: f.metadata["absent"] for f in missing})
 
@@ -288,18 +298,20 @@ def _is_a(value, kind: type) -> bool:
 def _words(kind: type, valid: str | None) -> str:
     """"a whole number of at least 1", "positive", "in [0, 1)": how an error message names what is allowed."""
     if kind is bool:
-        return "true or false"
+        return tr("true or false")
     if kind is str:
-        return "text"
+        return tr("text")
     interval = _Interval.parse(valid) if valid else None
-    number = "a whole number" if kind is int else "a number"
+    number = tr("a whole number") if kind is int else tr("a number")
     if interval is None:
         return number
     if interval.high is None:
         if interval.low == 0:
-            return f"{number}, 0 or more" if kind is int else ("positive" if interval.open_low else "zero or positive")
-        return f"{number} of at least {interval.low:g}" if not interval.open_low else f"{number} above {interval.low:g}"
-    return f"in {valid}"
+            return tr("{number}, 0 or more", number=number) if kind is int else (
+                tr("positive") if interval.open_low else tr("zero or positive"))
+        return tr("{number} of at least {low:g}", number=number, low=interval.low) if not interval.open_low else \
+            tr("{number} above {low:g}", number=number, low=interval.low)
+    return tr("in {valid}", valid=valid)
 
 
 @dataclass(frozen=True)

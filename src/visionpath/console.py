@@ -44,7 +44,3 @@ def progress_bar(transient: bool = True, enabled: bool = True) -> Progress:
         disable=not (enabled and interactive()) or silent(),
     )
 
-
-def plural(count: int, word: str) -> str:
-    """"1 epoch", "3 epochs"."""
-    return f"{count} {word}{'s' * (count != 1)}"

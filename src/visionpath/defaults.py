@@ -16,10 +16,11 @@ from typing import Callable
 import torch
 
 from .config import TrainConfig, fallback
-from .console import plural, say
+from .console import say
 from .data import DATASETS
 from .data.folder import Survey, survey
 from .devices import pick_device
+from .i18n import plural, tr
 from .models import create_model, model_entry, prepare_for_device
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
@@ -51,8 +52,10 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
     chosen: dict[str, Choice] = {}  # in the order the run prints them
     if photo:
-        line = _PHOTO_LINE.format("weights from " + str(config.weights) if config.weights else
-                                  "its weights ship with visionpath: no download")
+        weights = (tr("weights from {weights}", weights=config.weights) if config.weights else
+                   tr("its weights ship with visionpath: no download"))
+        line = tr("no --model: a folder of photos trains {model}, pretrained on ImageNet ({weights}), the new head "
+                  "first on frozen features, then fine-tuning", model=PHOTO_MODEL, weights=weights)
         chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
                        if getattr(config, k) is None})
         chosen.update(photo_defaults(config, parallel))  # chosen for this folder: before the model's general recipe
@@ -78,10 +81,6 @@ def announce(chosen: dict[str, Choice]) -> None:
 def is_photo_folder(data: str | Path) -> bool:
     """A folder (not a built-in dataset's name): with no --model it gets the pretrained backbone and photo defaults."""
     return str(data) not in DATASETS and Path(data).is_dir()
-
-
-_PHOTO_LINE = (f"no --model: a folder of photos trains {PHOTO_MODEL}, pretrained on ImageNet ({{}}), the new head "
-               "first on frozen features, then fine-tuning")
 
 
 @dataclass(frozen=True)
@@ -184,13 +183,15 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
     chosen = fine_tuning_choices(config, folder, small)
     if config.epochs is None:
         chosen["epochs"] = Choice(PHOTO_HEAD_EPOCHS, "photos", (
-            f"stage 1: the head on cached features, up to {PHOTO_HEAD_EPOCHS} epochs (a fraction of a second each); "
-            f"it ends when converged, once its validation loss has not fallen for "
-            f"{config.early_stopping or PHOTO_PATIENCE} epochs (change with --epochs)"))
+            tr("stage 1: the head on cached features, up to {PHOTO_HEAD_EPOCHS} epochs (a fraction of a second "
+               "each); it ends when converged, once its validation loss has not fallen for {value} epochs (change "
+               "with --epochs)",
+               PHOTO_HEAD_EPOCHS=PHOTO_HEAD_EPOCHS, value=config.early_stopping or PHOTO_PATIENCE)))
     if config.early_stopping is None:
         chosen["early_stopping"] = Choice(PHOTO_PATIENCE, "photos", (
-            f"early stopping: fine-tuning ends after {PHOTO_PATIENCE} epochs without a better validation accuracy, "
-            "and the best epoch of the run is kept (change with --early-stopping)"))
+            tr("early stopping: fine-tuning ends after {PHOTO_PATIENCE} epochs without a better validation "
+               "accuracy, and the best epoch of the run is kept (change with --early-stopping)",
+               PHOTO_PATIENCE=PHOTO_PATIENCE)))
     if config.image_size is None or config.fine_tune_epochs is None:
         unfreeze = chosen["unfreeze"].value if "unfreeze" in chosen else config.unfreeze
         chosen.update(budget_choices(config, folder, small, unfreeze, device, parallel))
@@ -205,10 +206,10 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
         per_device = min(batch, 32) if cpu else batch
         batch = min(per_device * (1 if cpu else parallel), max(1, int(0.85 * folder.train)))
         chosen["batch_size"] = Choice(batch, "photos", (
-            f"batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory"
-            + (f" on each of the {parallel} GPUs" if parallel > 1 and not cpu else "")
-            + (", and gives fine-tuning more steps where larger batches are no faster (a CPU)" if cpu else "")
-            + " (change with --batch-size)"))
+            tr("batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory", batch=batch, side=side)
+            + (tr(" on each of the {parallel} GPUs", parallel=parallel) if parallel > 1 and not cpu else "")
+            + (tr(", and gives fine-tuning more steps where larger batches are no faster (a CPU)") if cpu else "")
+            + tr(" (change with --batch-size)")))
     return chosen
 
 
@@ -225,11 +226,13 @@ def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dic
     # the head alone) this rate lowers validation accuracy, and the run keeps the head's epoch.
     rate = config.fine_tune_lr or (1e-5 if small else 1e-3)
     decay = 1.0 if small else 0.7
-    why = (f"{folder.per_class:.0f} training photos a class: fine-tuning the top {unfreeze} of the backbone's 8 block "
-           f"groups at lr {rate:g}" + ("" if small else f", each group below at {decay} × the rate of the one above")
-           + (", gently, so that few photos adjust the pretrained features instead of being memorised" if small else
-              ", enough photos to move the features further before they are memorised")
-           + " (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)")
+    why = (tr("{per_class:.0f} training photos a class: fine-tuning the top {unfreeze} of the backbone's 8 block "
+              "groups at lr {rate:g}",
+              per_class=folder.per_class, unfreeze=unfreeze, rate=rate)
+           + ("" if small else tr(", each group below at {decay} × the rate of the one above", decay=decay))
+           + (tr(", gently, so that few photos adjust the pretrained features instead of being memorised") if small else
+              tr(", enough photos to move the features further before they are memorised"))
+           + tr(" (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)"))
     values = {"unfreeze": unfreeze, "fine_tune_lr": rate, "layer_lr_decay": decay}
     return {k: Choice(v, "photos", why) for k, v in values.items() if getattr(config, k) is None}
 
@@ -247,20 +250,27 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     if config.image_size is None:
         enlarged = plan.side > folder.median_side
         chosen["image_size"] = Choice(plan.side, "photos", (
-            f"resolution {plan.side}×{plan.side}: the largest that leaves time for fine-tuning within the "
-            f"{budget:g}-minute budget" + (" (the pictures are smaller: enlarging them further adds no detail)"
-                                           if enlarged and plan.side == 224 else "")
-            + f" (pictures' median shorter side {folder.median_side} px; change with --image-size)"))
+            tr("resolution {side}×{side}: the largest that leaves time for fine-tuning within the {budget:g}-minute "
+               "budget",
+               side=plan.side, budget=budget)
+            + (tr(" (the pictures are smaller: enlarging them further adds no detail)")
+               if enlarged and plan.side == 224 else "")
+            + tr(" (pictures' median shorter side {median_side} px; change with --image-size)",
+                 median_side=folder.median_side)))
     if config.fine_tune_epochs is None:
         chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", (
-            f"stage 2: up to {plan.fine_tune_epochs} epochs of fine-tuning"
-            + (" (a small folder: more would memorise it)" if small and plan.fine_tune_epochs == 3 else "")
-            + " (change with --fine-tune-epochs)"))
-    expected = ", ".join(f"{k} {v:.0f}s" for k, v in plan.seconds.items())
-    minutes = plural(int(budget), "minute") if budget == int(budget) else f"{budget:g} minutes"
+            tr("stage 2: up to {fine_tune_epochs} epochs of fine-tuning", fine_tune_epochs=plan.fine_tune_epochs)
+            + (tr(" (a small folder: more would memorise it)") if small and plan.fine_tune_epochs == 3 else "")
+            + tr(" (change with --fine-tune-epochs)")))
+    parts = {"start": tr("start"), "reading": tr("reading"), "features": tr("features"),
+             "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
+    expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
+    minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
-        f"budget {minutes} (--budget): expected about {plan.total / 60:.1f} minutes ({expected}); measured here: "
-        f"the backbone reads {1 / one.forward:.2g} and fine-tunes {1 / one.fine_tune:.2g} million pixels a "
-        f"second on {device.type}" + (f", {parallel} of them sharing the work" if parallel > 1 else "")
-        + ("; even the smallest plan runs over the budget" if plan.total > 60 * budget else "")))
+        tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); measured here: the "
+           "backbone reads {value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type}",
+           minutes=minutes, value=plan.total / 60, expected=expected, value2=1 / one.forward,
+           value3=1 / one.fine_tune, type=device.type)
+        + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
+        + (tr("; even the smallest plan runs over the budget") if plan.total > 60 * budget else "")))
     return chosen

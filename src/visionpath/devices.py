@@ -6,6 +6,7 @@ import time
 import torch
 
 from .errors import VisionpathError
+from .i18n import plural, tr
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -21,11 +22,13 @@ def pick_device(device: str) -> torch.device:
     chosen = parse_device(device)
     if chosen.type == "cuda" and (not torch.cuda.is_available() or (chosen.index or 0) >= torch.cuda.device_count()):
         found = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        raise VisionpathError(f"--device {device}: this machine has {found or 'no'} CUDA GPU{'s' * (found != 1)} that "
-                              "PyTorch can use; use --device cpu, or auto to take a GPU when there is one.")
+        raise VisionpathError(tr("--device {device}: this machine has {gpus} that PyTorch can use; use --device "
+                                 "cpu, or auto to take a GPU when there is one.",
+                                 device=device, gpus=plural(found, "CUDA GPU") if found else tr("no CUDA GPU")))
     if chosen.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise VisionpathError(f"--device {device}: Apple's MPS is not available on this machine; use --device cpu "
-                              "or auto.")
+        raise VisionpathError(tr("--device {device}: Apple's MPS is not available on this machine; use --device cpu "
+                                 "or auto.",
+                                 device=device))
     return chosen
 
 
@@ -35,9 +38,9 @@ def parse_device(device: str) -> torch.device:
     try:
         chosen = torch.device(device)
     except (RuntimeError, TypeError):
-        raise VisionpathError(f"unknown device '{device}'; use auto, cpu, cuda or mps.") from None
+        raise VisionpathError(tr("unknown device '{device}'; use auto, cpu, cuda or mps.", device=device)) from None
     if chosen.type not in ("cpu", "cuda", "mps"):
-        raise VisionpathError(f"--device {device} is not supported; use auto, cpu, cuda or mps.")
+        raise VisionpathError(tr("--device {device} is not supported; use auto, cpu, cuda or mps.", device=device))
     return chosen
 
 
@@ -46,13 +49,14 @@ def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
     device. On a GPU: bf16 where supported and faster, else fp16 (trained with a gradient scaler) where faster,
     else fp32. On a CPU: bf16 only with native support (AVX512-BF16, AMX); elsewhere it is emulated and slow."""
     if precision in ("fp32", "bf16", "fp16"):
-        return precision, "as asked"
+        return precision, tr("as asked")
     if precision != "auto":
-        raise VisionpathError(f"unknown precision '{precision}'; use {', '.join(PRECISIONS)}.")
+        raise VisionpathError(tr("unknown precision '{precision}'; use {PRECISIONS}.",
+                                 precision=precision, PRECISIONS=', '.join(PRECISIONS)))
     if device.type == "cuda":
         return gpu_precision(device)
     if device.type != "cpu":
-        return "fp32", f"mixed precision is not used on {device.type}"
+        return "fp32", tr("mixed precision is not used on {device}", device=device.type)
     a, b = operands(device)
     fp32 = min(product_seconds(a, b, None) for _ in range(3))
     once = product_seconds(a, b, torch.bfloat16, 1)
@@ -70,8 +74,8 @@ def gpu_precision(device: torch.device) -> tuple[str, str]:
             continue
         mixed = min(product_seconds(a, b, dtype) for _ in range(3))
         if mixed < 0.8 * fp32:
-            return name, f"measured {fp32 / mixed:.1f}× faster than fp32 on this GPU"
-    return "fp32", "mixed precision measured no faster than fp32 on this GPU"
+            return name, tr("measured {speedup:.1f}× faster than fp32 on this GPU", speedup=fp32 / mixed)
+    return "fp32", tr("mixed precision measured no faster than fp32 on this GPU")
 
 
 def operands(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,11 +103,12 @@ def product_seconds(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None,
 def bf16_verdict(fp32_seconds: float, bf16_seconds: float) -> tuple[str, str]:
     """(precision, why) from the time of one matrix product in fp32 and under bf16 autocast."""
     if bf16_seconds > 3 * fp32_seconds:
-        return "fp32", (f"bf16 measured {bf16_seconds / fp32_seconds:.0f}× slower than fp32 on this CPU "
-                        "(no native bf16)")
+        return "fp32", tr("bf16 measured {slowdown:.0f}× slower than fp32 on this CPU (no native bf16)",
+                          slowdown=bf16_seconds / fp32_seconds)
     if bf16_seconds < 0.8 * fp32_seconds:
-        return "bf16", f"measured {fp32_seconds / bf16_seconds:.1f}× faster than fp32 on this CPU"
-    return "fp32", f"bf16 measured no faster than fp32 on this CPU ({fp32_seconds / bf16_seconds:.1f}×)"
+        return "bf16", tr("measured {speedup:.1f}× faster than fp32 on this CPU", speedup=fp32_seconds / bf16_seconds)
+    return "fp32", tr("bf16 measured no faster than fp32 on this CPU ({speedup:.1f}×)",
+                      speedup=fp32_seconds / bf16_seconds)
 
 
 def keep_freed_memory() -> None:

@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from .devices import pick_device
 from .errors import VisionpathError
+from .i18n import tr
 
 # Every collective gives up after this long instead of hanging: long enough for the slowest thing one process does
 # while the others wait (decoding a large folder into the picture cache before the others map it).
@@ -67,9 +68,10 @@ class Processes:
     def describe(self, batch_size: int) -> str:
         """The header line of a run: how many processes, which backend, each one's share of a batch."""
         shares = sorted(set(self.sizes(batch_size)))
-        return (f"{self.world} processes ({self.backend}, {self.local_world} on this machine) train together: each "
-                f"takes {'–'.join(map(str, shares))} of the {batch_size} pictures of every batch (--batch-size is the "
-                "whole batch) and DistributedDataParallel averages their gradients")
+        return tr("{world} processes ({backend}, {local_world} on this machine) train together: each takes {shares} "
+                  "of the {batch_size} pictures of every batch (--batch-size is the whole batch) and "
+                  "DistributedDataParallel averages their gradients", world=self.world, backend=self.backend,
+                  local_world=self.local_world, shares="–".join(map(str, shares)), batch_size=batch_size)
 
 
 ONE = Processes()
@@ -90,12 +92,14 @@ def join(device: str) -> tuple[Processes, torch.device]:
     chosen = pick_device(device)
     if chosen.type == "cuda":
         if local_rank >= torch.cuda.device_count():
-            raise VisionpathError(f"{local_world} processes on this machine but {torch.cuda.device_count()} GPUs; "
-                                  "start at most one process per GPU (--devices, or torchrun's --nproc-per-node).")
+            raise VisionpathError(tr("{local_world} processes on this machine but {device_count} GPUs; start at "
+                                     "most one process per GPU (--devices, or torchrun's --nproc-per-node).",
+                                     local_world=local_world, device_count=torch.cuda.device_count()))
         chosen = torch.device("cuda", local_rank)
         torch.cuda.set_device(chosen)
     elif chosen.type != "cpu":
-        raise VisionpathError(f"several processes train on CUDA GPUs or CPUs, not on {chosen.type}; use --device cpu.")
+        raise VisionpathError(tr("several processes train on CUDA GPUs or CPUs, not on {type}; use --device cpu.",
+                                 type=chosen.type))
     backend = "nccl" if chosen.type == "cuda" else "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend, store=this_start_store(world), rank=rank, world_size=world, timeout=TIMEOUT)
@@ -202,7 +206,8 @@ def launch(argv: list[str], devices: str | int, env: dict[str, str]) -> Launched
         rank, first = failed.get_first_failure()
         if first.exitcode < 0:
             name = signal.Signals(-first.exitcode).name
-            return Launched(1, f"process {rank} of {count} was killed by {name}")
+            return Launched(1, tr("process {rank} of {count} was killed by {signal}", rank=rank, count=count,
+                                  signal=name))
         return Launched(first.exitcode, None)
     except SignalException:  # Ctrl-C reached the launcher too: the processes have stopped, each saying so
         return Launched(130, None)
@@ -227,7 +232,9 @@ def parse_devices(devices: str) -> tuple[int, str | None]:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) > 1 and all(p.isdigit() for p in parts) and len(set(parts)) == len(parts):
         return len(parts), ",".join(parts)
-    raise VisionpathError(f"--devices {devices}: give a number of processes (e.g. 4) or the GPUs to use (e.g. 0,2).")
+    raise VisionpathError(tr("--devices {devices}: give a number of processes (e.g. 4) or the GPUs to use (e.g. "
+                             "0,2).",
+                             devices=devices))
 
 
 def everywhere(processes: Processes, work: Callable[[], T]) -> T:

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from .data import ImageSet
 from .files import atomic_write
+from .i18n import tr
 from .models import logits_in_batches
 from .report import plot_confusion
 
@@ -56,9 +57,11 @@ class Evaluation:
 
     def table(self) -> str:
         width = max(12, *(len(c) for c in self.classes))
-        lines = [f"{self.split}: loss {self.loss:.4f} · accuracy {self.accuracy:.2%} · balanced accuracy "
-                 f"{self.balanced_accuracy:.2%} · macro-F1 {self.macro_f1:.4f} ({int(self.confusion.sum()):,} images)",
-                 f"{'class':<{width}}  precision  recall     f1  support"]
+        lines = [tr("{split}: loss {loss:.4f} · accuracy {accuracy:.2%} · balanced accuracy {balanced_accuracy:.2%} "
+                    "· macro-F1 {macro_f1:.4f} ({sum:,} images)",
+                    split=self.split, loss=self.loss, accuracy=self.accuracy,
+                    balanced_accuracy=self.balanced_accuracy, macro_f1=self.macro_f1, sum=int(self.confusion.sum())),
+                 tr("  precision  recall     f1  support")]
         for r in self.per_class:
             lines.append(f"{r['class']:<{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:.4f}  "
                          f"{r['support']:7d}")
@@ -74,7 +77,7 @@ class Evaluation:
             writer.writerow([name] + row)
         atomic_write(run_dir / f"confusion_matrix{suffix}.csv", text.getvalue())
         plot_confusion(self.confusion, self.classes, run_dir / f"confusion_matrix{suffix}.png",
-                       title=f"{self.split}: accuracy {self.accuracy:.2%}")
+                       scored=(self.split, self.accuracy))
         atomic_write(run_dir / f"{self.split}_metrics.json", json.dumps(
             {"split": self.split, "loss": self.loss, "accuracy": self.accuracy,
              "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,

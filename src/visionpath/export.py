@@ -24,6 +24,7 @@ from .checks import check_output
 from .console import say
 from .errors import VisionpathError
 from .files import atomic_write
+from .i18n import tr
 from .run_folder import checkpoint_path, load_model
 from .version import __version__
 
@@ -50,7 +51,8 @@ def export(run: str | Path, format: str = "onnx", output: str | Path | None = No
     """Write a run's best weights as one file (format onnx or torchscript); returns its path. output: where
     (default: model.onnx or model.pt beside the checkpoint, in the run folder)."""
     if format not in FORMATS:
-        raise VisionpathError(f"unknown --format '{format}'; choose from {', '.join(FORMATS)}.")
+        raise VisionpathError(tr("unknown --format '{format}'; choose from {FORMATS}.",
+                                 format=format, FORMATS=', '.join(FORMATS)))
     checkpoint = checkpoint_path(run)
     path = Path(output) if output else checkpoint.parent / f"model{FORMATS[format]}"
     check_output("--output", path)  # before the work, not after it
@@ -59,7 +61,8 @@ def export(run: str | Path, format: str = "onnx", output: str | Path | None = No
     channels, height, width = meta["input_shape"]
     example = torch.randint(0, 256, (3, channels, height, width), dtype=torch.uint8,
                             generator=torch.Generator().manual_seed(0))
-    say(f"exporting {meta['model']} to {format} (a few seconds; up to half a minute for a large backbone)")
+    say(tr("exporting {model} to {format} (a few seconds; up to half a minute for a large backbone)",
+           model=meta['model'], format=format))
     t0 = time.perf_counter()
     data = to_onnx(packaged, example, metadata(meta)) if format == "onnx" else \
         to_torchscript(packaged, example, metadata(meta))
@@ -68,14 +71,17 @@ def export(run: str | Path, format: str = "onnx", output: str | Path | None = No
         expected = packaged(example).numpy()
     answer = (onnx_runner(data) if format == "onnx" else torchscript_runner(data))(example.numpy())
     if not np.abs(answer - expected).max() <= TOLERANCE:
-        raise VisionpathError(f"the exported {format} file answers up to {np.abs(answer - expected).max():.2g} "
-                              f"away from the run's own model (more than {TOLERANCE:g}); it was not written.")
+        raise VisionpathError(tr("the exported {format} file answers up to {max:.2g} away from the run's own model "
+                                 "(more than {TOLERANCE:g}); it was not written.",
+                                 format=format, max=np.abs(answer - expected).max(), TOLERANCE=TOLERANCE))
     atomic_write(path, data)
     classes = meta["classes"]
     named = ", ".join(classes[:5]) + (f", … {len(classes)} classes in all" if len(classes) > 5 else "")
-    say(f"exported {meta['model']} ({named}) to {path} ({len(data) / 1e6:.1f} MB, "
-        f"{time.perf_counter() - t0:.1f}s): uint8 pictures N×{channels}×{height}×{width} in, probabilities out; "
-        f"checked against the run's own model within {TOLERANCE:g}")
+    say(tr("exported {model} ({named}) to {path} ({value:.1f} MB, {value2:.1f}s): uint8 pictures "
+           "N×{channels}×{height}×{width} in, probabilities out; checked against the run's own model within "
+           "{TOLERANCE:g}",
+           model=meta['model'], named=named, path=path, value=len(data) / 1e6, value2=time.perf_counter() - t0,
+           channels=channels, height=height, width=width, TOLERANCE=TOLERANCE))
     return path
 
 
@@ -119,8 +125,9 @@ def needed(module: str):
     try:
         return __import__(module)
     except ImportError:
-        raise VisionpathError(f"exporting to ONNX and running ONNX files needs {module}, which is not installed: "
-                              f"{EXTRA}") from None
+        raise VisionpathError(tr("exporting to ONNX and running ONNX files needs {module}, which is not installed: "
+                                 "{EXTRA}",
+                                 module=module, EXTRA=EXTRA)) from None
 
 
 def onnx_runner(data: bytes | str | Path) -> Callable[[np.ndarray], np.ndarray]:
@@ -148,9 +155,11 @@ def load_exported(path: str | Path) -> tuple[Callable[[np.ndarray], np.ndarray],
         proto = onnx.load(str(path), load_external_data=False)
         facts = {p.key: json.loads(p.value) for p in proto.metadata_props}
     except Exception as e:  # not ONNX, or damaged: one sentence
-        raise VisionpathError(f"{path} cannot be read as an ONNX file ({type(e).__name__}: {e}).") from None
+        raise VisionpathError(tr("{path} cannot be read as an ONNX file ({name}: {e}).",
+                                 path=path, name=type(e).__name__, e=e)) from None
     props = {key: value for key, value in facts.items() if value is not None}  # facts the run did not have
     if "classes" not in props or "input_shape" not in props:
-        raise VisionpathError(f"{path} is an ONNX file, but not one visionpath exported (it names no classes and "
-                              "input size); export a run with `visionpath export RUN`.")
+        raise VisionpathError(tr("{path} is an ONNX file, but not one visionpath exported (it names no classes and "
+                                 "input size); export a run with `visionpath export RUN`.",
+                                 path=path))
     return onnx_runner(path), props

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 
 from .errors import VisionpathError
+from .i18n import tr
 
 
 @contextmanager
@@ -67,9 +68,11 @@ def remove_leftovers(folder: Path) -> int:
 def write_error(path: Path, error: OSError) -> VisionpathError:
     """The sentence for a file that could not be written: a full disk, a missing or read-only folder."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return VisionpathError(f"the disk holding {path.parent} is full: {path.name} was not written (any earlier "
-                               "version of it is kept whole). Free some space and run the command again.")
-    return VisionpathError(f"cannot write {path} ({error.strerror}); check that the folder exists and is writable.")
+        return VisionpathError(tr("the disk holding {parent} is full: {name} was not written (any earlier version "
+                                  "of it is kept whole). Free some space and run the command again.",
+                                  parent=path.parent, name=path.name))
+    return VisionpathError(tr("cannot write {path} ({strerror}); check that the folder exists and is writable.",
+                              path=path, strerror=error.strerror))
 
 
 def save_figure(fig, path, dpi: int) -> None:

@@ -31,6 +31,7 @@ from .data import load_dataset, load_image
 from .defaults import resolve
 from .errors import VisionpathError
 from .files import save_figure
+from .i18n import drawn_in_language, tr
 from .models import scale_pixels
 from .run_folder import load_model
 
@@ -58,8 +59,8 @@ def last_spatial_maps(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Te
         for hook in hooks:
             hook.remove()
     if not found:
-        raise VisionpathError("explain needs a convolutional model (its feature maps say where it looked); this "
-                              "one has none: a dense network sees the picture as one row of numbers.")
+        raise VisionpathError(tr("explain needs a convolutional model (its feature maps say where it looked); this "
+                                 "one has none: a dense network sees the picture as one row of numbers."))
     return scores, found[-1]
 
 
@@ -106,6 +107,16 @@ def explain(run: str | Path, images: list[str | Path] | str | Path, output: str 
     probabilities, heatmaps = grad_cam(model, scale_pixels(pictures, meta["mean"], meta["std"]))
     found = [Explanation(str(path), meta["classes"][int(p.argmax())], float(p.max()), heat)
              for path, p, heat in zip(images, probabilities, heatmaps)]
+    draw_explanations(pictures, found, output)
+    say(tr("wrote {output}: where the model looked for its class in {n_found} picture(s) (Grad-CAM: red is the "
+           "strongest evidence)",
+           output=output, n_found=len(found)))
+    return found
+
+
+@drawn_in_language
+def draw_explanations(pictures: torch.Tensor, found: list[Explanation], output: str | Path) -> None:
+    channels = pictures.shape[1]
     fig = Figure(figsize=(6, 3 * len(found)), layout="constrained")
     for row, (picture, item) in enumerate(zip(pictures, found)):
         shown = picture.permute(1, 2, 0).squeeze(-1).numpy()
@@ -114,20 +125,18 @@ def explain(run: str | Path, images: list[str | Path] | str | Path, output: str 
         left.set_title(Path(item.path).name, fontsize=9)
         right.imshow(shown, cmap="gray" if channels == 1 else None)
         right.imshow(item.heatmap.numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
-        right.set_title(f"looked here for {item.label} ({item.probability:.1%})", fontsize=9)
+        right.set_title(tr("looked here for {label} ({probability:.1%})",
+                           label=item.label, probability=item.probability), fontsize=9)
         for axes in (left, right):
             axes.axis("off")
     save_figure(fig, output, dpi=110)
-    say(f"wrote {output}: where the model looked for its class in {len(found)} picture(s) (Grad-CAM: red is the "
-        "strongest evidence)")
-    return found
 
 
 def first_convolution(model: torch.nn.Module) -> torch.nn.Conv2d:
     conv = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
     if conv is None:
-        raise VisionpathError("filters needs a convolutional model; a dense network has no filters to show (its "
-                              "first layer's weights are one row per unit: see the lessons' Part 1).")
+        raise VisionpathError(tr("filters needs a convolutional model; a dense network has no filters to show (its "
+                                 "first layer's weights are one row per unit: see the lessons' Part 1)."))
     return conv
 
 
@@ -160,9 +169,12 @@ def filters(run: str | Path, image: str | Path | None = None, output: str | Path
         hook.remove()
         seen = captured[0][0]
     draw_filters(weights, seen, maps, output, meta["model"])
+    say(tr("wrote {output}: the first convolution's {count} filters", output=output, count=len(weights))
+        + (tr(" and the feature maps of the picture") if seen is not None else ""))
     return weights, seen
 
 
+@drawn_in_language
 def draw_filters(weights: torch.Tensor, seen: torch.Tensor | None, maps: int, output: str | Path, name: str) -> None:
     count = len(weights)
     columns = min(16, count)
@@ -173,23 +185,23 @@ def draw_filters(weights: torch.Tensor, seen: torch.Tensor | None, maps: int, ou
                             None, squeeze=False)[:, 0]
     colour = weights.shape[1] == 3
     shown = tile(weights.permute(0, 2, 3, 1) if colour else weights.mean(1))
-    panels[0].suptitle(f"{name}: the {count} filters of the first convolution ({weights.shape[-2]}×"
-                       f"{weights.shape[-1]}{', in colour' if colour else ''})", fontsize=9)
+    panels[0].suptitle(tr("{name}: the {count} filters of the first convolution ({shape}×{shape2}{value})",
+                          name=name, count=count, shape=weights.shape[-2], shape2=weights.shape[-1],
+                          value=tr(', in colour') if colour else ''), fontsize=9)
     for i, axes in enumerate(panels[0].subplots(rows, columns, squeeze=False).flat):
         axes.axis("off")
         if i < count:
             axes.imshow(shown[i].numpy(), cmap=None if colour else "gray", interpolation="nearest")
     if seen is not None:
         chosen = tile(seen[:maps])
-        panels[1].suptitle(f"what the first {len(chosen)} filters make of the picture (bright: a strong response)",
+        panels[1].suptitle(tr("what the first {n_chosen} filters make of the picture (bright: a strong response)",
+                              n_chosen=len(chosen)),
                            fontsize=9)
         for i, axes in enumerate(panels[1].subplots(map_rows, columns, squeeze=False).flat):
             axes.axis("off")
             if i < len(chosen):
                 axes.imshow(chosen[i].numpy(), cmap="viridis")
     save_figure(fig, output, dpi=110)
-    say(f"wrote {output}: the first convolution's {count} filters" + (" and the feature maps of the picture"
-                                                                       if seen is not None else ""))
 
 
 def show(data: str | Path, output: str | Path | None = None, count: int = 16, model: str | None = None,
@@ -212,20 +224,24 @@ def show(data: str | Path, output: str | Path | None = None, count: int = 16, mo
     mean, std = [0.0] * pictures.shape[1], [1.0] * pictures.shape[1]  # scale to 0-1 only, to draw them back
     augmented = (augment_batch(pictures, augmentation, mean, std, generator).clamp(0, 1) * 255).round().byte()
     names = [dataset.classes[i] for i in labels.tolist()]
-    draw_batch(pictures, augmented if augmentation.active else None, names,
-               f"the same through the run's augmentation: {augmentation.describe()}", output)
+    draw_batch(pictures, augmented if augmentation.active else None, names, augmentation.describe(), output)
+    say(tr("wrote {output}: {n_pictures} training pictures with their labels", output=output, n_pictures=len(pictures))
+        + (tr(", and the same through augmentation") if augmentation.active else ""))
     if not augmentation.active:
-        say(f"{config.model or 'this model'} trains on {data} without augmentation, so the pictures are shown as they "
-            "are (--augment standard or strong shows what augmentation would do)")
+        say(tr("{value} trains on {data} without augmentation, so the pictures are shown as they are (--augment "
+               "standard or strong shows what augmentation would do)",
+               value=config.model or tr('this model'), data=data))
     return pictures, augmented
 
 
-def draw_batch(pictures: torch.Tensor, augmented: torch.Tensor | None, names: list[str], caption: str,
+@drawn_in_language
+def draw_batch(pictures: torch.Tensor, augmented: torch.Tensor | None, names: list[str], augmentation: str,
                output: str | Path) -> None:
     columns = min(8, len(pictures))
     rows = math.ceil(len(pictures) / columns)
-    shown = [(pictures, "training pictures with their labels, as decoded")] + \
-        ([(augmented, caption)] if augmented is not None else [])
+    shown = [(pictures, tr("training pictures with their labels, as decoded"))] + \
+        ([(augmented, tr("the same through the run's augmentation: {describe}", describe=augmentation))]
+         if augmented is not None else [])
     fig = Figure(figsize=(columns * 1.3, rows * len(shown) * 1.45 + 0.6), layout="constrained")
     for panel, (batch, title) in zip(fig.subfigures(len(shown), 1, squeeze=False)[:, 0], shown):
         panel.suptitle(title, fontsize=9)
@@ -236,5 +252,3 @@ def draw_batch(pictures: torch.Tensor, augmented: torch.Tensor | None, names: li
                             vmin=0, vmax=255)
                 axes.set_title(names[i], fontsize=8)
     save_figure(fig, output, dpi=110)
-    say(f"wrote {output}: {len(pictures)} training pictures with their labels"
-        + (", and the same through augmentation" if augmented is not None else ""))

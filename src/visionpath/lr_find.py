@@ -28,6 +28,7 @@ from .devices import pick_device
 from .distributed import ONE
 from .errors import VisionpathError
 from .files import save_figure
+from .i18n import drawn_in_language, tr
 from .optim import make_optimizer, penalised_loss, set_learning_rate
 from .train import batch_of, build_model, freeze_for_stage, prepare_data
 
@@ -89,33 +90,37 @@ def lr_find(data: str | Path, model: str | None = None, steps: int = 200, start:
             rates.append(rate)
             losses.append(smoothed)
             lowest = min(lowest, smoothed)
-            bar.update(task, completed=step + 1, status=f"lr {rate:.1e} loss {smoothed:.3f}")
+            bar.update(task, completed=step + 1, status=tr("lr {rate:.1e} loss {smoothed:.3f}",
+                                                           rate=rate, smoothed=smoothed))
             if step > 10 and smoothed > EXPLODED * lowest:
                 break
     if len(rates) < 10:
-        raise VisionpathError(f"the loss exploded within {len(rates)} steps; start lower (--start {start / 100:g}).")
+        raise VisionpathError(tr("the loss exploded within {n_rates} steps; start lower (--start {value:g}).",
+                                 n_rates=len(rates), value=start / 100))
     best = min(range(len(losses)), key=losses.__getitem__)
     finding = LRFinding(rates, losses, rates[best] / 10, output)
-    plot_lr_find(finding, f"{config.model} on {data}, batch {config.batch_size}, {config.optimizer}")
-    say(f"suggested --lr {finding.suggestion:.1e}: the loss was lowest at {rates[best]:.1e} (it climbs beyond), and "
-        f"a tenth of that learns fast while staying clear of the edge; {config.model}'s own default is "
-        f"{config.lr:g}. The plot: {output}")
+    plot_lr_find(finding, tr("{model} on {data}, batch {batch_size}, {optimizer}",
+                             model=config.model, data=data, batch_size=config.batch_size, optimizer=config.optimizer))
+    say(tr("suggested --lr {suggestion:.1e}: the loss was lowest at {rates:.1e} (it climbs beyond), and a tenth of "
+           "that learns fast while staying clear of the edge; {model}'s own default is {lr:g}. The plot: {output}",
+           suggestion=finding.suggestion, rates=rates[best], model=config.model, lr=config.lr, output=output))
     return finding
 
 
+@drawn_in_language
 def plot_lr_find(finding: LRFinding, title: str) -> None:
     fig = Figure(figsize=(6.5, 4), layout="constrained")
     axes = fig.add_subplot()
     axes.plot(finding.rates, finding.losses, color="#2f6fdb")
     axes.set_xscale("log")
     axes.axvline(finding.suggestion, color="#b45309", linestyle="--",
-                 label=f"suggested --lr {finding.suggestion:.1e}")
-    axes.axvline(finding.suggestion * 10, color="#999999", linestyle=":", label="lowest loss")
+                 label=tr("suggested --lr {suggestion:.1e}", suggestion=finding.suggestion))
+    axes.axvline(finding.suggestion * 10, color="#999999", linestyle=":", label=tr("lowest loss"))
     top = finding.losses[0] * 1.2
     axes.set_ylim(min(finding.losses) * 0.9, max(top, min(finding.losses) * 1.5))
-    axes.set_xlabel("learning rate (log scale)")
-    axes.set_ylabel("training loss (smoothed)")
-    axes.set_title(f"learning-rate range test: {title}", fontsize=9)
+    axes.set_xlabel(tr("learning rate (log scale)"))
+    axes.set_ylabel(tr("training loss (smoothed)"))
+    axes.set_title(tr("learning-rate range test: {title}", title=title), fontsize=9)
     axes.legend(fontsize=8)
     axes.grid(alpha=0.3)
     save_figure(fig, finding.path, dpi=110)

@@ -25,6 +25,7 @@ from .devices import pick_device
 from .errors import VisionpathError
 from .export import load_exported
 from .files import atomic_write
+from .i18n import tr
 from .models import border_brightness, logits_in_batches
 from .run_folder import load_model
 
@@ -54,10 +55,10 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
         elif any(c in str(item) for c in "*?["):
             found += sorted(Path(p) for p in glob.glob(str(item), recursive=True) if is_image_file(Path(p)))
         else:
-            raise VisionpathError(f"{item} does not exist; give image files, folders or glob patterns.")
+            raise VisionpathError(tr("{item} does not exist; give image files, folders or glob patterns.", item=item))
     if not found:
-        raise VisionpathError(f"no images found in {', '.join(map(str, inputs))} (accepted: "
-                              ".jpg .jpeg .png .bmp .webp .gif .tif .tiff).")
+        raise VisionpathError(tr("no images found in {map} (accepted: .jpg .jpeg .png .bmp .webp .gif .tif .tiff).",
+                                 map=', '.join(map(str, inputs))))
     return found
 
 
@@ -94,8 +95,8 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     paths = collect_images(images)
     if tta and not meta.get("mirror_safe", DATASETS[meta["dataset"]].mirror_safe if meta.get("dataset") in DATASETS
                             else True):
-        say("--tta: no mirrored copies for this model: its training pictures were never mirrored (a mirrored digit "
-            "is not the same digit), so the pictures are classified as they are")
+        say(tr("--tta: no mirrored copies for this model: its training pictures were never mirrored (a mirrored "
+               "digit is not the same digit), so the pictures are classified as they are"))
         tta = False
 
     results: list[Prediction] = []
@@ -126,27 +127,38 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
                     results.append(Prediction(str(path), top[0][0], top[0][1], top, top[0][1] < min_confidence))
             bar.advance(task, len(batch))
 
-    for r in results[:SHOWN]:
-        say(f"{r.path}: " + " · ".join(f"{name} {p:.1%}" for name, p in r.top) + (" (uncertain)" if r.uncertain
-                                                                                   else ""))
-    if len(results) > SHOWN:
-        say(f"... and {len(results) - SHOWN:,} more" + ("" if csv else " (write them all with --csv FILE)"))
+    say_results(results, csv)
     if inverted:
         light = meta["border_brightness"] < 128
-        say(f"warning: {len(inverted)} picture(s) have a {'light' if light else 'dark'} background, but the model "
-            f"was trained on pictures with a {'dark' if light else 'light'} one (e.g. {inverted[0]}); its answers "
-            "for them are unreliable. Invert them first (PIL.ImageOps.invert) to match the training data.")
+        say(tr("warning: {n_inverted} picture(s) have a {value} background, but the model was trained on pictures "
+               "with a {value2} one (e.g. {inverted}); its answers for them are unreliable. Invert them first "
+               "(PIL.ImageOps.invert) to match the training data.",
+               n_inverted=len(inverted), value=tr("light") if light else tr("dark"),
+               value2=tr("dark") if light else tr("light"),
+               inverted=inverted[0]))
     if min_confidence:
         n = sum(r.uncertain for r in results)
-        say(f"{n:,} of {len(results):,} predictions are below --min-confidence {min_confidence:g} and marked "
-            "uncertain: worth a person's look")
+        say(tr("{n:,} of {n_results:,} predictions are below --min-confidence {min_confidence:g} and marked "
+               "uncertain: worth a person's look",
+               n=n, n_results=len(results), min_confidence=min_confidence))
     if unreadable:
-        say(f"skipped {len(unreadable)} unreadable file(s):\n  " + "\n  ".join(unreadable))
+        say(tr("skipped {n_unreadable} unreadable file(s):", n_unreadable=len(unreadable)) + "\n  "
+            + "\n  ".join(unreadable))
     if csv:
         write_csv(csv, results, top_k)
     if not results:
-        raise VisionpathError("none of the given files could be read as an image.")
+        raise VisionpathError(tr("none of the given files could be read as an image."))
     return results
+
+
+def say_results(results: list[Prediction], csv: str | Path | None) -> None:
+    """The first SHOWN predictions, a line each, and how many more there are."""
+    for r in results[:SHOWN]:
+        say(f"{r.path}: " + " · ".join(f"{name} {p:.1%}" for name, p in r.top)
+            + (tr(" (uncertain)") if r.uncertain else ""))
+    if len(results) > SHOWN:
+        say(tr("... and {value:,} more", value=len(results) - SHOWN)
+            + ("" if csv else tr(" (write them all with --csv FILE)")))
 
 
 def write_csv(path: str | Path, results: list[Prediction], top_k: int) -> None:
@@ -159,4 +171,4 @@ def write_csv(path: str | Path, results: list[Prediction], top_k: int) -> None:
         writer.writerow([r.path, r.label, f"{r.probability:.6f}", int(r.uncertain)] + [n for n, _ in r.top]
                         + [f"{p:.6f}" for _, p in r.top])
     atomic_write(path, text.getvalue())
-    say(f"wrote {len(results):,} predictions to {path}")
+    say(tr("wrote {n_results:,} predictions to {path}", n_results=len(results), path=path))

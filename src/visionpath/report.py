@@ -22,6 +22,7 @@ from .checks import check_output
 from .config import TrainConfig
 from .errors import VisionpathError
 from .files import atomic_write, save_figure
+from .i18n import drawn_in_language, plural, tr
 from .run_folder import read_history
 
 
@@ -48,8 +49,9 @@ def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosi
     last = history[-1]
     gap = last["train_accuracy"] - last["val_accuracy"]
     if n < 3:
-        return Diagnosis("too short to tell", None, gap, f"diagnosis: {n} epoch{'s' * (n > 1)} are too few to tell "
-                         "overfitting from underfitting; train for at least 3.")
+        return Diagnosis("too short to tell", None, gap, tr("diagnosis: {epochs} are too few to tell overfitting "
+                                                            "from underfitting; train for at least 3.",
+                                                            epochs=plural(n, "epoch")))
     low = min(range(n), key=lambda i: history[i]["val_loss"])  # index of the lowest validation loss
     at_low = history[low]
     best_acc = max(range(n), key=lambda i: history[i]["val_accuracy"])
@@ -61,49 +63,62 @@ def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosi
         remedies = []
         augment = config.augment or "none"
         if augment != "strong":
-            remedies.append(f"--augment {'standard' if augment == 'none' else 'strong'} (new variations of the "
-                            "training pictures every epoch)")
+            remedies.append(tr("--augment {value} (new variations of the training pictures every epoch)",
+                               value='standard' if augment == 'none' else 'strong'))
         if not config.dropout:
-            remedies.append("--dropout 0.3 (switch off random units while training)")
+            remedies.append(tr("--dropout 0.3 (switch off random units while training)"))
         if not config.weight_decay:
-            remedies.append("--weight-decay 5e-4 (keep weights small)")
+            remedies.append(tr("--weight-decay 5e-4 (keep weights small)"))
         if not config.early_stopping:
-            remedies.append(f"--early-stopping 3 (stop when validation stops improving; the best epoch is kept), "
-                            f"or {shorter(history, best_acc, config)}")
-        what = (f"validation loss was lowest at epoch {at_low['epoch']} ({at_low['val_loss']:.3f}) and rose to "
-                f"{last['val_loss']:.3f} while training loss kept falling" if loss_rose else
-                f"validation accuracy stopped improving after epoch {history[best_acc]['epoch']} while training "
-                "accuracy kept rising")
+            remedies.append(tr("--early-stopping 3 (stop when validation stops improving; the best epoch is kept), "
+                               "or {shorter}",
+                               shorter=shorter(history, best_acc, config)))
+        what = (tr("validation loss was lowest at epoch {epoch} ({val_loss:.3f}) and rose to {val_loss2:.3f} while "
+                   "training loss kept falling",
+                   epoch=at_low['epoch'], val_loss=at_low['val_loss'], val_loss2=last['val_loss']) if loss_rose else
+                tr("validation accuracy stopped improving after epoch {epoch} while training accuracy kept rising",
+                   epoch=history[best_acc]['epoch']))
         return Diagnosis("overfitting", began, gap, (
-            f"diagnosis: overfitting from epoch {began}: {what}. At the end training accuracy is "
-            f"{last['train_accuracy']:.1%} against {last['val_accuracy']:.1%} on validation, a gap of "
-            f"{gap * 100:.1f} points: the network memorises the training pictures instead of learning what "
-            f"generalises. Try: {'; '.join(remedies[:3]) or 'more training data'}."))
+            tr("diagnosis: overfitting from epoch {began}: {what}. At the end training accuracy is "
+               "{train_accuracy:.1%} against {val_accuracy:.1%} on validation, a gap of {value:.1f} points: the "
+               "network memorises the training pictures instead of learning what generalises. Try: {value2}.",
+               began=began, what=what, train_accuracy=last['train_accuracy'], val_accuracy=last['val_accuracy'],
+               value=gap * 100, value2='; '.join(remedies[:3]) or tr("more training data"))))
     regularised = (config.augment or "none") != "none" or config.dropout or config.weight_decay
     more, stages = longer(history, config), stage_notes(history, config)
     if last["train_accuracy"] < 0.9 and gap < 0.03 and regularised and more:
         return Diagnosis("healthy", None, gap, (
-            f"diagnosis: healthy fit, still improving: training accuracy ({last['train_accuracy']:.1%}, measured "
-            f"on augmented pictures with dropout on) is not above validation's ({last['val_accuracy']:.1%}), so "
-            f"the regularisation keeps overfitting away, and validation accuracy was still rising at the end: "
-            f"{more} should help.{stages}"))
+            tr("diagnosis: healthy fit, still improving: training accuracy ({train_accuracy:.1%}, measured on "
+               "augmented pictures with dropout on) is not above validation's ({val_accuracy:.1%}), so the "
+               "regularisation keeps overfitting away, and validation accuracy was still rising at the end: {more} "
+               "should help.{stages}",
+               train_accuracy=last['train_accuracy'], val_accuracy=last['val_accuracy'], more=more, stages=stages)))
     if last["train_accuracy"] < 0.9 and gap < 0.03:
         gain = fine_tuning_gain(history)
         if gain is None:
-            remedies = [more, "a bigger model (--width, --depth, or --model resnet9)",
+            remedies = [more, tr("a bigger model (--width, --depth, or --model resnet9)"),
                         less_regularisation(config) or "a higher --lr"]
         else:  # fine-tuning that helped may go further; one that hurt is named in the stage notes
-            remedies = [more] + (["fine-tuning more of the backbone (--unfreeze)", "a higher --fine-tune-lr"]
+            remedies = [more] + ([tr("fine-tuning more of the backbone (--unfreeze)"), tr("a higher --fine-tune-lr")]
                                  if gain > 0 else [])
         return Diagnosis("underfitting", None, gap, (
-            f"diagnosis: underfitting: training accuracy is only {last['train_accuracy']:.1%} (validation "
-            f"{last['val_accuracy']:.1%}): the model has not yet learned the training pictures, so there is nothing "
-            f"to generalise.{' Try: ' + '; '.join(r for r in remedies if r) + '.' if any(remedies) else ''}"
-            f"{stages}"))
-    still = f" Validation accuracy was still rising at the end: {more} may help." if more else ""
+            tr("diagnosis: underfitting: training accuracy is only {train_accuracy:.1%} (validation "
+               "{val_accuracy:.1%}): the model has not yet learned the training pictures, so there is nothing to "
+               "generalise.{value}{stages}",
+               train_accuracy=last['train_accuracy'], val_accuracy=last['val_accuracy'],
+               value=tr(" Try: {remedies}.", remedies="; ".join(r for r in remedies if r)) if any(remedies) else "",
+               stages=stages)))
+    still = tr(" Validation accuracy was still rising at the end: {more} may help.", more=more) if more else ""
     return Diagnosis("healthy", None, gap, (
-        f"diagnosis: healthy fit: validation follows training (gap {gap * 100:.1f} points at the end) and "
-        f"validation loss was lowest at epoch {at_low['epoch']} of {last['epoch']}.{still}{stages}"))
+        tr("diagnosis: healthy fit: validation follows training (gap {value:.1f} points at the end) and validation "
+           "loss was lowest at epoch {epoch} of {epoch2}.{still}{stages}",
+           value=gap * 100, epoch=at_low['epoch'], epoch2=last['epoch'], still=still, stages=stages)))
+
+
+def verdict_words(verdict: str) -> str:
+    """A Diagnosis's verdict (a fixed English word that programs compare) in the learner's language."""
+    return {"overfitting": tr("overfitting"), "underfitting": tr("underfitting"), "healthy": tr("healthy"),
+            "too short to tell": tr("too short to tell")}[verdict]
 
 
 def _stage_rows(history: list[dict]) -> dict[int, list[dict]]:
@@ -129,8 +144,9 @@ def longer(history: list[dict], config: TrainConfig) -> str:
     for stage, rows in sorted(stages.items(), reverse=True):
         if _rising(rows, stages[1] if stage == 2 else []):
             if stage == 2:
-                return f"more fine-tuning epochs (--fine-tune-epochs {2 * len(rows)})"
-            return f"more epochs{' of stage 1, the head' if config.fine_tune_epochs else ''} (--epochs {2 * len(rows)})"
+                return tr("more fine-tuning epochs (--fine-tune-epochs {value})", value=2 * len(rows))
+            return tr("more epochs{value} (--epochs {value2})",
+                      value=tr(" of stage 1, the head") if config.fine_tune_epochs else "", value2=2 * len(rows))
     return ""
 
 
@@ -151,7 +167,7 @@ def fine_tuning_gain(history: list[dict]) -> float | None:
 
 
 def _now(value: float | None) -> str:
-    return f" (now {value:g})" if value is not None else ""
+    return tr(" (now {value:g})", value=value) if value is not None else ""
 
 
 def stage_notes(history: list[dict], config: TrainConfig) -> str:
@@ -163,27 +179,31 @@ def stage_notes(history: list[dict], config: TrainConfig) -> str:
     notes = []
     best = max(range(len(head)), key=lambda i: head[i]["val_accuracy"])
     if len(head) - 1 - best >= 2 and not config.early_stopping:  # with early stopping, stage 1 ends by itself
-        notes.append(f"stage 1 (the head) stopped improving after epoch {head[best]['epoch']} of {len(head)}: the "
-                     f"epochs after it changed nothing (--epochs {head[best]['epoch']} saves them for fine-tuning)")
+        notes.append(tr("stage 1 (the head) stopped improving after epoch {epoch} of {n_head}: the epochs after it "
+                        "changed nothing (--epochs {epoch} saves them for fine-tuning)",
+                        epoch=head[best]['epoch'], n_head=len(head)))
     gain = fine_tuning_gain(history)
     if gain <= 0:
-        notes.append(f"fine-tuning did not beat the head's {head[best]['val_accuracy']:.1%}: a lower "
-                     f"--fine-tune-lr{_now(config.fine_tune_lr)} or fewer blocks (--unfreeze) keeps more of the "
-                     "pretrained features")
+        notes.append(tr("fine-tuning did not beat the head's {val_accuracy:.1%}: a lower --fine-tune-lr{now} or "
+                        "fewer blocks (--unfreeze) keeps more of the pretrained features",
+                        val_accuracy=head[best]['val_accuracy'], now=_now(config.fine_tune_lr)))
     elif _rising(tuned, head):
-        notes.append(f"fine-tuning added {gain * 100:.1f} points and was still rising: a higher "
-                     f"--fine-tune-lr{_now(config.fine_tune_lr)} may get further in the same epochs")
+        notes.append(tr("fine-tuning added {value:.1f} points and was still rising: a higher --fine-tune-lr{now} "
+                        "may get further in the same epochs",
+                        value=gain * 100, now=_now(config.fine_tune_lr)))
     return "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
 
 
 def less_regularisation(config: TrainConfig) -> str:
     """The underfitting remedy that undoes what this run used, or '' when it used none."""
-    used = ([f"a lower --dropout (now {config.dropout})"] if config.dropout else []) + \
-        ([f"a lower --weight-decay (now {config.weight_decay})"] if config.weight_decay else []) + \
-        (["--augment standard instead of strong"] if config.augment == "strong" else [])
-    return f"less regularisation ({', '.join(used)})" if used else ""
+    used = ([tr("a lower --dropout (now {dropout})", dropout=config.dropout)] if config.dropout else []) + \
+        ([tr("a lower --weight-decay (now {weight_decay})", weight_decay=config.weight_decay)]
+         if config.weight_decay else []) + \
+        ([tr("--augment standard instead of strong")] if config.augment == "strong" else [])
+    return tr("less regularisation ({used})", used=', '.join(used)) if used else ""
 
 
+@drawn_in_language
 def plot_curves(history: list[dict], path: Path, config: TrainConfig | None = None) -> None:
     """Loss and accuracy per epoch, training against validation, with the best epoch marked and, when the run
     overfits, the epochs where validation got worse while training improved shaded."""
@@ -192,33 +212,34 @@ def plot_curves(history: list[dict], path: Path, config: TrainConfig | None = No
     diagnosis = diagnose(history, config)
     fig = Figure(figsize=(11, 4.2))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    for ax, key, label in ((ax_loss, "loss", "loss (cross-entropy)"), (ax_acc, "accuracy", "accuracy")):
+    for ax, key, label in ((ax_loss, "loss", tr("loss (cross-entropy)")), (ax_acc, "accuracy", tr("accuracy"))):
         if diagnosis.verdict == "overfitting":
             ax.axvspan(diagnosis.began - 0.5, epochs[-1] + 0.3, color="tab:red", alpha=0.08,
-                       label="overfitting: validation worse,\ntraining still improving")
-        ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label="training", color="tab:blue")
-        ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label="validation", color="tab:orange")
-        ax.axvline(best["epoch"], color="grey", linestyle=":", label=f"best epoch ({best['epoch']})")
+                       label=tr("overfitting: validation worse,\ntraining still improving"))
+        ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label=tr("training"), color="tab:blue")
+        ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label=tr("validation"), color="tab:orange")
+        ax.axvline(best["epoch"], color="grey", linestyle=":", label=tr("best epoch ({epoch})", epoch=best['epoch']))
         switch = next((r["epoch"] for r in history if r.get("stage") == 2), None)
         if switch is not None:
-            ax.axvline(switch - 0.5, color="tab:green", linestyle="--", label="fine-tuning starts")
-        ax.set_xlabel("epoch")
+            ax.axvline(switch - 0.5, color="tab:green", linestyle="--", label=tr("fine-tuning starts"))
+        ax.set_xlabel(tr("epoch"))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
-    fig.suptitle(f"learning curves · best validation accuracy {best['val_accuracy']:.2%} at epoch {best['epoch']} · "
-                 f"{diagnosis.verdict}")
+    fig.suptitle(tr("learning curves · best validation accuracy {val_accuracy:.2%} at epoch {epoch} · {verdict}",
+                    val_accuracy=best['val_accuracy'], epoch=best['epoch'], verdict=verdict_words(diagnosis.verdict)))
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
 
 
-def plot_confusion(confusion: torch.Tensor, classes: list[str], path, title: str = "", normalised: bool = False
-                   ) -> None:
+@drawn_in_language
+def plot_confusion(confusion: torch.Tensor, classes: list[str], path, scored: tuple[str, float] | None = None,
+                   normalised: bool = False) -> None:
     """True class on rows, predicted class on columns; each cell shows its count (or with `normalised`, its share
     of the true class: the recall on the diagonal), coloured by the row's share. `path`: a file or a binary
-    stream."""
+    stream. The title: the split and its accuracy (`scored`), else what the cells show."""
     k = len(classes)
     counts = confusion.float()
     shares = counts / counts.sum(1, keepdim=True).clamp_min(1)
@@ -236,10 +257,11 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path, title: str
     tilt = k > 5 and max(len(c) for c in classes) > 3  # tilt long names only: digits read better upright
     ax.set_xticks(range(k), classes, rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(k), classes)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    ax.set_xlabel(tr("predicted class"))
+    ax.set_ylabel(tr("true class"))
+    ax.set_title(tr("{split}: accuracy {accuracy:.2%}", split=scored[0], accuracy=scored[1]) if scored else
+                 tr("share of each true class (recall on the diagonal)") if normalised else tr("counts"))
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=tr("share of the true class"))
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
 
@@ -249,20 +271,24 @@ def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], be
     """The plain-text account printed at the end of training and kept as summary.txt (`test`: the Evaluation of
     the test split, or None)."""
     last = history[-1]
-    lines = [f"run {run_dir}: {config.model} on {config.data}, {len(history)} epochs in {last['time']:.1f}s "
-             f"({last['time'] / len(history):.2f}s per epoch)",
-             f"best epoch {best['epoch']}: validation accuracy {best['val_accuracy']:.2%}, loss {best['val_loss']:.4f} "
-             f"(these weights are in best.safetensors)",
-             f"last epoch: training accuracy {last['train_accuracy']:.2%}, validation accuracy {last['val_accuracy']:.2%}",
+    lines = [tr("run {run_dir}: {model} on {data}, {n_history} epochs in {time:.1f}s ({value:.2f}s per epoch)",
+                run_dir=run_dir, model=config.model, data=config.data, n_history=len(history), time=last['time'],
+                value=last['time'] / len(history)),
+             tr("best epoch {epoch}: validation accuracy {val_accuracy:.2%}, loss {val_loss:.4f} (these weights are "
+                "in best.safetensors)",
+                epoch=best['epoch'], val_accuracy=best['val_accuracy'], val_loss=best['val_loss']),
+             tr("last epoch: training accuracy {train_accuracy:.2%}, validation accuracy {val_accuracy:.2%}",
+                train_accuracy=last['train_accuracy'], val_accuracy=last['val_accuracy']),
              diagnose(history, config).text]
     if test is not None:
         lines.append(test.table())
-        lines.append(f"confusion matrix: {run_dir / 'confusion_matrix.png'} (and .csv); "
-                     f"learning curves: {run_dir / 'curves.png'}")
+        lines.append(tr("confusion matrix: {value} (and .csv); learning curves: {value2}",
+                        value=run_dir / 'confusion_matrix.png', value2=run_dir / 'curves.png'))
     else:
-        note = " (held out from train)" if validation_from_train else ""
-        lines.append(f"no test split: validation accuracy{note} is the only score, and it is optimistic because it "
-                     f"chose the best epoch. Learning curves: {run_dir / 'curves.png'}")
+        note = tr(" (held out from train)") if validation_from_train else ""
+        lines.append(tr("no test split: validation accuracy{note} is the only score, and it is optimistic because "
+                        "it chose the best epoch. Learning curves: {value}",
+                        note=note, value=run_dir / 'curves.png'))
     return "\n".join(lines)
 
 
@@ -277,8 +303,8 @@ def compare_runs(runs: list[str | os.PathLike], output: str | Path = "comparison
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(output.with_suffix(".csv"), text.getvalue())
-    fmt = lambda a: f"{a:.2%}" if a is not None else "no test split"  # noqa: E731
-    lines = ["| run | model | data | epochs | training time | parameters | best validation | test accuracy |",
+    fmt = lambda a: f"{a:.2%}" if a is not None else tr("no test split")  # noqa: E731
+    lines = [tr("| run | model | data | epochs | training time | parameters | best validation | test accuracy |"),
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['model']} | {r['data']} | {r['epochs']} | {r['training_seconds']:.0f} s | "
               f"{r['parameters']:,} | {r['best_val_accuracy']:.2%} | {fmt(r['test_accuracy'])} |" for r in rows]
@@ -289,17 +315,20 @@ def compare_runs(runs: list[str | os.PathLike], output: str | Path = "comparison
 
 def _comparison_row(run_dir: Path) -> dict:
     if not (run_dir / "config.json").is_file():
-        raise VisionpathError(f"{run_dir} is not a visionpath run folder (it has no config.json).")
+        raise VisionpathError(tr("{run_dir} is not a visionpath run folder (it has no config.json).",
+                                 run_dir=run_dir))
     history = read_history(run_dir)
     if not history:
-        raise VisionpathError(f"{run_dir} has no finished epoch (results.csv is missing or empty).")
+        raise VisionpathError(tr("{run_dir} has no finished epoch (results.csv is missing or empty).",
+                                 run_dir=run_dir))
     config = TrainConfig.read(run_dir / "config.json")
     metrics = run_dir / "test_metrics.json"
     try:
         test = json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None
     except (OSError, ValueError, KeyError, TypeError):
-        raise VisionpathError(f"{metrics} is damaged (not the JSON visionpath wrote); run `visionpath evaluate "
-                              f"{run_dir}` to write it again.") from None
+        raise VisionpathError(tr("{metrics} is damaged (not the JSON visionpath wrote); run `visionpath evaluate "
+                                 "{run_dir}` to write it again.",
+                                 metrics=metrics, run_dir=run_dir)) from None
     weights = load_tensors(run_dir / "best.safetensors", "model.")
     best = max(history, key=lambda r: r["val_accuracy"])
     return {"run": run_dir.name, "model": config.model, "data": Path(config.data).name, "epochs": len(history),
@@ -307,6 +336,7 @@ def _comparison_row(run_dir: Path) -> dict:
             "best_val_accuracy": best["val_accuracy"], "test_accuracy": test}
 
 
+@drawn_in_language
 def plot_comparison(rows: list[dict], path: Path) -> None:
     """Each run's test accuracy (validation where it has no test split) against its training time."""
     fig = Figure(figsize=(7.5, 4.5))
@@ -316,13 +346,13 @@ def plot_comparison(rows: list[dict], path: Path) -> None:
         ax.scatter(r["training_seconds"] / 60, accuracy, s=60)
         ax.annotate(f"{r['run']}\n{accuracy:.1%}", (r["training_seconds"] / 60, accuracy), fontsize=8,
                     xytext=(6, 4), textcoords="offset points")
-    ax.set_xlabel("training time (minutes)")
-    ax.set_ylabel("test accuracy (validation where no test split)")
+    ax.set_xlabel(tr("training time (minutes)"))
+    ax.set_ylabel(tr("test accuracy (validation where no test split)"))
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(alpha=0.3)
     ax.margins(y=0.15)
     # time from zero, so runs of about the same length look it; the extra third on the right holds the labels
     ax.set_xlim(0, max(r["training_seconds"] for r in rows) / 60 * 1.35 or 1)
-    ax.set_title("accuracy against training time")
+    ax.set_title(tr("accuracy against training time"))
     fig.tight_layout()
     save_figure(fig, path, dpi=110)

@@ -18,6 +18,7 @@ from PIL import Image
 from .data import ImageSet
 from .evaluate import Evaluation
 from .files import atomic_write
+from .i18n import language, tr
 from .inside import heat_overlays
 from .report import plot_confusion
 
@@ -69,23 +70,27 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
     data_record: its data.json; model: (the network, its metadata), to show where it looked in each mistake.
     Everything shown is passed in: the page reads nothing but curves.png."""
     e = evaluation
-    out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>visionpath report: "
-           f"{html.escape(run_dir.name)}</title><style>{STYLE}</style></head><body>",
-           f"<h1>{html.escape(run_dir.name)}</h1><p class='muted'>{html.escape(str(settings['model']))} on "
-           f"{html.escape(str(settings['data']))} · report written {time.strftime('%Y-%m-%d %H:%M')}</p>",
-           f"<p style='font-size:1.2em'><b>{e.split} accuracy {e.accuracy:.2%}</b> · balanced accuracy "
-           f"{e.balanced_accuracy:.2%} · macro-F1 {e.macro_f1:.3f} · {int(e.confusion.sum()):,} pictures</p>"]
+    out = [tr("<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>visionpath report: "
+              "{escape}</title><style>{STYLE}</style></head><body>",
+              escape=html.escape(run_dir.name), STYLE=STYLE, lang=language()),
+           tr("<h1>{escape}</h1><p class='muted'>{escape2} on {escape3} · report written {strftime}</p>",
+              escape=html.escape(run_dir.name), escape2=html.escape(str(settings['model'])),
+              escape3=html.escape(str(settings['data'])), strftime=time.strftime('%Y-%m-%d %H:%M')),
+           tr("<p style='font-size:1.2em'><b>{split} accuracy {accuracy:.2%}</b> · balanced accuracy "
+              "{balanced_accuracy:.2%} · macro-F1 {macro_f1:.3f} · {sum:,} pictures</p>",
+              split=e.split, accuracy=e.accuracy, balanced_accuracy=e.balanced_accuracy, macro_f1=e.macro_f1,
+              sum=int(e.confusion.sum()))]
     if e.split != "test":
         carved = bool(data_record and data_record.get("validation_from_train"))
-        out.append("<p class='note'>This folder has no <code>test/</code> split, so the scores below are on the "
-                   f"validation pictures{' (held out from train)' if carved else ''}. They are "
-                   "optimistic: validation chose the best epoch. Add a <code>test/</code> folder of pictures the "
-                   "training never saw for an honest score.</p>")
-    out.append("<h2>Command and settings</h2>")
+        out.append(tr("<p class='note'>This folder has no <code>test/</code> split, so the scores below are on the "
+                      "validation pictures{value}. They are optimistic: validation chose the best epoch. Add a "
+                      "<code>test/</code> folder of pictures the training never saw for an honest score.</p>",
+                      value=tr(" (held out from train)") if carved else ""))
+    out.append(tr("<h2>Command and settings</h2>"))
     out.append(f"<p><code>{html.escape(command)}</code></p>")
-    out.append(_table(["setting", "value"], [[k, v] for k, v in settings.items() if v is not None]))
+    out.append(_table([tr("setting"), tr("value")], [[k, v] for k, v in settings.items() if v is not None]))
     out += _data_section(data_record, e.classes, settings["validation_split"])
-    out.append("<h2>Learning curves</h2>")
+    out.append(tr("<h2>Learning curves</h2>"))
     if (run_dir / "curves.png").is_file():
         out.append(_png(run_dir / "curves.png"))
     if history:
@@ -99,21 +104,25 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
 
 def _data_section(record: dict | None, classes: list[str], validation_split: float) -> list[str]:
     """Pictures per split and class, and what loading found."""
-    out = ["<h2>Data</h2>"]
+    out = [tr("<h2>Data</h2>")]
     if not record:
         return out
     splits = list(record["splits"])
     rows = [[c] + [record["splits"][s].get(c, 0) for s in splits] for c in classes]
-    rows.append(["total"] + [sum(record["splits"][s].values()) for s in splits])
-    out.append(_table(["class"] + splits, rows))
-    facts = [f"pictures used at {record['input_shape'][1]}×{record['input_shape'][2]}"]
+    rows.append([tr("total")] + [sum(record["splits"][s].values()) for s in splits])
+    out.append(_table([tr("class")] + splits, rows))
+    facts = [tr("pictures used at {input_shape}×{input_shape2}",
+                input_shape=record['input_shape'][1], input_shape2=record['input_shape'][2])]
     if "load_seconds" in record:
-        facts.append(f"read in {record['load_seconds']:.1f} s ({record['from_cache']:,} from the picture cache)")
+        facts.append(tr("read in {load_seconds:.1f} s ({from_cache:,} from the picture cache)",
+                        load_seconds=record['load_seconds'], from_cache=record['from_cache']))
         unreadable = record.get("unreadable", 0)
-        facts.append(f"{unreadable} unreadable file(s) skipped" + (" (listed in unreadable.txt)" if unreadable else ""))
+        facts.append(tr("{unreadable} unreadable file(s) skipped", unreadable=unreadable)
+                     + (tr(" (listed in unreadable.txt)") if unreadable else ""))
     if record.get("validation_from_train"):
-        facts.append(f"validation held out from train ({validation_split:.0%}, stratified, seeded; split.csv lists "
-                     "every picture's split)")
+        facts.append(tr("validation held out from train ({validation_split:.0%}, stratified, seeded; split.csv "
+                        "lists every picture's split)",
+                        validation_split=validation_split))
     out.append("<p>" + " · ".join(html.escape(f) for f in facts) + "</p>")
     return out
 
@@ -121,25 +130,25 @@ def _data_section(record: dict | None, classes: list[str], validation_split: flo
 def _confusion_section(e: Evaluation) -> list[str]:
     """The confusion matrix raw and normalised, the per-class table and the most-confused pairs."""
     classes = e.classes
-    out = [f"<h2>Confusion matrix ({e.split})</h2><p class='muted'>True class on rows, predicted class on columns: "
-           "the diagonal is right, everything else is a mistake.</p><div class='pair'>"]
+    out = [tr("<h2>Confusion matrix ({split})</h2><p class='muted'>True class on rows, predicted class on columns: "
+              "the diagonal is right, everything else is a mistake.</p><div class='pair'>",
+              split=e.split)]
     for normalised in (False, True):
         buffer = io.BytesIO()
-        plot_confusion(e.confusion, classes, buffer, normalised=normalised,
-                       title="counts" if not normalised else "share of each true class (recall on the diagonal)")
+        plot_confusion(e.confusion, classes, buffer, normalised=normalised)
         out.append(_png(buffer))
     out.append("</div>")
-    out.append("<h2>Per class</h2>")
-    out.append(_table(["class", "precision", "recall", "F1", "support"],
+    out.append(tr("<h2>Per class</h2>"))
+    out.append(_table([tr("class"), tr("precision"), tr("recall"), "F1", tr("support")],
                       [[r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", r["support"]]
                        for r in e.per_class]))
-    out.append("<p class='muted'>precision: of the pictures predicted as the class, the share that are; recall: of "
-               "the pictures of the class, the share found; F1: their harmonic mean.</p>")
+    out.append(tr("<p class='muted'>precision: of the pictures predicted as the class, the share that are; recall: "
+                  "of the pictures of the class, the share found; F1: their harmonic mean.</p>"))
     pairs = [(int(e.confusion[i, j]), classes[i], classes[j]) for i in range(len(classes)) for j in range(len(classes))
              if i != j and e.confusion[i, j] > 0]
     pairs.sort(reverse=True)
-    out.append("<h2>Most confused</h2>")
-    out.append(_table(["true class", "predicted as", "pictures"], [[t, p, n] for n, t, p in pairs[:10]])
+    out.append(tr("<h2>Most confused</h2>"))
+    out.append(_table([tr("true class"), tr("predicted as"), tr("pictures")], [[t, p, n] for n, t, p in pairs[:10]])
                if pairs else "<p>No mistakes.</p>")
     return out
 
@@ -151,22 +160,23 @@ def _gallery_section(e: Evaluation, images: ImageSet, model: tuple[torch.nn.Modu
     wrong = torch.nonzero(e.predictions != labels).flatten()
     confidence = e.probabilities[wrong, e.predictions[wrong]]
     order = wrong[confidence.argsort(descending=True)][:GALLERY]
-    out = [f"<h2>Misclassified pictures ({len(wrong):,} of {len(labels):,}, most confident mistakes first)</h2>"]
+    out = [tr("<h2>Misclassified pictures ({n_wrong:,} of {n_labels:,}, most confident mistakes first)</h2>",
+              n_wrong=len(wrong), n_labels=len(labels))]
     if len(order) == 0:
         return out + ["<p>None.</p>"]
     overlays = heat_overlays(*model, images.images[order]) if model is not None else None
     if overlays is not None:
-        out.append("<p>Beside each picture, where the model looked for the class it wrongly chose (Grad-CAM: red is "
-                   "the strongest evidence). A map on the background rather than the subject often means the "
-                   "training pictures let the background give the class away.</p>")
+        out.append(tr("<p>Beside each picture, where the model looked for the class it wrongly chose (Grad-CAM: red "
+                      "is the strongest evidence). A map on the background rather than the subject often means the "
+                      "training pictures let the background give the class away.</p>"))
     out.append(f"<div class='gallery{' explained' if overlays is not None else ''}'>")
     for n, i in enumerate(order.tolist()):
         name = Path(images.paths[i]).name if images.paths else f"#{i}"
         predicted = e.predictions[i].item()
         shown = _png(images.images[i]) + (_png(overlays[n]) if overlays is not None else "")
-        out.append(f"<figure>{shown}<figcaption>{html.escape(name)}<br>true "
-                   f"<b>{html.escape(e.classes[labels[i].item()])}</b><br><span class='wrong'>predicted "
-                   f"{html.escape(e.classes[predicted])} {e.probabilities[i, predicted].item():.0%}</span>"
-                   "</figcaption></figure>")
+        out.append(tr("<figure>{shown}<figcaption>{escape}<br>true <b>{escape2}</b><br><span "
+                      "class='wrong'>predicted {escape3} {item:.0%}</span></figcaption></figure>",
+                      shown=shown, escape=html.escape(name), escape2=html.escape(e.classes[labels[i].item()]),
+                      escape3=html.escape(e.classes[predicted]), item=e.probabilities[i, predicted].item()))
     out.append("</div>")
     return out

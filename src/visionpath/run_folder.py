@@ -29,6 +29,7 @@ from .data import DATASETS, Dataset, Listing, load_dataset
 from .data.folder import scan_folder
 from .errors import VisionpathError
 from .files import atomic_write
+from .i18n import tr
 from .models import create_model, model_entry, prepare_for_device
 
 HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "stage", "lr", "train_loss", "train_accuracy", "val_loss",
@@ -81,8 +82,9 @@ def read_data_record(run_dir: Path) -> dict | None:
             raise ValueError
         return record
     except (OSError, ValueError):
-        raise VisionpathError(f"{path} is damaged (not the JSON visionpath wrote); the run's record of its data is "
-                              "lost, so it cannot be re-evaluated exactly. Train again.") from None
+        raise VisionpathError(tr("{path} is damaged (not the JSON visionpath wrote); the run's record of its data "
+                                 "is lost, so it cannot be re-evaluated exactly. Train again.",
+                                 path=path)) from None
 
 
 SPLIT_COLUMNS = ["path", "label", "split", "bytes", "mtime_ns", "ctime_ns"]
@@ -135,8 +137,9 @@ def read_file_record(run_dir: Path) -> FileRecord | None:
         return FileRecord(Path(record["root"]), classes, tuple(record["input_shape"]),
                           bool(record["validation_from_train"]), files)
     except (OSError, ValueError, IndexError, KeyError, StopIteration):
-        raise VisionpathError(f"{path} is damaged (not the table visionpath wrote); the run's record of its files is "
-                              "lost, so it cannot be re-evaluated exactly. Train again.") from None
+        raise VisionpathError(tr("{path} is damaged (not the table visionpath wrote); the run's record of its files "
+                                 "is lost, so it cannot be re-evaluated exactly. Train again.",
+                                 path=path)) from None
 
 
 def listing_for(record: FileRecord, root: Path, purpose: str, class_folders: bool = True) -> Listing:
@@ -157,19 +160,24 @@ def listing_for(record: FileRecord, root: Path, purpose: str, class_folders: boo
                 changed.append(relative)
             samples[split].append((path, label))
         if not samples[split]:
-            raise VisionpathError(f"none of the {len(rows):,} {split} pictures this run recorded are in {root} any "
-                                  "more; if the folder moved, give its new place with --data-dir.")
+            raise VisionpathError(tr("none of the {n_rows:,} {split} pictures this run recorded are in {root} any "
+                                     "more; if the folder moved, give its new place with --data-dir.",
+                                     n_rows=len(rows), split=split, root=root))
     recorded = sum(len(rows) for rows in record.files.values())
     if missing:
-        say(f"warning: {len(missing):,} of the {recorded:,} pictures this run recorded are missing from {root} (e.g. "
-            f"{missing[0]}); {purpose} uses the {recorded - len(missing):,} still there")
+        say(tr("warning: {n_missing:,} of the {recorded:,} pictures this run recorded are missing from {root} (e.g. "
+               "{missing}); {purpose} uses the {value:,} still there",
+               n_missing=len(missing), recorded=recorded, root=root, missing=missing[0], purpose=purpose,
+               value=recorded - len(missing)))
     if changed:
-        say(f"warning: {len(changed):,} recorded pictures changed since training (e.g. {changed[0]}); {purpose} "
-            "reads them as they are now")
+        say(tr("warning: {n_changed:,} recorded pictures changed since training (e.g. {changed}); {purpose} reads "
+               "them as they are now",
+               n_changed=len(changed), changed=changed[0], purpose=purpose))
     added = _files_added(root, record) if class_folders else 0  # a labels CSV names its files itself
     if added:
-        say(f"note: {added:,} pictures were added to {root} since training; they are ignored, so that {purpose} uses "
-            "the run's own splits (train a new run to use them)")
+        say(tr("note: {added:,} pictures were added to {root} since training; they are ignored, so that {purpose} "
+               "uses the run's own splits (train a new run to use them)",
+               added=added, root=root, purpose=purpose))
     return Listing(root, record.classes, samples, record.shape, record.carved)
 
 
@@ -193,7 +201,7 @@ def decode_size(config: TrainConfig) -> int | None:
 
 
 def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_dir: Path | None = None,
-                  purpose: str = "evaluation") -> Dataset:
+                  purpose: str | None = None) -> Dataset:
     """A run's data: for training, as its settings load it; for a run folder (evaluate, report, resume) exactly
     the files it recorded, from where they are now (data_dir: a folder dataset's new place; a built-in dataset's
     local copies)."""
@@ -201,15 +209,18 @@ def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_d
     if record is not None:
         root = Path(data_dir).resolve() if data_dir else record.root
         if not root.is_dir():
-            raise VisionpathError(f"{root}, the folder this run was trained on, is not there any more; give its new "
-                                  "place with --data-dir.")
+            raise VisionpathError(tr("{root}, the folder this run was trained on, is not there any more; give its "
+                                     "new place with --data-dir.",
+                                     root=root))
         return load_dataset(root, None, config.validation_split, config.seed, None, config.strict, None,
-                            listing=listing_for(record, root, purpose, class_folders=not config.labels))
+                            listing=listing_for(record, root, purpose or tr("evaluation"),
+                                                class_folders=not config.labels))
     data = config.data
     if run_dir is not None and config.data not in DATASETS:
         data = data_dir or data  # a run made before the record existed: its folder split again as it is now
-        say(f"note: {run_dir} has no record of its files (made by an older visionpath); its splits are made again "
-            f"from {data} as it is now, which may differ from training")
+        say(tr("note: {run_dir} has no record of its files (made by an older visionpath); its splits are made again "
+               "from {data} as it is now, which may differ from training",
+               run_dir=run_dir, data=data))
         data_dir = None
     return load_dataset(data, data_dir or config.data_dir, config.validation_split, config.seed, decode_size(config),
                         config.strict, config.labels, enlarge=not model_entry(config.model).pretrained)
@@ -248,9 +259,11 @@ def read_history(run_dir: Path) -> list[dict]:
         try:  # the same history is in the last checkpoint, written whole with it
             history = read_metadata(last)["resume"]["history"]
         except (VisionpathError, KeyError, TypeError):
-            raise VisionpathError(f"{path} is damaged at line {line} and the run has no readable last.safetensors "
-                                  "to recover its history from.") from None
-        say(f"warning: {path} is damaged at line {line}; its history is read from {last.name} instead")
+            raise VisionpathError(tr("{path} is damaged at line {line} and the run has no readable last.safetensors "
+                                     "to recover its history from.",
+                                     path=path, line=line)) from None
+        say(tr("warning: {path} is damaged at line {line}; its history is read from {name} instead",
+               path=path, line=line, name=last.name))
         return history
 
 
@@ -262,12 +275,14 @@ def checkpoint_path(target: str | Path, which: str = "best") -> Path:
     if target.is_dir():
         path = target / f"{which}.safetensors"
         if not path.is_file():
-            raise VisionpathError(f"{target} has no {which}.safetensors: it is not a visionpath run folder, or its "
-                                  "first epoch never finished.")
+            raise VisionpathError(tr("{target} has no {which}.safetensors: it is not a visionpath run folder, or "
+                                     "its first epoch never finished.",
+                                     target=target, which=which))
         return path
     if not target.exists():
-        raise VisionpathError(f"{target} does not exist; give a run folder (e.g. runs/mnist-mlp-1) or a checkpoint "
-                              "file.")
+        raise VisionpathError(tr("{target} does not exist; give a run folder (e.g. runs/mnist-mlp-1) or a "
+                                 "checkpoint file.",
+                                 target=target))
     return target
 
 
@@ -281,9 +296,10 @@ def load_model(target: str | Path, which: str = "best", device: str | torch.devi
     try:
         model.load_state_dict(tensors)
     except RuntimeError as e:
-        raise VisionpathError(f"{path}: the weights do not fit a {meta['model']} model "
-                              f"({str(e).splitlines()[0]}).") from None
+        raise VisionpathError(tr("{path}: the weights do not fit a {model} model ({splitlines}).",
+                                 path=path, model=meta['model'], splitlines=str(e).splitlines()[0])) from None
     if not all(t.isfinite().all() for t in tensors.values() if t.is_floating_point()):
-        raise VisionpathError(f"{path} holds weights that are not finite numbers (NaN or infinity): training "
-                              "diverged. Train again with a lower --lr.")
+        raise VisionpathError(tr("{path} holds weights that are not finite numbers (NaN or infinity): training "
+                                 "diverged. Train again with a lower --lr.",
+                                 path=path))
     return prepare_for_device(model, torch.device(device)).eval(), meta

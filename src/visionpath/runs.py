@@ -19,6 +19,7 @@ from .data import ImageSet
 from .devices import pick_device
 from .errors import VisionpathError
 from .evaluate import Evaluation, evaluate_images
+from .i18n import tr
 from .predict import Prediction, predict
 from .report import diagnose
 from .report_html import write_report
@@ -33,7 +34,8 @@ class Run:
         self.interrupted = False  # set by `train` when Ctrl-C stopped it before its last epoch
         self.diverged = False     # set by `train` when the loss stopped being a finite number
         if not (self.path / "config.json").is_file():
-            raise VisionpathError(f"{self.path} is not a visionpath run folder (it has no config.json).")
+            raise VisionpathError(tr("{path} is not a visionpath run folder (it has no config.json).",
+                                     path=self.path))
         self.config = TrainConfig.read(self.path / "config.json")
 
     def __repr__(self) -> str:
@@ -60,7 +62,7 @@ class Run:
         if history:
             say(diagnose(history, self.config).text)
         suffix = "" if split == "test" else f"_{split}"
-        say(f"confusion matrix: {self.path / f'confusion_matrix{suffix}.png'} (and .csv)")
+        say(tr("confusion matrix: {value} (and .csv)", value=self.path / f'confusion_matrix{suffix}.png'))
         return evaluation
 
     def report(self, data_dir: str | Path | None = None, device: str = "auto") -> Path:
@@ -68,7 +70,7 @@ class Run:
         its path."""
         evaluation, images = self._evaluate_split(None, data_dir, device)
         path = write_run_report(self.path, self.config, self.history, evaluation, images)
-        say(f"report: {path}")
+        say(tr("report: {path}", path=path))
         return path
 
     def predict(self, images, **options) -> list[Prediction]:
@@ -81,20 +83,23 @@ class Run:
         """The run's data reloaded with its own settings, scored with its best weights. split None: test, or
         validation where there is no test split."""
         if split not in (None, "test", "validation", "train"):
-            raise VisionpathError(f"unknown --split '{split}'; choose test, validation or train.")
+            raise VisionpathError(tr("unknown --split '{split}'; choose test, validation or train.", split=split))
         if data_dir is not None:
             check_folder("--data-dir", data_dir)
         chosen = pick_device(device)
         model, meta = self.load_model(device=chosen)
         dataset = load_run_data(self.config, data_dir, run_dir=self.path)
         if dataset.classes != meta["classes"]:
-            raise VisionpathError(f"the classes of {self.config.data} ({', '.join(dataset.classes)}) are not the "
-                                  f"ones {self.path} was trained on ({', '.join(meta['classes'])}).")
+            raise VisionpathError(tr("the classes of {data} ({classes}) are not the ones {path} was trained on "
+                                     "({classes2}).",
+                                     data=self.config.data, classes=', '.join(dataset.classes), path=self.path,
+                                     classes2=', '.join(meta['classes'])))
         splits = dict(dataset.splits())
         split = split or ("test" if "test" in splits else "validation")
         if split not in splits:
-            raise VisionpathError(f"{self.config.data} has no test split; add a test/ folder, or evaluate with "
-                                  "--split validation (optimistic: it chose the best epoch).")
+            raise VisionpathError(tr("{data} has no test split; add a test/ folder, or evaluate with --split "
+                                     "validation (optimistic: it chose the best epoch).",
+                                     data=self.config.data))
         images = splits[split]
         return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], chosen, split), images
 

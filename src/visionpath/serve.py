@@ -37,6 +37,7 @@ from .checks import check_number
 from .console import say
 from .data.images import InMemory, load_images, peek_image
 from .errors import VisionpathError
+from .i18n import tr
 from .predict import classifier
 from .version import __version__
 
@@ -206,7 +207,8 @@ def stack():
         try:
             __import__(module)
         except ImportError:
-            raise VisionpathError(f"visionpath serve needs {package}, which is not installed: {EXTRA}") from None
+            raise VisionpathError(tr("visionpath serve needs {package}, which is not installed: {EXTRA}",
+                                     package=package, EXTRA=EXTRA)) from None
     import uvicorn
     return uvicorn
 
@@ -220,9 +222,10 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
         sock.listen(2048)  # from now on a client waits in the backlog until uvicorn takes it, never refused
     except OSError as e:
-        reason = "it is in use (is another server running?); choose another with --port" if \
-            e.errno == 98 else f"{e.strerror}; check --host and --port"
-        raise VisionpathError(f"cannot listen on {host}:{port}: {reason}.") from None
+        reason = tr("it is in use (is another server running?); choose another with --port") if \
+            e.errno == 98 else tr("{strerror}; check --host and --port", strerror=e.strerror)
+        raise VisionpathError(tr("cannot listen on {host}:{port}: {reason}.", host=host, port=port,
+                                 reason=reason)) from None
     return sock
 
 
@@ -246,8 +249,9 @@ class Serving:
             time.sleep(0.01)
         if not server.started:
             self.stop()
-            raise VisionpathError(f"the server at {url} did not start within a minute; run `visionpath serve` in a "
-                                  "terminal to see why.")
+            raise VisionpathError(tr("the server at {url} did not start within a minute; run `visionpath serve` in "
+                                     "a terminal to see why.",
+                                     url=url))
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -281,12 +285,13 @@ def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, top_k: int
     app = application(run, top_k, min_confidence, Limits(max_upload_mb, max_pixels), device)  # a bad run first
     sock = listening_socket(host, port)
     if not is_loopback(host):
-        say(f"warning: --host {host} opens the server to other machines: anyone who can reach port "
-            f"{sock.getsockname()[1]} can send it pictures; there is no login")
+        say(tr("warning: --host {host} opens the server to other machines: anyone who can reach port {getsockname} "
+               "can send it pictures; there is no login",
+               host=host, getsockname=sock.getsockname()[1]))
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
     url = f"http://{shown}:{sock.getsockname()[1]}"
-    say(f"serving {Path(run).name} at {url}  (open it in a browser; programs POST photos to /predict; "
-        + ("stop() stops)" if background else "Ctrl-C stops)"))
+    say(tr("serving {name} at {url}  (open it in a browser; programs POST photos to /predict; {stop} stops)",
+           name=Path(run).name, url=url, stop="stop()" if background else "Ctrl-C"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
     if background:
         return Serving(server, sock, url)
@@ -296,5 +301,5 @@ def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, top_k: int
         pass
     finally:
         sock.close()
-    say("stopped")
+    say(tr("stopped"))
     return None

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 
 from .errors import VisionpathError
+from .i18n import tr
 
 EXTRA = "pip install 'visionpath[tensorboard]'"
 SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "train_accuracy": "accuracy/train",
@@ -26,7 +27,8 @@ SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "train_acc
 def check_installed() -> None:
     """Nothing, or one sentence saying how to install what the event files need (asked before training)."""
     if importlib.util.find_spec("tensorboard") is None:  # torch.utils.tensorboard's writer needs it
-        raise VisionpathError(f"--tensorboard needs the tensorboard package, which is not installed: {EXTRA}")
+        raise VisionpathError(tr("--tensorboard needs the tensorboard package, which is not installed: {EXTRA}",
+                                 EXTRA=EXTRA))
 
 
 def writer(run_dir: Path):

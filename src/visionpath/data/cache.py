@@ -43,6 +43,7 @@ import numpy as np
 from ..console import say
 from ..errors import VisionpathError
 from ..files import remove_leftovers, replacing, temporary_name
+from ..i18n import tr
 from .download import cache_home
 
 DECODER_VERSION = 2  # bump when load_image or the layout here changes: old folders are then never read
@@ -378,11 +379,13 @@ def cache_write_failed(error: OSError, where: Path) -> None:
     """A full disk is one sentence that stops the load; other write failures (a read-only home) are a warning, and
     the caller keeps the pictures in memory instead."""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        raise VisionpathError(f"the disk holding {where} filled up while caching decoded pictures; nothing "
-                              "half-written will be used. Free some space, or point $VISIONPATH_HOME at a disk with "
-                              "room.") from None
-    say(f"warning: cannot write the picture cache in {where} ({error.strerror}); the pictures are kept in memory and "
-        "will be decoded again next time. Set $VISIONPATH_HOME to a writable folder.")
+        raise VisionpathError(tr("the disk holding {where} filled up while caching decoded pictures; nothing "
+                                 "half-written will be used. Free some space, or point $VISIONPATH_HOME at a disk "
+                                 "with room.",
+                                 where=where)) from None
+    say(tr("warning: cannot write the picture cache in {where} ({strerror}); the pictures are kept in memory and "
+           "will be decoded again next time. Set $VISIONPATH_HOME to a writable folder.",
+           where=where, strerror=error.strerror))
 
 
 # ------------------------------------------------------------------------------------------- the whole cache

@@ -22,8 +22,9 @@ from ..checks import check_output
 from ..console import progress_bar, say
 from ..errors import VisionpathError
 from ..files import atomic_write, save_figure
+from ..i18n import drawn_in_language, tr
 from .cache import file_key, read_file_cache, write_file_cache
-from .folder import LAYOUT_HELP, class_folders, find_splits, images_in, scan_labels
+from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
 from .images import is_image_file, load_image
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
@@ -55,21 +56,24 @@ class DataCheck:
         classes = sorted({c for per_class in self.counts.values() for c in per_class})
         width = max(10, *(len(c) for c in classes))
         splits = list(self.counts)
-        lines = [f"{'class':<{width}}" + "".join(f"{s:>18}" for s in splits)]
+        lines = [f"{tr('class'):<{width}}" + "".join(f"{s:>18}" for s in splits)]
         for c in classes:
             cells = []
             for s in splits:
                 n, total = self.counts[s].get(c, 0), sum(self.counts[s].values())
                 cells.append(f"{n:>9,} ({n / max(1, total):4.0%})")
             lines.append(f"{c:<{width}}" + "".join(f"{cell:>18}" for cell in cells))
-        lines.append(f"{'total':<{width}}" + "".join(f"{sum(self.counts[s].values()):>18,}" for s in splits))
+        lines.append(f"{tr('total'):<{width}}" + "".join(f"{sum(self.counts[s].values()):>18,}" for s in splits))
         for f in self.findings:
-            shown = "".join(f"\n      {p}" for p in f.paths[:8]) + (f"\n      ... and {len(f.paths) - 8} more"
+            shown = "".join(f"\n      {p}" for p in f.paths[:8]) + (tr("\n      ... and {value} more",
+                                                                       value=len(f.paths) - 8)
                                                                      if len(f.paths) > 8 else "")
-            lines.append(f"  {f.level}: {f.what}{shown}")
-        verdict = {0: "clean", 1: "warnings: worth a look before training", 2: "errors: training would refuse this "
-                   "folder"}[self.status]
-        lines.append(f"data check of {self.root}: {len(self.pictures):,} files, {verdict}")
+            level = tr("warning") if f.level == "warning" else tr("error")  # f.level: the JSON's word, in English
+            lines.append(tr("  {level}: {what}{shown}", level=level, what=f.what, shown=shown))
+        verdict = [tr("clean"), tr("warnings: worth a look before training"),
+                   tr("errors: training would refuse this folder")][self.status]
+        lines.append(tr("data check of {root}: {n_pictures:,} files, {verdict}",
+                        root=self.root, n_pictures=len(self.pictures), verdict=verdict))
         return "\n".join(lines)
 
     def save(self, output: str | Path) -> None:
@@ -97,28 +101,32 @@ def _inventory(root: Path, labels: str | Path | None) -> tuple[list[tuple[Path, 
         for folder in folders:
             found = images_in(folder)
             if not found:
-                findings.append(Finding("error", f"{split}/{folder.name} has no images; add images or remove the "
-                                        "folder.", [str(folder)]))
+                findings.append(Finding("error", tr("{split}/{name} has no images; add images or remove the folder.",
+                                                    split=split, name=folder.name), [str(folder)]))
             files += [(p, split, folder.name) for p in found]
         loose = [p for p in split_dir.iterdir() if p.is_file() and is_image_file(p)]
         if loose and folders:
-            findings.append(Finding("warning", f"{len(loose)} picture(s) lie directly in {split_dir.name}/, outside "
-                                    "any class folder; they are ignored.", [str(p) for p in loose]))
+            findings.append(Finding("warning", tr("{n_loose} picture(s) lie directly in {name}/, outside any class "
+                                                  "folder; they are ignored.",
+                                                  n_loose=len(loose), name=split_dir.name), [str(p) for p in loose]))
     train = class_sets["train"]
     if not train:
-        raise VisionpathError(f"{splits['train']} has no class subfolders. {LAYOUT_HELP}")
+        raise VisionpathError(tr("{train} has no class subfolders. {layout_help}",
+                                 train=splits['train'], layout_help=layout_help()))
     if len(train) < 2:
-        findings.append(Finding("error", f"train/ has one class only ({next(iter(train))}); a classifier needs at "
-                                "least two."))
+        findings.append(Finding("error", tr("train/ has one class only ({next}); a classifier needs at least two.",
+                                            next=next(iter(train)))))
     for split, names in class_sets.items():
         if split == "train":
             continue
         if names - train:
-            findings.append(Finding("error", f"{split}/ has class(es) {', '.join(sorted(names - train))} that train/ "
-                                    "lacks; the model could never predict them."))
+            findings.append(Finding("error", tr("{split}/ has class(es) {sorted} that train/ lacks; the model could "
+                                                "never predict them.",
+                                                split=split, sorted=', '.join(sorted(names - train)))))
         if train - names:
-            findings.append(Finding("warning", f"{split}/ lacks class(es) {', '.join(sorted(train - names))}: "
-                                    f"{split} scores say nothing about them."))
+            findings.append(Finding("warning", tr("{split}/ lacks class(es) {sorted}: {split} scores say nothing "
+                                                  "about them.",
+                                                  split=split, sorted=', '.join(sorted(train - names)))))
     return files, findings
 
 
@@ -172,7 +180,7 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
         check_output("--output", Path(output).with_suffix(".json"), make_folder=True)
     files, findings = _inventory(Path(root), labels)
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
-        task = bar.add_task("checking pictures", total=len(files), status="")
+        task = bar.add_task(tr("checking pictures"), total=len(files), status="")
         records = []
         for (path, split, name), record in zip(files, pool.map(lambda f: _inspect(f[0]), files)):
             records.append({"path": str(path), "split": split, "class": name, **record})
@@ -185,68 +193,93 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
     readable = [r for r in records if "error" not in r]
     broken = [r for r in records if "error" in r]
     if broken:
-        findings.append(Finding("warning", f"{len(broken)} file(s) cannot be decoded (training skips them; --strict "
-                                "stops); remove or replace them.", [f"{r['path']} ({r['error']})" for r in broken]))
+        findings.append(Finding("warning", tr("{n_broken} file(s) cannot be decoded (training skips them; --strict "
+                                              "stops); remove or replace them.",
+                                              n_broken=len(broken)), [f"{r['path']} ({r['error']})" for r in broken]))
     for split, per_class in counts.items():
         present = {c: n for c, n in per_class.items() if n}
         if len(present) > 1 and max(present.values()) > IMBALANCE_RATIO * min(present.values()):
             big, small = max(present, key=present.get), min(present, key=present.get)
-            findings.append(Finding("warning", f"{split} is unbalanced: {big} has {present[big]:,} pictures, {small} "
-                                    f"{present[small]:,} ({present[big] / present[small]:.1f}:1); watch balanced "
-                                    "accuracy (train weights the classes by default: --balance auto)."))
+            findings.append(Finding("warning", tr("{split} is unbalanced: {big} has {present:,} pictures, {small} "
+                                                  "{present2:,} ({value:.1f}:1); watch balanced accuracy (train "
+                                                  "weights the classes by default: --balance auto).",
+                                                  split=split, big=big, present=present[big], small=small,
+                                                  present2=present[small], value=present[big] / present[small])))
         empty = [c for c, n in per_class.items() if n == 0 and any(r["class"] == c and r["split"] == split
                                                                     for r in broken)]
         for c in empty:
-            findings.append(Finding("error", f"{split}/{c} has no readable pictures."))
+            findings.append(Finding("error", tr("{split}/{c} has no readable pictures.", split=split, c=c)))
+    findings += _picture_findings(readable) + _duplicate_findings(records)
+
+    report = DataCheck(str(root), counts, records, findings)
+    say(report.table())
+    if output:
+        report.save(output)
+        say(tr("written: {file_json}, {file_png}",
+               file_json=Path(output).with_suffix('.json'), file_png=Path(output).with_suffix('.png')))
+    return report
+
+
+def _picture_findings(readable: list[dict]) -> list[Finding]:
+    """Pictures too small to learn from, odd ones out in format or colour mode, and multi-frame files."""
+    findings = []
     tiny = [r for r in readable if min(r["width"], r["height"]) < TINY_SIDE]
     if tiny:
-        findings.append(Finding("warning", f"{len(tiny)} tiny picture(s) (shorter side under {TINY_SIDE} px): "
-                                "little for the model to see.", [f"{r['path']} ({r['width']}×{r['height']})"
-                                                                 for r in tiny]))
-    for key, name in (("format", "file format"), ("mode", "colour mode")):
+        sizes = [tr("{path} ({width}×{height})", path=r["path"], width=r["width"], height=r["height"]) for r in tiny]
+        findings.append(Finding("warning", tr("{n_tiny} tiny picture(s) (shorter side under {TINY_SIDE} px): little "
+                                              "for the model to see.", n_tiny=len(tiny), TINY_SIDE=TINY_SIDE), sizes))
+    for key, name in (("format", tr("file format")), ("mode", tr("colour mode"))):
         shares = Counter(r[key] for r in readable)
         common, n_common = shares.most_common(1)[0] if shares else (None, 0)
         for value, n in shares.items():
             if value != common and n < RARE_SHARE * len(readable):
                 odd = [r for r in readable if r[key] == value]
-                findings.append(Finding("warning", f"{n} picture(s) have {name} {value} where {n_common:,} of "
-                                        f"{len(readable):,} are {common}: an odd one out (a placeholder, a screenshot, "
-                                        "a scan?); check them.", [r["path"] for r in odd]))
+                findings.append(Finding("warning", tr("{n} picture(s) have {name} {value} where {n_common:,} of "
+                                                      "{n_readable:,} are {common}: an odd one out (a placeholder, "
+                                                      "a screenshot, a scan?); check them.",
+                                                      n=n, name=name, value=value, n_common=n_common,
+                                                      n_readable=len(readable), common=common),
+                                                   [r["path"] for r in odd]))
     multi = [r for r in readable if r.get("frames", 1) > 1]
     if multi:
-        findings.append(Finding("warning", f"{len(multi)} multi-frame picture(s) (animated GIF, multi-page TIFF): "
-                                "only the first frame is used.", [r["path"] for r in multi]))
+        findings.append(Finding("warning", tr("{n_multi} multi-frame picture(s) (animated GIF, multi-page TIFF): "
+                                              "only the first frame is used.",
+                                              n_multi=len(multi)), [r["path"] for r in multi]))
+    return findings
+
+
+def _duplicate_findings(records: list[dict]) -> list[Finding]:
+    """Exact and near duplicates: across splits (a leak), with different classes (a wrong label), or within one."""
+    findings = []
 
     def describe(group: list[int], kind: str) -> None:
         splits = {records[i]["split"] for i in group}
         names = {records[i]["class"] for i in group}
         paths = [records[i]["path"] for i in group]
         if len(splits) > 1:
-            findings.append(Finding("warning", f"{kind} across splits ({' and '.join(sorted(splits))}): a leak, the "
-                                    "same photo is trained on and scored on, which inflates the score; keep it in "
-                                    "one split.", paths))
+            findings.append(Finding("warning", tr("{kind} across splits ({sorted}): a leak, the same photo is "
+                                                  "trained on and scored on, which inflates the score; keep it in "
+                                                  "one split.",
+                                                  kind=kind, sorted=' and '.join(sorted(splits))), paths))
         elif len(names) > 1:
-            findings.append(Finding("warning", f"{kind} with different classes ({', '.join(sorted(names))}) in "
-                                    f"{next(iter(splits))}: at least one label is wrong.", paths))
+            findings.append(Finding("warning", tr("{kind} with different classes ({sorted}) in {next}: at least one "
+                                                  "label is wrong.",
+                                                  kind=kind, sorted=', '.join(sorted(names)),
+                                                  next=next(iter(splits))), paths))
         else:
-            findings.append(Finding("warning", f"{kind} within {next(iter(splits))}/{next(iter(names))}: the photo "
-                                    "counts twice.", paths))
+            findings.append(Finding("warning", tr("{kind} within {next}/{next2}: the photo counts twice.",
+                                                  kind=kind, next=next(iter(splits)), next2=next(iter(names))), paths))
     exact = _groups({i: r["sha256"] for i, r in enumerate(records) if "error" not in r})
     for group in exact:
-        describe(group, f"{len(group)} exact duplicates")
+        describe(group, tr("{n_group} exact duplicates", n_group=len(group)))
     same = {frozenset(g) for g in exact}
     for i, j in _near_pairs({i: r["dhash"] for i, r in enumerate(records) if "dhash" in r}):
         if not any({i, j} <= g for g in same):
-            describe([i, j], "near duplicates (the same picture resized, re-encoded or slightly edited)")
-
-    report = DataCheck(str(root), counts, records, findings)
-    say(report.table())
-    if output:
-        report.save(output)
-        say(f"written: {Path(output).with_suffix('.json')}, {Path(output).with_suffix('.png')}")
-    return report
+            describe([i, j], tr("near duplicates (the same picture resized, re-encoded or slightly edited)"))
+    return findings
 
 
+@drawn_in_language
 def plot_check(report: DataCheck, path: Path) -> None:
     """Three panels: pictures per class and split, the shorter sides' histogram, colour modes and formats."""
     readable = [r for r in report.pictures if "error" not in r]
@@ -259,18 +292,19 @@ def plot_check(report: DataCheck, path: Path) -> None:
         ax.bar(np.arange(len(classes)) + k * width, [per_class.get(c, 0) for c in classes], width, label=split)
     ax.set_xticks(np.arange(len(classes)) + width * (len(report.counts) - 1) / 2, classes,
                   rotation=45 if len(classes) > 6 else 0, ha="right" if len(classes) > 6 else "center")
-    ax.set_ylabel("pictures")
-    ax.set_title("pictures per class and split")
+    ax.set_ylabel(tr("pictures"))
+    ax.set_title(tr("pictures per class and split"))
     ax.legend()
     ax = axes[1]
     sides = [min(r["width"], r["height"]) for r in readable]
     if sides:
         ax.hist(sides, bins=30, color="tab:blue")
-        ax.axvline(TINY_SIDE, color="tab:red", linestyle="--", label=f"tiny (< {TINY_SIDE} px)")
+        ax.axvline(TINY_SIDE, color="tab:red", linestyle="--", label=tr("tiny (< {TINY_SIDE} px)",
+                                                                        TINY_SIDE=TINY_SIDE))
         ax.legend()
-    ax.set_xlabel("shorter side (pixels)")
-    ax.set_ylabel("pictures")
-    ax.set_title("picture sizes")
+    ax.set_xlabel(tr("shorter side (pixels)"))
+    ax.set_ylabel(tr("pictures"))
+    ax.set_title(tr("picture sizes"))
     ax = axes[2]
     kinds = Counter(f"{r['format']} {r['mode']}" for r in readable)
     broken = len(report.pictures) - len(readable)
@@ -280,9 +314,10 @@ def plot_check(report: DataCheck, path: Path) -> None:
         values.append(broken)
     ax.barh(labels_, values, color=["tab:red" if name == "unreadable" else "tab:gray" for name in labels_])
     ax.set_xscale("log")
-    ax.set_xlabel("pictures (log scale)")
-    ax.set_title("format and colour mode")
-    fig.suptitle(f"data check of {report.root}: {len(report.findings)} finding(s)")
+    ax.set_xlabel(tr("pictures (log scale)"))
+    ax.set_title(tr("format and colour mode"))
+    fig.suptitle(tr("data check of {root}: {n_findings} finding(s)",
+                    root=report.root, n_findings=len(report.findings)))
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
 
@@ -304,10 +339,13 @@ def quick_check(dataset) -> str:
     repeated = [splits for splits in where.values() if len(splits) > 1]
     across = sum(1 for splits in repeated if len(set(splits)) > 1)
     counts = np.bincount(dataset.train.labels.numpy(), minlength=len(dataset.classes)).tolist()
-    parts = [f"{sum(len(s) for s in where.values()):,} pictures read", f"{len(dataset.folder.unreadable)} skipped",
-             f"classes {max(counts) / max(1, min(counts)):.1f}:1 (largest to smallest)",
-             f"{len(repeated) - across} exact duplicate group(s) within a split",
-             f"{across} across splits" + (" (a leak: the same photo trained on and scored on)" if across else "")]
-    return (f"data check: {'; '.join(parts)}. `visionpath data check {dataset.folder.root}` also looks for near "
-            "duplicates, tiny and odd files.")
+    parts = [tr("{sum:,} pictures read", sum=sum(len(s) for s in where.values())),
+             tr("{count} skipped", count=len(dataset.folder.unreadable)),
+             tr("classes {value:.1f}:1 (largest to smallest)", value=max(counts) / max(1, min(counts))),
+             tr("{value} exact duplicate group(s) within a split", value=len(repeated) - across),
+             tr("{across} across splits", across=across)
+             + (tr(" (a leak: the same photo trained on and scored on)") if across else "")]
+    return (tr("data check: {parts}. `visionpath data check {root}` also looks for near duplicates, tiny and odd "
+               "files.",
+               parts='; '.join(parts), root=dataset.folder.root))
 

@@ -21,6 +21,7 @@ import torch
 
 from ..console import progress_bar
 from ..errors import VisionpathError
+from ..i18n import tr
 from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_key, image_key, read_file_cache,
                     write_file_cache)
 from .images import is_image_file, load_images, peek_image
@@ -30,8 +31,10 @@ JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "Syste
 STREAM_BYTES = 256 << 20  # pixels decoded between two appends to the picture cache: a first pass's memory
 DEFAULT_FOLDER_SIZE = 64  # side used when a folder's pictures differ in size and no --image-size is given
 
-LAYOUT_HELP = ("Expected a folder of class subfolders, e.g. my_photos/cat/*.jpg and my_photos/dog/*.jpg, or "
-               "my_photos/train/<class>/ with optional my_photos/validation/<class>/ and my_photos/test/<class>/.")
+def layout_help() -> str:
+    """The sentence that says how a folder of photos is laid out, for the errors about one that is not."""
+    return tr("Expected a folder of class subfolders, e.g. my_photos/cat/*.jpg and my_photos/dog/*.jpg, or "
+              "my_photos/train/<class>/ with optional my_photos/validation/<class>/ and my_photos/test/<class>/.")
 
 
 def is_junk(path: Path) -> bool:
@@ -53,18 +56,20 @@ def find_splits(root: Path) -> dict[str, Path]:
     """Map split name -> folder. A root without train/ is itself the training split."""
     root = Path(root)
     if not root.is_dir():
-        raise VisionpathError(f"{root} is not a folder. {LAYOUT_HELP}")
+        raise VisionpathError(tr("{root} is not a folder. {layout_help}", root=root, layout_help=layout_help()))
     splits = {}
     for split, names in SPLIT_FOLDERS.items():
         present = [root / n for n in names if (root / n).is_dir()]
         if len(present) > 1:
-            raise VisionpathError(f"{root} has both {present[0].name}/ and {present[1].name}/; keep one of them.")
+            raise VisionpathError(tr("{root} has both {name}/ and {name2}/; keep one of them.",
+                                     root=root, name=present[0].name, name2=present[1].name))
         if present:
             splits[split] = present[0]
     if "train" not in splits:
         if splits:
-            raise VisionpathError(f"{root} has {', '.join(p.name + '/' for p in splits.values())} but no train/. "
-                                  f"{LAYOUT_HELP}")
+            raise VisionpathError(tr("{root} has {values} but no train/. {layout_help}",
+                                     root=root, values=', '.join(p.name + '/' for p in splits.values()),
+                                     layout_help=layout_help()))
         splits["train"] = root
     return splits
 
@@ -75,28 +80,31 @@ def scan_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]
     train_dir = splits["train"]
     classes = [p.name for p in class_folders(train_dir)]
     if not classes:
-        raise VisionpathError(f"{train_dir} has no class subfolders. {LAYOUT_HELP}")
+        raise VisionpathError(tr("{train_dir} has no class subfolders. {layout_help}",
+                                 train_dir=train_dir, layout_help=layout_help()))
     if len(classes) < 2:
-        raise VisionpathError(f"{train_dir} has one class only ({classes[0]}); a classifier needs at least two "
-                              "class folders.")
+        raise VisionpathError(tr("{train_dir} has one class only ({classes}); a classifier needs at least two class "
+                                 "folders.",
+                                 train_dir=train_dir, classes=classes[0]))
     index = {name: i for i, name in enumerate(classes)}
     samples: dict[str, list[tuple[Path, int]]] = {}
     for split, split_dir in splits.items():
         found = class_folders(split_dir)
         unknown = [p.name for p in found if p.name not in index]
         if unknown:
-            raise VisionpathError(f"{split_dir.name}/ has class folder(s) {', '.join(unknown)} that train/ does not "
-                                  f"have; the classes are {', '.join(classes)}. Rename or remove them, or add them to "
-                                  "train/.")
+            raise VisionpathError(tr("{name}/ has class folder(s) {unknown} that train/ does not have; the classes "
+                                     "are {classes}. Rename or remove them, or add them to train/.",
+                                     name=split_dir.name, unknown=', '.join(unknown), classes=', '.join(classes)))
         samples[split] = []
         for class_dir in found:
             files = images_in(class_dir)
             if not files and split == "train":
-                raise VisionpathError(f"class folder {class_dir} has no images (accepted: .jpg .jpeg .png .bmp .webp "
-                                      ".gif .tif .tiff); add images or remove the folder.")
+                raise VisionpathError(tr("class folder {class_dir} has no images (accepted: .jpg .jpeg .png .bmp "
+                                         ".webp .gif .tif .tiff); add images or remove the folder.",
+                                         class_dir=class_dir))
             samples[split] += [(f, index[class_dir.name]) for f in files]
         if not samples[split]:
-            raise VisionpathError(f"{split_dir} has class folders but no images in them.")
+            raise VisionpathError(tr("{split_dir} has class folders but no images in them.", split_dir=split_dir))
     return classes, samples
 
 
@@ -109,11 +117,12 @@ def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tup
     row is training data (validation is then held out of it)."""
     root, labels = Path(root), Path(labels)
     if not labels.is_file():
-        raise VisionpathError(f"--labels {labels} does not exist; give a CSV file of filename,label rows.")
+        raise VisionpathError(tr("--labels {labels} does not exist; give a CSV file of filename,label rows.",
+                                 labels=labels))
     with open(labels, newline="", encoding="utf-8-sig") as f:
         rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
     if not rows:
-        raise VisionpathError(f"{labels} is empty; it needs filename,label rows.")
+        raise VisionpathError(tr("{labels} is empty; it needs filename,label rows.", labels=labels))
     header = [cell.strip().lower() for cell in rows[0]]
     columns = {want: next((header.index(n) for n in names if n in header), None) for want, names in LABEL_COLUMNS.items()}
     if columns["filename"] is None or columns["label"] is None:  # no header: filename, label[, split]
@@ -136,19 +145,23 @@ def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tup
         else:
             entries.append((root / name, label, split))
     if bad:
-        raise VisionpathError(f"{labels}: {len(bad)} row(s) lack a file name or a label, or name an unknown split "
-                              f"({', '.join(bad[:5])}); each row needs filename,label[,train|validation|test].")
+        raise VisionpathError(tr("{labels}: {n_bad} row(s) lack a file name or a label, or name an unknown split "
+                                 "({bad}); each row needs filename,label[,train|validation|test].",
+                                 labels=labels, n_bad=len(bad), bad=', '.join(bad[:5])))
     if missing:
-        raise VisionpathError(f"{labels} names {len(missing)} file(s) that are not in {root} (e.g. "
-                              f"{', '.join(missing[:3])}); fix the names (relative to {root}) or drop those rows.")
+        raise VisionpathError(tr("{labels} names {n_missing} file(s) that are not in {root} (e.g. {missing}); fix "
+                                 "the names (relative to {root}) or drop those rows.",
+                                 labels=labels, n_missing=len(missing), root=root, missing=', '.join(missing[:3])))
     classes = sorted({label for _, label, split in entries if split == "train"})
     if len(classes) < 2:
-        raise VisionpathError(f"{labels} gives {len(classes)} class(es) to the training rows; a classifier needs at "
-                              "least two.")
+        raise VisionpathError(tr("{labels} gives {n_classes} class(es) to the training rows; a classifier needs at "
+                                 "least two.",
+                                 labels=labels, n_classes=len(classes)))
     unknown = sorted({label for _, label, split in entries if label not in classes})
     if unknown:
-        raise VisionpathError(f"{labels} has validation/test rows labelled {', '.join(unknown)}, a class no training "
-                              "row has; label some training images with it, or drop those rows.")
+        raise VisionpathError(tr("{labels} has validation/test rows labelled {unknown}, a class no training row "
+                                 "has; label some training images with it, or drop those rows.",
+                                 labels=labels, unknown=', '.join(unknown)))
     index = {name: i for i, name in enumerate(classes)}
     samples: dict[str, list[tuple[Path, int]]] = {}
     for path, label, split in entries:
@@ -194,17 +207,19 @@ def choose_size(headers: list[tuple[tuple[int, int], bool]], image_size: int | N
     channels = 1 if headers and all(grey for _, grey in headers) else 3
     if image_size and not enlarge and len(sizes) == 1 and max(next(iter(sizes))) <= image_size:
         (size,) = sizes
-        return size, channels, (f"all pictures are {size[0]}×{size[1]}: kept at that size, and the model enlarges "
-                                f"them to {image_size}×{image_size} as it reads them (no memory spent on enlarged "
-                                "copies)")
+        return size, channels, (tr("all pictures are {size}×{size2}: kept at that size, and the model enlarges them "
+                                   "to {image_size}×{image_size} as it reads them (no memory spent on enlarged "
+                                   "copies)",
+                                   size=size[0], size2=size[1], image_size=image_size))
     if image_size:
-        return (image_size, image_size), channels, f"resizing to {image_size}×{image_size}"
+        return (image_size, image_size), channels, tr("resizing to {image_size}×{image_size}", image_size=image_size)
     if len(sizes) == 1:
         (size,) = sizes
-        return size, channels, f"all pictures are {size[0]}×{size[1]}"
+        return size, channels, tr("all pictures are {size}×{size2}", size=size[0], size2=size[1])
     side = DEFAULT_FOLDER_SIZE
-    return (side, side), channels, (f"pictures differ in size ({len(sizes)} sizes); cropping to square and resizing "
-                                    f"to {side}×{side} (change with --image-size)")
+    return (side, side), channels, (tr("pictures differ in size ({n_sizes} sizes); cropping to square and resizing "
+                                       "to {side}×{side} (change with --image-size)",
+                                       n_sizes=len(sizes), side=side))
 
 
 @dataclass
@@ -331,23 +346,27 @@ def split_folder(source: str | Path, destination: str | Path, validation: float 
 
     source, destination = Path(source), Path(destination)
     if not 0 <= validation < 1 or not 0 <= test < 1 or validation + test >= 1:
-        raise VisionpathError(f"--validation {validation} and --test {test} must be shares between 0 and 1 that "
-                              "leave some pictures for training.")
+        raise VisionpathError(tr("--validation {validation} and --test {test} must be shares between 0 and 1 that "
+                                 "leave some pictures for training.",
+                                 validation=validation, test=test))
     splits = find_splits(source)
     if len(splits) > 1 or splits["train"] != source:
-        raise VisionpathError(f"{source} is already split ({', '.join(p.name + '/' for p in splits.values())}); "
-                              "give a folder of class subfolders.")
+        raise VisionpathError(tr("{source} is already split ({values}); give a folder of class subfolders.",
+                                 source=source, values=', '.join(p.name + '/' for p in splits.values())))
     if destination.exists() and any(destination.iterdir()):
-        raise VisionpathError(f"{destination} already exists and is not empty; choose a new folder, so nothing in it "
-                              "is overwritten.")
+        raise VisionpathError(tr("{destination} already exists and is not empty; choose a new folder, so nothing in "
+                                 "it is overwritten.",
+                                 destination=destination))
     classes = class_folders(source)
     if len(classes) < 2:
-        raise VisionpathError(f"{source} needs at least two class subfolders. {LAYOUT_HELP}")
+        raise VisionpathError(tr("{source} needs at least two class subfolders. {layout_help}",
+                                 source=source, layout_help=layout_help()))
     counts = {"train": 0, "validation": 0, "test": 0}
     for folder in classes:
         files = images_in(folder)
         if not files:
-            raise VisionpathError(f"class folder {folder} has no images; add images or remove the folder.")
+            raise VisionpathError(tr("class folder {folder} has no images; add images or remove the folder.",
+                                     folder=folder))
         # exact copies (a photo saved twice) stay together: one in train and its copy in test would score the
         # model on a picture it was trained on
         copies: dict[str, list[Path]] = {}

@@ -27,6 +27,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from ..errors import VisionpathError
+from ..i18n import tr
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
@@ -85,12 +86,14 @@ def _readable(path: Source) -> Iterator[None]:
     try:
         yield
     except Image.DecompressionBombError:
-        raise VisionpathError(f"{path} is too large to decode safely (more than {Image.MAX_IMAGE_PIXELS:,} pixels); "
-                              "shrink it or remove it.") from None
+        raise VisionpathError(tr("{path} is too large to decode safely (more than {MAX_IMAGE_PIXELS:,} pixels); "
+                                 "shrink it or remove it.",
+                                 path=path, MAX_IMAGE_PIXELS=Image.MAX_IMAGE_PIXELS)) from None
     except FileNotFoundError:
-        raise VisionpathError(f"{path} does not exist.") from None
+        raise VisionpathError(tr("{path} does not exist.", path=path)) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise VisionpathError(f"{path} is not a readable image ({e}); remove or replace it.") from None
+        raise VisionpathError(tr("{path} is not a readable image ({e}); remove or replace it.", path=path,
+                                 e=e)) from None
 
 
 def load_image(path: str | Source, size: tuple[int, int] | None = None, channels: int | None = None) -> torch.Tensor:

@@ -12,6 +12,7 @@ from typing import Callable
 import torch.nn as nn
 
 from ..errors import VisionpathError
+from ..i18n import tr
 from .scratch import cnn, mlp, resnet9
 from .transfer import IMAGENET_MEAN, IMAGENET_STD, transfer_builder
 
@@ -79,7 +80,8 @@ def model_entry(name: str) -> ModelEntry:
     if name.startswith("timm:"):
         return _timm_entry(name.removeprefix("timm:"))
     if name not in MODELS:
-        raise VisionpathError(f"unknown model '{name}'. Known models: {', '.join(MODELS)} (see `visionpath models`).")
+        raise VisionpathError(tr("unknown model '{name}'. Known models: {MODELS} (see `visionpath models`).",
+                                 name=name, MODELS=', '.join(MODELS)))
     return MODELS[name]
 
 
@@ -87,8 +89,8 @@ def _timm_entry(timm_name: str) -> ModelEntry:
     import timm
     if timm_name not in timm.list_models():
         close = timm.list_models(f"*{timm_name[:4]}*")[:8]
-        raise VisionpathError(f"timm has no model '{timm_name}'" + (f"; similar: {', '.join(close)}" if close else "")
-                              + " (see timm.list_models()).")
+        raise VisionpathError(tr("timm has no model '{name}'{similar} (see timm.list_models()).", name=timm_name,
+                                 similar=tr("; similar: {names}", names=", ".join(close)) if close else ""))
     config = timm.get_pretrained_cfg(timm_name)
     config = config.to_dict() if config is not None else {}
     return backbone(timm_name, f"timm's {timm_name}.", (config.get("input_size") or (3, 224, 224))[-1],
@@ -101,7 +103,8 @@ def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int],
     unknown = sorted(set(arguments) - set(entry.arguments))
     if unknown:
         takes = ", ".join(f"{k}={v}" for k, v in entry.arguments.items()) or "nothing"
-        raise VisionpathError(f"model '{name}' has no argument {', '.join(unknown)}; it takes {takes}.")
+        raise VisionpathError(tr("model '{name}' has no argument {unknown}; it takes {takes}.",
+                                 name=name, unknown=', '.join(unknown), takes=takes))
     return entry.build(num_classes, tuple(input_shape), **arguments)
 
 

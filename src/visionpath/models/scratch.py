@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import VisionpathError
+from ..i18n import tr
 from .kernels import Dropout
 
 
@@ -66,8 +67,10 @@ def cnn(num_classes: int, input_shape: tuple[int, int, int], width: int = 16, de
     """
     channels, height, width_px = input_shape
     if min(height, width_px) < 2 ** depth:
-        raise VisionpathError(f"cnn with depth {depth} halves the picture {depth} times; {height}×{width_px} pictures "
-                              f"are too small (use --depth {max(1, min(height, width_px).bit_length() - 1)}).")
+        raise VisionpathError(tr("cnn with depth {depth} halves the picture {depth} times; {height}×{width_px} "
+                                 "pictures are too small (use --depth {max}).",
+                                 depth=depth, height=height, width_px=width_px,
+                                 max=max(1, min(height, width_px).bit_length() - 1)))
     blocks: list[nn.Module] = []
     inputs = channels
     for block in range(depth):

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..data.download import offline
 from ..errors import VisionpathError
+from ..i18n import tr
 from .kernels import Dropout, use_fast_depthwise
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -94,7 +95,7 @@ def transfer_builder(timm_name: str, summary: str, resolution: int = 224) -> Cal
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     path = Path(path)
     if not path.is_file():
-        raise VisionpathError(f"weights file {path} does not exist.")
+        raise VisionpathError(tr("weights file {path} does not exist.", path=path))
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -102,12 +103,13 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unreadable file: say which, not where inside torch it failed
-        raise VisionpathError(f"{path} is not a readable PyTorch or safetensors weights file ({type(e).__name__}).") \
+        raise VisionpathError(tr("{path} is not a readable PyTorch or safetensors weights file ({name}).",
+                                 path=path, name=type(e).__name__)) \
             from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]  # a training checkpoint that wraps its weights
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise VisionpathError(f"{path} holds no state dict (a mapping of names to tensors).")
+        raise VisionpathError(tr("{path} holds no state dict (a mapping of names to tensors).", path=path))
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 
@@ -126,13 +128,17 @@ def _fit_to_backbone(state: dict[str, torch.Tensor], timm_name: str, source: str
         mapped = dict(zip(full, state.values()))
     else:
         missing = [k for k in full if k not in state][:3]
-        raise VisionpathError(f"the weights in {source} do not fit {timm_name}: {len(state)} tensors against its "
-                              f"{len(full)}, and names such as {', '.join(missing)} are missing. Pass weights saved "
-                              f"from the same architecture.")
+        raise VisionpathError(tr("the weights in {source} do not fit {timm_name}: {n_state} tensors against its "
+                                 "{n_full}, and names such as {missing} are missing. Pass weights saved from the "
+                                 "same architecture.",
+                                 source=source, timm_name=timm_name, n_state=len(state), n_full=len(full),
+                                 missing=', '.join(missing)))
     for k in list(mapped):
         if mapped[k].shape != full[k].shape:
-            raise VisionpathError(f"the weights in {source} do not fit {timm_name}: {k} has shape "
-                                  f"{tuple(mapped[k].shape)}, the model wants {tuple(full[k].shape)}.")
+            raise VisionpathError(tr("the weights in {source} do not fit {timm_name}: {k} has shape {tuple}, the "
+                                     "model wants {tuple2}.",
+                                     source=source, timm_name=timm_name, k=k, tuple=tuple(mapped[k].shape),
+                                     tuple2=tuple(full[k].shape)))
     return {k: v for k, v in mapped.items() if not k.startswith(classifier + ".")}
 
 
@@ -155,23 +161,24 @@ def pretrained_state(timm_name: str, weights: str | Path | None = None) -> dict[
             f"torch.save(model.state_dict(), '{timm_name}.pth')) and pass --weights {timm_name}.pth, or use "
             "--model efficientnet_lite0, whose weights ship with visionpath.")
     if offline():
-        raise VisionpathError(f"the pretrained weights of {timm_name} come from the internet and "
-                              f"VISIONPATH_OFFLINE is set. {hint}")
+        raise VisionpathError(tr("the pretrained weights of {timm_name} come from the internet and "
+                                 "VISIONPATH_OFFLINE is set. {hint}",
+                                 timm_name=timm_name, hint=hint))
     try:
         model = timm.create_model(timm_name, pretrained=True, num_classes=0)
     except Exception as e:  # network, hub or cache errors: the user's fix is the same
-        raise VisionpathError(f"could not get the pretrained weights of {timm_name} ({type(e).__name__}: "
-                              f"{str(e)[:120]}). {hint}") from None
+        raise VisionpathError(tr("could not get the pretrained weights of {timm_name} ({name}: {e}). {hint}",
+                                 timm_name=timm_name, name=type(e).__name__, e=str(e)[:120], hint=hint)) from None
     return model.state_dict()
 
 
 def load_pretrained(model: nn.Module, weights: str | Path | None = None) -> None:
     """Load ImageNet weights (or those in the file `weights`) into a Transfer model's backbone."""
     if not isinstance(model, Transfer):
-        raise VisionpathError("--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, "
-                              "resnet18, ... or timm:<name>); this model is trained from scratch.")
+        raise VisionpathError(tr("--pretrained and --weights apply to pretrained backbones (efficientnet_lite0, "
+                                 "resnet18, ... or timm:<name>); this model is trained from scratch."))
     state = pretrained_state(model.timm_name, weights)
     missing, unexpected = model.backbone.load_state_dict(state, strict=False)
     if missing:
-        raise VisionpathError(f"the pretrained weights lack {len(missing)} tensors of {model.timm_name}, e.g. "
-                              f"{', '.join(missing[:3])}.")
+        raise VisionpathError(tr("the pretrained weights lack {n_missing} tensors of {timm_name}, e.g. {missing}.",
+                                 n_missing=len(missing), timm_name=model.timm_name, missing=', '.join(missing[:3])))
