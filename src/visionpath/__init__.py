@@ -15,7 +15,7 @@ Every `visionpath` command-line flag is a keyword of these functions but --lang,
 setting); `visionpath.devices.keep_freed_memory()` is the CPU memory tuning the command applies, for scripts.
 """
 from .config import TrainConfig
-from .data import load_dataset, load_image
+from .data import load_dataset, load_image, sample_folder
 from .data.check import check_data
 from .data.folder import split_folder
 from .errors import VisionpathError
@@ -42,5 +42,5 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
 
 __all__ = ["train", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
            "set_language",
-           "load_dataset", "load_image", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
+           "load_dataset", "load_image", "sample_folder", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
            "__version__"]

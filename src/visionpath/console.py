@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -24,6 +25,11 @@ def silent() -> bool:
 def say(message: str) -> None:
     if not silent():
         console.print(printable(message), markup=False, soft_wrap=True)
+
+
+def padded(text: str, width: int) -> str:
+    """`text` left-aligned in `width` columns of a terminal, where a Japanese character takes two."""
+    return text + " " * max(0, width - cell_len(text))
 
 
 def interactive() -> bool:

@@ -60,7 +60,8 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
                        if getattr(config, k) is None})
         chosen.update(photo_defaults(config, parallel))  # chosen for this folder: before the model's general recipe
     recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
-    recipe_line = f"{model}'s recipe: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items())
+    recipe_line = tr("{model}'s recipe: {settings}", model=model,
+                     settings=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items()))
     chosen.update({k: Choice(v, "recipe", recipe_line) for k, v in recipe.items()})
     for f in fields(TrainConfig):
         if f.metadata["fallback"] is not None and getattr(config, f.name) is None and f.name not in chosen:

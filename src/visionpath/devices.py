@@ -1,6 +1,7 @@
 """The machine: which device trains, whether bf16 mixed precision pays on it, and the CPU allocator's tuning."""
 from __future__ import annotations
 
+import functools
 import time
 
 import torch
@@ -57,12 +58,19 @@ def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
         return gpu_precision(device)
     if device.type != "cpu":
         return "fp32", tr("mixed precision is not used on {device}", device=device.type)
-    a, b = operands(device)
+    return bf16_verdict(*cpu_product_seconds(torch.get_num_threads()))
+
+
+@functools.cache
+def cpu_product_seconds(threads: int) -> tuple[float, float]:
+    """Seconds of one product on this CPU in fp32 and under bf16 autocast, with `threads` threads: measured once a
+    process (a second of emulated bf16; the CPU does not change between the runs of a notebook or a test session)."""
+    a, b = operands(torch.device("cpu"))
     fp32 = min(product_seconds(a, b, None) for _ in range(3))
     once = product_seconds(a, b, torch.bfloat16, 1)
     if once > 3 * fp32:  # emulated bf16 is many times slower: one product shows it, no need to wait for more
-        return bf16_verdict(fp32, once)
-    return bf16_verdict(fp32, min(product_seconds(a, b, torch.bfloat16) for _ in range(3)))
+        return fp32, once
+    return fp32, min(product_seconds(a, b, torch.bfloat16) for _ in range(3))
 
 
 def gpu_precision(device: torch.device) -> tuple[str, str]:

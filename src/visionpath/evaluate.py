@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ class Evaluation:
     confusion: torch.Tensor          # int64 K×K: true class on rows, predicted class on columns
     predictions: torch.Tensor        # predicted class of each image
     probabilities: torch.Tensor      # softmax of each image's scores
+    _confusion_png: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def per_class(self) -> list[dict]:
@@ -67,6 +68,15 @@ class Evaluation:
                          f"{r['support']:7d}")
         return "\n".join(lines)
 
+    def confusion_png(self) -> bytes:
+        """The confusion matrix drawn (counts, titled with the split's accuracy), once: the run folder's PNG and the
+        report's first matrix are the same picture."""
+        if self._confusion_png is None:
+            buffer = io.BytesIO()
+            plot_confusion(self.confusion, self.classes, buffer, scored=(self.split, self.accuracy))
+            self._confusion_png = buffer.getvalue()
+        return self._confusion_png
+
     def save(self, run_dir: Path) -> None:
         """<split>_metrics.json, confusion_matrix[_<split>].csv and .png in the run folder."""
         suffix = "" if self.split == "test" else f"_{self.split}"
@@ -76,8 +86,7 @@ class Evaluation:
         for name, row in zip(self.classes, self.confusion.tolist()):
             writer.writerow([name] + row)
         atomic_write(run_dir / f"confusion_matrix{suffix}.csv", text.getvalue())
-        plot_confusion(self.confusion, self.classes, run_dir / f"confusion_matrix{suffix}.png",
-                       scored=(self.split, self.accuracy))
+        atomic_write(run_dir / f"confusion_matrix{suffix}.png", self.confusion_png())
         atomic_write(run_dir / f"{self.split}_metrics.json", json.dumps(
             {"split": self.split, "loss": self.loss, "accuracy": self.accuracy,
              "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,

@@ -71,11 +71,11 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
     Everything shown is passed in: the page reads nothing but curves.png."""
     e = evaluation
     out = [tr("<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>visionpath report: "
-              "{escape}</title><style>{STYLE}</style></head><body>",
-              escape=html.escape(run_dir.name), STYLE=STYLE, lang=language()),
-           tr("<h1>{escape}</h1><p class='muted'>{escape2} on {escape3} · report written {strftime}</p>",
-              escape=html.escape(run_dir.name), escape2=html.escape(str(settings['model'])),
-              escape3=html.escape(str(settings['data'])), strftime=time.strftime('%Y-%m-%d %H:%M')),
+              "{run}</title><style>{STYLE}</style></head><body>",
+              run=html.escape(run_dir.name), STYLE=STYLE, lang=language()),
+           tr("<h1>{run}</h1><p class='muted'>{model} on {data} · report written {when}</p>",
+              run=html.escape(run_dir.name), model=html.escape(str(settings['model'])),
+              data=html.escape(str(settings['data'])), when=time.strftime('%Y-%m-%d %H:%M')),
            tr("<p style='font-size:1.2em'><b>{split} accuracy {accuracy:.2%}</b> · balanced accuracy "
               "{balanced_accuracy:.2%} · macro-F1 {macro_f1:.3f} · {sum:,} pictures</p>",
               split=e.split, accuracy=e.accuracy, balanced_accuracy=e.balanced_accuracy, macro_f1=e.macro_f1,
@@ -133,10 +133,9 @@ def _confusion_section(e: Evaluation) -> list[str]:
     out = [tr("<h2>Confusion matrix ({split})</h2><p class='muted'>True class on rows, predicted class on columns: "
               "the diagonal is right, everything else is a mistake.</p><div class='pair'>",
               split=e.split)]
-    for normalised in (False, True):
-        buffer = io.BytesIO()
-        plot_confusion(e.confusion, classes, buffer, normalised=normalised)
-        out.append(_png(buffer))
+    buffer = io.BytesIO()
+    plot_confusion(e.confusion, classes, buffer, normalised=True)
+    out += [_png(io.BytesIO(e.confusion_png())), _png(buffer)]
     out.append("</div>")
     out.append(tr("<h2>Per class</h2>"))
     out.append(_table([tr("class"), tr("precision"), tr("recall"), "F1", tr("support")],
@@ -174,9 +173,9 @@ def _gallery_section(e: Evaluation, images: ImageSet, model: tuple[torch.nn.Modu
         name = Path(images.paths[i]).name if images.paths else f"#{i}"
         predicted = e.predictions[i].item()
         shown = _png(images.images[i]) + (_png(overlays[n]) if overlays is not None else "")
-        out.append(tr("<figure>{shown}<figcaption>{escape}<br>true <b>{escape2}</b><br><span "
-                      "class='wrong'>predicted {escape3} {item:.0%}</span></figcaption></figure>",
-                      shown=shown, escape=html.escape(name), escape2=html.escape(e.classes[labels[i].item()]),
-                      escape3=html.escape(e.classes[predicted]), item=e.probabilities[i, predicted].item()))
+        out.append(tr("<figure>{shown}<figcaption>{file}<br>true <b>{true}</b><br><span "
+                      "class='wrong'>predicted {predicted} {probability:.0%}</span></figcaption></figure>",
+                      shown=shown, file=html.escape(name), true=html.escape(e.classes[labels[i].item()]),
+                      predicted=html.escape(e.classes[predicted]), probability=e.probabilities[i, predicted].item()))
     out.append("</div>")
     return out

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from conftest import make_folder
-from visionpath.data import folder, load_dataset, stratified_split
+from visionpath.data import folder, load_dataset, sample_folder, stratified_split
 from visionpath.data.cache import ImageStore, SegmentWriter
 from visionpath.data.folder import scan_folder, split_folder
 from visionpath.data.images import load_image
@@ -284,3 +284,18 @@ def test_a_split_left_empty_by_unreadable_files_stops_before_training(tmp_path):
     with pytest.raises(VisionpathError, match="the test split of .* has no readable pictures left after skipping the "
                                               "unreadable ones; add pictures to it or remove it"):
         load_dataset(root)
+
+
+def test_a_sample_folder_holds_the_first_pictures_of_each_class_and_is_made_once(tiny_folder, tmp_path):
+    dataset = load_dataset(tiny_folder)
+    sample = sample_folder(dataset, tmp_path / "sample", per_class=5)
+    again = load_dataset(sample)
+    assert again.classes == dataset.classes
+    assert [len(again.train), len(again.validation), len(again.test)] == [15, 3, 6]  # 5, 1 and 2 of each class
+    first_bee = dataset.train.images[(dataset.train.labels == 1).nonzero()[0, 0]]
+    assert any(torch.equal(first_bee, picture) for picture in again.train.images[again.train.labels == 1])
+    marker = sample / ".visionpath-sample.json"
+    made = marker.stat().st_mtime_ns
+    assert sample_folder(dataset, sample, per_class=5) == sample and marker.stat().st_mtime_ns == made  # as it is
+    with pytest.raises(VisionpathError, match="already exists and is not empty"):
+        sample_folder(dataset, sample, per_class=6)  # another copy would mix with this one

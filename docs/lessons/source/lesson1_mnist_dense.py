@@ -32,7 +32,6 @@ QUICK = False  # True: one epoch instead of five (the test suite runs the lesson
 """),
 ("code", """
 import os
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F

@@ -6,15 +6,19 @@ make batches. Scaling to 0-1 and normalising happen later, on the training devic
 """
 from __future__ import annotations
 
+import io
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..console import say
 from ..errors import VisionpathError
+from ..files import atomic_write
 from ..i18n import tr
 from .builtin import DATASETS, load_builtin
 from .cache import ImageStore
@@ -58,6 +62,32 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(self.train.images.shape[1:])
+
+
+def sample_folder(dataset: Dataset, destination: str | Path, per_class: int) -> Path:
+    """A small copy of `dataset` as a folder of PNG files, for experiments that should take minutes: the first
+    `per_class` training pictures of each class, a fifth as many for validation and two fifths for test, in
+    destination/{train,validation,test}/<class>/. Asked again for the same copy, it returns the folder as it is."""
+    destination = Path(destination)
+    made = {"dataset": dataset.name, "per_class": per_class, "classes": list(dataset.classes)}
+    marker = destination / ".visionpath-sample.json"
+    if marker.is_file() and json.loads(marker.read_text()) == made:
+        return destination
+    if destination.exists() and any(destination.iterdir()):
+        raise VisionpathError(tr("{destination} already exists and is not empty; choose a new folder, so nothing in "
+                                 "it is overwritten.", destination=destination))
+    counts = {"train": per_class, "validation": max(1, per_class // 5), "test": max(1, per_class * 2 // 5)}
+    for split, images in dataset.splits():
+        for label, name in enumerate(dataset.classes):
+            folder = destination / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in (images.labels == label).nonzero()[:counts[split], 0].tolist():
+                picture = images.images[i].permute(1, 2, 0).numpy()
+                buffer = io.BytesIO()
+                Image.fromarray(picture[..., 0] if picture.shape[2] == 1 else picture).save(buffer, format="PNG")
+                atomic_write(folder / f"{i}.png", buffer.getvalue())
+    atomic_write(marker, json.dumps(made))  # last: a copy cut short is not taken for a finished one
+    return destination
 
 
 def stratified_split(labels: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

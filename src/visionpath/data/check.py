@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ..checks import check_output
-from ..console import progress_bar, say
+from ..console import padded, progress_bar, say
 from ..errors import VisionpathError
 from ..files import atomic_write, save_figure
 from ..i18n import drawn_in_language, tr
@@ -56,14 +56,14 @@ class DataCheck:
         classes = sorted({c for per_class in self.counts.values() for c in per_class})
         width = max(10, *(len(c) for c in classes))
         splits = list(self.counts)
-        lines = [f"{tr('class'):<{width}}" + "".join(f"{s:>18}" for s in splits)]
+        lines = [padded(tr("class"), width) + "".join(f"{s:>18}" for s in splits)]
         for c in classes:
             cells = []
             for s in splits:
                 n, total = self.counts[s].get(c, 0), sum(self.counts[s].values())
                 cells.append(f"{n:>9,} ({n / max(1, total):4.0%})")
             lines.append(f"{c:<{width}}" + "".join(f"{cell:>18}" for cell in cells))
-        lines.append(f"{tr('total'):<{width}}" + "".join(f"{sum(self.counts[s].values()):>18,}" for s in splits))
+        lines.append(padded(tr("total"), width) + "".join(f"{sum(self.counts[s].values()):>18,}" for s in splits))
         for f in self.findings:
             shown = "".join(f"\n      {p}" for p in f.paths[:8]) + (tr("\n      ... and {value} more",
                                                                        value=len(f.paths) - 8)
@@ -347,5 +347,5 @@ def quick_check(dataset) -> str:
              + (tr(" (a leak: the same photo trained on and scored on)") if across else "")]
     return (tr("data check: {parts}. `visionpath data check {root}` also looks for near duplicates, tiny and odd "
                "files.",
-               parts='; '.join(parts), root=dataset.folder.root))
+               parts=tr("; ").join(parts), root=dataset.folder.root))
 
