@@ -200,7 +200,12 @@ MUTATIONS = [
   ["tests/test_i18n.py::test_the_language_comes_from_the_flag_then_the_environment"]),
  ("Japanese figures without a Japanese font", "src/visionpath/i18n.py",
   "        if font is None:\n", "        if False:\n",
-  ["tests/test_i18n.py::test_figures_speak_japanese_only_with_a_font_that_can_draw_it"]),
+  ["tests/test_i18n.py::test_figures_speak_japanese_only_with_a_font_that_can_draw_it"]), ("a sample folder takes every picture", "src/visionpath/data/__init__.py",
+  "nonzero()[:counts[split], 0]", "nonzero()[:, 0]",
+  ["tests/data/test_folder.py::test_a_sample_folder_holds_the_first_pictures_of_each_class_and_is_made_once"]),
+ ("a sample folder made again over itself", "src/visionpath/data/__init__.py",
+  "    if marker.is_file() and json.loads(marker.read_text()) == made:\n        return destination\n", "",
+  ["tests/data/test_folder.py::test_a_sample_folder_holds_the_first_pictures_of_each_class_and_is_made_once"]),
 ]
 
 

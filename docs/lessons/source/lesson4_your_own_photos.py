@@ -72,7 +72,7 @@ if PHOTOS is None:  # the example: cats-vs-dogs.zip, unpacked (in quick mode, 12
         archive.extractall(".", names)
     PHOTOS = "cats-vs-dogs"
 for folder in sorted(p for p in Path(PHOTOS).iterdir() if p.is_dir()):
-    print(f"{folder.name:<12} {sum(1 for _ in folder.iterdir()):>5} photos")
+    print(f"{folder.name:<12} {sum(1 for f in folder.rglob('*') if f.is_file()):>5} photos")
 """),
 ("md", {"en": """
 ## Step 2 · Checking the photos
@@ -95,17 +95,24 @@ display(Image("check.png"))
 ("md", {"en": """
 The example has photos saved twice (`cat.NNNN.jpg` and `cat.NNNN(1).jpg`). Within one class they only count
 twice; the danger is a split that puts one copy in training and the other in test. `split_folder` keeps exact
-duplicates together in one split, stratified by class and seeded, so the split is the same every time.
+duplicates together in one split, stratified by class and seeded, so the split is the same every time (a folder
+of yours that is split already, into `train/` and `validation/` or `test/`, is used as it is).
 In a terminal: `visionpath data split cats-vs-dogs pets --validation 0.15 --test 0.15`
 """, "ja": """
 例の写真には、2 回保存されたもの（`cat.NNNN.jpg` と `cat.NNNN(1).jpg`）があります。同じクラスの中なら 2 回
 数えられるだけですが、危ないのは、分割で片方が学習用に、もう片方がテスト用に入ってしまうことです。
 `split_folder` は完全な重複を同じ分割にまとめ、クラスごとの比率を保ち（層化）、シードを固定するので、何度
-実行しても同じ分割になります。ターミナルでは：`visionpath data split cats-vs-dogs pets --validation 0.15 --test 0.15`
+実行しても同じ分割になります（すでに `train/` と `validation/` や `test/` に分割済みの自分のフォルダは、その
+まま使います）。ターミナルでは：`visionpath data split cats-vs-dogs pets --validation 0.15 --test 0.15`
 """}),
 ("code", """
-shutil.rmtree("pets", ignore_errors=True)
-print(visionpath.split_folder(PHOTOS, "pets", validation=0.15, test=0.15))
+SPLITS = ("train", "validation", "val", "valid", "test")
+if any((Path(PHOTOS) / split).is_dir() for split in SPLITS):
+    SPLIT = PHOTOS  # split already: used as it is
+else:
+    SPLIT = "pets"
+    shutil.rmtree(SPLIT, ignore_errors=True)
+    print(visionpath.split_folder(PHOTOS, SPLIT, validation=0.15, test=0.15))
 """),
 ("md", {"en": """
 ## Step 3 · Training with the defaults
@@ -141,7 +148,7 @@ visionpath にはフォルダだけを渡します。写真のフォルダには
 ターミナルでは：`visionpath train pets`
 """}),
 ("code", """
-run = visionpath.train("pets", budget=1 if QUICK else None)
+run = visionpath.train(SPLIT, budget=1 if QUICK else None)
 """),
 ("md", {"en": """
 ## Step 4 · The report
@@ -186,8 +193,10 @@ In a terminal: `visionpath predict runs/pets-efficientnet_lite0-1 new_photos/`
 ("code", """
 new = Path("new_photos")
 new.mkdir(exist_ok=True)
-for folder in sorted((Path("pets") / "test").iterdir()):
-    shutil.copy(sorted(folder.iterdir())[0], new / f"{folder.name}-{sorted(folder.iterdir())[0].name}")
+held_out = next(Path(SPLIT) / split for split in reversed(SPLITS) if (Path(SPLIT) / split).is_dir())
+for folder in sorted(p for p in held_out.iterdir() if p.is_dir()):
+    first = sorted(f for f in folder.iterdir() if not f.name.startswith("."))[0]
+    shutil.copy(first, new / f"{folder.name}-{first.name}")
 if DATA_DIR and (Path(DATA_DIR) / "hymenoptera.zip").is_file():
     with zipfile.ZipFile(Path(DATA_DIR) / "hymenoptera.zip") as archive:
         (new / "an-ant.jpg").write_bytes(archive.read("val/ants/desert_ant.jpg"))
