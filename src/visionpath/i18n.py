@@ -118,13 +118,10 @@ def drawn_in_language(draw: Callable) -> Callable:
     return drawing
 
 
-_catalogs: dict[str, gettext.NullTranslations] = {}
-
-
+@functools.cache
 def catalog(lang: str) -> gettext.NullTranslations:
-    if lang not in _catalogs:
-        _catalogs[lang] = gettext.translation("visionpath", LOCALE_DIR, languages=[lang], fallback=True)
-    return _catalogs[lang]
+    """The messages of `lang`, read once a process (English: the messages themselves)."""
+    return gettext.translation("visionpath", LOCALE_DIR, languages=[lang], fallback=True)
 
 
 def tr(message: str, /, **values: object) -> str:
