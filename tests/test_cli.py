@@ -201,8 +201,10 @@ def test_every_flag_is_a_keyword_of_the_api():
     from visionpath.report import compare_runs
     from visionpath.runs import Run
     from visionpath.train import train
+    from visionpath.tune import tune
     commands = build_parser()._subparsers._group_actions[0].choices
-    others = {"train": train, "evaluate": Run.evaluate, "report": Run.report, "compare": compare_runs}
+    others = {"train": train, "evaluate": Run.evaluate, "report": Run.report, "compare": compare_runs,
+              "tune": tune}
     assert set(PLAIN_COMMANDS) == {"predict", "export", "serve", "show", "filters", "explain", "lr-find"}
     for command, function in {**PLAIN_COMMANDS, **others}.items():
         flags = {a.dest for a in commands[command]._actions if a.dest not in ("help", "lang")}  # lang: set_language
@@ -210,7 +212,9 @@ def test_every_flag_is_a_keyword_of_the_api():
                                                                     else set())
         assert flags <= keywords, (command, flags - keywords)
     train_flags = {a.dest for a in commands["train"]._actions if a.dest not in ("help", "lang")}
-    assert train_flags == set(inspect.signature(train).parameters) - {"config"}  # every setting has its flag
+    assert train_flags == set(inspect.signature(train).parameters) - {"config", "stop_if"}  # every setting a flag
+    tune_flags = {a.dest for a in commands["tune"]._actions if a.dest not in ("help", "lang")}
+    assert tune_flags == set(inspect.signature(tune).parameters)
 
 
 def test_the_cache_command_shows_verifies_prunes_and_clears(tiny_folder, capsys):

@@ -13,7 +13,7 @@ LAYERS = [
     "augment", "checkpoint", "devices", "distributed", "optim",
     "config", "defaults", "run_folder", "inside",
     "report", "evaluate", "report_html", "tensorboard_log", "export", "predict", "serve", "runs",
-    "train", "lr_find",
+    "train", "lr_find", "tune",
     "cli", "", "__main__",
 ]
 

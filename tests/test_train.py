@@ -31,6 +31,21 @@ def test_a_run_folder_has_everything(tiny_folder, tmp_path):
     assert json.loads((run.path / "test_metrics.json").read_text())["accuracy"] > 0.8  # an easy task
 
 
+def test_stop_if_ends_the_run_after_a_saved_epoch_and_keeps_the_best(tiny_folder, tmp_path):
+    rows = []
+    run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 5}, score_test=False,
+                           stop_if=lambda row: rows.append(row) or row["epoch"] == 2)
+    assert run.stopped and [r["epoch"] for r in rows] == [1, 2] and len(run.history) == 2
+    assert read_metadata(run.path / "last.safetensors")["epoch"] == 2
+    # --no-score-test: the test split is left alone, and the summary says how to score it later
+    assert not (run.path / "test_metrics.json").exists()
+    assert "the test split is not scored (--no-score-test)" in (run.path / "summary.txt").read_text()
+    whole = visionpath.train(tiny_folder, project=tmp_path, **FAST, stop_if=lambda row: row["epoch"] == 3)
+    assert not whole.stopped and len(whole.history) == 3  # asked at the last epoch: nothing left to stop
+    with pytest.raises(VisionpathError, match="stop_if works in one process"):
+        visionpath.train(tiny_folder, project=tmp_path, **FAST, devices=2, stop_if=lambda row: False)
+
+
 def test_run_folders_never_overwrite(tiny_folder, tmp_path):
     first = visionpath.train(tiny_folder, project=tmp_path, name="x", **{**FAST, "epochs": 1})
     second = visionpath.train(tiny_folder, project=tmp_path, name="x", **{**FAST, "epochs": 1})

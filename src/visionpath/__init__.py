@@ -8,6 +8,7 @@
     run = visionpath.train("my_photos/"); run.report()        # pretrained + fine-tuned; report.html
     visionpath.export(run.path)                               # model.onnx: uint8 pictures in, probabilities out
     visionpath.serve(run.path)                                # a web page and POST /predict on 127.0.0.1:8000
+    visionpath.tune("my_photos/", trials=30, timeout="1h")    # Optuna searches the settings; best scored on test
 
 Every `visionpath` command-line flag is a keyword of these functions but --lang, which is `visionpath.set_language`
 (what visionpath explains, in "en" or "ja"; by default from $LANG); the training settings are the fields of
@@ -27,6 +28,7 @@ from .run_folder import load_model
 from .runs import Run
 from .serve import serve
 from .train import train
+from .tune import tune
 from .version import __version__
 
 
@@ -40,7 +42,7 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
     return Run(run).evaluate(split, data_dir, device)
 
 
-__all__ = ["train", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
+__all__ = ["train", "tune", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
            "set_language",
            "load_dataset", "load_image", "sample_folder", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
            "__version__"]

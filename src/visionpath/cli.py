@@ -33,6 +33,7 @@ from .report import compare_runs
 from .runs import Run
 from .serve import serve
 from .train import train
+from .tune import PRUNERS, tune
 from .version import __version__
 
 TRAIN_EXAMPLES = """examples:
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_using_commands(commands)
 
     add_seeing_commands(commands)
+    add_tune_command(commands)
 
     c = commands.add_parser("compare", help="test accuracy, training time, epochs and parameters of runs, side by "
                             "side (table, CSV, PNG)", argument_default=S)
@@ -163,6 +165,45 @@ def add_seeing_commands(commands) -> None:
     x.add_argument("run", help="a run folder or a checkpoint file")
     x.add_argument("images", nargs="+", help="picture files")
     x.add_argument("--output", help=f"the PNG to write (default: {defaults_of(explain)['output']})")
+
+
+TUNE_EXAMPLES = """examples:
+  visionpath tune my_photos/ --trials 30 --timeout 1h      # the model's default space; bad trials pruned early
+  visionpath tune cifar10 --model resnet9 --space space.toml --workers 2
+  visionpath tune my_photos/ --storage postgresql://host/studies --study flowers   # several machines, one study
+  visionpath tune --resume runs/tune-my_photos-1           # continue a study
+  visionpath tune --report runs/tune-my_photos-1           # draw study.html again, at any time
+
+space.toml, one line a setting (any setting of `visionpath train`; the others given here are fixed):
+  lr = {low = 1e-4, high = 1e-2, log = true}
+  augment = ["none", "standard"]"""
+
+
+def add_tune_command(commands) -> None:
+    """tune: an Optuna study whose trials are training runs; every setting of train can be fixed on it."""
+    S = argparse.SUPPRESS
+    T = defaults_of(tune)
+    u = commands.add_parser("tune", help="search training settings with Optuna: each trial a run, bad ones pruned "
+                            "early, the best scored on test once", epilog=TUNE_EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter, argument_default=S)
+    add_settings(u)
+    u.add_argument("--trials", type=int, help=f"trials in all, a resumed study's earlier ones included (default: "
+                   f"{T['trials']})")
+    u.add_argument("--timeout", metavar="TIME", help="start no trial after this long: minutes, or 90s, 30m, 1h "
+                   "(default: none)")
+    u.add_argument("--space", metavar="TOML", help="the settings to search and their ranges (default: the model's "
+                   "own space)")
+    u.add_argument("--workers", type=int, help=f"trial processes on this machine sharing the study (default: "
+                   f"{T['workers']})")
+    u.add_argument("--storage", metavar="URL", help="an Optuna storage that processes on several machines share, e.g."
+                   " postgresql://host/db (default: study.db in the study folder)")
+    u.add_argument("--study", metavar="NAME", help="the study's name in --storage (default: visionpath)")
+    u.add_argument("--pruner", choices=PRUNERS, help="stop unpromising trials by their early epochs: halving (the "
+                   "default), median or none")
+    u.add_argument("--resume", metavar="STUDY", help="continue a study folder up to --trials")
+    u.add_argument("--report", metavar="STUDY", help="draw a study folder's study.html again and stop")
+    u.add_argument("--worker", type=int, help=S)  # the processes --workers starts
+    u.add_argument("--deadline", type=float, help=S)
 
 
 def add_using_commands(commands) -> None:
@@ -307,7 +348,9 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
     if command == "train":
         run = train(**args)
         return 130 if run.interrupted else 1 if run.diverged else 0
-    if command == "evaluate":
+    if command == "tune":
+        tune(**args)
+    elif command == "evaluate":
         Run(args.pop("run")).evaluate(**args)
     elif command in PLAIN_COMMANDS:
         PLAIN_COMMANDS[command](**args)

@@ -140,6 +140,9 @@ class TrainConfig:
     tensorboard: bool = setting(False, "also write TensorBoard event files into the run folder's tensorboard/ "
                                 "(each epoch's scores, a few training pictures, the curves): tensorboard --logdir "
                                 "runs")
+    score_test: bool = setting(True, "score the best epoch on the test split when training ends (--no-score-test: "
+                               "leave the test split for settings chosen on validation, as `visionpath tune`'s "
+                               "trials do)")
     project: str = setting("runs", "parent folder of run folders")
     name: str | None = setting(None, "run name (default: <dataset>-<model>); the folder is <project>/<name>-N")
 

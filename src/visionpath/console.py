@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -22,8 +24,22 @@ def silent() -> bool:
     return os.environ.get("RANK", "0") != "0" and "LOCAL_RANK" in os.environ
 
 
+_quiet = [0]  # how many `quietly` blocks are open
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """say() prints nothing inside (progress bars still show): a search's trials, each told in one line instead of
+    a run's whole account."""
+    _quiet[0] += 1
+    try:
+        yield
+    finally:
+        _quiet[0] -= 1
+
+
 def say(message: str) -> None:
-    if not silent():
+    if not silent() and not _quiet[0]:
         console.print(printable(message), markup=False, soft_wrap=True)
 
 

@@ -284,6 +284,10 @@ def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], be
         lines.append(test.table())
         lines.append(tr("confusion matrix: {value} (and .csv); learning curves: {value2}",
                         value=run_dir / 'confusion_matrix.png', value2=run_dir / 'curves.png'))
+    elif not config.score_test:
+        lines.append(tr("the test split is not scored (--no-score-test): compare runs on validation, then score the "
+                        "chosen one once with `visionpath evaluate {run_dir}`. Learning curves: {value}",
+                        run_dir=run_dir, value=run_dir / 'curves.png'))
     else:
         note = tr(" (held out from train)") if validation_from_train else ""
         lines.append(tr("no test split: validation accuracy{note} is the only score, and it is optimistic because "

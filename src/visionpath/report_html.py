@@ -39,7 +39,7 @@ th{background:#f4f4f4} td:first-child,th:first-child{text-align:left} code{backg
 """
 
 
-def _png(source) -> str:
+def png_tag(source) -> str:
     """An <img> with the picture inline: a PNG file, a stream of PNG bytes, or a uint8 C×H×W tensor."""
     if isinstance(source, torch.Tensor):
         array = source.permute(1, 2, 0).numpy()
@@ -56,7 +56,7 @@ def _png(source) -> str:
     return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="">'
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def table_html(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -80,7 +80,11 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
               "{balanced_accuracy:.2%} · macro-F1 {macro_f1:.3f} · {sum:,} pictures</p>",
               split=e.split, accuracy=e.accuracy, balanced_accuracy=e.balanced_accuracy, macro_f1=e.macro_f1,
               sum=int(e.confusion.sum()))]
-    if e.split != "test":
+    if e.split != "test" and settings.get("score_test") is False:
+        out.append(tr("<p class='note'>This run leaves the test split unscored (<code>--no-score-test</code>, as a "
+                      "search's trials do), so the scores below are on the validation pictures. They are optimistic: "
+                      "validation chose the best epoch.</p>"))
+    elif e.split != "test":
         carved = bool(data_record and data_record.get("validation_from_train"))
         out.append(tr("<p class='note'>This folder has no <code>test/</code> split, so the scores below are on the "
                       "validation pictures{value}. They are optimistic: validation chose the best epoch. Add a "
@@ -88,11 +92,11 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
                       value=tr(" (held out from train)") if carved else ""))
     out.append(tr("<h2>Command and settings</h2>"))
     out.append(f"<p><code>{html.escape(command)}</code></p>")
-    out.append(_table([tr("setting"), tr("value")], [[k, v] for k, v in settings.items() if v is not None]))
+    out.append(table_html([tr("setting"), tr("value")], [[k, v] for k, v in settings.items() if v is not None]))
     out += _data_section(data_record, e.classes, settings["validation_split"])
     out.append(tr("<h2>Learning curves</h2>"))
     if (run_dir / "curves.png").is_file():
-        out.append(_png(run_dir / "curves.png"))
+        out.append(png_tag(run_dir / "curves.png"))
     if history:
         out.append(f"<p>{html.escape(diagnosis)}</p>")
     out += _confusion_section(e) + _gallery_section(e, images, model)
@@ -110,7 +114,7 @@ def _data_section(record: dict | None, classes: list[str], validation_split: flo
     splits = list(record["splits"])
     rows = [[c] + [record["splits"][s].get(c, 0) for s in splits] for c in classes]
     rows.append([tr("total")] + [sum(record["splits"][s].values()) for s in splits])
-    out.append(_table([tr("class")] + splits, rows))
+    out.append(table_html([tr("class")] + splits, rows))
     facts = [tr("pictures used at {input_shape}×{input_shape2}",
                 input_shape=record['input_shape'][1], input_shape2=record['input_shape'][2])]
     if "load_seconds" in record:
@@ -135,10 +139,10 @@ def _confusion_section(e: Evaluation) -> list[str]:
               split=e.split)]
     buffer = io.BytesIO()
     plot_confusion(e.confusion, classes, buffer, normalised=True)
-    out += [_png(io.BytesIO(e.confusion_png())), _png(buffer)]
+    out += [png_tag(io.BytesIO(e.confusion_png())), png_tag(buffer)]
     out.append("</div>")
     out.append(tr("<h2>Per class</h2>"))
-    out.append(_table([tr("class"), tr("precision"), tr("recall"), "F1", tr("support")],
+    out.append(table_html([tr("class"), tr("precision"), tr("recall"), "F1", tr("support")],
                       [[r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}", r["support"]]
                        for r in e.per_class]))
     out.append(tr("<p class='muted'>precision: of the pictures predicted as the class, the share that are; recall: "
@@ -147,7 +151,7 @@ def _confusion_section(e: Evaluation) -> list[str]:
              if i != j and e.confusion[i, j] > 0]
     pairs.sort(reverse=True)
     out.append(tr("<h2>Most confused</h2>"))
-    out.append(_table([tr("true class"), tr("predicted as"), tr("pictures")], [[t, p, n] for n, t, p in pairs[:10]])
+    out.append(table_html([tr("true class"), tr("predicted as"), tr("pictures")], [[t, p, n] for n, t, p in pairs[:10]])
                if pairs else "<p>No mistakes.</p>")
     return out
 
@@ -172,7 +176,7 @@ def _gallery_section(e: Evaluation, images: ImageSet, model: tuple[torch.nn.Modu
     for n, i in enumerate(order.tolist()):
         name = Path(images.paths[i]).name if images.paths else f"#{i}"
         predicted = e.predictions[i].item()
-        shown = _png(images.images[i]) + (_png(overlays[n]) if overlays is not None else "")
+        shown = png_tag(images.images[i]) + (png_tag(overlays[n]) if overlays is not None else "")
         out.append(tr("<figure>{shown}<figcaption>{file}<br>true <b>{true}</b><br><span "
                       "class='wrong'>predicted {predicted} {probability:.0%}</span></figcaption></figure>",
                       shown=shown, file=html.escape(name), true=html.escape(e.classes[labels[i].item()]),

@@ -33,6 +33,7 @@ class Run:
         self.path = Path(path)
         self.interrupted = False  # set by `train` when Ctrl-C stopped it before its last epoch
         self.diverged = False     # set by `train` when the loss stopped being a finite number
+        self.stopped = False      # set by `train` when its stop_if ended the run before its last epoch
         if not (self.path / "config.json").is_file():
             raise VisionpathError(tr("{path} is not a visionpath run folder (it has no config.json).",
                                      path=self.path))

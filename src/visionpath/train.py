@@ -61,7 +61,7 @@ from .version import __version__
 
 
 def train(data: str | Path | None = None, *, config: TrainConfig | None = None, resume: str | Path | None = None,
-          devices: str | int | None = None, **settings) -> Run:
+          devices: str | int | None = None, stop_if: Callable[[dict], bool] | None = None, **settings) -> Run:
     """Train a model on `data` (a built-in dataset name or a folder of class subfolders); returns the Run.
 
     Every setting of `TrainConfig` is a keyword (listed below; `help(visionpath.TrainConfig)`), or pass a whole
@@ -69,14 +69,18 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None, 
     the run says how. resume: a run folder to continue from its last completed epoch, with its own settings.
     devices: train in several processes (data-parallel): a number (one per GPU, or CPU processes), or the GPUs to
     use ("0,2"); they are started through torchrun. Inside torchrun, the processes it started train together.
+    stop_if: called with each epoch's row (as in results.csv) once the epoch is saved; True ends the run there, as
+    early stopping does (the best epoch is kept and scored). A search's pruner stops unpromising trials with it.
     """
     if devices is not None and not under_torchrun():
+        if stop_if is not None:  # the epochs happen in other processes, which cannot call back into this one
+            raise VisionpathError(tr("stop_if works in one process; leave out devices, or stop_if."))
         return launched(devices, data, config, resume, settings)
     processes, device = join(device_named(resume, config, settings))  # a device this machine lacks: one sentence
     try:
         if resume is None and (earlier := restarted_run(processes, config, settings)) is not None:
             data, config, resume, settings = None, None, earlier, {}
-        return train_processes(processes, device, data, config, resume, settings)
+        return train_processes(processes, device, data, config, resume, settings, stop_if)
     finally:
         leave(processes)
 
@@ -98,7 +102,7 @@ def device_named(resume, config: TrainConfig | None, settings: dict) -> str:
 
 
 def train_processes(processes: Processes, device: torch.device, data, config: TrainConfig | None, resume,
-                    settings: dict) -> Run:
+                    settings: dict, stop_if: Callable[[dict], bool] | None = None) -> Run:
     """`train` in this process, one of `processes` (all of them train the same run)."""
     # ---- 1. settle the settings ---------------------------------------------------------------------------
     if resume is not None:
@@ -125,7 +129,7 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
     try:
-        fit(run.path, config, prepared, model, state, generators, saved)
+        run.stopped = fit(run.path, config, prepared, model, state, generators, saved, stop_if)
     except KeyboardInterrupt as stop:  # Ctrl-C: the run folder holds every finished epoch, whole
         return interrupted(run, config, processes, isinstance(stop, Stopped))
     except Diverged as stop:
@@ -601,10 +605,11 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
 
 
 def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel, state: TrainingState,
-        generators: Generators, saved: Saved | None) -> None:
+        generators: Generators, saved: Saved | None, stop_if: Callable[[dict], bool] | None = None) -> bool:
     """The epochs after state.epoch, each: train, validate, record, checkpoint. Early stopping ends stage 1 of a
     pretrained backbone when the head has converged (head_epochs), and the last stage when validation accuracy
-    has not improved for `early_stopping` epochs. Ctrl-C raises KeyboardInterrupt."""
+    has not improved for `early_stopping` epochs; `stop_if` (given each epoch's row) ends the run when it says so,
+    and then fit returns True. Ctrl-C raises KeyboardInterrupt."""
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
         while state.epoch < (total := total_epochs(config, model, state.history)):
@@ -640,11 +645,16 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                     save_epoch(run_dir, model, stage, state, generators, improved)
                 if data.processes.main and config.tensorboard:  # after the checkpoint: what it shows was saved
                     log_epoch(run_dir, row, data.dataset.train.images[:16] if epoch == 1 else None)
+            if stop_if is not None and on_main(data.processes, lambda: stop_if(row)) and epoch < total:
+                say(tr("stopped after epoch {epoch}, as asked (stop_if); restoring epoch {best}",
+                       epoch=epoch, best=state.best['epoch']))
+                return True
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
             if config.early_stopping and last_stage and state.patience_used(stage.number) >= config.early_stopping:
                 say(tr("early stopping: no better validation accuracy for {epochs}; restoring epoch {epoch}",
                        epochs=plural(config.early_stopping, 'epoch'), epoch=state.best['epoch']))
                 break
+    return False
 
 
 class Diverged(Exception):
@@ -965,7 +975,7 @@ def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: Traini
     model.net.load_state_dict(load_tensors(run_dir / "best.safetensors", "model."))
     plot_curves(state.history, run_dir / "curves.png", config)
     test = None
-    if dataset.test is not None:
+    if dataset.test is not None and config.score_test:
         test = evaluate_images(model.net, dataset.test, dataset.classes, model.mean, model.std, data.device,
                                split="test", bf16=bf16)
         test.save(run_dir)
@@ -988,6 +998,6 @@ train.__signature__ = inspect.Signature(
        for f in fields(TrainConfig) if f.name != "data"]
     + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
        for name, annotation in (("config", "TrainConfig | None"), ("resume", "str | Path | None"),
-                                ("devices", "str | int | None"))],
+                                ("devices", "str | int | None"), ("stop_if", "Callable[[dict], bool] | None"))],
     return_annotation="Run")
 train.__doc__ += "\n    Settings:\n" + "\n".join(f"        {f.name}: {f.metadata['help']}" for f in fields(TrainConfig))

@@ -91,9 +91,11 @@ print(f"chosen on validation: lr {best_rate:g}; its test accuracy, measured once
 """),
 ("md", {"en": """
 The winner's validation score is a little optimistic: of several settings, the luckiest on those validation
-pictures won. That is why the test set is scored only for the chosen one, once. Optuna
-(`pip install optuna`) runs the same loop with a smarter choice of the next setting, prunes bad trials by their
-early epochs, and stores the study in a database that several processes or machines can share.
+pictures won. That is why the test set is scored only for the chosen one, once. `visionpath tune` runs the same loop on
+Optuna (`pip install 'visionpath[tune]'`): a smarter choice of the next setting (TPE), bad trials pruned by their
+early epochs, the study kept in a database that several processes or machines can share, and the winner scored on
+the test set once, with a page of pictures: `visionpath tune digits --model cnn --trials 20` (in Python,
+`visionpath.tune("digits", model="cnn", trials=20)`).
 
 ## Competitions: a Kaggle submission
 
@@ -101,9 +103,11 @@ Kaggle's image competitions give a folder of unlabelled test photos and ask for 
 `id,label`. `predict` writes one row per photo (`csv=`); a few lines turn it into the competition's format:
 """, "ja": """
 勝った設定の検証スコアは少し楽観的です。いくつもの設定のうち、その検証画像でたまたまいちばん運がよかったものが
-勝つからです。だからこそテストデータは、選んだ設定について 1 回だけ採点します。Optuna（`pip install optuna`）は
-同じループを、次に試す設定の賢い選び方で回し、最初の数エポックで見込みのない試行を打ち切り、複数のプロセスや
-マシンで共有できるデータベースに探索の記録を残します。
+勝つからです。だからこそテストデータは、選んだ設定について 1 回だけ採点します。`visionpath tune` は同じループを Optuna
+（`pip install 'visionpath[tune]'`）で回します。次に試す設定を賢く選び（TPE）、最初の数エポックで見込みのない
+試行を打ち切り、複数のプロセスやマシンで共有できるデータベースに探索の記録を残し、勝った設定をテストデータで
+1 回だけ採点して、図のページを作ります：`visionpath tune digits --model cnn --trials 20`（Python では
+`visionpath.tune("digits", model="cnn", trials=20)`）。
 
 ## コンペティション：Kaggle への提出
 
@@ -145,7 +149,7 @@ with a small learning rate on a few thousand labelled examples: Lesson 3's two s
 | the guide's Keras code | visionpath and its neighbours |
 |---|---|
 | `keras.applications.ResNet50(weights="imagenet", include_top=False)` | `model="timm:resnet50", pretrained=True` |
-| `keras_tuner.RandomSearch(...)` | a loop over `visionpath.train(...)`, or Optuna |
+| `keras_tuner.RandomSearch(...)` | a loop over `visionpath.train(...)`, or `visionpath.tune(...)` (Optuna) |
 | `model.predict(test_images)` then a CSV | `run.predict(files, csv="predictions.csv")` |
 | `TFBertForSequenceClassification.from_pretrained(...)` | Hugging Face `transformers` (language, not visionpath) |
 
@@ -182,7 +186,7 @@ yolo segment predict model=yolo11n-seg.pt source=photo.jpg   # 物体ごとの�
 | ガイドの Keras のコード | visionpath とその周辺 |
 |---|---|
 | `keras.applications.ResNet50(weights="imagenet", include_top=False)` | `model="timm:resnet50", pretrained=True` |
-| `keras_tuner.RandomSearch(...)` | `visionpath.train(...)` のループ、または Optuna |
+| `keras_tuner.RandomSearch(...)` | `visionpath.train(...)` のループ、または `visionpath.tune(...)`（Optuna） |
 | `model.predict(test_images)` の後に CSV を作る | `run.predict(files, csv="predictions.csv")` |
 | `TFBertForSequenceClassification.from_pretrained(...)` | Hugging Face の `transformers`（言語用。visionpath の範囲外） |
 
