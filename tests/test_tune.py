@@ -128,3 +128,14 @@ def test_mistakes_are_one_sentence_before_any_training(folder, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if it were not installed
     assert main(["tune", str(folder)]) == 2
     assert "needs Optuna, which is not installed: pip install 'visionpath[tune]'" in capsys.readouterr().err
+
+
+def test_a_photo_folder_study_searches_the_backbone_as_train_would_train_it(folder, tmp_path):
+    from visionpath.tune import new_study
+    study = new_study(str(folder), None, {"project": str(tmp_path)}, None, None, "halving")
+    # no model named, so each trial resolves as `visionpath train FOLDER` does (the photo defaults size the batch
+    # to the folder); the stage lengths and the batch are fixed at the first resolution's
+    assert "model" not in study.settings and study.model == "efficientnet_lite0"
+    assert study.settings["batch_size"] <= 72 and {"epochs", "fine_tune_epochs"} <= set(study.settings)
+    assert {"lr", "fine_tune_lr", "unfreeze", "layer_lr_decay", "image_size"} <= set(study.space)
+    assert Study.open(study.path).to_dict() == study.to_dict()

@@ -190,6 +190,7 @@ class Study:
     storage: str                    # an Optuna storage URL: the folder's study.db by default
     name: str                       # the study's name in that storage
     pruner: str                     # median, halving or none
+    model: str = ""                 # the model the trials train, as the settings resolve it (for the page)
 
     def optuna_study(self, seed: int = 0):
         """The Optuna study (made on first use, loaded after): TPE sampling, maximising validation accuracy.
@@ -217,7 +218,7 @@ class Study:
 
     def to_dict(self) -> dict:
         return {"settings": self.settings, "space": {k: d.to_dict() for k, d in self.space.items()},
-                "storage": self.storage, "study": self.name, "pruner": self.pruner}
+                "storage": self.storage, "study": self.name, "pruner": self.pruner, "model": self.model}
 
     @classmethod
     def open(cls, path: str | Path) -> "Study":
@@ -227,7 +228,8 @@ class Study:
             space = {name: Dimension(name, spec.get("low"), spec.get("high"), spec.get("log", False),
                                      tuple(spec["choices"]) if "choices" in spec else None)
                      for name, spec in saved["space"].items()}
-            return cls(path, saved["settings"], space, saved["storage"], saved["study"], saved["pruner"])
+            return cls(path, saved["settings"], space, saved["storage"], saved["study"], saved["pruner"],
+                       saved.get("model", ""))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise VisionpathError(tr("{path} is not a study folder made by `visionpath tune` (it has no readable "
                                      "tune.json).", path=path)) from None
@@ -249,14 +251,16 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
     if not dimensions:
         raise VisionpathError(tr("nothing left to search: every setting of the space is fixed on the command line."))
     path = new_run_dir(Path(config.project), config.name or f"tune-{Path(str(data)).name or 'data'}")
-    # every trial trains as long as the first would (the photo defaults may choose stage lengths by resolution),
-    # unless the length is searched; the trials' runs go in the study's folder, each named after its trial
-    derived = {"model": config.model, "epochs": config.epochs}
+    # every trial trains as long and on batches as large as the first would (the photo defaults choose them by
+    # resolution and this machine's speed), unless searched; the model is left to resolve as `train` would (for a
+    # folder of photos the photo defaults size the batch to the folder only when no model is named); the trials'
+    # runs go in the study's folder, each named after its trial
+    derived = {"epochs": config.epochs, "batch_size": config.batch_size}
     if model_entry(config.model).pretrained:
         derived["fine_tune_epochs"] = config.fine_tune_epochs
     fixed = {k: v for k, v in {**derived, **settings}.items() if k not in ("project", "name", *dimensions)}
     study = Study(path, {"data": str(data), **fixed}, dimensions,
-                  storage or f"sqlite:///{(path / 'study.db').resolve()}", name or "visionpath", pruner)
+                  storage or f"sqlite:///{(path / 'study.db').resolve()}", name or "visionpath", pruner, config.model)
     try:
         shared = study.optuna_study()
         what = {"settings": study.settings, "space": study.to_dict()["space"], "pruner": pruner}
@@ -483,7 +487,7 @@ def tune(data: str | Path | None = None, *, trials: int = 20, timeout: str | flo
         search(found, trials, deadline, worker)
         return found
     say(tr("study {path}: {trials} trials of {model} on {data}, searching {space}; pruner {pruner}; stored in "
-           "{storage}", path=found.path, trials=trials, model=found.settings.get("model"),
+           "{storage}", path=found.path, trials=trials, model=found.model,
            data=found.settings["data"], space=", ".join(d.describe() for d in found.space.values()),
            pruner=found.pruner, storage=found.storage))
     try:
@@ -565,7 +569,7 @@ def write_study_report(study: Study, outcome: dict | None = None) -> Path:
     out = [f"<!doctype html><html lang='{language()}'><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head>"
            f"<body><h1>{title}</h1>",
            "<p class='muted'>" + html.escape(tr("{model} on {data} · {count} trials · pruner {pruner} · {when}",
-                                                model=study.settings.get("model"), data=study.settings["data"],
+                                                model=study.model, data=study.settings["data"],
                                                 count=len(rows), pruner=study.pruner,
                                                 when=time.strftime("%Y-%m-%d %H:%M"))) + "</p>"]
     if best is not None:
