@@ -213,7 +213,7 @@ MUTATIONS = [
   "score_test=False, stop_if=pruned", "score_test=True, stop_if=pruned",
   ["tests/test_tune.py::test_a_study_prunes_records_failures_and_its_best_command_reproduces"]),
  ("tune: a failing trial stops the study", "src/visionpath/tune.py",
-  '        return "fail"\n', "        raise\n",
+  'reason=trial.user_attrs["error"]))\n        return\n', 'reason=trial.user_attrs["error"]))\n        raise\n',
   ["tests/test_tune.py::test_a_study_prunes_records_failures_and_its_best_command_reproduces"]),
  ("tune runs one trial too many", "src/visionpath/tune.py",
   "for t in shared.get_trials(deepcopy=False)) >= trials:", "for t in shared.get_trials(deepcopy=False)) > trials:",

@@ -34,7 +34,8 @@ def trials_of(path) -> list:
 def test_a_study_prunes_records_failures_and_its_best_command_reproduces(folder, tmp_path, capsys):
     # a rate that learns and one that cannot (pruned by its first epoch once four trials are in), and a batch the
     # data cannot take (the trial fails with train's sentence)
-    (tmp_path / "space.toml").write_text('lr = [0.004, 1e-7]\nbatch_size = [8, 1000]\ndropout = {low = 0.0, high = 0.5}\n')
+    (tmp_path / "space.toml").write_text("lr = [0.004, 1e-7]\nbatch_size = [8, 1000]\n"
+                                        "dropout = {low = 0.0, high = 0.5}\n")
     style = dict(matplotlib.rcParams)
     study = tune(folder, trials=10, space=tmp_path / "space.toml", pruner="median", project=tmp_path / "runs",
                  **FIXED)
@@ -90,7 +91,8 @@ def test_resume_continues_the_count_and_workers_share_the_study(folder, tmp_path
 def test_a_space_file_is_checked_line_by_line(tmp_path):
     space = tmp_path / "space.toml"
     for text, message in [
-        ("lr = {low = 1e-4, high = 1e-1, log = true}\naugment = ['none', 'strong']\nepochs = {low = 2, high = 5}", None),
+        ("lr = {low = 1e-4, high = 1e-1, log = true}\naugment = ['none', 'strong']\nepochs = {low = 2, high = 5}",
+         None),
         ("seed = [1, 2]", "'seed' is not a setting a search can vary; these are: augment, augmented_views,"),
         ("lr = {low = 0, high = 0.1, log = true}", "lr is searched on a log scale, so its low must be above 0."),
         ("dropout = {low = 0.1, high = 1.5}", "--dropout must be in [0, 1) (got 1.5)."),

@@ -185,16 +185,15 @@ class Study:
     """A study's folder, what it searches (`space`) with which settings fixed (`settings`), and where Optuna
     stores its trials."""
     path: Path
-    settings: dict                  # the fixed training settings: data, model, epochs, seed...
+    settings: dict                  # the fixed training settings: data, epochs, batch size, any given
     space: dict[str, Dimension]
     storage: str                    # an Optuna storage URL: the folder's study.db by default
     name: str                       # the study's name in that storage
     pruner: str                     # median, halving or none
     model: str = ""                 # the model the trials train, as the settings resolve it (for the page)
 
-    def optuna_study(self, seed: int = 0):
-        """The Optuna study (made on first use, loaded after): TPE sampling, maximising validation accuracy.
-        seed: the sampler's, different in each process and on each resume, so that none repeats another's draws."""
+    def optuna_study(self):
+        """The Optuna study (made on first use, loaded after): TPE sampling, maximising validation accuracy."""
         optuna = optuna_module()
         from sqlalchemy.exc import SQLAlchemyError  # Optuna's database layer, installed with it
         # median: a trial below the median of the earlier ones at the same epoch stops, once four are in; halving:
@@ -207,7 +206,7 @@ class Study:
             if storage.startswith("sqlite:"):  # processes sharing one file wait their turn instead of failing
                 storage = optuna.storages.RDBStorage(storage, engine_kwargs={"connect_args": {"timeout": 60}})
             return optuna.create_study(storage=storage, study_name=self.name, direction="maximize",
-                                       sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner,
+                                       sampler=optuna.samplers.TPESampler(seed=0), pruner=pruner,
                                        load_if_exists=True)
         except (ImportError, ValueError, RuntimeError, SQLAlchemyError) as e:  # a URL it cannot use, a driver missing
             raise VisionpathError(tr("cannot open the study storage {storage}: {reason}", storage=self.storage,
@@ -237,9 +236,9 @@ class Study:
 
 def new_study(data: str, space: str | Path | None, settings: dict, storage: str | None, name: str | None,
               pruner: str) -> Study:
-    """A new study folder, <project>/<name>-N (name: tune-<data> unless given), and what it searches: the TOML file's space or the model's
-    default one, less the settings fixed in `settings`. Machines joining one study through --storage must search
-    the same space with the same settings: one sentence when they do not."""
+    """A new study folder, <project>/<name>-N (name: tune-<data> unless given), and what it searches: the TOML
+    file's space or the model's default one, less the settings fixed in `settings`. Machines joining one study
+    through --storage must search the same space with the same settings: one sentence when they do not."""
     if pruner not in PRUNERS:
         raise VisionpathError(tr("unknown --pruner '{pruner}'; choose median, halving or none.", pruner=pruner))
     if "score_test" in settings:
@@ -278,9 +277,9 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
 
 # ================================================================================================ the trials
 
-def run_trial(study: Study, shared, trial) -> str:
+def run_trial(study: Study, shared, trial) -> None:
     """Train one trial, its validation accuracy after each epoch given to the pruner, and tell the study how it
-    ended; returns that state. A trial that fails (a setting the data cannot take, a run that diverged at once, a
+    ended. A trial that fails (a setting the data cannot take, a run that diverged at once, a
     bug) is recorded with its reason, and the study goes on."""
     optuna = optuna_module()
     # a rate of 0.00402 trains as well as 0.0040241051772961075, and its command line can be read
@@ -303,7 +302,7 @@ def run_trial(study: Study, shared, trial) -> str:
             trial.set_user_attr("traceback", traceback.format_exc()[-8000:])
         shared.tell(trial, state=optuna.trial.TrialState.FAIL)
         say(tr("trial {number} failed: {reason}", number=trial.number, reason=trial.user_attrs["error"]))
-        return "fail"
+        return
     history = run.history
     trial.set_user_attr("run", str(run.path.resolve()))
     trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
@@ -318,12 +317,11 @@ def run_trial(study: Study, shared, trial) -> str:
         shared.tell(trial, state=optuna.trial.TrialState.PRUNED)
         say(tr("trial {number} pruned after epoch {epoch}: validation accuracy {accuracy:.2%}, behind the other "
                "trials at that epoch", number=trial.number, epoch=len(history), accuracy=history[-1]["val_accuracy"]))
-        return "pruned"
+        return
     shared.tell(trial, best)
     say(tr("trial {number}: best validation accuracy {accuracy:.2%} with {settings} ({seconds:.0f}s)",
            number=trial.number, accuracy=best, settings=", ".join(f"{k} {shown(v)}" for k, v in sampled.items()),
            seconds=trial.user_attrs["seconds"]))
-    return "complete"
 
 
 def shown(value) -> str:
@@ -348,7 +346,7 @@ def search(study: Study, trials: int, deadline: float | None, worker: int = 0) -
                 mark_lost(shared)
                 # a seed for each process and each resume, so that no sampler repeats another's draws
                 seed = hash((study.settings.get("seed", 0), worker, len(shared.trials))) % 2**31
-                shared = study.optuna_study(seed)
+                shared.sampler = optuna_module().samplers.TPESampler(seed=seed)
             if sum(counted(t) for t in shared.get_trials(deepcopy=False)) >= trials:
                 return
             trial = shared.ask()
@@ -516,7 +514,9 @@ def trial_rows(shared, space: dict[str, Dimension]) -> list[dict]:
     rows = []
     for t in shared.get_trials(deepcopy=False):
         values = list(t.intermediate_values.values())
-        rows.append({tr("trial"): t.number, tr("state"): state_word(t.state.name), **{k: shown(t.user_attrs.get("settings", t.params).get(k, "")) for k in space},
+        settings = t.user_attrs.get("settings", t.params)
+        rows.append({tr("trial"): t.number, tr("state"): state_word(t.state.name),
+                     **{k: shown(settings.get(k, "")) for k in space},
                      tr("validation accuracy"): f"{max(values):.2%}" if values else "",
                      tr("epochs"): t.user_attrs.get("epochs", ""),  # a pruned trial's: where it stopped
                      tr("seconds"): f"{t.user_attrs['seconds']:.0f}" if "seconds" in t.user_attrs else "",
@@ -530,13 +530,12 @@ def state_word(state: str) -> str:
             "WAITING": tr("waiting")}.get(state, state.lower())
 
 
-def study_plots(study: Study, shared) -> list[tuple[str, Path]]:
+def study_plots(study: Study, shared, complete: int) -> list[tuple[str, Path]]:
     """Optuna's own plots of the study as PNGs in its folder: the optimisation history, each setting's importance
-    and the parallel coordinates (the last two once two trials are complete)."""
+    and the parallel coordinates (the last two once two trials are complete; `complete`: how many are)."""
     import matplotlib.pyplot as plt
     optuna = optuna_module()
     plots = optuna.visualization.matplotlib
-    complete = sum(t.state.name == "COMPLETE" for t in shared.get_trials(deepcopy=False))
     score = tr("validation accuracy")
     chosen = [(tr("Optimisation history"), "history.png",
                lambda s: plots.plot_optimization_history(s, target_name=score))] if complete else []
@@ -566,7 +565,8 @@ def write_study_report(study: Study, outcome: dict | None = None) -> Path:
     best = best_trial(shared)
     rows = trial_rows(shared, study.space)
     title = html.escape(study.path.name)
-    out = [f"<!doctype html><html lang='{language()}'><head><meta charset='utf-8'><title>{title}</title><style>{STYLE}</style></head>"
+    out = [f"<!doctype html><html lang='{language()}'><head><meta charset='utf-8'><title>{title}</title>"
+           f"<style>{STYLE}</style></head>"
            f"<body><h1>{title}</h1>",
            "<p class='muted'>" + html.escape(tr("{model} on {data} · {count} trials · pruner {pruner} · {when}",
                                                 model=study.model, data=study.settings["data"],
@@ -589,7 +589,7 @@ def write_study_report(study: Study, outcome: dict | None = None) -> Path:
         rows = [{k: v for k, v in r.items() if k != tr("note")} for r in rows]
     out.append(table_html(list(rows[0]), [list(r.values()) for r in rows]) if rows else "<p>—</p>")
     complete = sum(t.state.name == "COMPLETE" for t in shared.get_trials(deepcopy=False))
-    for heading, path in study_plots(study, shared):
+    for heading, path in study_plots(study, shared, complete):
         out.append(f"<h2>{html.escape(heading)}</h2>" + png_tag(path))
         if path.name == "importance.png" and complete < 10:  # a forest of a few points: shapes, not findings
             out.append("<p class='muted'>" + html.escape(tr(
