@@ -2,11 +2,17 @@
 folders of different sizes and kinds, each against the peer it must beat: a linear probe (frozen Lite0 features
 + scikit-learn's logistic regression, benchmarks/linear_probe.py) on the same split, timed in the same run.
 
-    python benchmarks/photo_defaults.py [--only hymenoptera,cats_vs_dogs,cifar10_subset] [--quick]
+    python benchmarks/photo_defaults.py [--only hymenoptera,cats_vs_dogs,cifar10_subset,other_precision,remedies]
+                                        [--quick]
 
   hymenoptera      245 training photos of ants and bees, large and varied; validation only (../shared/data)
   cats_vs_dogs     1,802 photos in two flat class folders, split 70/15/15 with `visionpath data split --seed 0`
   cifar10_subset   500 pictures a class of CIFAR-10's training set (32 px, seeded), the zip's 10,000 test pictures
+  other_precision  the folders above again, --precision auto forced to the answer this machine did not give
+  remedies         the folders above again, once for each remedy their diagnosis printed with its flags
+
+Each run's forecast (the plan's "expected about N minutes") is set against its wall-clock time, and its budget use
+and how it ended (early stopping, the budget spent, or the planned epochs done) are recorded.
 
 Every command is timed from process start to exit, from an empty picture cache, offline. Times are scaled to the
 reference machine of the targets by the Keras CIFAR-10 CNN epoch measured before and after each folder (40 s
@@ -18,18 +24,25 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import sys
 import time
 import zipfile
 from pathlib import Path
 
+import torch
 from runner import REPO, SHARED, Bench, main, read_csv
+
+from visionpath.data.download import cache_home
+from visionpath.devices import PRECISION_FILE, decide_precision
+
+DECISIONS = cache_home() / PRECISION_FILE  # this machine's --precision auto, measured once for every run below
 
 REFERENCE_KERAS_CIFAR_EPOCH = 40.0
 # the issue's targets, in seconds on the reference machine; every folder must also beat the probe clearly
 TARGETS = {"hymenoptera": ("validation", 0.95, 120), "cats_vs_dogs": ("test", 0.98, 300),
            "cifar10_subset": ("test", None, 300)}
-CHOSEN = ("no --model", "resolution", "batch size", "stage 1:", "stage 2:", "budget", "early stopping",
+CHOSEN = ("precision", "no --model", "resolution", "batch size", "stage 1:", "stage 2:", "budget", "early stopping",
           "fine-tuning", "data check", "stage 1 converged")
 
 
@@ -70,23 +83,39 @@ def cifar10_subset_folder(tmp: Path, per_class: int = 500, seed: int = 0) -> Pat
     return folder
 
 
-def run_defaults(bench: Bench, name: str, folder: Path) -> dict:
-    """`visionpath train FOLDER` typed as a user would, from an empty picture cache: what it scored and took."""
-    env = bench.env(VISIONPATH_HOME=str(bench.tmp / f"home-{name}"), VISIONPATH_OFFLINE="1")
+def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: str | None = None) -> dict:
+    """`visionpath train FOLDER [FLAGS]` typed as a user would, from an empty picture cache: what it scored and
+    took, what it forecast, how much of its budget it used and why it stopped. precision: what --precision auto
+    decides (through $VISIONPATH_PRECISION), instead of this machine's own decision."""
+    home = bench.tmp / f"home-{name}-{len(list(bench.tmp.glob(f'home-{name}-*')))}"
+    forced = {"VISIONPATH_PRECISION": precision} if precision else {}
+    env = bench.env(VISIONPATH_HOME=str(home), VISIONPATH_OFFLINE="1", **forced)
+    if not precision and DECISIONS.is_file():  # this machine's decision, measured once (not again in every home)
+        home.mkdir(parents=True)
+        (home / "precision.json").write_bytes(DECISIONS.read_bytes())
     quick = ["--budget", "1"] if bench.quick else []
     os.chdir(bench.tmp)
-    wall, out = bench.visionpath("train", str(folder), "--project", str(bench.tmp / f"runs-{name}"), *quick, env=env)
-    (run,) = (bench.tmp / f"runs-{name}").iterdir()
+    project = bench.tmp / f"runs-{name}-{home.name}"
+    wall, out = bench.visionpath("train", str(folder), "--project", str(project), *quick, *flags, env=env)
+    (run,) = project.iterdir()
     history = read_csv(run / "results.csv")
     best = max(history, key=lambda r: (float(r["val_accuracy"]), -float(r["val_loss"])))
     metrics = run / "test_metrics.json"
     config = json.loads((run / "config.json").read_text())["settings"]
-    return {"wall_seconds": wall, "best_val_accuracy": float(best["val_accuracy"]), "best_epoch": int(best["epoch"]),
+    forecast = re.search(r"expected about ([0-9.]+) minutes", out)
+    budget = config["budget"] * 60
+    ended = ("early stopping" if "early stopping: no better" in out else
+             "budget spent" if "would not fit in the budget" in out else "stage 2's epochs done")
+    return {"flags": list(flags), "precision": config["precision"], "wall_seconds": wall,
+            "forecast_seconds": float(forecast[1]) * 60 if forecast else None, "budget_used": wall / budget,
+            "ended": ended, "planned_epochs": [int(r["planned_epochs"]) for r in history if r.get("planned_epochs")],
+            "best_val_accuracy": float(best["val_accuracy"]), "best_epoch": int(best["epoch"]),
             "test_accuracy": json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None,
             "stages": [int(r["stage"]) for r in history], "epoch_seconds": [float(r["epoch_time"]) for r in history],
             "val_accuracy": [float(r["val_accuracy"]) for r in history],
             "settings": {k: config[k] for k in ("image_size", "batch_size", "epochs", "fine_tune_epochs", "unfreeze",
-                                                "fine_tune_lr", "layer_lr_decay", "early_stopping", "budget")},
+                                                "fine_tune_lr", "layer_lr_decay", "early_stopping", "budget",
+                                                "fill_budget", "precision")},
             "chosen": [line for line in out.splitlines() if line.startswith(CHOSEN)],
             "diagnosis": next((line for line in out.splitlines() if line.startswith("diagnosis:")), "")}
 
@@ -106,6 +135,9 @@ def keras_epoch(bench: Bench) -> float:
 
 
 RESULTS: dict[str, dict] = {}
+OTHER_PRECISION: dict[str, dict] = {}   # the same run, --precision auto forced to the other answer
+REMEDIES: dict[str, list[dict]] = {}    # the commands each folder's diagnosis printed, run
+FOLDERS: dict[str, Path] = {}
 
 
 KERAS_EPOCHS: list[float] = []  # measured before the first folder and after each
@@ -113,8 +145,10 @@ KERAS_EPOCHS: list[float] = []  # measured before the first folder and after eac
 
 def measure(bench: Bench, name: str, folder: Path, note: str = "") -> None:
     if not KERAS_EPOCHS:
+        decide_precision(torch.device("cpu"))  # this machine's decision: measured once, before any timing
         KERAS_EPOCHS.append(keras_epoch(bench))
     before = KERAS_EPOCHS[-1]
+    FOLDERS[name] = folder
     ours = run_defaults(bench, name, folder)
     probe = run_probe(bench, name, folder)
     after = keras_epoch(bench)
@@ -125,42 +159,111 @@ def measure(bench: Bench, name: str, folder: Path, note: str = "") -> None:
     write(bench)
 
 
+def remedy_commands(diagnosis: str) -> list[list[str]]:
+    """The flags of each remedy the diagnosis printed with its values, e.g. (--fine-tune-lr 3e-06, now 1e-05): what
+    a user who follows it types."""
+    found = re.findall(r"\((--[a-z-]+ [^\s),]+(?: --[a-z-]+ [^\s),]+)*)[,)]", diagnosis)
+    return [group.split() for group in dict.fromkeys(found)]
+
+
+def other_precision(bench: Bench) -> None:
+    """Each folder measured so far, again, with --precision auto forced to the answer this machine did not give."""
+    for name, folder in FOLDERS.items():
+        other = "fp32" if RESULTS[name]["visionpath"]["precision"] == "bf16" else "bf16"
+        OTHER_PRECISION[name] = run_defaults(bench, name, folder, precision=other)
+        write(bench)
+
+
+def remedies(bench: Bench) -> None:
+    """Each folder measured so far, again, as its diagnosis told: a remedy must not lower accuracy."""
+    for name, folder in FOLDERS.items():
+        for flags in remedy_commands(RESULTS[name]["visionpath"]["diagnosis"]):
+            REMEDIES.setdefault(name, []).append(run_defaults(bench, name, folder, *flags))
+            write(bench)
+
+
+def scored(name: str, result: dict) -> float:
+    return result["test_accuracy" if TARGETS[name][0] == "test" else "best_val_accuracy"]
+
+
 def verdict(name: str, result: dict) -> tuple[str, float, float]:
     """(met or NOT met, with why; our accuracy; the probe's) against the issue's targets."""
     split, floor, seconds = TARGETS[name]
-    ours = result["visionpath"]["test_accuracy" if split == "test" else "best_val_accuracy"]
+    ours = scored(name, result["visionpath"])
     probe = result["probe"]["test_accuracy" if split == "test" else "validation_accuracy"]
     scaled = result["visionpath"]["wall_seconds"] * result["scale"]
     margin = 0.05 if name == "cifar10_subset" else min(0.03, (1 - probe) / 2)  # ≥ 3 points or half its error
+    epoch = epoch_forecast(result["visionpath"])
     checks = [(ours >= probe + margin - 1e-9, f"beats the probe by ≥ {margin * 100:.1f} points"),
-              (scaled <= seconds, f"≤ {seconds} s scaled")]
+              (scaled <= seconds, f"≤ {seconds} s scaled"),
+              (epoch is None or abs(epoch[1] / epoch[0] - 1) <= 0.15, "a fine-tuning epoch's forecast within ±15%")]
     if floor is not None:
         checks.append((ours >= floor, f"≥ {floor:.0%} {split}"))
     failed = [why for ok, why in checks if not ok]
     return ("met" if not failed else "NOT met: " + "; ".join(failed)), ours, probe
 
 
+def epoch_forecast(v: dict) -> tuple[float, float] | None:
+    """(the plan's seconds for a fine-tuning epoch, the mean measured): the speed probe's forecast against what
+    ran. The whole run's forecast is for the planned epochs, which early stopping cuts and a filled budget
+    stretches."""
+    planned = next((re.search(r"fine-tuning (\d+)s\)", line) for line in v["chosen"] if line.startswith("budget")),
+                   None)
+    tuned = [s for s, stage in zip(v["epoch_seconds"], v["stages"]) if stage == 2]
+    if not planned or not tuned or not v["settings"]["fine_tune_epochs"]:
+        return None
+    return float(planned[1]) / v["settings"]["fine_tune_epochs"], sum(tuned) / len(tuned)
+
+
+def row_of(name: str, v: dict) -> str:
+    """What one run did: accuracy, time, forecast (of the run; of a fine-tuning epoch), budget, how it ended."""
+    forecast, epoch = v["forecast_seconds"], epoch_forecast(v)
+    error = f"{forecast:.0f} s ({v['wall_seconds'] / forecast - 1:+.0%})" if forecast else "-"
+    each = f"{epoch[0]:.1f} s / {epoch[1]:.1f} s ({epoch[1] / epoch[0] - 1:+.0%})" if epoch else "-"
+    return (f"**{scored(name, v):.2%}** | {v['precision']} | {v['wall_seconds']:.0f} s | {error} | {each} | "
+            f"{v['budget_used']:.0%} | {v['ended']}")
+
+
 def write(bench: Bench) -> None:
-    lines = ["| folder | split scored | visionpath, no options | wall-clock here | scaled | linear probe | probe "
-             "wall-clock | target |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| folder | split scored | visionpath, no options | precision | wall-clock here | forecast (error) | "
+             "fine-tuning epoch: forecast / measured | budget used | ended by | scaled | linear probe | probe "
+             "wall-clock | target |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in RESULTS.items():
         met, ours, probe = verdict(name, r)
-        split = TARGETS[name][0]
-        lines.append(f"| {name} | {split} | **{ours:.2%}** | {r['visionpath']['wall_seconds']:.0f} s | "
+        lines.append(f"| {name} | {TARGETS[name][0]} | {row_of(name, r['visionpath'])} | "
                      f"{r['visionpath']['wall_seconds'] * r['scale']:.0f} s | {probe:.2%} | "
                      f"{r['probe']['wall_seconds']:.0f} s | {met} |")
     lines += ["", "Keras CIFAR-10 CNN epoch here, before and after each folder (reference machine 40 s): " + "; ".join(
         f"{name} {r['keras_epochs'][0]:.1f} s and {r['keras_epochs'][1]:.1f} s (× {r['scale']:.2f})"
         for name, r in RESULTS.items()) + "."]
+    if OTHER_PRECISION:
+        lines += ["", "**The same runs with `--precision auto` forced to the other answer** (`VISIONPATH_PRECISION`)",
+                  "", "| folder | accuracy | precision | wall-clock | forecast (error) | fine-tuning epoch: forecast / "
+                  "measured | budget used | ended by | settings chosen |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {row_of(name, v)} | image_size {v['settings']['image_size']}, fine_tune_epochs "
+                  f"{v['settings']['fine_tune_epochs']} → {len([s for s in v['stages'] if s == 2])} trained |"
+                  for name, v in OTHER_PRECISION.items()]
+    if REMEDIES:
+        lines += ["", "**Remedies: the command each diagnosis printed, run** (a remedy must not lower accuracy)", "",
+                  "| folder | remedy | accuracy | against the default's | precision | wall-clock | forecast (error) | "
+                  "fine-tuning epoch: forecast / measured | budget used | ended by |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for name, runs in REMEDIES.items():
+            default = scored(name, RESULTS[name]["visionpath"])
+            lines += [f"| {name} | `{' '.join(v['flags'])}` | {row_of(name, v).split(' | ', 1)[0]} | "
+                      f"{(scored(name, v) - default) * 100:+.1f} points | {row_of(name, v).split(' | ', 1)[1]} |"
+                      for v in runs]
     for name, r in RESULTS.items():
         v = r["visionpath"]
         lines += ["", f"**{name}**{': ' + r['note'] if r['note'] else ''}",
                   f"- settings chosen: {', '.join(f'{k} {x}' for k, x in v['settings'].items())}",
                   f"- epochs by stage: {v['stages'].count(1)} + {v['stages'].count(2)}; best epoch {v['best_epoch']}; "
                   f"validation by epoch: {', '.join(f'{a:.1%}' for a in v['val_accuracy'])}",
+                  f"- planned epochs after each epoch: {', '.join(map(str, v['planned_epochs']))}",
                   f"- probe: C {r['probe']['C']}, validation {r['probe']['validation_accuracy']:.2%}",
                   *[f"- `{line}`" for line in v["chosen"]], f"- `{v['diagnosis']}`"]
-    bench.write("photo_defaults", "Photo defaults on folders they were never tuned on", lines, {"results": RESULTS},
+    bench.write("photo_defaults", "Photo defaults on folders they were never tuned on", lines,
+                {"results": RESULTS, "other_precision": OTHER_PRECISION, "remedies": REMEDIES},
                 about="each folder from an empty picture cache, offline; the peer is benchmarks/linear_probe.py")
 
 
@@ -178,4 +281,5 @@ def cifar10_subset(bench: Bench) -> None:
 
 
 if __name__ == "__main__":
-    main(__doc__, {"hymenoptera": hymenoptera, "cats_vs_dogs": cats_vs_dogs, "cifar10_subset": cifar10_subset})
+    main(__doc__, {"hymenoptera": hymenoptera, "cats_vs_dogs": cats_vs_dogs, "cifar10_subset": cifar10_subset,
+                   "other_precision": other_precision, "remedies": remedies})

@@ -52,6 +52,15 @@ def machine() -> str:
             f"{', '.join(features) or 'no AVX2'}{'' if {'avx512_bf16', 'amx_bf16'} & flags else ' (no native bf16)'}")
 
 
+def precision() -> str:
+    """What `--precision auto` trains in here (each run's config.json says what it used)."""
+    import torch
+    from visionpath.devices import PRECISION_HOOK, decide_precision
+    decision = decide_precision(torch.device("cpu"))
+    forced = f" (forced by ${PRECISION_HOOK})" if os.environ.get(PRECISION_HOOK) else ""
+    return f"--precision auto trains in {decision.precision} on this CPU{forced}: {decision.why}"
+
+
 def last_json_line(output: str) -> dict:
     return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
 
@@ -114,8 +123,9 @@ class Bench:
         folder.mkdir(parents=True, exist_ok=True)
         date = time.strftime("%Y-%m-%d %H:%M")
         header = [f"# {title}", "", f"- command: `{self.command}`{'; ' + about if about else ''}",
-                  f"- machine: {machine()}, {date}", ""]
-        (folder / f"{name}.json").write_text(json.dumps({"command": self.command, "machine": machine(), "date": date,
+                  f"- machine: {machine()}, {date}", f"- precision: {precision()}", ""]
+        (folder / f"{name}.json").write_text(json.dumps({"command": self.command, "machine": machine(),
+                                                         "precision": precision(), "date": date,
                                                          **summary}, indent=2, default=str))
         (folder / f"{name}.md").write_text("\n".join(header + lines) + "\n")
         print("\n".join(header + lines), flush=True)

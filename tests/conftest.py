@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
+import os
 import threading
 import uuid
 from pathlib import Path
@@ -23,6 +24,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("VISIONPATH_OFFLINE", "1")
     monkeypatch.setenv("VISIONPATH_LANG", "en")  # the messages tests read, whatever this machine's $LANG
     monkeypatch.delenv("VISIONPATH_DATA_DIR", raising=False)
+    # --precision auto decides fp32 without measuring, unless the suite is run with the decision forced the other
+    # way (VISIONPATH_PRECISION=bf16 python -m pytest): no test depends on what this machine would measure
+    monkeypatch.setenv("VISIONPATH_PRECISION", os.environ.get("VISIONPATH_PRECISION") or "fp32")
 
 
 def class_pattern(label: int, size: int, rng: np.random.Generator) -> np.ndarray:

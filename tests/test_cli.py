@@ -205,7 +205,7 @@ def test_every_flag_is_a_keyword_of_the_api():
     commands = build_parser()._subparsers._group_actions[0].choices
     others = {"train": train, "evaluate": Run.evaluate, "report": Run.report, "compare": compare_runs,
               "tune": tune}
-    assert set(PLAIN_COMMANDS) == {"predict", "export", "serve", "show", "filters", "explain", "lr-find"}
+    assert set(PLAIN_COMMANDS) == {"predict", "export", "serve", "show", "filters", "explain", "lr-find", "devices"}
     for command, function in {**PLAIN_COMMANDS, **others}.items():
         flags = {a.dest for a in commands[command]._actions if a.dest not in ("help", "lang")}  # lang: set_language
         keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")

@@ -1,5 +1,7 @@
 """What a run chooses for the settings left out: the user's value, else the model's recipe, else the photo
 defaults, else the setting's fallback; each with its reason."""
+import os
+
 import pytest
 import torch
 
@@ -25,7 +27,10 @@ def test_a_built_in_dataset_without_a_model_trains_the_mlp_quietly(capsys):
     config, chosen = resolve(TrainConfig(data="mnist"))
     assert config.model == "mlp" and chosen["model"].source == "fallback"
     announce(chosen)
-    assert capsys.readouterr().out == ""  # plain fallbacks go unsaid
+    # plain fallbacks go unsaid; the precision this machine trains in is always said (here: the suite's hook)
+    assert capsys.readouterr().out == (f"precision {os.environ['VISIONPATH_PRECISION']}: set by $VISIONPATH_PRECISION "
+                                       "(decided once for this machine; `visionpath devices` shows it, --precision "
+                                       "sets it)\n")
 
 
 def test_a_pretrained_backbone_fine_tunes_ten_times_gentler_unless_told(capsys):
@@ -33,8 +38,8 @@ def test_a_pretrained_backbone_fine_tunes_ten_times_gentler_unless_told(capsys):
     assert config.fine_tune_lr == pytest.approx(0.002) and chosen["fine_tune_lr"].source == "derived"
     assert config.fine_tune_epochs == TRANSFER_RECIPE["fine_tune_epochs"]
     announce(chosen)
-    assert capsys.readouterr().out == ("efficientnet_lite0's recipe: epochs 10, fine tune epochs 3, augment "
-                                       "standard\n")
+    assert capsys.readouterr().out.splitlines()[1:] == ["efficientnet_lite0's recipe: epochs 10, fine tune epochs "
+                                                        "3, augment standard"]
 
 
 SPEED = defaults.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels, as on a slow laptop
@@ -43,7 +48,7 @@ SPEED = defaults.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels
 @pytest.fixture
 def fixed_speed(monkeypatch):
     """The speed probe answers SPEED, so that the plan does not depend on the machine running the tests."""
-    monkeypatch.setattr(defaults, "measure_speed", lambda device, unfreeze: SPEED)
+    monkeypatch.setattr(defaults, "measure_speed", lambda device, unfreeze, precision: SPEED)
 
 
 def test_a_folder_of_photos_gets_the_pretrained_backbone_and_says_why(tmp_path, capsys, fixed_speed):
@@ -58,7 +63,7 @@ def test_a_folder_of_photos_gets_the_pretrained_backbone_and_says_why(tmp_path, 
     announce(chosen)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
-        "no --model", "10 training photos a class", "stage 1", "early stopping", "resolution 224×224", "stage 2",
+        f"precision {os.environ['VISIONPATH_PRECISION']}", "no --model", "10 training photos a class", "stage 1", "early stopping", "resolution 224×224", "stage 2",
         "budget 5 minutes (--budget)", "efficientnet_lite0's recipe"]
 
 
@@ -114,8 +119,29 @@ def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_one
     gpu = defaults.Speed(forward=0.01, fine_tune=0.02)
     with pytest.MonkeyPatch.context() as patch:  # on GPUs each one's share of a batch stays what one GPU gets
         patch.setattr(defaults, "pick_device", lambda name: torch.device("cuda"))
-        patch.setattr(defaults, "measure_speed", lambda device, unfreeze: gpu)
+        patch.setattr(defaults, "measure_speed", lambda device, unfreeze, precision: gpu)
         alone = resolve(TrainConfig(data=str(photos), image_size=224), parallel=1)[0].batch_size
         shared = resolve(TrainConfig(data=str(photos), image_size=224), parallel=2)
     assert shared[0].batch_size == 2 * alone == 64
     assert "on each of the 2 GPUs" in shared[1]["batch_size"].why
+
+
+def test_the_plan_times_the_backbone_in_the_precision_the_run_trains_in(tmp_path, monkeypatch):
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    timed = []
+    monkeypatch.setattr(defaults, "measure_speed", lambda device, unfreeze, precision: timed.append(precision) or SPEED)
+    for decided in ("bf16", "fp32"):  # what --precision auto decides on this machine (the suite's hook)
+        monkeypatch.setenv("VISIONPATH_PRECISION", decided)
+        config, chosen = resolve(TrainConfig(data=str(photos)))
+        assert config.precision == decided and timed[-1] == decided
+        assert f"fine-tunes 1 million pixels a second on cpu in {decided}" in chosen["budget"].why
+    assert resolve(TrainConfig(data=str(photos), precision="bf16"))[0].precision == "bf16" and timed[-1] == "bf16"
+
+
+def test_fine_tuning_fills_the_budget_unless_its_epochs_are_given(tmp_path, fixed_speed):
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    config, chosen = resolve(TrainConfig(data=str(photos)))
+    assert config.fill_budget is True and "goes on while validation accuracy improves" in chosen["fill_budget"].why
+    assert resolve(TrainConfig(data=str(photos), fine_tune_epochs=4))[0].fill_budget is False
+    assert resolve(TrainConfig(data=str(photos), fill_budget=False))[0].fill_budget is False
+    assert resolve(TrainConfig(data="cifar10", model="efficientnet_lite0", pretrained=True))[0].fill_budget is False

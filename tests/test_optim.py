@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from visionpath.models import create_model
-from visionpath.optim import learning_rate, make_optimizer, penalised_loss, set_learning_rate
+from visionpath.optim import (learning_rate, make_optimizer, penalised_loss, refitted_rate, set_learning_rate,
+                             warm_up_epochs)
 
 
 def test_learning_rate_schedules():
@@ -45,3 +46,33 @@ def test_l1_penalty_is_added_to_the_loss_and_the_curves_show_plain_cross_entropy
     assert total.item() == pytest.approx(data.item() + 0.01 * (3.0 + 5.0))
     smoothed, plain = penalised_loss(logits, labels, [], 0.1, 0.0, class_weights=torch.tensor([1.0, 2.0, 3.0]))
     assert plain.item() == pytest.approx(data.item()) and smoothed.item() != pytest.approx(data.item())
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
+def test_a_re_planned_schedule_goes_on_from_where_it_was_and_ends_at_the_new_end(schedule):
+    iterations, peak = 10, 0.1
+    # one plan: exactly the plain schedule
+    assert [refitted_rate(schedule, s, iterations, peak, [3]) for s in range(30)] == \
+        [learning_rate(schedule, s, 30, peak) for s in range(30)]
+    # re-planned from 3 epochs to 6 after epoch 2 (past the warm-up): no jump, then down to 0 at the new end
+    plans = [3, 3, 6, 6, 6, 6]
+    rates = [refitted_rate(schedule, s, iterations, peak, plans) for s in range(60)]
+    assert rates[:20] == [learning_rate(schedule, s, 30, peak) for s in range(20)]  # the past is not rewritten
+    assert rates[20] == pytest.approx(learning_rate(schedule, 20, 30, peak))
+    if schedule != "constant":
+        assert rates[20] > learning_rate(schedule, 21, 30, peak)  # slower annealing than the old plan
+        assert all(a >= b for a, b in zip(rates[20:], rates[21:])) and rates[-1] == pytest.approx(0, abs=1e-3)
+    # shortened from 6 epochs to 3 after epoch 2: the rate still reaches 0 at the new end
+    short = [refitted_rate(schedule, s, iterations, peak, [6, 6, 3]) for s in range(30)]
+    if schedule != "constant":
+        assert short[20] == pytest.approx(learning_rate(schedule, 20, 60, peak)) and short[29] < 0.03 * peak
+
+
+def test_a_plan_changed_during_the_warm_up_warms_up_over_the_new_plan():
+    # 8 epochs of 10 steps warm up over 20 steps; re-planned to 16 after the first epoch: the same warm-up, then a
+    # cosine from the peak down to 0 at the new end
+    rates = [refitted_rate("onecycle", s, 10, 0.1, [8, 16]) for s in range(160)]
+    assert rates[:20] == [learning_rate("onecycle", s, 80, 0.1) for s in range(20)]
+    assert rates[20:] == [learning_rate("onecycle", s, 160, 0.1, warm=20) for s in range(20, 160)]
+    assert warm_up_epochs("onecycle", 3) == 0 and warm_up_epochs("onecycle", 8) == 2
+    assert warm_up_epochs("cosine", 8) == 0 and warm_up_epochs("constant", 8) == 0

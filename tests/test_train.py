@@ -170,7 +170,7 @@ def test_a_config_object_is_accepted_and_keywords_override_it(tiny_folder, tmp_p
     assert run.config == visionpath.TrainConfig(**{**config.to_dict(), "width": 16, "lr": 4e-3, "optimizer": "adam",
                                                    "schedule": "onecycle", "weight_decay": 0.0,
                                                    "label_smoothing": 0.0, "augment": "none", "pretrained": False,
-                                                   "fine_tune_epochs": 0, "layer_lr_decay": 1.0})
+                                                   "fine_tune_epochs": 0, "layer_lr_decay": 1.0, "fill_budget": False})
     with pytest.raises(VisionpathError, match="--resume continues a run with its own settings"):
         visionpath.train(resume=run.path, epochs=5)
 

@@ -111,13 +111,17 @@ def test_a_folder_with_no_model_gets_the_photo_defaults(photos, tmp_path, capsys
 def test_each_stage_stops_on_its_own(tmp_path, capsys):
     """Validation here disagrees with training, so its loss is lowest at epoch 1 and only gets worse: stage 1 (the
     head) has converged after one idle epoch of up to 5, fine-tuning follows at once, and early stopping ends it
-    in turn. Resumed from the boundary between the stages, the run is the same."""
+    in turn, counting from fine-tuning's own best (its first epoch, below the head's), not from the head's: one
+    idle epoch after it. The run keeps the best epoch of either stage. Resumed from the boundary between the
+    stages, the run is the same."""
     from conftest import make_folder, mislabel_validation
     from test_train import CtrlCAtStep
     photos = mislabel_validation(make_folder(tmp_path / "photos", size=32))
     settings = dict(epochs=5, fine_tune_epochs=3, early_stopping=1, **LITE0)
     whole = visionpath.train(photos, project=tmp_path / "a", **settings)
-    assert [(r["epoch"], r["stage"]) for r in whole.history] == [(1, 1), (2, 1), (3, 2)]
+    assert [(r["epoch"], r["stage"]) for r in whole.history] == [(1, 1), (2, 1), (3, 2), (4, 2)]
+    assert whole.history[2]["val_accuracy"] < whole.history[0]["val_accuracy"]  # fine-tuning starts below the head
+    assert [r["planned_epochs"] for r in whole.history] == [8, 5, 5, 5]  # stage 1 ended early, the plan with it
     out = capsys.readouterr().out
     assert ("stage 1 converged: its validation loss has not fallen for 1 epoch; fine-tuning starts after epoch 2 "
             "of 5") in out
@@ -128,4 +132,70 @@ def test_each_stage_stops_on_its_own(tmp_path, capsys):
     resumed = visionpath.train(resume=cut.path)
     a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (whole, resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
-    assert [r["epoch"] for r in resumed.history] == [1, 2, 3]
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
+
+def growing_plan(config, data, state, stage, validating):
+    """A stand-in for replan whose answers do not depend on the clock: two more epochs after each, up to 6 in all."""
+    return min(state.epoch + 2, 6), 2
+
+
+def test_filling_a_budget_re_plans_fine_tuning_records_each_plan_and_resume_repeats_them(photos, tmp_path,
+                                                                                          monkeypatch):
+    import sys
+    from test_train import CtrlCAtStep
+    from visionpath.optim import refitted_rate
+    monkeypatch.setattr(sys.modules["visionpath.train"], "replan", growing_plan)
+    settings = dict(epochs=2, fine_tune_epochs=2, fill_budget=True, budget=5, **LITE0)
+    whole = visionpath.train(photos, project=tmp_path / "a", **settings)
+    assert [r["stage"] for r in whole.history] == [1, 1, 2, 2, 2, 2]  # 2 fine-tuning epochs planned, 4 trained
+    assert [r["planned_epochs"] for r in whole.history] == [4, 4, 5, 6, 6, 6]
+    # each epoch's last rate is the schedule re-fitted to the plan of the time (30 pictures: 4 steps an epoch)
+    plans = [2, 3, 4, 4]
+    for k, row in enumerate(whole.history[2:]):
+        expected = refitted_rate("onecycle", 4 * (k + 1) - 1, 4, whole.config.fine_tune_lr, plans[:k + 1])
+        assert row["lr"] == pytest.approx(expected)
+    with CtrlCAtStep(2 * 4 + 1):  # inside the third epoch of fine-tuning, after two re-plans
+        cut = visionpath.train(photos, project=tmp_path / "b", **settings)
+    assert cut.interrupted and [r["planned_epochs"] for r in cut.history] == [4, 4, 5, 6]
+    resumed = visionpath.train(resume=cut.path)
+    assert [r["planned_epochs"] for r in resumed.history] == [4, 4, 5, 6, 6, 6]
+    a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (whole, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def stand_ins(history, budget_minutes, spent, validation=10, test=20):
+    """What replan reads: the config, the data's split sizes, the state with its clock, the stage of fine-tuning
+    (stage 1 was epoch 1; fine-tuning was planned at 2 epochs)."""
+    import time
+    from types import SimpleNamespace
+    from visionpath.train import TrainingState
+    config = TrainConfig(data="photos", model="efficientnet_lite0", pretrained=True, budget=budget_minutes,
+                         fill_budget=True, fine_tune_epochs=2)
+    data = SimpleNamespace(dataset=SimpleNamespace(validation=[0] * validation, test=[0] * test))
+    state = TrainingState(history, {}, history[-1]["epoch"], spent, time.perf_counter(), elapsed_before=spent)
+    stage = SimpleNamespace(epochs=range(2, 4), plans=[2], warm=0)
+    return config, data, state, stage
+
+
+def rows(*accuracies, epoch_time=6.0):
+    return [{"epoch": 1, "stage": 1, "epoch_time": 1.0, "val_accuracy": 0.5, "val_loss": 1.0}] + [
+        {"epoch": e, "stage": 2, "epoch_time": epoch_time, "val_accuracy": a, "val_loss": 1.0}
+        for e, a in enumerate(accuracies, start=2)]
+
+
+def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
+    from visionpath.train import replan
+    # 60 s of budget: 10 spent, 10 kept to score 20 test pictures (a validation pass of 10 took 1 s) and write the
+    # report (8 s): 40 s left hold 6 more epochs of 6 s
+    config, data, state, stage = stand_ins(rows(0.6, 0.7), budget_minutes=1, spent=10.0)
+    assert replan(config, data, state, stage, validating=1.0) == (3 + 6, 6)
+    # not improving (fine-tuning's best was its first epoch): no longer than planned
+    config, data, state, stage = stand_ins(rows(0.7, 0.6), budget_minutes=1, spent=10.0)
+    assert replan(config, data, state, stage, validating=1.0) == (3, 6)
+    # improving, but the budget is spent: it ends here
+    config, data, state, stage = stand_ins(rows(0.6, 0.7), budget_minutes=1, spent=45.0)
+    assert replan(config, data, state, stage, validating=1.0) == (3, 0)
+    # a plan that no longer fits is cut short
+    config, data, state, stage = stand_ins(rows(0.7, 0.6), budget_minutes=1, spent=10.0)
+    stage.plans = [2, 12]
+    assert replan(config, data, state, stage, validating=1.0) == (3 + 6, 6)

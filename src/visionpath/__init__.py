@@ -9,6 +9,7 @@
     visionpath.export(run.path)                               # model.onnx: uint8 pictures in, probabilities out
     visionpath.serve(run.path)                                # a web page and POST /predict on 127.0.0.1:8000
     visionpath.tune("my_photos/", trials=30, timeout="1h")    # Optuna searches the settings; best scored on test
+    visionpath.describe_machine()                             # the devices, and the precision auto trains in
 
 Every `visionpath` command-line flag is a keyword of these functions but --lang, which is `visionpath.set_language`
 (what visionpath explains, in "en" or "ja"; by default from $LANG); the training settings are the fields of
@@ -19,6 +20,7 @@ from .config import TrainConfig
 from .data import load_dataset, load_image, sample_folder
 from .data.check import check_data
 from .data.folder import split_folder
+from .devices import describe_machine
 from .errors import VisionpathError
 from .evaluate import Evaluation
 from .export import export
@@ -43,6 +45,6 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
 
 
 __all__ = ["train", "tune", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
-           "set_language",
+           "describe_machine", "set_language",
            "load_dataset", "load_image", "sample_folder", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
            "__version__"]

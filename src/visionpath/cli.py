@@ -19,7 +19,7 @@ from .data.builtin import DATASETS, dataset_cache_dir
 from .data.cache import clear_cache, describe_cache, prune_cache, size_text, verify_cache
 from .data.check import check_data
 from .data.folder import split_folder
-from .devices import keep_freed_memory
+from .devices import describe_machine, keep_freed_memory
 from .data.download import cache_home
 from .errors import AlreadySaid, VisionpathError
 from .export import FORMATS, export
@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "refers to; clear everything")
     commands.add_parser("datasets", help="the built-in datasets and where each is cached")
     commands.add_parser("models", help="the model registry, with parameter counts")
+    m = commands.add_parser("devices", help="this machine's devices and the precision --precision auto trains in on "
+                            "each (measured once, then kept), with the measurement", argument_default=S)
+    m.add_argument("--measure", action="store_true", help="measure again and keep the new decision")
+    m.add_argument("--device", help="one device only: cpu, cuda, cuda:1 or mps (default: all of them)")
     add_language(parser)
     return parser
 
@@ -340,7 +344,7 @@ def write_crash_log() -> Path:
 
 # the commands that are one call of the API with their flags as keywords
 PLAIN_COMMANDS = {"predict": predict, "export": export, "serve": serve, "show": show, "filters": filters,
-                  "explain": explain, "lr-find": lr_find}
+                  "explain": explain, "lr-find": lr_find, "devices": describe_machine}
 
 
 def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict) -> int:

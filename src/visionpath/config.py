@@ -127,6 +127,11 @@ class TrainConfig:
     budget: float | None = setting(None, "minutes a folder of photos may take, start to finish: the photo defaults "
                                    "choose resolution, stage lengths and fine-tuning to fit them (default: 5; a "
                                    "GPU fills them with more)", valid="> 0", metavar="MINUTES")
+    fill_budget: bool | None = setting(None, "fine-tuning goes on, epoch by epoch, while validation accuracy still "
+                                       "improves and the next epoch fits in --budget (timed by the epochs so far), "
+                                       "the learning rate re-fitted to the epochs left; --fine-tune-epochs is then "
+                                       "the first plan (default: on for a folder of photos whose --fine-tune-epochs "
+                                       "is not given)", fallback=False, absent=False)
     seed: int = setting(0, "random seed: fixes initial weights, shuffling and dropout, so the same seed gives the "
                         "same run")
     device: str = setting("auto", "auto (a GPU when there is one), cpu, cuda or mps")
@@ -175,6 +180,8 @@ class TrainConfig:
                                          flag=flag(f.name), words=_words(kind, meta['valid']), value=value))
         if self.device != "auto":
             parse_device(self.device)  # an unknown device is one sentence (a missing one, when training starts)
+        if self.fill_budget and self.budget is None and self.model is not None:
+            raise VisionpathError(tr("--fill-budget needs --budget, the minutes to fill."))
         if self.model is not None:
             entry = model_entry(self.model)  # an unknown model is one sentence that lists the known ones
             if (self.pretrained or self.weights) and not entry.pretrained:

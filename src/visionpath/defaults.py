@@ -8,6 +8,7 @@ plain defaults.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -19,9 +20,10 @@ from .config import TrainConfig, fallback
 from .console import say
 from .data import DATASETS
 from .data.folder import Survey, survey
-from .devices import pick_device
+from .devices import pick_device, pick_precision
 from .i18n import plural, tr
 from .models import create_model, model_entry, prepare_for_device
+from .optim import make_optimizer
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
 # Sides the photo defaults choose from, largest first: the largest that fits the budget wins. Above 224: the backbone
@@ -40,7 +42,7 @@ PHOTO_PATIENCE = 3          # epochs without a better validation accuracy that e
 class Choice:
     """A setting the run decided: its value, where it came from, and the line the run prints about it."""
     value: object
-    source: str      # "recipe", "photos", "fallback" or "derived"
+    source: str      # "machine", "photos", "recipe", "fallback" or "derived"
     why: str         # what the run prints ("" for a plain fallback, which goes unsaid)
 
 
@@ -51,6 +53,12 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
     photo = config.model is None and is_photo_folder(config.data)
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
     chosen: dict[str, Choice] = {}  # in the order the run prints them
+    if config.precision == "auto":  # first: the photo defaults time the backbone in the precision it will train in
+        precision, why = pick_precision("auto", pick_device(config.device))
+        chosen["precision"] = Choice(precision, "machine", tr(
+            "precision {precision}: {why} (decided once for this machine; `visionpath devices` shows it, --precision "
+            "sets it)", precision=precision, why=why))
+        config = replace(config, precision=precision)
     if photo:
         weights = (tr("weights from {weights}", weights=config.weights) if config.weights else
                    tr("its weights ship with visionpath: no download"))
@@ -92,36 +100,46 @@ class Speed:
     fine_tune: float
 
 
-def measure_speed(device: torch.device, unfreeze: int | None, side: int = 160, batch: int = 16) -> Speed:
-    """Time the photo backbone on this device: a short probe (a couple of seconds on a laptop CPU), as the run's
-    own steps will be timed. Random weights: speed does not depend on them."""
+def measure_speed(device: torch.device, unfreeze: int | None, precision: str = "fp32", side: int = 160,
+                  batch: int = 16) -> Speed:
+    """Time the photo backbone on this device, in the precision the run trains in (and with its threads): a short
+    probe (a few seconds on a laptop CPU), as the run's own steps will be timed. Random weights: speed does not
+    depend on them."""
     net = prepare_for_device(create_model(PHOTO_MODEL, 2, (3, side, side), resolution=side), device)
     generator = torch.Generator().manual_seed(0)  # its own stream: the run's random numbers stay untouched
     x = torch.rand(batch, 3, side, side, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
     y = torch.zeros(batch, dtype=torch.long, device=device)
     net.train_top(unfreeze)
-    optimizer = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=0.0)
+    optimizer = make_optimizer("adam", [p for p in net.parameters() if p.requires_grad], 0.0, 0.0, device)
+    # fine-tuning keeps batch norm's ImageNet statistics (train.freeze_for_stage): so does the probe's step
+    norms = [m for m in net.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    autocast = torch.autocast(device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
+                              enabled=precision in ("bf16", "fp16"))
 
     def forward() -> None:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast:
             net.eval()
             net.features(x)
 
     def step() -> None:
         net.train()
+        for norm in norms:
+            norm.eval()
         optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(net(x), y).backward()
+        with autocast:
+            loss = torch.nn.functional.cross_entropy(net(x).float(), y)
+        loss.backward()
         optimizer.step()
 
     def seconds(work: Callable[[], None]) -> float:
         times = []
-        for _ in range(3):  # the first warms up (memory, kernel choice); the best of the others is the speed
-            t0 = time.perf_counter()
+        for _ in range(8):  # three warm up (memory, kernel choice: bf16's take longer); the median of five is the
+            t0 = time.perf_counter()  # speed (fewer swung the forecast by a third from one run to the next)
             work()
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
-        return min(times[1:]) / (batch * side * side / 1e6)
+        return statistics.median(times[3:]) / (batch * side * side / 1e6)
     return Speed(seconds(forward), seconds(step))
 
 
@@ -243,7 +261,7 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     """Resolution and fine-tuning epochs that fit the --budget at this device's measured speed (times `parallel`
     devices sharing the work), and the plan."""
     budget = config.budget or PHOTO_BUDGET_MINUTES
-    one = measure_speed(device, unfreeze)
+    one = measure_speed(device, unfreeze, config.precision)
     speed = Speed(one.forward / parallel, one.fine_tune / parallel)
     plan = plan_photo_run(folder, speed, 60 * budget, config.image_size, config.fine_tune_epochs,
                           fewest=2, most=3 if small else 8)
@@ -259,19 +277,26 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
             + tr(" (pictures' median shorter side {median_side} px; change with --image-size)",
                  median_side=folder.median_side)))
     if config.fine_tune_epochs is None:
-        chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", (
-            tr("stage 2: up to {fine_tune_epochs} epochs of fine-tuning", fine_tune_epochs=plan.fine_tune_epochs)
-            + (tr(" (a small folder: more would memorise it)") if small and plan.fine_tune_epochs == 3 else "")
-            + tr(" (change with --fine-tune-epochs)")))
+        fill = config.fill_budget is not False
+        line = (tr("stage 2: {fine_tune_epochs} epochs of fine-tuning planned; it goes on while validation accuracy "
+                   "improves and the next epoch fits in the budget, timed by the epochs so far, the learning rate "
+                   "re-fitted to the epochs left (--fine-tune-epochs fixes the number)",
+                   fine_tune_epochs=plan.fine_tune_epochs) if fill else
+                tr("stage 2: up to {fine_tune_epochs} epochs of fine-tuning (change with --fine-tune-epochs)",
+                   fine_tune_epochs=plan.fine_tune_epochs))
+        chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", line)
+        if config.fill_budget is None:
+            chosen["fill_budget"] = Choice(True, "photos", line)
     parts = {"start": tr("start"), "reading": tr("reading"), "features": tr("features"),
              "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
     expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); measured here: the "
-           "backbone reads {value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type}",
+           "backbone reads {value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type} in "
+           "{precision}",
            minutes=minutes, value=plan.total / 60, expected=expected, value2=1 / one.forward,
-           value3=1 / one.fine_tune, type=device.type)
+           value3=1 / one.fine_tune, type=device.type, precision=config.precision)
         + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
         + (tr("; even the smallest plan runs over the budget") if plan.total > 60 * budget else "")))
     return chosen

@@ -1,13 +1,25 @@
-"""The machine: which device trains, whether bf16 mixed precision pays on it, and the CPU allocator's tuning."""
+"""The machine: which device trains, which precision trains fastest on it (decided once, and kept), and the CPU
+allocator's tuning."""
 from __future__ import annotations
 
-import functools
+import dataclasses
+import json
+import os
+import platform
+import statistics
 import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import torch
 
+from .console import say
+from .data.download import cache_home
 from .errors import VisionpathError
+from .files import atomic_write
 from .i18n import plural, tr
+from .models import create_model, prepare_for_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -45,78 +57,200 @@ def parse_device(device: str) -> torch.device:
     return chosen
 
 
+# ============================================================ precision: decided once per machine, and kept
+#
+# `--precision auto` is a property of the machine, not of a run: it is measured once (a few seconds), stored in the
+# visionpath home keyed by what decides it, and read back by every later run, so the same command trains in the same
+# precision every time, and every process of a run uses its first process's decision (train.py). `visionpath
+# devices --measure` measures again.
+
+PRECISION_FILE = "precision.json"  # in the visionpath home ($VISIONPATH_HOME, else ~/.cache/visionpath)
+# The one hook for tests and for people who want to force it: what `auto` decides, without measuring.
+PRECISION_HOOK = "VISIONPATH_PRECISION"
+FASTER = 0.8        # mixed precision is used when a training step takes under 0.8 × fp32's: clearly faster, not noise
+# the CPU features that decide bf16's speed (and the speed of everything else)
+CPU_FEATURES = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile", "asimd", "bf16", "sve")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `--precision auto` means on one device of this machine, and the measurement behind it."""
+    precision: str              # fp32, bf16 or fp16
+    machine: dict               # what decides it: the processor and its features, threads, torch; or the GPU
+    seconds: dict[str, float]   # the median seconds of a training step in each precision measured ({} if none)
+    measured: str = ""          # when, or "" when not measured (the hook, or a device with no choice)
+
+    @property
+    def why(self) -> str:
+        """The decision's reason, in the current language."""
+        if os.environ.get(PRECISION_HOOK) and not self.measured:
+            return tr("set by ${hook}", hook=PRECISION_HOOK)
+        if not self.seconds:
+            return tr("mixed precision is not used on {device}", device=self.machine["device"])
+        return precision_verdict(self.machine["device"], self.seconds)[1]
+
+
 def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
-    """(fp32, bf16 or fp16, why). auto measures: mixed precision is used only where it is faster on this very
-    device. On a GPU: bf16 where supported and faster, else fp16 (trained with a gradient scaler) where faster,
-    else fp32. On a CPU: bf16 only with native support (AVX512-BF16, AMX); elsewhere it is emulated and slow."""
+    """(fp32, bf16 or fp16, why): the precision asked for, or for auto this machine's stored decision (measured
+    the first time: see `decide_precision`)."""
     if precision in ("fp32", "bf16", "fp16"):
         return precision, tr("as asked")
     if precision != "auto":
         raise VisionpathError(tr("unknown precision '{precision}'; use {PRECISIONS}.",
                                  precision=precision, PRECISIONS=', '.join(PRECISIONS)))
+    decision = decide_precision(device)
+    return decision.precision, decision.why
+
+
+def decide_precision(device: torch.device, measure: bool = False,
+                     timer: Callable[[torch.device, tuple[str, ...]], dict[str, float]] | None = None) -> Decision:
+    """This machine's decision for --precision auto on `device`: stored in the visionpath home and read back; made
+    (by timing a training step, `timer`) when there is none for this machine, or when `measure` asks.
+    ${VISIONPATH_PRECISION} (fp32, bf16 or fp16) decides instead, without measuring or storing."""
+    forced = os.environ.get(PRECISION_HOOK)
+    if forced:
+        if forced not in ("fp32", "bf16", "fp16"):
+            raise VisionpathError(tr("${hook} is '{value}'; set it to fp32, bf16 or fp16, or unset it to measure.",
+                                     hook=PRECISION_HOOK, value=forced))
+        return Decision(forced, {"device": device.type}, {})
+    key = machine(device)
+    if device.type not in ("cpu", "cuda"):  # MPS and others: autocast's speed-ups are not reliable there
+        return Decision("fp32", key, {})
+    stored = read_decisions()
+    if not measure:
+        for entry in stored:
+            if entry["machine"] == key:
+                return Decision(entry["precision"], key, entry["seconds"], entry["measured"])
+    candidates = ("fp32", "bf16") if device.type == "cpu" else ("fp32", "bf16", "fp16")
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        candidates = ("fp32", "fp16")
+    seconds = (timer or step_seconds)(device, candidates)
+    decision = Decision(precision_verdict(device.type, seconds)[0], key, seconds, time.strftime("%Y-%m-%d %H:%M"))
+    kept = [e for e in stored if e["machine"] != key] + [dataclasses.asdict(decision)]
+    try:
+        precision_file().parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(precision_file(), json.dumps({"decisions": kept}, indent=2))
+    except (OSError, VisionpathError):  # a read-only home: the decision holds for this process, measured again later
+        pass
+    return decision
+
+
+def precision_file() -> Path:
+    return cache_home() / PRECISION_FILE
+
+
+def read_decisions() -> list[dict]:
+    """The stored decisions; a damaged file counts as none (they are measured again), never as a wrong answer."""
+    try:
+        entries = json.loads(precision_file().read_text())["decisions"]
+        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("machine"), dict)
+                and e.get("precision") in ("fp32", "bf16", "fp16") and isinstance(e.get("seconds"), dict)
+                and isinstance(e.get("measured"), str)]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def machine(device: torch.device) -> dict:
+    """What decides the precision on `device`: a GPU's name; a CPU's model, its features, the threads a process
+    uses and what PyTorch dispatches to; and the torch version."""
     if device.type == "cuda":
-        return gpu_precision(device)
+        return {"device": "cuda", "gpu": torch.cuda.get_device_name(device), "torch": torch.__version__}
     if device.type != "cpu":
-        return "fp32", tr("mixed precision is not used on {device}", device=device.type)
-    return bf16_verdict(*cpu_product_seconds(torch.get_num_threads()))
+        return {"device": device.type, "torch": torch.__version__}
+    name, flags = cpu_description()
+    return {"device": "cpu", "processor": name, "features": [f for f in CPU_FEATURES if f in flags],
+            "capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
+            "torch": torch.__version__}
 
 
-@functools.cache
-def cpu_product_seconds(threads: int) -> tuple[float, float]:
-    """Seconds of one product on this CPU in fp32 and under bf16 autocast, with `threads` threads: measured once a
-    process (a second of emulated bf16; the CPU does not change between the runs of a notebook or a test session)."""
-    a, b = operands(torch.device("cpu"))
-    fp32 = min(product_seconds(a, b, None) for _ in range(3))
-    once = product_seconds(a, b, torch.bfloat16, 1)
-    if once > 3 * fp32:  # emulated bf16 is many times slower: one product shows it, no need to wait for more
-        return fp32, once
-    return fp32, min(product_seconds(a, b, torch.bfloat16) for _ in range(3))
+def cpu_description() -> tuple[str, set[str]]:
+    """The CPU's model name and feature flags (Linux's /proc/cpuinfo; elsewhere the platform's name, no flags)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name in ("", platform.machine(), platform.processor()):
+                name = value.strip()
+            elif key.strip() in ("flags", "Features"):
+                flags = set(value.split())
+    except OSError:
+        pass
+    return name, flags
 
 
-def gpu_precision(device: torch.device) -> tuple[str, str]:
-    """bf16, fp16 or fp32 on a CUDA GPU, by one measured matrix product of each (a few milliseconds)."""
-    a, b = operands(device)
-    fp32 = min(product_seconds(a, b, None) for _ in range(3))
-    for name, dtype in (("bf16", torch.bfloat16), ("fp16", torch.float16)):
-        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported(including_emulation=False):
-            continue
-        mixed = min(product_seconds(a, b, dtype) for _ in range(3))
-        if mixed < 0.8 * fp32:
-            return name, tr("measured {speedup:.1f}× faster than fp32 on this GPU", speedup=fp32 / mixed)
-    return "fp32", tr("mixed precision measured no faster than fp32 on this GPU")
-
-
-def operands(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two fp32 matrices on `device` whose product takes about 2 ms there, made once for all the timings."""
-    probe = torch.Generator().manual_seed(0)  # its own generator: the run's random stream stays untouched
-    m, k, n = (4096, 4096, 2048) if device.type == "cuda" else (256, 1024, 512)
-    return torch.randn(m, k, generator=probe).to(device), torch.randn(k, n, generator=probe).to(device)
-
-
-def product_seconds(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype | None, repeats: int = 10) -> float:
-    """Seconds of one product a @ b on their device, in fp32 (dtype None) or under autocast to dtype."""
-    device = a.device
-    with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-        a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            a @ b
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-    return (time.perf_counter() - t0) / repeats
-
-
-def bf16_verdict(fp32_seconds: float, bf16_seconds: float) -> tuple[str, str]:
-    """(precision, why) from the time of one matrix product in fp32 and under bf16 autocast."""
-    if bf16_seconds > 3 * fp32_seconds:
+def precision_verdict(device_type: str, seconds: dict[str, float]) -> tuple[str, str]:
+    """(precision, why) from the median seconds of a training step in fp32 and in the mixed precisions measured:
+    the first of bf16, fp16 that is clearly faster (under FASTER × fp32), else fp32."""
+    fp32, where = seconds["fp32"], device_type.upper() if device_type == "cpu" else "GPU"
+    for name in ("bf16", "fp16"):
+        if name in seconds and seconds[name] < FASTER * fp32:
+            return name, tr("{name} measured {speedup:.1f}× faster than fp32 for a training step on this {where}",
+                            name=name, speedup=fp32 / seconds[name], where=where)
+    mixed = min((seconds[n], n) for n in seconds if n != "fp32")
+    if device_type == "cpu" and mixed[0] > 3 * fp32:
         return "fp32", tr("bf16 measured {slowdown:.0f}× slower than fp32 on this CPU (no native bf16)",
-                          slowdown=bf16_seconds / fp32_seconds)
-    if bf16_seconds < 0.8 * fp32_seconds:
-        return "bf16", tr("measured {speedup:.1f}× faster than fp32 on this CPU", speedup=fp32_seconds / bf16_seconds)
-    return "fp32", tr("bf16 measured no faster than fp32 on this CPU ({speedup:.1f}×)",
-                      speedup=fp32_seconds / bf16_seconds)
+                          slowdown=mixed[0] / fp32)
+    return "fp32", tr("mixed precision measured no faster than fp32 for a training step on this {where} "
+                      "({name} {speedup:.2f}×)", where=where, name=mixed[1], speedup=fp32 / mixed[0])
+
+
+def step_seconds(device: torch.device, precisions: tuple[str, ...], rounds: int = 7) -> dict[str, float]:
+    """The median seconds of a training step (forward, backward and Adam's update) of a small convolutional
+    network, in each precision: two warm-up steps each, then `rounds` timed steps of each in turn, so that a busy
+    moment of the machine falls on all of them alike rather than on one."""
+    # a GPU gets a network some hundred times the work, or kernel launches, not arithmetic, would decide (not
+    # measured: no GPU on the machines this was written on)
+    batch, side, width, depth = (256, 64, 64, 3) if device.type == "cuda" else (64, 32, 16, 2)
+    generator = torch.Generator().manual_seed(0)  # its own stream: a run's random numbers stay untouched
+    net = prepare_for_device(create_model("cnn", 10, (3, side, side), width=width, depth=depth), device)
+    x = torch.rand(batch, 3, side, side, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,), generator=generator).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.0)  # lr 0: the weights stay as they are
+    dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    scaler = torch.amp.GradScaler(device.type, enabled=False)
+
+    def step(precision: str) -> float:
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtypes[precision] or torch.bfloat16,
+                            enabled=dtypes[precision] is not None):
+            loss = torch.nn.functional.cross_entropy(net(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - t0
+
+    for precision in precisions:
+        step(precision), step(precision)
+    times: dict[str, list[float]] = {p: [] for p in precisions}
+    for _ in range(rounds):
+        for precision in precisions:
+            times[precision].append(step(precision))
+    return {p: statistics.median(t) for p, t in times.items()}
+
+
+def describe_machine(measure: bool = False, device: str = "auto") -> list[Decision]:
+    """`visionpath devices`: this machine's devices, what --precision auto decides on each and the measurement
+    behind it (measure: measure again, and store the new decision)."""
+    chosen = [pick_device(device)] if device != "auto" else [torch.device("cpu")] + (
+        [torch.device("cuda", i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []) + (
+        [torch.device("mps")] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+    decisions = []
+    for each in chosen:
+        decision = decide_precision(each, measure=measure)
+        decisions.append(decision)
+        facts = ", ".join(f"{k} {', '.join(v) if isinstance(v, list) else v}"
+                          for k, v in decision.machine.items() if k != "device")
+        say(tr("{device}: {facts}", device=str(each), facts=facts))
+        times = ", ".join(f"{p} {s * 1000:.1f} ms" for p, s in decision.seconds.items())
+        say(tr("  --precision auto: {precision} ({why})", precision=decision.precision, why=decision.why))
+        if times:
+            say(tr("  a training step of a small CNN: {times} (median), measured {when}",
+                   times=times, when=decision.measured or "-"))
+    if not measure and not os.environ.get(PRECISION_HOOK):
+        say(tr("kept in {file}; `visionpath devices --measure` measures again", file=precision_file()))
+    return decisions
 
 
 def keep_freed_memory() -> None:

@@ -10,16 +10,45 @@ OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
-def learning_rate(schedule: str, step: int, total_steps: int, peak: float) -> float:
+WARM_UP = {"onecycle": 0.25, "cosine": 0.05, "constant": 0.0}  # the share of the steps that warm up
+
+
+def learning_rate(schedule: str, step: int, total_steps: int, peak: float, warm: int | None = None) -> float:
     """The learning rate at `step`. onecycle: warm up over the first 25% from peak/25, then cosine to 0.
-    cosine: warm up over the first 5%, then cosine to 0. constant: peak throughout."""
+    cosine: warm up over the first 5%, then cosine to 0. constant: peak throughout. warm: the warm-up's steps, when
+    not the schedule's share of total_steps."""
     if schedule == "constant":
         return peak
-    warm = max(1, int((0.25 if schedule == "onecycle" else 0.05) * total_steps))
+    warm = warm if warm is not None else max(1, int(WARM_UP[schedule] * total_steps))
     if step < warm:
         return peak * (0.04 + 0.96 * step / warm)
     progress = (step - warm) / max(1, total_steps - warm)
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def refitted_rate(schedule: str, step: int, iterations: int, peak: float, plans: list[int]) -> float:
+    """The learning rate at `step` of a stage whose length is re-planned after each epoch: plans[k] is the stage's
+    length in epochs while its epoch k+1 trains (the last plan holds after the list ends). With one plan this is
+    `learning_rate`. The warm-up is the first plan's; a new plan re-fits what follows it: from the rate at the
+    change (or, during the warm-up, from the warm-up's end) a cosine down to 0 at the new end, so the schedule
+    bends to the epochs left instead of jumping."""
+    epoch = min(step // iterations, len(plans) - 1)
+    start = epoch
+    while start > 0 and plans[start - 1] == plans[epoch]:
+        start -= 1
+    total = plans[epoch] * iterations
+    warm = max(1, int(WARM_UP[schedule] * plans[0] * iterations))
+    changed = start * iterations
+    if schedule == "constant" or changed <= warm:  # the first plan, or one made during the warm-up
+        return learning_rate(schedule, step, total, peak, warm)
+    rate = refitted_rate(schedule, changed, iterations, peak, plans[:start])
+    progress = (step - changed) / max(1, total - changed)
+    return rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def warm_up_epochs(schedule: str, epochs: int) -> int:
+    """How many whole epochs of a stage of `epochs` end inside its warm-up (their rate still rising)."""
+    return int(WARM_UP[schedule] * epochs)
 
 
 def make_optimizer(name: str, params: list[torch.nn.Parameter], lr: float, weight_decay: float, device: torch.device,

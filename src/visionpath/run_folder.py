@@ -32,8 +32,9 @@ from .files import atomic_write
 from .i18n import tr
 from .models import create_model, model_entry, prepare_for_device
 
+# planned_epochs: the run's length as planned after the epoch (fine-tuning that fills a --budget re-plans it)
 HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "stage", "lr", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy", "val_balanced_accuracy", "val_macro_f1"]
+                   "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "planned_epochs"]
 
 
 def new_run_dir(project: str | Path, name: str) -> Path:
@@ -252,7 +253,8 @@ def read_history(run_dir: Path) -> list[dict]:
             for line, row in enumerate(reader, 2):
                 if None in row or None in row.values():  # more or fewer cells than columns: a torn row
                     raise ValueError
-                rows.append({k: (int(v) if k in ("epoch", "stage") else float(v)) for k, v in row.items() if v != ""})
+                rows.append({k: (int(v) if k in ("epoch", "stage", "planned_epochs") else float(v))
+                             for k, v in row.items() if v != ""})
         return rows
     except (OSError, ValueError, UnicodeDecodeError):
         last = Path(run_dir) / "last.safetensors"

