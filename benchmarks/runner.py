@@ -37,16 +37,8 @@ def median(values) -> float:
 
 def machine() -> str:
     """Host, CPU model, cores and the CPU features that matter here (with native bf16 or not)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
+    from visionpath.devices import cpu_description
+    model, flags = cpu_description()
     features = [f for f in CPU_FEATURES if f in flags]
     return (f"{platform.node()} · {model} · {os.cpu_count()} cores · "
             f"{', '.join(features) or 'no AVX2'}{'' if {'avx512_bf16', 'amx_bf16'} & flags else ' (no native bf16)'}")

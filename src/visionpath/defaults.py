@@ -20,7 +20,7 @@ from .config import TrainConfig, fallback
 from .console import say
 from .data import DATASETS
 from .data.folder import Survey, survey
-from .devices import pick_device, pick_precision
+from .devices import mixed_precision, pick_device, pick_precision
 from .i18n import plural, tr
 from .models import create_model, model_entry, prepare_for_device
 from .optim import make_optimizer
@@ -113,8 +113,7 @@ def measure_speed(device: torch.device, unfreeze: int | None, precision: str = "
     optimizer = make_optimizer("adam", [p for p in net.parameters() if p.requires_grad], 0.0, 0.0, device)
     # fine-tuning keeps batch norm's ImageNet statistics (train.freeze_for_stage): so does the probe's step
     norms = [m for m in net.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    autocast = torch.autocast(device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
-                              enabled=precision in ("bf16", "fp16"))
+    autocast = mixed_precision(device, precision)
 
     def forward() -> None:
         with torch.inference_mode(), autocast:

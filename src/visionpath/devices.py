@@ -102,6 +102,13 @@ def pick_precision(precision: str, device: torch.device) -> tuple[str, str]:
     return decision.precision, decision.why
 
 
+def mixed_precision(device: torch.device, precision: str) -> torch.autocast:
+    """The autocast context that trains in `precision` (fp32: a context that changes nothing), made once and
+    entered at every step."""
+    return torch.autocast(device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
+                          enabled=precision in ("bf16", "fp16"))
+
+
 def decide_precision(device: torch.device, measure: bool = False,
                      timer: Callable[[torch.device, tuple[str, ...]], dict[str, float]] | None = None) -> Decision:
     """This machine's decision for --precision auto on `device`: stored in the visionpath home and read back; made
@@ -206,16 +213,14 @@ def step_seconds(device: torch.device, precisions: tuple[str, ...], rounds: int 
     x = torch.rand(batch, 3, side, side, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,), generator=generator).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=0.0)  # lr 0: the weights stay as they are
-    dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    autocasts = {precision: mixed_precision(device, precision) for precision in precisions}
 
     def step(precision: str) -> float:
         t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=dtypes[precision] or torch.bfloat16,
-                            enabled=dtypes[precision] is not None):
+        with autocasts[precision]:
             loss = torch.nn.functional.cross_entropy(net(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        loss.backward()
         optimizer.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)

@@ -43,7 +43,7 @@ from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
 from .defaults import REPORT_SECONDS, announce, resolve
-from .devices import pick_precision
+from .devices import mixed_precision, pick_precision
 from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares, join, launch, leave,
                           lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
 from .errors import AlreadySaid, VisionpathError
@@ -484,8 +484,7 @@ def build_model(config: TrainConfig, data: TrainingData, saved: Saved | None) ->
         pick_precision(config.precision, data.device)[0]
     forward = torch.compile(net) if config.compile else net
     layout = torch.channels_last if is_convolutional(net) else torch.contiguous_format
-    autocast = torch.autocast(data.device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
-                              enabled=precision in ("bf16", "fp16"))
+    autocast = mixed_precision(data.device, precision)
     # fp16's narrow range loses small gradients unless the loss is scaled up first (bf16 has fp32's range)
     scaler = torch.amp.GradScaler(data.device.type, enabled=precision == "fp16")
     return TrainingModel(net, forward, mean, std, precision, two_stages, metadata, layout, autocast, scaler)
@@ -697,7 +696,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
                 row["planned_epochs"], fits = on_main(data.processes,  # timed here, the same for every process
                                                       lambda: replan(config, data, state, stage, validating))
-                stage.plans.append(row["planned_epochs"] - head)
+                stage.plans = fine_tune_plans(config, state.history, head)  # the lr's from now on
                 say_replanned(state, total, fits)
             total = row["planned_epochs"] = total_epochs(config, model, state.history)  # stage 1 may have converged
             say(tr("epoch {epoch}/{total} · {iterations:,} iterations × {batch_size} images · {epoch_time:.1f}s · "
