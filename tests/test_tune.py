@@ -83,7 +83,7 @@ def test_resume_continues_the_count_and_workers_share_the_study(folder, tmp_path
     assert trials[2].state.name == "FAIL" and trials[2].user_attrs["lost"]
     counted = [t for t in trials if t.number != 2]
     assert all(t.state.name == "COMPLETE" for t in counted)
-    # both processes ran trials (the second starts a few seconds late: it imports torch), each in its own folder
+    # both processes ran trials (the first waits for the second to claim one), each in its own folder
     assert len({t.user_attrs["process"] for t in counted[2:]}) == 2
     assert len({t.user_attrs["run"] for t in counted}) == 8
 

@@ -385,12 +385,28 @@ def run_study(study: Study, trials: int, deadline: float | None, workers: int) -
     helpers = [subprocess.Popen(command + ["--worker", str(k)] + (["--deadline", str(deadline)] if deadline else []))
                for k in range(1, workers)]
     try:
+        wait_for_workers(study, helpers, trials, deadline)
         search(study, trials, deadline)
     finally:
         for k, helper in enumerate(helpers, start=1):
             if helper.wait() not in (0, 130):  # 130: Ctrl-C, said by the worker itself
                 say(tr("worker {worker} stopped with exit status {status}; the study keeps what it finished",
                        worker=k, status=helper.returncode))
+
+
+def wait_for_workers(study: Study, helpers: list[subprocess.Popen], trials: int, deadline: float | None) -> None:
+    """Until each worker started here has claimed its first trial (or ended, or the study is full): a worker
+    spends seconds importing torch, and without this wait a short study is over before it joins, so that
+    --workers 2 would run every trial in one process."""
+    pending = {f"{socket.gethostname()}:{helper.pid}": helper for helper in helpers}
+    shared = study.optuna_study() if pending else None
+    while pending and (deadline is None or time.time() < deadline):
+        found = shared.get_trials(deepcopy=False)
+        if sum(counted(t) for t in found) >= trials:
+            return
+        claimed = {t.user_attrs.get("process") for t in found}
+        pending = {p: h for p, h in pending.items() if p not in claimed and h.poll() is None}
+        time.sleep(0.2)
 
 
 # ============================================================================================= the outcome
