@@ -2,14 +2,18 @@
 folders of different sizes and kinds, each against the peer it must beat: a linear probe (frozen Lite0 features
 + scikit-learn's logistic regression, benchmarks/linear_probe.py) on the same split, timed in the same run.
 
-    python benchmarks/photo_defaults.py [--only hymenoptera,cats_vs_dogs,cifar10_subset,other_precision,remedies]
-                                        [--quick]
+    python benchmarks/photo_defaults.py [--only hymenoptera,cats_vs_dogs,cifar10_subset,cifar10_subset_90,
+                                               other_precision,remedies,first_plan] [--quick]
 
   hymenoptera      245 training photos of ants and bees, large and varied; validation only (../shared/data)
   cats_vs_dogs     1,802 photos in two flat class folders, split 70/15/15 with `visionpath data split --seed 0`
   cifar10_subset   500 pictures a class of CIFAR-10's training set (32 px, seeded), the zip's 10,000 test pictures
+  cifar10_subset_90  the same with 100 pictures a class (90 train once validation is held out): few photos whose
+                   frozen features fall far short, where choosing fine-tuning by photos a class alone is weakest
   other_precision  the folders above again, --precision auto forced to the answer this machine did not give
   remedies         the folders above again, once for each remedy their diagnosis printed with its flags
+  first_plan       the folders whose head changed how they fine-tune, again with the first plan's fine-tuning (by
+                   photos a class alone) given as flags: what choosing it from stage 1 gained or lost
 
 Each run's forecast (the plan's "expected about N minutes") is set against its wall-clock time, and its budget use
 and how it ended (early stopping, the budget spent, or the planned epochs done) are recorded.
@@ -41,7 +45,7 @@ DECISIONS = cache_home() / PRECISION_FILE  # this machine's --precision auto, me
 REFERENCE_KERAS_CIFAR_EPOCH = 40.0
 # the issue's targets, in seconds on the reference machine; every folder must also beat the probe clearly
 TARGETS = {"hymenoptera": ("validation", 0.95, 120), "cats_vs_dogs": ("test", 0.98, 300),
-           "cifar10_subset": ("test", None, 300)}
+           "cifar10_subset": ("test", None, 300), "cifar10_subset_90": ("test", None, 300)}
 CHOSEN = ("precision", "no --model", "resolution", "batch size", "stage 1:", "stage 2:", "budget", "early stopping",
           "fine-tuning", "data check", "stage 1 converged")
 
@@ -64,7 +68,8 @@ def cats_vs_dogs_folder(bench: Bench) -> tuple[Path, str]:
     return folder, f"{within} pairs of exact duplicates within a split, {across} across splits"
 
 
-def cifar10_subset_folder(tmp: Path, per_class: int = 500, seed: int = 0) -> Path:
+def cifar10_subset_folder(tmp: Path, per_class: int = 500, seed: int = 0, folder_name: str = "cifar10_subset"
+                          ) -> Path:
     """train/<class>/ with `per_class` of CIFAR-10's training pictures a class (seeded), test/ with all 10,000."""
     archive = zipfile.ZipFile(SHARED / "data" / "cifar10-jpg.zip")
     names = [n for n in archive.namelist() if n.endswith(".jpg")]
@@ -75,7 +80,7 @@ def cifar10_subset_folder(tmp: Path, per_class: int = 500, seed: int = 0) -> Pat
             by_class.setdefault(label, []).append(name)
     chosen = [n for label in sorted(by_class)
               for n in random.Random(f"{seed}:{label}").sample(sorted(by_class[label]), per_class)]
-    folder = tmp / "cifar10_subset"
+    folder = tmp / folder_name
     for name in chosen + [n for n in names if n.startswith("test/")]:
         target = folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -104,7 +109,8 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
     config = json.loads((run / "config.json").read_text())["settings"]
     forecast = re.search(r"expected about ([0-9.]+) minutes", out)
     budget = config["budget"] * 60
-    ended = ("early stopping" if "early stopping: no better" in out else
+    ended = ("fine-tuning skipped" if "fine-tuning, with nothing left" in out else
+             "early stopping" if "early stopping: no better" in out else
              "budget spent" if "would not fit in the budget" in out else "stage 2's epochs done")
     return {"flags": list(flags), "precision": config["precision"], "wall_seconds": wall,
             "forecast_seconds": float(forecast[1]) * 60 if forecast else None, "budget_used": wall / budget,
@@ -116,7 +122,8 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
             "settings": {k: config[k] for k in ("image_size", "batch_size", "epochs", "fine_tune_epochs", "unfreeze",
                                                 "fine_tune_lr", "layer_lr_decay", "early_stopping", "budget",
                                                 "fill_budget", "precision")},
-            "chosen": [line for line in out.splitlines() if line.startswith(CHOSEN)],
+            "chosen": [line for line in out.splitlines()
+                       if line.startswith(CHOSEN) or "training photos a class: fine-tuning planned" in line],
             "diagnosis": next((line for line in out.splitlines() if line.startswith("diagnosis:")), "")}
 
 
@@ -137,6 +144,7 @@ def keras_epoch(bench: Bench) -> float:
 RESULTS: dict[str, dict] = {}
 OTHER_PRECISION: dict[str, dict] = {}   # the same run, --precision auto forced to the other answer
 REMEDIES: dict[str, list[dict]] = {}    # the commands each folder's diagnosis printed, run
+FIRST_PLAN: dict[str, dict] = {}        # the same run fine-tuned as first planned, before stage 1 was seen
 FOLDERS: dict[str, Path] = {}
 
 
@@ -179,6 +187,34 @@ def remedies(bench: Bench) -> None:
     for name, folder in FOLDERS.items():
         for flags in remedy_commands(RESULTS[name]["visionpath"]["diagnosis"]):
             REMEDIES.setdefault(name, []).append(run_defaults(bench, name, folder, *flags))
+            write(bench)
+
+
+FIRST_PLAN_LINE = re.compile(r"fine-tuning planned for the top (\d+) of the backbone's 8 block groups at lr ([0-9.e-]+)"
+                             r"(?:, each group below at ([0-9.]+) ×)?")
+
+
+def first_plan_flags(v: dict) -> list[str] | None:
+    """The fine-tuning the plan chose before stage 1, as flags (with --fine-tune-epochs where stage 1 skipped it),
+    when stage 1 chose differently; else None."""
+    planned = next((FIRST_PLAN_LINE.search(line) for line in v["chosen"] if FIRST_PLAN_LINE.search(line)), None)
+    if planned is None:
+        return None
+    unfreeze, rate, decay = int(planned[1]), float(planned[2]), float(planned[3] or 1.0)
+    flags = ["--unfreeze", str(unfreeze), "--fine-tune-lr", planned[2], "--layer-lr-decay", str(decay)]
+    settings = v["settings"]
+    if v["ended"] == "fine-tuning skipped":
+        return flags + ["--fine-tune-epochs", str(3)]
+    if (settings["unfreeze"], settings["fine_tune_lr"], settings["layer_lr_decay"]) == (unfreeze, rate, decay):
+        return None
+    return flags
+
+
+def first_plan(bench: Bench) -> None:
+    """Each folder whose head changed its fine-tuning, again as first planned (a skipped fine-tuning: 3 epochs)."""
+    for name, folder in FOLDERS.items():
+        if (flags := first_plan_flags(RESULTS[name]["visionpath"])) is not None:
+            FIRST_PLAN[name] = run_defaults(bench, name, folder, *flags)
             write(bench)
 
 
@@ -253,6 +289,19 @@ def write(bench: Bench) -> None:
             lines += [f"| {name} | `{' '.join(v['flags'])}` | {row_of(name, v).split(' | ', 1)[0]} | "
                       f"{(scored(name, v) - default) * 100:+.1f} points | {row_of(name, v).split(' | ', 1)[1]} |"
                       for v in runs]
+    if FIRST_PLAN:
+        lines += ["", "**How hard to fine-tune, from what stage 1 shows**: each folder whose head changed its "
+                  "fine-tuning, against the same run fine-tuned as first planned from its photos a class", "",
+                  "| folder | head's best validation | chosen after stage 1 | accuracy | as first planned | accuracy | "
+                  "difference | wall-clock: chosen / first plan |", "|---|---|---|---|---|---|---|---|"]
+        for name, v in FIRST_PLAN.items():
+            ours = RESULTS[name]["visionpath"]
+            head = max(a for a, stage in zip(ours["val_accuracy"], ours["stages"]) if stage == 1)
+            chosen = ("skipped" if ours["ended"] == "fine-tuning skipped" else
+                      f"top {ours['settings']['unfreeze']} at {ours['settings']['fine_tune_lr']:g}")
+            lines.append(f"| {name} | {head:.1%} | {chosen} | **{scored(name, ours):.2%}** | `{' '.join(v['flags'])}` "
+                         f"| {scored(name, v):.2%} | {(scored(name, ours) - scored(name, v)) * 100:+.1f} points | "
+                         f"{ours['wall_seconds']:.0f} s / {v['wall_seconds']:.0f} s |")
     for name, r in RESULTS.items():
         v = r["visionpath"]
         lines += ["", f"**{name}**{': ' + r['note'] if r['note'] else ''}",
@@ -263,7 +312,8 @@ def write(bench: Bench) -> None:
                   f"- probe: C {r['probe']['C']}, validation {r['probe']['validation_accuracy']:.2%}",
                   *[f"- `{line}`" for line in v["chosen"]], f"- `{v['diagnosis']}`"]
     bench.write("photo_defaults", "Photo defaults on folders they were never tuned on", lines,
-                {"results": RESULTS, "other_precision": OTHER_PRECISION, "remedies": REMEDIES},
+                {"results": RESULTS, "other_precision": OTHER_PRECISION, "remedies": REMEDIES,
+                 "first_plan": FIRST_PLAN},
                 about="each folder from an empty picture cache, offline; the peer is benchmarks/linear_probe.py")
 
 
@@ -280,6 +330,12 @@ def cifar10_subset(bench: Bench) -> None:
     measure(bench, "cifar10_subset", cifar10_subset_folder(bench.tmp, per_class=50 if bench.quick else 500))
 
 
+def cifar10_subset_90(bench: Bench) -> None:
+    measure(bench, "cifar10_subset_90", cifar10_subset_folder(bench.tmp, per_class=30 if bench.quick else 100,
+                                                              folder_name="cifar10_subset_90"))
+
+
 if __name__ == "__main__":
     main(__doc__, {"hymenoptera": hymenoptera, "cats_vs_dogs": cats_vs_dogs, "cifar10_subset": cifar10_subset,
-                   "other_precision": other_precision, "remedies": remedies})
+                   "cifar10_subset_90": cifar10_subset_90, "other_precision": other_precision, "remedies": remedies,
+                   "first_plan": first_plan})

@@ -73,7 +73,53 @@ def test_larger_folders_fine_tune_more_of_the_network_harder_and_longer(tmp_path
     assert (small["unfreeze"].value, small["fine_tune_lr"].value, small["layer_lr_decay"].value) == (3, 1e-5, 1.0)
     assert (large["unfreeze"].value, large["fine_tune_lr"].value, large["layer_lr_decay"].value) == (4, 1e-3, 0.7)
     assert small["fine_tune_epochs"].value == 3 < large["fine_tune_epochs"].value
-    assert "400 training photos a class" in large["unfreeze"].why
+    assert "400 training photos a class" in large["unfreeze"].why and "chosen again once stage 1" in large["unfreeze"].why
+    given = defaults.photo_defaults(TrainConfig(data=str(tmp_path / "l"), fine_tune_lr=3e-4))
+    assert "fine_tune_lr" not in given and "groups at lr 0.0003, each group below" in given["unfreeze"].why
+
+
+PHOTO_DECIDED = {"model", "unfreeze", "fine_tune_lr", "layer_lr_decay", "fine_tune_epochs", "fill_budget"}
+DECIDED_CONFIG = TrainConfig(data="photos", unfreeze=3, fine_tune_lr=1e-5, layer_lr_decay=1.0)  # as first planned
+
+
+GENTLE = dict(unfreeze=3, fine_tune_lr=1e-5, layer_lr_decay=1.0)
+
+
+@pytest.mark.parametrize("accuracy, validation, per_class, expected, words", [
+    (0.996296, 270, 631, {"fine_tune_epochs": 0, "fill_budget": False}, "on 270 validation pictures: the frozen "
+                                                                        "features already fit"),  # cats-vs-dogs
+    (1.0, 80, 50, {"fine_tune_epochs": 0, "fill_budget": False}, "fine-tuning, with nothing left"),
+    (1.0, 12, 10, GENTLE, "nearly fit"),  # all 12 right: too few pictures to tell that nothing is left to fix
+    (0.973856, 153, 122, GENTLE, "nearly fit"),  # hymenoptera
+    (0.973856, 1000, 900, GENTLE, "nearly fit"),  # many photos too
+    (0.77, 100, 90, dict(unfreeze=4, fine_tune_lr=1e-4, layer_lr_decay=0.7), "23 points short"),  # CIFAR, 90 a class
+    (0.75, 500, 450, dict(unfreeze=4, fine_tune_lr=1e-3, layer_lr_decay=0.7), "450 photos a class"),  # CIFAR, 450
+    (0.9499, 10000, 299, dict(unfreeze=4, fine_tune_lr=1e-4, layer_lr_decay=0.7), "5 points short"),
+])
+def test_after_the_head_fine_tuning_is_chosen_by_how_far_the_features_fall_short(accuracy, validation, per_class,
+                                                                                   expected, words):
+    values, why = defaults.after_head(accuracy, validation, per_class, DECIDED_CONFIG, PHOTO_DECIDED)
+    assert values == expected and words in why
+    assert why.startswith(f"stage 1: the head {'alone ' if 'fine_tune_epochs' in expected else ''}reached "
+                          f"{accuracy:.1%} on ")
+
+
+def test_after_the_head_a_setting_given_stays_as_given():
+    # --fine-tune-epochs given: a head that fits is fine-tuned gently instead of skipped, as asked
+    values, _ = defaults.after_head(0.995, 1000, 900, DECIDED_CONFIG,
+                                    PHOTO_DECIDED - {"fine_tune_epochs", "fill_budget"})
+    assert values == GENTLE
+    # --fine-tune-lr 0.01 and the decay given: only the groups are chosen again, and the line says what runs
+    given = TrainConfig(data="photos", unfreeze=3, fine_tune_lr=0.01, layer_lr_decay=0.5)
+    values, why = defaults.after_head(0.6, 100, 90, given, {"model", "unfreeze"})
+    assert values == {"unfreeze": 4}
+    assert "fine-tuning the top 4 of the backbone's 8 block groups at lr 0.01, each group below at 0.5 ×" in why
+
+
+def test_an_error_is_surely_below_a_bound_only_with_the_pictures_to_show_it():
+    assert not defaults.surely_below(0, 12, 0.05) and not defaults.surely_below(0, 70, 0.05)  # Wilson: 24%, 5.2%
+    assert defaults.surely_below(0, 80, 0.05) and defaults.surely_below(1, 270, 0.05)       # 4.6%, 2.1%
+    assert not defaults.surely_below(4, 153, 0.05) and defaults.surely_below(4, 153, 0.07)  # 2.6% seen: 6.5%
 
 
 def test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning():

@@ -192,6 +192,10 @@ def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
     # not improving (fine-tuning's best was its first epoch): no longer than planned
     config, data, state, stage = stand_ins(rows(0.7, 0.6), budget_minutes=1, spent=10.0)
     assert replan(config, data, state, stage, validating=1.0) == (3, 6)
+    # the same accuracy at a lower loss: the best epoch, but no reason to train longer
+    config, data, state, stage = stand_ins(rows(0.7, 0.7), budget_minutes=1, spent=10.0)
+    state.history[-1]["val_loss"] = 0.5
+    assert state.patience_used(2) == 0 and replan(config, data, state, stage, validating=1.0) == (3, 6)
     # improving, but the budget is spent: it ends here
     config, data, state, stage = stand_ins(rows(0.6, 0.7), budget_minutes=1, spent=45.0)
     assert replan(config, data, state, stage, validating=1.0) == (3, 0)
@@ -199,3 +203,56 @@ def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
     config, data, state, stage = stand_ins(rows(0.7, 0.6), budget_minutes=1, spent=10.0)
     stage.plans = [2, 12]
     assert replan(config, data, state, stage, validating=1.0) == (3 + 6, 6)
+
+
+def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_the_same(tmp_path, capsys):
+    """The head on mislabelled validation falls far short: fine-tuning is chosen again, harder than first planned
+    for 10 photos a class (the top 4 groups at 1e-4, 0.7 × a group), written to config.json with why, and used;
+    a run stopped at the first step of fine-tuning and resumed decides the same and ends with the same weights."""
+    import json
+    from conftest import make_folder, mislabel_validation
+    from test_train import CtrlCAtStep
+    photos = mislabel_validation(make_folder(tmp_path / "photos", size=32))
+    settings = dict(epochs=2, fine_tune_epochs=1, batch_size=8, image_size=32, precision="fp32", augment="none")
+    whole = visionpath.train(photos, project=tmp_path / "a", **settings)
+    out = capsys.readouterr().out
+    assert "fine-tuning planned for the top 3 of the backbone's 8 block groups at lr 1e-05" in out  # first plan
+    head = max(r["val_accuracy"] for r in whole.history if r["stage"] == 1)
+    why = (f"stage 1: the head reached {head:.1%} on validation, {100 * (1 - head):.0f} points short: the frozen "
+           "features need to move; with 10 photos a class, fine-tuning the top 4 of the backbone's 8 block groups at "
+           "lr 0.0001, each group below at 0.7 × the rate of the one above")
+    assert why in out and "stage 2: discriminative learning rates, 0.0001 for the head" in out
+    record = json.loads((whole.path / "config.json").read_text())
+    assert (whole.config.unfreeze, whole.config.fine_tune_lr, whole.config.layer_lr_decay) == (4, 1e-4, 0.7)
+    assert record["decided"]["fine_tune_lr"].startswith(why) and "fine_tune_epochs" not in record["decided"]
+    with CtrlCAtStep(0):  # the first step through the whole network: fine-tuning's first
+        cut = visionpath.train(photos, project=tmp_path / "b", **settings)
+    assert cut.interrupted and [r["stage"] for r in cut.history] == [1, 1]
+    resumed = visionpath.train(resume=cut.path)
+    again = TrainConfig.read(resumed.path / "config.json")
+    assert (again.unfreeze, again.fine_tune_lr, again.layer_lr_decay) == (4, 1e-4, 0.7)
+    a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (whole, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_photo_run_whose_head_already_fits_skips_fine_tuning(tmp_path, capsys):
+    """Plain colours with noise, 27 validation pictures a class (81: enough to show an error under 5% when the
+    head gets every one right): the frozen features separate them, and fine-tuning is skipped."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 10), ("validation", 27), ("test", 4)):
+        for name, colour in (("blue", (30, 30, 200)), ("green", (30, 200, 30)), ("red", (200, 30, 30))):
+            (tmp_path / "photos" / split / name).mkdir(parents=True)
+            for i in range(count):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 10, (32, 32, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(tmp_path / "photos" / split / name / f"{i}.png")
+    run = visionpath.train(tmp_path / "photos", project=tmp_path, lr=0.05, batch_size=8, image_size=32,
+                           precision="fp32")
+    out = capsys.readouterr().out
+    assert max(r["val_accuracy"] for r in run.history) == 1.0
+    assert ("stage 1: the head alone reached 100.0% on 81 validation pictures: the frozen features already fit these "
+            "pictures, so fine-tuning, with nothing left it could be shown to fix, is skipped") in out
+    assert {r["stage"] for r in run.history} == {1}
+    assert (run.config.fine_tune_epochs, run.config.fill_budget) == (0, False)
+    assert (run.path / "test_metrics.json").is_file()  # scored and reported as any run

@@ -196,7 +196,7 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
     features) costs little and ends when converged. Resolution is the largest that leaves room for enough
     fine-tuning in the budget, as measured on this machine."""
     folder = survey(Path(config.data), config.labels)
-    small = folder.per_class < 300
+    small = folder.per_class < SMALL_FOLDER
     device = pick_device(config.device)
     chosen = fine_tuning_choices(config, folder, small)
     if config.epochs is None:
@@ -231,28 +231,99 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
     return chosen
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How much of the backbone fine-tuning changes, and how hard."""
+    unfreeze: int           # the top block groups that train (of Lite0's 8)
+    fine_tune_lr: float     # the head's peak rate
+    layer_lr_decay: float   # each group below at this × the rate of the one above
+
+
+# Lite0's lowest block groups hold edges and colours that suit any photo: at most the top 4 of 8 train.
+# GENTLE: on hymenoptera (122 photos a class) 1e-4 memorised the photos in an epoch and 2e-5 lowered validation
+#   accuracy; 1e-5 moves the features without wrecking them (cats-vs-dogs: no dip at all, where 1e-3 fell to 80%).
+# MODERATE: the CIFAR-10 subset at 90 photos a class, whose head falls 23 points short: 1e-5 top 3 scored 76.4%
+#   test, 1e-4 top 3 78.8%, 1e-4 top 4 at 0.7 × a group 80.1%, 1e-3 top 4 72.8% (memorised).
+# HARD: the CIFAR-10 subset at 450 a class, 2 epochs at 112 px: top 3 at 3e-4 81.7%, top 5 at 3e-4 83.8% but a
+#   tenth slower than top 4, which at 1e-3 reached 84.3% (fastai's fine_tune also tops at 1e-3); 1e-5 moved 600
+#   a class of flowers by only 2.8 points in 3 epochs.
+GENTLE, MODERATE, HARD = Tuning(3, 1e-5, 1.0), Tuning(4, 1e-4, 0.7), Tuning(4, 1e-3, 0.7)
+SMALL_FOLDER = 300     # photos a class below which a folder is soon memorised
+# How far the frozen features fall short of the pictures is the head's own validation error after stage 1
+FEATURES_FIT = 0.99    # a head this accurate leaves fine-tuning nothing it can be shown to fix (cats-vs-dogs: the
+                       # head's 99.6% on validation; fine-tuning at 1e-3 or 1e-5 gained nothing on test): skipped,
+                       # where validation has the pictures to tell (its error surely under 1 - FEATURES_NEAR)
+FEATURES_NEAR = 0.95   # from here to FEATURES_FIT the features nearly fit: fine-tuning only nudges them (GENTLE)
+
+
+def tuning_line(tuning: Tuning) -> str:
+    """'the top 4 of the backbone's 8 block groups at lr 0.0001, each group below at 0.7 × ...'."""
+    if tuning.layer_lr_decay == 1:
+        return tr("the top {unfreeze} of the backbone's 8 block groups at lr {rate:g}", unfreeze=tuning.unfreeze,
+                  rate=tuning.fine_tune_lr)
+    return tr("the top {unfreeze} of the backbone's 8 block groups at lr {rate:g}, each group below at {decay} × the "
+              "rate of the one above", unfreeze=tuning.unfreeze, rate=tuning.fine_tune_lr, decay=tuning.layer_lr_decay)
+
+
 def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dict[str, Choice]:
-    """How much of the network fine-tuning changes, and how hard: from the photos a class has."""
-    # larger folders fine-tune the top 4 of Lite0's 8 block groups; the lowest hold edges and colours that suit any
-    # photo. CIFAR-10 subset (450 a class), 2 epochs at 112 px: the top 3 at 3e-4 reached 81.7% test, the top 5 at
-    # 3e-4 83.8% but a tenth slower than the top 4, which at 1e-3 reached 84.3% within the 5-minute budget
-    unfreeze = config.unfreeze or (3 if small else 4)
-    # small: 1e-5 (on hymenoptera, 122 photos a class, 1e-4 memorised the photos in an epoch and 2e-5 lowered
-    # validation accuracy). Larger: 1e-3 at the top, each lower group at 0.7 × (fastai's fine_tune also tops at
-    # 1e-3); the CIFAR-10 subset at 96 px gained 1.1 points over 3e-4 in the same 2 epochs, and 1e-5 moved 600 a
-    # class of flowers by only 2.8 points in 3. Where the pretrained features already fit (cats and dogs: 99% from
-    # the head alone) this rate lowers validation accuracy, and the run keeps the head's epoch.
-    rate = config.fine_tune_lr or (1e-5 if small else 1e-3)
-    decay = 1.0 if small else 0.7
-    why = (tr("{per_class:.0f} training photos a class: fine-tuning the top {unfreeze} of the backbone's 8 block "
-              "groups at lr {rate:g}",
-              per_class=folder.per_class, unfreeze=unfreeze, rate=rate)
-           + ("" if small else tr(", each group below at {decay} × the rate of the one above", decay=decay))
-           + (tr(", gently, so that few photos adjust the pretrained features instead of being memorised") if small else
-              tr(", enough photos to move the features further before they are memorised"))
-           + tr(" (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)"))
-    values = {"unfreeze": unfreeze, "fine_tune_lr": rate, "layer_lr_decay": decay}
+    """How much of the network fine-tuning changes, and how hard, as first planned: from the photos a class has.
+    Stage 1 then shows how far the frozen features fall short, and fine-tuning is chosen again (after_head)."""
+    tuning = with_given(GENTLE if small else HARD, config)
+    how = (tr(", gently, so that few photos adjust the pretrained features instead of being memorised") if small else
+           tr(", enough photos to move the features further before they are memorised"))
+    why = tr("{per_class:.0f} training photos a class: fine-tuning planned for {tuning}{how}; chosen again once "
+             "stage 1 shows how far the frozen features fall short (change with --unfreeze, --fine-tune-lr, "
+             "--layer-lr-decay)",
+             per_class=folder.per_class, tuning=tuning_line(tuning), how=how)
+    values = {"unfreeze": tuning.unfreeze, "fine_tune_lr": tuning.fine_tune_lr,
+              "layer_lr_decay": tuning.layer_lr_decay}
     return {k: Choice(v, "photos", why) for k, v in values.items() if getattr(config, k) is None}
+
+
+def with_given(tuning: Tuning, config: TrainConfig, decided: set[str] | None = None) -> Tuning:
+    """The tuning with the config's own value for each of its settings that was given (not None, or not among
+    `decided`)."""
+    given = {f.name: getattr(config, f.name) for f in fields(Tuning)
+             if (getattr(config, f.name) is not None if decided is None else f.name not in decided)}
+    return replace(tuning, **given)
+
+
+def surely_below(errors: float, pictures: int, bound: float) -> bool:
+    """Whether an error rate seen as `errors` wrong of `pictures` is below `bound` with 95% confidence (the upper
+    end of the Wilson score interval): none wrong of 12 pictures could still be an error of 24%."""
+    z, rate = 1.96, errors / pictures
+    centre = rate + z * z / (2 * pictures)
+    spread = z * math.sqrt(rate * (1 - rate) / pictures + z * z / (4 * pictures ** 2))
+    return (centre + spread) / (1 + z * z / pictures) < bound
+
+
+def after_head(head_accuracy: float, validation: int, per_class: float, config: TrainConfig, decided: set[str]
+               ) -> tuple[dict[str, object], str]:
+    """Fine-tuning chosen again from what stage 1 shows, for a folder of photos: the head's best validation
+    accuracy (on `validation` pictures) says how far the frozen features fall short. Only the settings in
+    `decided` (those the photo defaults chose) change; those given stay as `config` has them. Returns the new
+    values and the line that says why."""
+    accuracy = round(head_accuracy, 6)  # as results.csv keeps it: a resumed run decides the same
+    fits = accuracy >= FEATURES_FIT and surely_below(round((1 - accuracy) * validation), validation,
+                                                     1 - FEATURES_NEAR)
+    if fits and "fine_tune_epochs" in decided:
+        values = {"fine_tune_epochs": 0, "fill_budget": False}
+        why = tr("stage 1: the head alone reached {accuracy:.1%} on {validation} validation pictures: the frozen "
+                 "features already fit these pictures, so fine-tuning, with nothing left it could be shown to fix, is "
+                 "skipped (--fine-tune-epochs N runs it)", accuracy=accuracy, validation=validation)
+    else:
+        near = accuracy >= FEATURES_NEAR
+        tuning = with_given(GENTLE if near else MODERATE if per_class < SMALL_FOLDER else HARD, config, decided)
+        values = {"unfreeze": tuning.unfreeze, "fine_tune_lr": tuning.fine_tune_lr,
+                  "layer_lr_decay": tuning.layer_lr_decay}
+        why = (tr("stage 1: the head reached {accuracy:.1%} on validation: the frozen features nearly fit, so "
+                  "fine-tuning only nudges them: {tuning} (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)",
+                  accuracy=accuracy, tuning=tuning_line(tuning)) if near else
+               tr("stage 1: the head reached {accuracy:.1%} on validation, {points:.0f} points short: the frozen "
+                  "features need to move; with {per_class:.0f} photos a class, fine-tuning {tuning} (change with "
+                  "--unfreeze, --fine-tune-lr, --layer-lr-decay)", accuracy=accuracy, points=100 * (1 - accuracy),
+                  per_class=per_class, tuning=tuning_line(tuning)))
+    return {k: v for k, v in values.items() if k in decided}, why
 
 
 def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device,

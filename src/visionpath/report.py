@@ -20,6 +20,7 @@ from matplotlib.ticker import PercentFormatter
 from .checkpoint import load_tensors
 from .checks import check_output
 from .config import TrainConfig
+from .defaults import FEATURES_FIT
 from .errors import VisionpathError
 from .files import atomic_write, save_figure
 from .i18n import drawn_in_language, plural, tr
@@ -176,10 +177,6 @@ def fine_tuning_gain(history: list[dict]) -> float | None:
     return max(r["val_accuracy"] for r in stages[2]) - max(r["val_accuracy"] for r in stages[1])
 
 
-# A head this accurate on validation leaves fine-tuning nothing it can be shown to fix: its remedies are not told
-FEATURES_FIT = 0.99
-
-
 def stage_notes(history: list[dict], config: TrainConfig) -> str:
     """For a run in two stages: a stage that stopped improving well before its end, and what fine-tuning did."""
     stages = _stage_rows(history)
@@ -195,7 +192,7 @@ def stage_notes(history: list[dict], config: TrainConfig) -> str:
     gain = fine_tuning_gain(history)
     rate = config.fine_tune_lr
     side = same_side(config)
-    if gain <= 0 and head[best]["val_accuracy"] >= FEATURES_FIT:
+    if gain <= 0 and head[best]["val_accuracy"] >= FEATURES_FIT:  # (when fine-tuning was asked for)
         # measured on cats-vs-dogs (the head 99.6% on validation): fine-tuning at a third of the rate edged past
         # the head on validation and scored 1.5 points lower on test; with nothing to correct, no remedy is told
         notes.append(tr("fine-tuning did not beat the head's {val_accuracy:.1%}: the frozen features already fit "

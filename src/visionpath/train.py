@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -42,7 +42,7 @@ from .console import progress_bar, say
 from .data import Dataset
 from .data.check import quick_check
 from .data.folder import scan_folder, scan_labels
-from .defaults import REPORT_SECONDS, announce, resolve
+from .defaults import REPORT_SECONDS, after_head, announce, resolve
 from .devices import mixed_precision, pick_precision
 from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares, join, launch, leave,
                           lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
@@ -131,14 +131,15 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
     try:
-        run.stopped = fit(run.path, config, prepared, model, state, generators, saved, stop_if)
+        run.stopped, config = fit(run.path, config, prepared, model, state, generators, saved, stop_if)
+        run.config = config  # as config.json now holds it: fine-tuning may be chosen again after stage 1
     except KeyboardInterrupt as stop:  # Ctrl-C: the run folder holds every finished epoch, whole
-        return interrupted(run, config, processes, isinstance(stop, Stopped))
+        return interrupted(run, processes, isinstance(stop, Stopped))
     except Diverged as stop:
         if state.best["epoch"] == 0:
             discard_if_empty(run, processes)
-            raise VisionpathError(stop.advice(config, tr("no epoch finished with finite numbers"))) from None
-        say(stop.advice(config, tr("the run keeps its best epoch, {epoch}, whose weights are scored below",
+            raise VisionpathError(stop.advice(tr("no epoch finished with finite numbers"))) from None
+        say(stop.advice(tr("the run keeps its best epoch, {epoch}, whose weights are scored below",
                                    epoch=state.best['epoch'])))
         run.diverged = True
     except RuntimeError as e:  # another process stopped (killed, out of memory): its collectives fail here
@@ -566,6 +567,13 @@ class TrainingState:
         best = max(range(len(rows)), key=lambda i: (rows[i]["val_accuracy"], -rows[i]["val_loss"], -i))
         return len(rows) - 1 - best
 
+    def accuracy_rose(self, stage: int, warm: int = 0) -> bool:
+        """Whether the stage's last epoch beat the stage's earlier validation accuracy (or is inside its warm-up):
+        what lets a plan grow. A lower loss at the same accuracy is kept as the best epoch, but does not pay for
+        more epochs (at 100% on validation the loss falls for ever, by millionths)."""
+        rows = [row for row in self.history if row.get("stage", 1) == stage][warm:]
+        return len(rows) < 2 or rows[-1]["val_accuracy"] > max(row["val_accuracy"] for row in rows[:-1])
+
     def spent(self) -> float:
         """Seconds the run has taken so far: its earlier processes' epochs, and all of this process's time."""
         return self.elapsed_before + time.perf_counter() - self.started
@@ -609,8 +617,8 @@ def fine_tune_plans(config: TrainConfig, history: list[dict], head: int) -> list
 def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage: Stage, validating: float
            ) -> tuple[int, int]:
     """After an epoch of fine-tuning that fills the budget: the run's length from now on. As many more epochs as
-    the time left holds, each as long as the last one measured, while validation accuracy still improves (the
-    stage's own best is this epoch, or fine-tuning is still warming up); otherwise no longer than planned, and
+    the time left holds, each as long as the last one measured, while validation accuracy still rises (this epoch
+    beat the stage's earlier ones, or fine-tuning is still warming up); otherwise no longer than planned, and
     shorter when the plan no longer fits. What is left after the epochs is scoring the test split (about a
     validation pass per validation-sized share of it) and the report. Returns (the new length, the epochs that
     the time left holds)."""
@@ -620,7 +628,7 @@ def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage:
     left = 60 * config.budget - state.spent() - finish
     fits = max(0, int(left // state.history[-1]["epoch_time"]))
     planned = stage.epochs.start - 1 + stage.plans[-1]
-    improving = state.patience_used(2, stage.warm) == 0
+    improving = state.accuracy_rose(2, stage.warm)
     return max(state.epoch, state.epoch + fits if improving else min(planned, state.epoch + fits)), fits
 
 
@@ -665,11 +673,13 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
 
 
 def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel, state: TrainingState,
-        generators: Generators, saved: Saved | None, stop_if: Callable[[dict], bool] | None = None) -> bool:
+        generators: Generators, saved: Saved | None, stop_if: Callable[[dict], bool] | None = None
+        ) -> tuple[bool, TrainConfig]:
     """The epochs after state.epoch, each: train, validate, record, checkpoint. Early stopping ends stage 1 of a
     pretrained backbone when the head has converged (head_epochs), and the last stage when validation accuracy
-    has not improved for `early_stopping` epochs; `stop_if` (given each epoch's row) ends the run when it says so,
-    and then fit returns True. Ctrl-C raises KeyboardInterrupt."""
+    has not improved for `early_stopping` epochs; `stop_if` (given each epoch's row) ends the run when it says so.
+    Returns whether stop_if ended it, and the settings it ended with (a folder of photos chooses fine-tuning again
+    once stage 1 is done: settings_after_head). Ctrl-C raises KeyboardInterrupt."""
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
         while state.epoch < (total := total_epochs(config, model, state.history)):
@@ -678,6 +688,12 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             number = 2 if model.two_stages and epoch > head else 1
             if stage is None or stage.number != number:
                 stage = None  # the last stage's DistributedDataParallel goes, with its hooks on the parameters
+                if number == 2:  # decided on rank 0, from the history every process shares
+                    resumed = saved is not None and saved.resume["epoch"] > head
+                    config = on_main(data.processes, lambda: settings_after_head(run_dir, config, data,
+                                                                                 state.history, head, resumed))
+                    if state.epoch >= total_epochs(config, model, state.history):  # fine-tuning skipped
+                        break
                 stage = start_stage(number, head, config, data, model, bar, state.history)
                 if saved is not None and saved.resume["epoch"] in stage.epochs:  # resumed inside this stage
                     stage.load_optimizer_state(saved)
@@ -690,7 +706,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             validation = validate(stage, data, model)
             validating = time.perf_counter() - validating
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
-                raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss)
+                raise Diverged(epoch, stage, trained[0] if not math.isfinite(trained[0]) else validation.loss)
             improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
             row = state.history[-1]
             if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
@@ -715,25 +731,48 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             if stop_if is not None and on_main(data.processes, lambda: stop_if(row)) and epoch < total:
                 say(tr("stopped after epoch {epoch}, as asked (stop_if); restoring epoch {best}",
                        epoch=epoch, best=state.best['epoch']))
-                return True
+                return True, config
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
             if config.early_stopping and last_stage and \
                     state.patience_used(stage.number, stage.warm) >= config.early_stopping:
                 say(tr("early stopping: no better validation accuracy for {epochs}; restoring epoch {epoch}",
                        epochs=plural(config.early_stopping, 'epoch'), epoch=state.best['epoch']))
                 break
-    return False
+    return False, config
+
+
+def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, history: list[dict], head: int,
+                        resumed: bool) -> TrainConfig:
+    """Fine-tuning chosen again from the head's best validation accuracy (defaults.after_head), for the settings
+    the photo defaults chose: written to config.json (with why) before stage 2 starts, and derived again from the
+    same history when the run is resumed, so that it decides the same. Other runs keep their settings."""
+    record = json.loads((run_dir / "config.json").read_text())
+    decided = set(record.get("decided", {}))
+    if "model" not in decided:  # not the photo defaults' run: a --model, or a run of an older version
+        return config
+    dataset = data.dataset
+    photos = len(dataset.train) + (len(dataset.validation) if dataset.validation_from_train else 0)
+    accuracy = max(row["val_accuracy"] for row in history if row["epoch"] <= head)
+    values, why = after_head(accuracy, len(dataset.validation), photos / len(dataset.classes), config, decided)
+    if not resumed:
+        say(why)
+    config = replace(config, **values)
+    if record["settings"] != config.to_dict():
+        record["settings"] = config.to_dict()
+        record["decided"].update(dict.fromkeys(values, why))
+        atomic_write(run_dir / "config.json", json.dumps(record, indent=2, ensure_ascii=False))
+    return config
 
 
 class Diverged(Exception):
     """The loss of an epoch was not a finite number: the weights are ruined, and training stops."""
 
-    def __init__(self, epoch: int, stage: int, loss: float):
+    def __init__(self, epoch: int, stage: Stage, loss: float):
         super().__init__(tr("diverged in epoch {epoch}", epoch=epoch))
-        self.epoch, self.stage, self.loss = epoch, stage, loss
+        self.epoch, self.stage, self.loss, self.rate = epoch, stage.number, loss, stage.peak_lr
 
-    def advice(self, config: TrainConfig, outcome: str) -> str:
-        rate, value = ("--fine-tune-lr", config.fine_tune_lr) if self.stage == 2 else ("--lr", config.lr)
+    def advice(self, outcome: str) -> str:
+        rate, value = ("--fine-tune-lr" if self.stage == 2 else "--lr"), self.rate
         return (tr("training diverged in epoch {epoch}: the loss became {loss} with {rate} {value:g}; {outcome}. "
                    "Try a lower {rate}, e.g. {value2:g}.",
                    epoch=self.epoch, loss=self.loss, rate=rate, value=value, outcome=outcome, value2=value / 10))
@@ -1013,7 +1052,7 @@ def save_epoch(run_dir: Path, model: TrainingModel, stage: Stage, state: Trainin
 
 # ============================================================================================== 5. finish
 
-def interrupted(run: Run, config: TrainConfig, processes: Processes = ONE, stop: bool = False) -> Run:
+def interrupted(run: Run, processes: Processes = ONE, stop: bool = False) -> Run:
     """Stopped by Ctrl-C (or, under torchrun, by SIGTERM): say what is saved, as the files on disk say, and how to
     continue. Rank 0 speaks and draws for all the processes."""
     run.interrupted = True
@@ -1025,7 +1064,7 @@ def interrupted(run: Run, config: TrainConfig, processes: Processes = ONE, stop:
     if not (run.path / "last.safetensors").is_file():
         discard_if_empty(run, processes)
     elif history := run.history:
-        plot_curves(history, run.path / "curves.png", config)
+        plot_curves(history, run.path / "curves.png", Run(run.path).config)  # as config.json now holds them
     return run
 
 
