@@ -228,6 +228,7 @@ def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_
     with CtrlCAtStep(0):  # the first step through the whole network: fine-tuning's first
         cut = visionpath.train(photos, project=tmp_path / "b", **settings)
     assert cut.interrupted and [r["stage"] for r in cut.history] == [1, 1]
+    assert (cut.config.unfreeze, cut.config.fine_tune_lr) == (4, 1e-4)  # chosen before the first step, and kept
     resumed = visionpath.train(resume=cut.path)
     again = TrainConfig.read(resumed.path / "config.json")
     assert (again.unfreeze, again.fine_tune_lr, again.layer_lr_decay) == (4, 1e-4, 0.7)

@@ -1064,7 +1064,8 @@ def interrupted(run: Run, processes: Processes = ONE, stop: bool = False) -> Run
     if not (run.path / "last.safetensors").is_file():
         discard_if_empty(run, processes)
     elif history := run.history:
-        plot_curves(history, run.path / "curves.png", Run(run.path).config)  # as config.json now holds them
+        run.config = TrainConfig.read(run.path / "config.json")  # as it now holds them: stage 1 may have chosen
+        plot_curves(history, run.path / "curves.png", run.config)
     return run
 
 
