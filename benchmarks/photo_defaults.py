@@ -197,14 +197,14 @@ FIRST_PLAN_LINE = re.compile(r"fine-tuning planned for the top (\d+) of the back
 def first_plan_flags(v: dict) -> list[str] | None:
     """The fine-tuning the plan chose before stage 1, as flags (with --fine-tune-epochs where stage 1 skipped it),
     when stage 1 chose differently; else None."""
-    planned = next((FIRST_PLAN_LINE.search(line) for line in v["chosen"] if FIRST_PLAN_LINE.search(line)), None)
+    planned = next(filter(None, map(FIRST_PLAN_LINE.search, v["chosen"])), None)
     if planned is None:
         return None
     unfreeze, rate, decay = int(planned[1]), float(planned[2]), float(planned[3] or 1.0)
     flags = ["--unfreeze", str(unfreeze), "--fine-tune-lr", planned[2], "--layer-lr-decay", str(decay)]
     settings = v["settings"]
     if v["ended"] == "fine-tuning skipped":
-        return flags + ["--fine-tune-epochs", str(3)]
+        return flags + ["--fine-tune-epochs", "3"]
     if (settings["unfreeze"], settings["fine_tune_lr"], settings["layer_lr_decay"]) == (unfreeze, rate, decay):
         return None
     return flags

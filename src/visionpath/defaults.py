@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -233,7 +233,7 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
 
 @dataclass(frozen=True)
 class Tuning:
-    """How much of the backbone fine-tuning changes, and how hard."""
+    """How much of the backbone fine-tuning changes, and how hard: three of TrainConfig's settings, by name."""
     unfreeze: int           # the top block groups that train (of Lite0's 8)
     fine_tune_lr: float     # the head's peak rate
     layer_lr_decay: float   # each group below at this × the rate of the one above
@@ -275,9 +275,7 @@ def fine_tuning_choices(config: TrainConfig, folder: Survey, small: bool) -> dic
              "stage 1 shows how far the frozen features fall short (change with --unfreeze, --fine-tune-lr, "
              "--layer-lr-decay)",
              per_class=folder.per_class, tuning=tuning_line(tuning), how=how)
-    values = {"unfreeze": tuning.unfreeze, "fine_tune_lr": tuning.fine_tune_lr,
-              "layer_lr_decay": tuning.layer_lr_decay}
-    return {k: Choice(v, "photos", why) for k, v in values.items() if getattr(config, k) is None}
+    return {k: Choice(v, "photos", why) for k, v in asdict(tuning).items() if getattr(config, k) is None}
 
 
 def with_given(tuning: Tuning, config: TrainConfig, decided: set[str] | None = None) -> Tuning:
@@ -314,8 +312,7 @@ def after_head(head_accuracy: float, validation: int, per_class: float, config: 
     else:
         near = accuracy >= FEATURES_NEAR
         tuning = with_given(GENTLE if near else MODERATE if per_class < SMALL_FOLDER else HARD, config, decided)
-        values = {"unfreeze": tuning.unfreeze, "fine_tune_lr": tuning.fine_tune_lr,
-                  "layer_lr_decay": tuning.layer_lr_decay}
+        values = asdict(tuning)  # its fields are TrainConfig's settings
         why = (tr("stage 1: the head reached {accuracy:.1%} on validation: the frozen features nearly fit, so "
                   "fine-tuning only nudges them: {tuning} (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)",
                   accuracy=accuracy, tuning=tuning_line(tuning)) if near else

@@ -556,12 +556,16 @@ class TrainingState:
         return TrainingState(history, saved.resume["best"], saved.resume["epoch"], elapsed, started,
                              elapsed), generators
 
+    def counted_rows(self, stage: int, warm: int = 0) -> list[dict]:
+        """The stage's epochs after its first `warm` (those inside its learning rate's warm-up)."""
+        return [row for row in self.history if row.get("stage", 1) == stage][warm:]
+
     def patience_used(self, stage: int, warm: int = 0) -> int:
         """Early stopping's count: epochs of this stage since the stage's own best epoch. Each stage counts on its
         own: fine-tuning's first epochs, which dip below the head while the backbone starts to move, are weighed
         against fine-tuning's best, not the head's (the run still keeps the best epoch of either stage); the
         stage's first `warm` epochs (its learning rate still warming up) are not counted at all."""
-        rows = [row for row in self.history if row.get("stage", 1) == stage][warm:]
+        rows = self.counted_rows(stage, warm)
         if not rows:
             return 0
         best = max(range(len(rows)), key=lambda i: (rows[i]["val_accuracy"], -rows[i]["val_loss"], -i))
@@ -571,7 +575,7 @@ class TrainingState:
         """Whether the stage's last epoch beat the stage's earlier validation accuracy (or is inside its warm-up):
         what lets a plan grow. A lower loss at the same accuracy is kept as the best epoch, but does not pay for
         more epochs (at 100% on validation the loss falls for ever, by millionths)."""
-        rows = [row for row in self.history if row.get("stage", 1) == stage][warm:]
+        rows = self.counted_rows(stage, warm)
         return len(rows) < 2 or rows[-1]["val_accuracy"] > max(row["val_accuracy"] for row in rows[:-1])
 
     def spent(self) -> float:

@@ -351,7 +351,7 @@ def search(study: Study, trials: int, deadline: float | None, worker: int = 0) -
             if sum(counted(t) for t in shared.get_trials(deepcopy=False)) >= trials:
                 return
             trial = shared.ask()
-            trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")
+            trial.set_user_attr("process", process_name(os.getpid()))
         run_trial(study, shared, trial)
 
 
@@ -366,6 +366,11 @@ def mark_lost(shared) -> None:
             trial.set_user_attr("lost", True)
             trial.set_user_attr("error", tr("its process ended before it finished"))
             shared.tell(frozen.number, state=optuna.trial.TrialState.FAIL)
+
+
+def process_name(pid: int) -> str:
+    """How a trial records the process that runs it ("host:pid"), which mark_lost reads back."""
+    return f"{socket.gethostname()}:{pid}"
 
 
 def process_alive(pid: int) -> bool:
@@ -398,7 +403,7 @@ def wait_for_workers(study: Study, helpers: list[subprocess.Popen], trials: int,
     """Until each worker started here has claimed its first trial (or ended, or the study is full): a worker
     spends seconds importing torch, and without this wait a short study is over before it joins, so that
     --workers 2 would run every trial in one process."""
-    pending = {f"{socket.gethostname()}:{helper.pid}": helper for helper in helpers}
+    pending = {process_name(helper.pid): helper for helper in helpers}
     shared = study.optuna_study() if pending else None
     while pending and (deadline is None or time.time() < deadline):
         found = shared.get_trials(deepcopy=False)
