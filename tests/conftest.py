@@ -27,6 +27,9 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     # --precision auto decides fp32 without measuring, unless the suite is run with the decision forced the other
     # way (VISIONPATH_PRECISION=bf16 python -m pytest): no test depends on what this machine would measure
     monkeypatch.setenv("VISIONPATH_PRECISION", os.environ.get("VISIONPATH_PRECISION") or "fp32")
+    # the photo backbone's speed, as a laptop CPU measures it (seconds a million pixels, forward and fine-tuning):
+    # a folder's plan is the same on every machine, and no test spends seconds measuring
+    monkeypatch.setenv("VISIONPATH_SPEED", "0.1,0.3")
 
 
 def class_pattern(label: int, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,12 +1,14 @@
 """What a run chooses for the settings left out: the user's value, else the model's recipe, else the photo
 defaults, else the setting's fallback; each with its reason."""
 import os
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from conftest import make_folder
 from visionpath import defaults
+from visionpath.augment import PRESETS
 from visionpath.config import TrainConfig, fallback
 from visionpath.defaults import announce, photo_defaults, resolve
 from visionpath.models import MODELS, TRANSFER_RECIPE
@@ -47,8 +49,23 @@ SPEED = defaults.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels
 
 @pytest.fixture
 def fixed_speed(monkeypatch):
-    """The speed probe answers SPEED, so that the plan does not depend on the machine running the tests."""
-    monkeypatch.setattr(defaults, "measure_speed", lambda device, unfreeze, precision: SPEED)
+    """The backbone's speed is SPEED (through the one hook), so that the plan does not depend on the machine."""
+    monkeypatch.setenv("VISIONPATH_SPEED", f"{SPEED.forward},{SPEED.fine_tune}")
+
+
+@pytest.fixture
+def probe(monkeypatch):
+    """measure_speed answers `probe.speeds[side]` (else SPEED) and records each (unfreeze, precision, side,
+    batch) it was asked for; nothing is hooked, so the plan reads and keeps what is measured."""
+    monkeypatch.delenv("VISIONPATH_SPEED")
+    measured = SimpleNamespace(calls=[], speeds={}, augmentations=[])
+
+    def measure(device, unfreeze, precision, side, batch, augmentation):
+        measured.calls.append((unfreeze, precision, side, batch))
+        measured.augmentations.append(augmentation)
+        return measured.speeds.get(side, SPEED)
+    monkeypatch.setattr(defaults, "measure_speed", measure)
+    return measured
 
 
 def test_a_folder_of_photos_gets_the_pretrained_backbone_and_says_why(tmp_path, capsys, fixed_speed):
@@ -130,8 +147,12 @@ def test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning():
     assert (roomy.side, roomy.fine_tune_epochs) == (320, 8) and roomy.total <= 3600  # a long budget: all of it
     assert tight.side < 320 and tight.fine_tune_epochs >= 2 and tight.total <= 200
     assert plan(200, side=tight.side).fine_tune_epochs == tight.fine_tune_epochs  # a given side is kept
-    bigger = defaults.plan_photo_run(folder, SPEED, 200, tight.side + 32, None, 2, 8)
-    assert bigger.fine_tune_epochs < 2 or bigger.total > 200  # the next side up would not have fitted
+    next_up = defaults.PHOTO_SIDES[defaults.PHOTO_SIDES.index(tight.side) - 1]
+    bigger = defaults.plan_photo_run(folder, SPEED, 200, next_up, None, 2, 8)  # would not have fitted, or had too
+    epoch = bigger.seconds["fine-tuning"] / bigger.fine_tune_epochs           # long an epoch
+    assert bigger.fine_tune_epochs < 2 or bigger.total > 200 or epoch > defaults.EPOCH_SHARE * 200
+    # filling the budget ends within half an epoch of it: an epoch is at most a fifth of the budget
+    assert tight.seconds["fine-tuning"] / tight.fine_tune_epochs <= defaults.EPOCH_SHARE * 200
     hopeless = plan(10)
     assert hopeless.side == defaults.PHOTO_SIDES[-1] and hopeless.fine_tune_epochs == 2 and hopeless.total > 10
     small_pictures = defaults.Survey(classes=2, train=1000, validation=200, test=200, median_side=32)
@@ -151,7 +172,7 @@ def test_a_given_budget_and_given_settings_shape_the_plan(tmp_path, fixed_speed)
 
 
 def test_the_speed_probe_measures_this_machine():
-    speed = defaults.measure_speed(torch.device("cpu"), unfreeze=3, side=64, batch=4)
+    speed = defaults.measure_speed(torch.device("cpu"), unfreeze=3, side=64, batch=4)  # standard augmentation
     # seconds a million pixels, finite and positive (timings on a shared machine allow no closer bound)
     assert 0 < speed.forward < 1e4 and 0 < speed.fine_tune < 1e4
 
@@ -162,26 +183,66 @@ def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_one
     four, chosen = resolve(TrainConfig(data=str(photos), budget=0.5), parallel=4)
     assert four.image_size > one.image_size  # four times the speed: larger pictures in the same minutes
     assert "4 of them sharing the work" in chosen["budget"].why
-    gpu = defaults.Speed(forward=0.01, fine_tune=0.02)
     with pytest.MonkeyPatch.context() as patch:  # on GPUs each one's share of a batch stays what one GPU gets
         patch.setattr(defaults, "pick_device", lambda name: torch.device("cuda"))
-        patch.setattr(defaults, "measure_speed", lambda device, unfreeze, precision: gpu)
+        patch.setattr(defaults, "machine", lambda device: {"device": "cuda", "gpu": "a test's"})
+        patch.setenv("VISIONPATH_SPEED", "0.01,0.02")
         alone = resolve(TrainConfig(data=str(photos), image_size=224), parallel=1)[0].batch_size
         shared = resolve(TrainConfig(data=str(photos), image_size=224), parallel=2)
     assert shared[0].batch_size == 2 * alone == 64
     assert "on each of the 2 GPUs" in shared[1]["batch_size"].why
 
 
-def test_the_plan_times_the_backbone_in_the_precision_the_run_trains_in(tmp_path, monkeypatch):
+def test_the_plan_times_the_backbone_in_the_precision_the_run_trains_in(tmp_path, monkeypatch, probe):
     photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
-    timed = []
-    monkeypatch.setattr(defaults, "measure_speed", lambda device, unfreeze, precision: timed.append(precision) or SPEED)
     for decided in ("bf16", "fp32"):  # what --precision auto decides on this machine (the suite's hook)
         monkeypatch.setenv("VISIONPATH_PRECISION", decided)
         config, chosen = resolve(TrainConfig(data=str(photos)))
-        assert config.precision == decided and timed[-1] == decided
+        assert config.precision == decided and probe.calls[-1][1] == decided
         assert f"fine-tunes 1 million pixels a second on cpu in {decided}" in chosen["budget"].why
-    assert resolve(TrainConfig(data=str(photos), precision="bf16"))[0].precision == "bf16" and timed[-1] == "bf16"
+    config, chosen = resolve(TrainConfig(data=str(photos), precision="bf16"))  # bf16's speeds, measured above
+    assert config.precision == "bf16" and len(probe.calls) == 4 and "in bf16 at" in chosen["budget"].why
+
+
+def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_plans_the_same(tmp_path, probe,
+                                                                                               capsys):
+    from visionpath.devices import describe_machine
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    first = resolve(TrainConfig(data=str(photos)))[0]
+    assert probe.calls == [(3, "fp32", 224, 32), (3, "fp32", 288, 16)]  # planned at 224, then at the side chosen
+    probe.speeds = dict.fromkeys(defaults.PHOTO_SIDES, defaults.Speed(20.0, 60.0))  # the machine is busy now
+    again = resolve(TrainConfig(data=str(photos)))[0]
+    assert len(probe.calls) == 2 and again == first  # nothing measured: the kept speeds plan the same run
+    assert probe.augmentations[0] == PRESETS["standard"]  # each step through the run's augmentation
+    resolve(TrainConfig(data=str(photos), augment="strong"))  # another augmentation, another speed
+    assert probe.augmentations[-1] == PRESETS["strong"] and len(probe.calls) > 2
+    del probe.calls[2:]
+    describe_machine()
+    assert "efficientnet_lite0, top 3 block groups training, in fp32 at 288 px, batch 16: reads 2 and fine-tunes 1 " \
+           "million pixels a second" in capsys.readouterr().out
+    describe_machine(measure=True)  # measured again when next needed, at the busy machine's speed
+    assert "4 kept speeds of the photo backbone forgotten" in capsys.readouterr().out  # standard and strong
+    busy = resolve(TrainConfig(data=str(photos)))[0]
+    assert len(probe.calls) > 2 and busy.image_size < first.image_size
+
+
+def test_the_forecast_is_made_at_the_speed_of_the_side_planned(tmp_path, probe):
+    # a million pixels fine-tune twice as fast in the larger steps at 288 px as at 224 (where the plan starts)
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    probe.speeds = {224: defaults.Speed(0.5, 2.0), 288: defaults.Speed(0.5, 1.0)}
+    config, chosen = resolve(TrainConfig(data=str(photos), budget=0.5))
+    sides = [call[2] for call in probe.calls]
+    assert sides[0] == 224 and config.image_size == sides[-1] and config.image_size != 224
+    assert f"fine-tunes {1 / probe.speeds.get(config.image_size, SPEED).fine_tune:.2g} million pixels a second " \
+           f"on cpu in fp32 at {config.image_size}×{config.image_size}" in chosen["budget"].why
+
+
+def test_a_bad_speed_hook_is_one_sentence(tmp_path, monkeypatch):
+    from visionpath.errors import VisionpathError
+    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+    monkeypatch.setenv("VISIONPATH_SPEED", "fast")
+    with pytest.raises(VisionpathError, match=r"\$VISIONPATH_SPEED is 'fast'; set it to two positive numbers"):
+        resolve(TrainConfig(data=str(photos)))
 
 
 def test_fine_tuning_fills_the_budget_unless_its_epochs_are_given(tmp_path, fixed_speed):

@@ -87,6 +87,7 @@ def unbalanced_folder(tmp_path) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("balance", ["sampler", "weights"])
 def test_two_processes_take_the_steps_of_one_and_only_the_first_writes(tmp_path, unbalanced_folder, balance):
     done = torchrun(tmp_path, ["train", "photos", *SETTINGS, "--balance", balance, "--project", "two"],
@@ -113,6 +114,7 @@ def test_two_processes_take_the_steps_of_one_and_only_the_first_writes(tmp_path,
     assert done.stdout.count("epoch 3/3") == 1  # one process speaks
 
 
+@pytest.mark.slow
 def test_two_processes_and_one_agree_in_bf16_to_its_resolution(tmp_path, tiny_folder):
     """In bf16 each process's half of a batch rounds its products to 8 bits before the halves are added, so the
     weights of 2 processes and of 1 part by that rounding (measured 1.9e-4 here, on weights up to 0.18; bf16's
@@ -135,6 +137,7 @@ def test_two_processes_and_one_agree_in_bf16_to_its_resolution(tmp_path, tiny_fo
     assert confusion[0] == confusion[1]
 
 
+@pytest.mark.slow
 def test_a_run_of_two_processes_resumes_in_one(tmp_path, tiny_folder):
     whole = visionpath.train(str(tiny_folder), project=str(tmp_path / "whole"), **MODEL, epochs=4, batch_size=8)
     stopped = torchrun(tmp_path, ["train", "photos", *flags(**MODEL, epochs=4, batch_size=8), "--project", "parts"],
@@ -150,6 +153,7 @@ def test_a_run_of_two_processes_resumes_in_one(tmp_path, tiny_folder):
     assert_same_history(whole.history, resumed.history)
 
 
+@pytest.mark.slow
 def test_a_run_resumed_on_several_devices_is_the_run_returned(tmp_path, tiny_folder, monkeypatch):
     stopped = torchrun(tmp_path, ["train", "photos", *SETTINGS], STOP_AFTER_EPOCH="1")
     run = tmp_path / "runs" / "photos-mlp-1"
@@ -164,6 +168,7 @@ def test_a_run_resumed_on_several_devices_is_the_run_returned(tmp_path, tiny_fol
     assert [row["epoch"] for row in visionpath.Run(run).history] == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_torchrun_restarting_the_processes_resumes_the_run_they_started(tmp_path, tiny_folder):
     whole = visionpath.train(str(tiny_folder), project=str(tmp_path / "whole"), **MODEL, epochs=4, batch_size=8)
     done = torchrun(tmp_path, ["train", "photos", *flags(**MODEL, epochs=4, batch_size=8)], restarts=1,
@@ -178,6 +183,7 @@ def test_torchrun_restarting_the_processes_resumes_the_run_they_started(tmp_path
     assert_same_history(whole.history, run.history)
 
 
+@pytest.mark.slow
 def test_a_killed_process_ends_the_run_with_one_sentence_and_the_checkpoint_whole(tmp_path, tiny_folder):
     command = [sys.executable, "-m", "visionpath", "train", "photos", *flags(**MODEL, epochs=400, batch_size=4),
                "--devices", "2"]
@@ -224,6 +230,7 @@ def environment_of(pid: int) -> dict[str, str]:
     return dict(pair.decode(errors="replace").split("=", 1) for pair in pairs if b"=" in pair)
 
 
+@pytest.mark.slow
 def test_a_picture_one_process_cannot_read_stops_every_process_with_one_sentence(tmp_path, tiny_folder):
     done = torchrun(tmp_path, ["train", "photos", *SETTINGS], timeout=180, UNREADABLE_ON_RANK="1")
     assert done.returncode != 0
@@ -238,6 +245,7 @@ def test_a_picture_one_process_cannot_read_stops_every_process_with_one_sentence
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+@pytest.mark.slow
 def test_with_strict_the_unreadable_picture_of_one_process_is_every_process_error(tmp_path, tiny_folder):
     done = torchrun(tmp_path, ["train", "photos", *SETTINGS, "--strict"], timeout=180, UNREADABLE_ON_RANK="1")
     said = [line for line in done.stderr.splitlines() if line.startswith("error:")]
@@ -261,6 +269,7 @@ def test_devices_are_a_count_or_a_list_of_gpus():
             parse_devices(bad)
 
 
+@pytest.mark.slow
 def test_a_batch_too_small_to_share_is_one_sentence_under_torchrun_too(tmp_path, tiny_folder):
     done = torchrun(tmp_path, ["train", "photos", "--model", "mlp", "--batch-size", "3"], timeout=120)
     said = [line for line in done.stderr.splitlines() if line.startswith("error:")]

@@ -30,6 +30,7 @@ FAMILIES = {  # each built-in family, and a timm backbone with its offline Image
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
 def test_predict_from_the_onnx_file_answers_as_the_run_does(tiny_folder, tmp_path, photos, family, request):
     if FAMILIES[family] is None:  # exported there by visionpath.export, as below
@@ -102,6 +103,7 @@ def test_an_onnx_file_visionpath_did_not_write_is_one_sentence(tmp_path, photos)
         visionpath.predict(tmp_path / "broken.onnx", photos)
 
 
+@pytest.mark.slow
 def test_the_readme_snippet_runs_the_onnx_file_with_neither_visionpath_nor_pytorch(tiny_folder, tmp_path):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     start = readme.index("```python", readme.index("onnxruntime, numpy and Pillow are enough")) + len("```python\n")

@@ -146,6 +146,7 @@ for i in range(int(sys.argv[3])):
 """
 
 
+@pytest.mark.slow
 def test_runs_sharing_a_damaged_cache_score_what_they_score_alone(tmp_path, capsys):
     """The reported bug: a run that could not read the index cut the rows another run was training on."""
     folders = {name: make_folder(tmp_path / name, per_class={"train": 40, "validation": 10, "test": 10}, seed=seed)
@@ -178,6 +179,7 @@ def test_runs_sharing_a_damaged_cache_score_what_they_score_alone(tmp_path, caps
 
 # ---------------------------------------------------------------------------------------------- kill -9
 
+@pytest.mark.slow
 def test_killed_while_caching_pictures_the_next_run_uses_none_of_it(tmp_path, capsys):
     root = make_folder(tmp_path / "photos", seed=4)
     args = ["train", root, "--epochs", "2", *RUN]
@@ -190,6 +192,7 @@ def test_killed_while_caching_pictures_the_next_run_uses_none_of_it(tmp_path, ca
     assert history(only_run(tmp_path / "runs")) == history(only_run(tmp_path / "clean"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pattern", ["last.safetensors", "results.csv"])
 def test_killed_while_saving_an_epoch_the_run_resumes_to_the_same_weights(tmp_path, capsys, pattern):
     root = make_folder(tmp_path / "photos", seed=5)

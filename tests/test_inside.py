@@ -86,6 +86,7 @@ def test_the_filters_drawn_are_the_first_convolution_s_and_so_are_the_feature_ma
     assert weights.shape[1:] == (3, 3, 3) and maps is None
 
 
+@pytest.mark.slow
 def test_show_draws_training_pictures_with_their_labels_and_the_run_s_augmentation(tiny_folder, tmp_path):
     plain, same = visionpath.inside.show(tiny_folder, output=tmp_path / "none.png", count=6, augment="none")
     assert plain.shape == (6, 3, 224, 224) and torch.equal(plain, same)  # small photos: trained at 224 px

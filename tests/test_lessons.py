@@ -32,6 +32,7 @@ def lessons_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("lessons-home")
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="needs ../shared/data")
 @pytest.mark.parametrize("name, language", RUNS)

@@ -24,6 +24,7 @@ def test_the_rate_rises_until_the_loss_explodes_and_a_tenth_of_the_best_is_sugge
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "photos-lr-find.png"]  # no run folder
 
 
+@pytest.mark.slow
 @pytest.mark.realdata
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="needs ../shared/data/mnist")
 def test_on_mnist_the_suggested_rate_trains_the_dense_network_to_98_percent(tmp_path):

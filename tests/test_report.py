@@ -37,6 +37,21 @@ def test_remedies_skip_what_is_already_used():
     assert "--augment strong" in d.text and "--dropout" not in d.text and "--early-stopping" in d.text
 
 
+def test_a_rising_validation_loss_with_accuracy_still_at_its_best_is_not_overfitting():
+    # fine-tuning at the end of its schedule grows confident: the loss rises while accuracy still climbs
+    confident = history(train_loss=[1.0, 0.6, 0.4, 0.3, 0.2], val_loss=[0.9, 0.6, 0.5, 0.52, 0.56],
+                        train_acc=[0.7, 0.8, 0.88, 0.92, 0.95], val_acc=[0.7, 0.78, 0.82, 0.84, 0.86])
+    assert diagnose(confident).verdict != "overfitting"
+    falling = confident[:-1] + [{**confident[-1], "val_accuracy": 0.83}]
+    assert diagnose(falling).verdict == "overfitting"
+
+
+def test_a_pretrained_run_that_kept_its_best_epoch_is_told_no_remedy_that_measured_worse():
+    d = diagnose(OVERFIT, TrainConfig(pretrained=True, early_stopping=3, augment="standard"))
+    assert d.verdict == "overfitting" and "more photos a class: early stopping kept epoch 4" in d.text
+    assert "--augment" not in d.text and "--dropout" not in d.text and "--weight-decay" not in d.text
+
+
 def test_overfitting_seen_in_accuracy_alone():
     flat_loss = history(train_loss=[1.0, 0.6, 0.4, 0.3, 0.2, 0.15], val_loss=[1.0, 0.8, 0.75, 0.74, 0.74, 0.745],
                         train_acc=[0.6, 0.8, 0.88, 0.92, 0.95, 0.97], val_acc=[0.6, 0.74, 0.78, 0.79, 0.785, 0.785])

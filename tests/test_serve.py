@@ -124,6 +124,7 @@ def test_every_bad_request_gets_one_sentence_and_the_right_status(trained, tmp_p
         assert code == 200 and answer["predictions"][0]["file"] == good.name
 
 
+@pytest.mark.slow
 def test_the_command_serves_until_ctrl_c_and_warns_when_open_to_the_network(trained):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen([sys.executable, "-m", "visionpath", "serve", str(trained["cnn"]), "--host", "0.0.0.0",

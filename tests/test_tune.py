@@ -31,6 +31,7 @@ def trials_of(path) -> list:
     return Study.open(path).optuna_study().get_trials(deepcopy=False)
 
 
+@pytest.mark.slow
 def test_a_study_prunes_records_failures_and_its_best_command_reproduces(folder, tmp_path, capsys):
     # a rate that learns and one that cannot (pruned by its first epoch once four trials are in), and a batch the
     # data cannot take (the trial fails with train's sentence)
@@ -70,6 +71,7 @@ def test_a_study_prunes_records_failures_and_its_best_command_reproduces(folder,
     assert best["val_accuracy"] == max(r["val_accuracy"] for r in trial)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_count_and_workers_share_the_study(folder, tmp_path):
     study = tune(folder, trials=2, project=tmp_path, batch_size=8, **FIXED)
     assert len(trials_of(study.path)) == 2

@@ -10,19 +10,20 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, astuple, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from .augment import PRESETS, Augmentation, augment_batch, make_augmentation
 from .config import TrainConfig, fallback
 from .console import say
 from .data import DATASETS
 from .data.folder import Survey, survey
-from .devices import mixed_precision, pick_device, pick_precision
+from .devices import kept_speed, machine, mixed_precision, pick_device, pick_precision
 from .i18n import plural, tr
-from .models import create_model, model_entry, prepare_for_device
+from .models import create_model, model_entry, prepare_for_device, scale_pixels
 from .optim import make_optimizer
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
@@ -32,6 +33,7 @@ PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship w
 # 144/153 right at 224 px, 146 at 256, 148 at 288 and 148 at 320; with the head run to convergence and fine-tuned
 # at 1e-5, the best epoch 148 at 288 and 149 at 320.
 PHOTO_SIDES = (320, 288, 256, 224, 192, 160, 128, 112, 96, 64)
+PROBE_SIDE = 224            # the side the backbone's speed is first measured at (then at the side planned)
 PHOTO_BUDGET_MINUTES = 5.0  # what a person waits for on a laptop CPU; a GPU fills it with more
 PHOTO_HEAD_EPOCHS = 20      # stage 1's most: it ends sooner once converged, and its epochs (on cached features)
                             # take a fraction of a second each
@@ -100,14 +102,29 @@ class Speed:
     fine_tune: float
 
 
-def measure_speed(device: torch.device, unfreeze: int | None, precision: str = "fp32", side: int = 160,
-                  batch: int = 16) -> Speed:
-    """Time the photo backbone on this device, in the precision the run trains in (and with its threads): a short
-    probe (a few seconds on a laptop CPU), as the run's own steps will be timed. Random weights: speed does not
-    depend on them."""
+def backbone_speed(device: torch.device, unfreeze: int | None, precision: str, side: int, batch: int,
+                   augmentation: Augmentation) -> Speed:
+    """The photo backbone's speed on this device, fine-tuning the top `unfreeze` block groups in `precision` at
+    `side` px and `batch` pictures a step with `augmentation`: measured the first time (measure_speed) and kept in
+    the visionpath home, so that the same command makes the same plan every time on this machine."""
+    key = {"machine": machine(device), "model": PHOTO_MODEL, "unfreeze": unfreeze, "precision": precision,
+           "side": side, "batch": batch, "augmentation": asdict(augmentation)}
+    return Speed(*kept_speed(key, lambda: astuple(measure_speed(device, unfreeze, precision, side, batch,
+                                                                augmentation))))
+
+
+def measure_speed(device: torch.device, unfreeze: int | None, precision: str = "fp32", side: int = 224,
+                  batch: int = 32, augmentation: Augmentation = PRESETS["standard"]) -> Speed:
+    """Time the photo backbone on this device as a run's steps will take: in the precision the run trains in (and
+    with its threads), at the side and batch it trains at (a million pixels cost less in larger steps), each step
+    from a batch of 8-bit pictures through the run's augmentation. A probe of a few seconds on a laptop CPU. Random
+    pictures and weights: speed does not depend on them."""
     net = prepare_for_device(create_model(PHOTO_MODEL, 2, (3, side, side), resolution=side), device)
-    generator = torch.Generator().manual_seed(0)  # its own stream: the run's random numbers stay untouched
-    x = torch.rand(batch, 3, side, side, generator=generator).to(device).contiguous(memory_format=torch.channels_last)
+    generator = torch.Generator().manual_seed(0)  # its own streams: the run's random numbers stay untouched
+    shifts = torch.Generator(device=device).manual_seed(1)
+    pictures = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, generator=generator).to(device)
+    scaling = [0.5] * 3, [0.25] * 3  # the mean and spread pictures are scaled by: any, for timing
+    x = scale_pixels(pictures, *scaling).contiguous(memory_format=torch.channels_last)
     y = torch.zeros(batch, dtype=torch.long, device=device)
     net.train_top(unfreeze)
     optimizer = make_optimizer("adam", [p for p in net.parameters() if p.requires_grad], 0.0, 0.0, device)
@@ -126,19 +143,21 @@ def measure_speed(device: torch.device, unfreeze: int | None, precision: str = "
             norm.eval()
         optimizer.zero_grad()
         with autocast:
-            loss = torch.nn.functional.cross_entropy(net(x).float(), y)
+            augmented = augment_batch(pictures, augmentation, *scaling, shifts)
+            loss = torch.nn.functional.cross_entropy(net(augmented.contiguous(memory_format=torch.channels_last))
+                                                     .float(), y)
         loss.backward()
         optimizer.step()
 
     def seconds(work: Callable[[], None]) -> float:
         times = []
-        for _ in range(8):  # three warm up (memory, kernel choice: bf16's take longer); the median of five is the
-            t0 = time.perf_counter()  # speed (fewer swung the forecast by a third from one run to the next)
-            work()
+        for _ in range(11):  # four warm up (memory, kernel choice: bf16's take longer, the second step is still
+            t0 = time.perf_counter()  # half speed); the median of seven is the speed: it is measured once and kept,
+            work()                    # and every plan on this machine rests on it
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
-        return statistics.median(times[3:]) / (batch * side * side / 1e6)
+        return statistics.median(times[4:]) / (batch * side * side / 1e6)
     return Speed(seconds(forward), seconds(step))
 
 
@@ -158,13 +177,17 @@ class Plan:
 # writing the report; reading a picture costs about 0.5 ms plus 25 ns a pixel of its shorter side squared
 # (1,802 photos of median side 350 px in 6.5 s; 15,000 CIFAR pictures of 32 px in 11 s).
 START_SECONDS, REPORT_SECONDS = 12.0, 8.0
+# Filling a budget ends on a whole epoch, within half of one of the budget: an epoch of at most a fifth of the budget
+# leaves at most a tenth of it unused (the CIFAR-10 subset at 224 px, 68 s epochs: the run ended at 89%)
+EPOCH_SHARE = 0.2
 
 
 def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
                    fewest: int, most: int) -> Plan:
-    """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, and
-    as many epochs as fit there, up to `most` (unless given). When even the smallest side cannot fit `fewest`, the
-    smallest side and `fewest` epochs: the plan then says it runs over."""
+    """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, each
+    at most EPOCH_SHARE of it (unless the epochs are given), and as many epochs as fit there, up to `most` (unless
+    given). When even the smallest side cannot fit `fewest`, the smallest side and `fewest` epochs: the plan then
+    says it runs over."""
     validation = folder.validation or round(0.1 * folder.train)  # held out of train when there is none
     train = folder.train - (0 if folder.validation else validation)
     scored = folder.test or validation  # the report scores test, else validation
@@ -180,7 +203,7 @@ def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None
         fits = int((budget - sum(seconds.values())) // per_epoch)
         n = epochs if epochs is not None else min(fits, most) if fits >= fewest else fewest
         plan = Plan(s, n, {**seconds, "fine-tuning": n * per_epoch})
-        if plan.total <= budget:
+        if plan.total <= budget and (side or epochs is not None or per_epoch <= EPOCH_SHARE * budget):
             return plan
     return plan  # the smallest side, over the budget
 
@@ -215,20 +238,26 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
         chosen.update(budget_choices(config, folder, small, unfreeze, device, parallel))
     side = chosen["image_size"].value if "image_size" in chosen else config.image_size
     if config.batch_size is None:
-        # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px take about 2 GB. On a CPU a larger
-        # batch is no faster a picture, and a few epochs of fine-tuning need many steps: at most 32 there
-        batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
+        batch = photo_batch(side, device, parallel, folder.train)
         cpu = device.type == "cpu"
-        # a tiny folder: a batch smaller than its training pictures, leaving room for validation
-        # several GPUs: --batch-size is the whole batch, so each GPU's share stays this size
-        per_device = min(batch, 32) if cpu else batch
-        batch = min(per_device * (1 if cpu else parallel), max(1, int(0.85 * folder.train)))
         chosen["batch_size"] = Choice(batch, "photos", (
             tr("batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory", batch=batch, side=side)
             + (tr(" on each of the {parallel} GPUs", parallel=parallel) if parallel > 1 and not cpu else "")
             + (tr(", and gives fine-tuning more steps where larger batches are no faster (a CPU)") if cpu else "")
             + tr(" (change with --batch-size)")))
     return chosen
+
+
+def photo_batch(side: int, device: torch.device, parallel: int, train: int) -> int:
+    """The batch (all devices' together) for fine-tuning at `side` px on `train` training pictures."""
+    # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px take about 2 GB. On a CPU a larger
+    # batch is no faster a picture, and a few epochs of fine-tuning need many steps: at most 32 there
+    batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
+    cpu = device.type == "cpu"
+    # several GPUs: --batch-size is the whole batch, so each GPU's share stays this size
+    per_device = min(batch, 32) if cpu else batch
+    # a tiny folder: a batch smaller than its training pictures, leaving room for validation
+    return min(per_device * (1 if cpu else parallel), max(1, int(0.85 * train)))
 
 
 @dataclass(frozen=True)
@@ -328,10 +357,33 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     """Resolution and fine-tuning epochs that fit the --budget at this device's measured speed (times `parallel`
     devices sharing the work), and the plan."""
     budget = config.budget or PHOTO_BUDGET_MINUTES
-    one = measure_speed(device, unfreeze, config.precision)
-    speed = Speed(one.forward / parallel, one.fine_tune / parallel)
-    plan = plan_photo_run(folder, speed, 60 * budget, config.image_size, config.fine_tune_epochs,
-                          fewest=2, most=3 if small else 8)
+
+    augmentation = make_augmentation(config.augment or model_entry(PHOTO_MODEL).recipe["augment"], config.rotation,
+                                     config.shift, config.zoom, config.flip)
+
+    def speed_at(side: int) -> Speed:  # one device's speed, at its share of the batch the run will have at `side`
+        batch = config.batch_size or photo_batch(side, device, parallel, folder.train)
+        return backbone_speed(device, unfreeze, config.precision, side, max(1, batch // parallel), augmentation)
+
+    def plan_at(speed: Speed, side: int | None) -> Plan:
+        return plan_photo_run(folder, Speed(speed.forward / parallel, speed.fine_tune / parallel), 60 * budget,
+                              side, config.fine_tune_epochs, fewest=2, most=3 if small else 8)
+
+    # planned at the speed measured at one side, then again at the speed of the side chosen (a million pixels cost
+    # up to a fifth less in larger steps), so that the forecast is made at the speed that will run
+    measuring = time.perf_counter()  # a few seconds the first time on this machine; nothing once kept
+    one = speed_at(config.image_size or PROBE_SIDE)
+    plan = plan_at(one, config.image_size)
+    if plan.side != (config.image_size or PROBE_SIDE):
+        one = speed_at(plan.side)
+        again = plan_at(one, None)
+        if again.side != plan.side:  # its own speed moved the choice: the side it moved to, at that side's speed
+            one = speed_at(again.side)
+            again = plan_at(one, again.side)
+        plan = again
+    measuring = time.perf_counter() - measuring
+    if measuring > 1:  # in this run's time, once: later runs read what it measured (the plan is theirs too)
+        plan = replace(plan, seconds={"measuring": measuring, **plan.seconds})
     chosen: dict[str, Choice] = {}
     if config.image_size is None:
         enlarged = plan.side > folder.median_side
@@ -354,16 +406,16 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
         chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", line)
         if config.fill_budget is None:
             chosen["fill_budget"] = Choice(True, "photos", line)
-    parts = {"start": tr("start"), "reading": tr("reading"), "features": tr("features"),
-             "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
+    parts = {"measuring": tr("measuring this machine"), "start": tr("start"), "reading": tr("reading"),
+             "features": tr("features"), "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
     expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
-        tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); measured here: the "
-           "backbone reads {value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type} in "
-           "{precision}",
+        tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); the backbone reads "
+           "{value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type} in {precision} at "
+           "{side}×{side} (measured once on this machine and kept: `visionpath devices` shows it)",
            minutes=minutes, value=plan.total / 60, expected=expected, value2=1 / one.forward,
-           value3=1 / one.fine_tune, type=device.type, precision=config.precision)
+           value3=1 / one.fine_tune, type=device.type, precision=config.precision, side=plan.side)
         + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
         + (tr("; even the smallest plan runs over the budget") if plan.total > 60 * budget else "")))
     return chosen

@@ -133,12 +133,8 @@ def decide_precision(device: torch.device, measure: bool = False,
         candidates = ("fp32", "fp16")
     seconds = (timer or step_seconds)(device, candidates)
     decision = Decision(precision_verdict(device.type, seconds)[0], key, seconds, time.strftime("%Y-%m-%d %H:%M"))
-    kept = [e for e in stored if e["machine"] != key] + [dataclasses.asdict(decision)]
-    try:
-        precision_file().parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(precision_file(), json.dumps({"decisions": kept}, indent=2))
-    except (OSError, VisionpathError):  # a read-only home: the decision holds for this process, measured again later
-        pass
+    write_kept(precision_file(), "decisions",
+               [e for e in stored if e["machine"] != key] + [dataclasses.asdict(decision)])
     return decision
 
 
@@ -147,14 +143,70 @@ def precision_file() -> Path:
 
 
 def read_decisions() -> list[dict]:
-    """The stored decisions; a damaged file counts as none (they are measured again), never as a wrong answer."""
+    return read_kept(precision_file(), "decisions", lambda e: isinstance(e.get("machine"), dict)
+                     and e.get("precision") in ("fp32", "bf16", "fp16") and isinstance(e.get("seconds"), dict)
+                     and isinstance(e.get("measured"), str))
+
+
+# ============================================================ what is measured once per machine, kept in its home
+
+def read_kept(path: Path, field: str, valid: Callable[[dict], bool]) -> list[dict]:
+    """The entries kept in `path` under `field` that pass `valid`; a damaged file counts as none (they are measured
+    again), never as a wrong answer."""
     try:
-        entries = json.loads(precision_file().read_text())["decisions"]
-        return [e for e in entries if isinstance(e, dict) and isinstance(e.get("machine"), dict)
-                and e.get("precision") in ("fp32", "bf16", "fp16") and isinstance(e.get("seconds"), dict)
-                and isinstance(e.get("measured"), str)]
-    except (OSError, ValueError, KeyError, TypeError):
+        entries = json.loads(path.read_text())[field]
+        return [e for e in entries if isinstance(e, dict) and valid(e)]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
+
+
+def write_kept(path: Path, field: str, entries: list[dict]) -> None:
+    """Keep `entries` in `path` (whole, or not at all: two runs measuring at once leave one's entries, and the
+    other's are measured again later). A read-only home keeps nothing: a measurement then holds for its process."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps({field: entries}, indent=2))
+    except (OSError, VisionpathError):
+        pass
+
+
+SPEED_FILE = "speed.json"  # the photo backbone's speeds, in the visionpath home beside the precision decisions
+# The one hook for tests (and for a plan made for another machine): "FORWARD,FINE_TUNE", seconds a million pixels
+SPEED_HOOK = "VISIONPATH_SPEED"
+
+
+def speed_file() -> Path:
+    return cache_home() / SPEED_FILE
+
+
+def read_speeds() -> list[dict]:
+    return read_kept(speed_file(), "speeds", lambda e: isinstance(e.get("key"), dict)
+                     and isinstance(e["key"].get("machine"), dict) and isinstance(e.get("measured"), str)
+                     and all(isinstance(e.get(k), float) and e[k] > 0 for k in ("forward", "fine_tune")))
+
+
+def kept_speed(key: dict, measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    """(forward, fine-tuning) seconds a million pixels for what `key` says (the machine, the backbone, the blocks
+    that train, the precision, the side and the batch): kept from its first measurement (`measure`), so that the
+    same command makes the same plan every time on this machine. ${VISIONPATH_SPEED} answers instead."""
+    hooked = os.environ.get(SPEED_HOOK)
+    if hooked:
+        try:
+            forward, fine_tune = (float(v) for v in hooked.split(","))
+            assert forward > 0 and fine_tune > 0
+            return forward, fine_tune
+        except (ValueError, AssertionError):
+            raise VisionpathError(tr("${hook} is '{value}'; set it to two positive numbers, seconds a million pixels "
+                                     "forward and fine-tuning (as 0.1,0.3), or unset it to measure.",
+                                     hook=SPEED_HOOK, value=hooked)) from None
+    stored = read_speeds()
+    for entry in stored:
+        if entry["key"] == key:
+            return entry["forward"], entry["fine_tune"]
+    forward, fine_tune = measure()
+    write_kept(speed_file(), "speeds", [e for e in stored if e["key"] != key] + [
+        {"key": key, "forward": forward, "fine_tune": fine_tune, "measured": time.strftime("%Y-%m-%d %H:%M")}])
+    return forward, fine_tune
 
 
 def machine(device: torch.device) -> dict:
@@ -253,8 +305,21 @@ def describe_machine(measure: bool = False, device: str = "auto") -> list[Decisi
         if times:
             say(tr("  a training step of a small CNN: {times} (median), measured {when}",
                    times=times, when=decision.measured or "-"))
+        speeds = [e for e in read_speeds() if e["key"]["machine"] == machine(each)]
+        if measure and speeds:  # the plan's speeds were measured in the old state too: measured again when next used
+            write_kept(speed_file(), "speeds", [e for e in read_speeds() if e["key"]["machine"] != machine(each)])
+            say(tr("  {speeds} of the photo backbone forgotten: the next run that plans measures again",
+                   speeds=plural(len(speeds), "kept speed")))
+        for entry in speeds if not measure else []:
+            key = entry["key"]
+            say(tr("  {model}, top {unfreeze} block groups training, in {precision} at {side} px, batch {batch}: "
+                   "reads {forward:.2g} and fine-tunes {fine_tune:.2g} million pixels a second, measured {when}",
+                   model=key["model"], unfreeze=key["unfreeze"], precision=key["precision"], side=key["side"],
+                   batch=key["batch"], forward=1 / entry["forward"], fine_tune=1 / entry["fine_tune"],
+                   when=entry["measured"]))
     if not measure and not os.environ.get(PRECISION_HOOK):
-        say(tr("kept in {file}; `visionpath devices --measure` measures again", file=precision_file()))
+        say(tr("kept in {file} and {file2}; `visionpath devices --measure` measures again",
+               file=precision_file(), file2=speed_file()))
     return decisions
 
 

@@ -630,7 +630,7 @@ def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage:
     scored = len(data.dataset.test) if data.dataset.test is not None and config.score_test else validation
     finish = REPORT_SECONDS + validating * scored / max(1, validation)
     left = 60 * config.budget - state.spent() - finish
-    fits = max(0, int(left // state.history[-1]["epoch_time"]))
+    fits = max(0, int(left / state.history[-1]["epoch_time"] + 0.5))  # to the nearest epoch: within half of one
     planned = stage.epochs.start - 1 + stage.plans[-1]
     improving = state.accuracy_rose(2, stage.warm)
     return max(state.epoch, state.epoch + fits if improving else min(planned, state.epoch + fits)), fits
@@ -640,8 +640,8 @@ def say_replanned(state: TrainingState, before: int, fits: int) -> None:
     """What filling the budget decided after an epoch of fine-tuning, when it changed the plan or ended it."""
     after, seconds = state.history[-1]["planned_epochs"], state.history[-1]["epoch_time"]
     if after == state.epoch and fits == 0:
-        say(tr("fine-tuning ends after epoch {epoch}: another epoch ({seconds:.0f}s) would not fit in the budget",
-               epoch=state.epoch, seconds=seconds))
+        say(tr("fine-tuning ends after epoch {epoch}: another epoch ({seconds:.0f}s) would run over the budget by "
+               "more than half of it", epoch=state.epoch, seconds=seconds))
     elif after != before:
         say(tr("fine-tuning re-planned to end after epoch {after} instead of {before}: that is what the budget holds "
                "at {seconds:.0f}s an epoch{improving}; the learning rate is re-fitted to the epochs left",
