@@ -6,61 +6,22 @@ mistakes first.
 """
 from __future__ import annotations
 
-import base64
 import html
 import io
 import time
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from .data import ImageSet
 from .evaluate import Evaluation
 from .files import atomic_write
+from .html_page import STYLE, png_tag, table_html
 from .i18n import language, tr
 from .inside import heat_overlays
 from .report import plot_confusion
 
 GALLERY = 48  # misclassified pictures shown
-THUMB = 112   # their side in pixels
-
-STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222;line-height:1.45} h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0} td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
-th{background:#f4f4f4} td:first-child,th:first-child{text-align:left} code{background:#f4f4f4;padding:.1em .3em}
-.note{background:#fff6dd;border-left:4px solid #e0a800;padding:.5em .8em} .muted{color:#777}
-.pair{display:flex;flex-wrap:wrap;gap:1em} .pair img{max-width:530px}
-.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(130px,1fr));gap:.7em}
-.gallery.explained{grid-template-columns:repeat(auto-fill,minmax(250px,1fr))}
-.gallery figure{margin:0;font-size:.8em;text-align:center;overflow-wrap:anywhere} .gallery img{width:112px;height:112px;image-rendering:auto}
-.wrong{color:#b00020} img{max-width:100%}
-"""
-
-
-def png_tag(source) -> str:
-    """An <img> with the picture inline: a PNG file, a stream of PNG bytes, or a uint8 C×H×W tensor."""
-    if isinstance(source, torch.Tensor):
-        array = source.permute(1, 2, 0).numpy()
-        picture = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
-        if max(picture.size) < THUMB:  # small pictures (32×32) upscaled crisply, so they can be seen
-            picture = picture.resize((THUMB, THUMB), Image.Resampling.NEAREST)
-        buffer = io.BytesIO()
-        picture.save(buffer, format="PNG")
-        data = buffer.getvalue()
-    elif isinstance(source, io.BytesIO):
-        data = source.getvalue()
-    else:
-        data = Path(source).read_bytes()
-    return f'<img src="data:image/png;base64,{base64.b64encode(data).decode()}" alt="">'
-
-
-def table_html(header: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
 
 def write_report(run_dir: Path, *, command: str, settings: dict, history: list[dict], diagnosis: str,
                  evaluation: Evaluation, images: ImageSet, data_record: dict | None,

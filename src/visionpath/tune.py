@@ -43,7 +43,7 @@ from .errors import VisionpathError
 from .files import atomic_write, save_figure
 from .i18n import language, tr
 from .models import create_model, model_entry
-from .report_html import STYLE, png_tag, table_html
+from .html_page import STYLE, png_tag, table_html
 from .run_folder import new_run_dir
 from .runs import Run
 from .train import train

@@ -2,6 +2,7 @@
 import json
 import shutil
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,6 +57,46 @@ def test_every_planted_problem_is_found(tmp_path):
     saved = json.loads((tmp_path / "out" / "check.json").read_text())
     assert saved["status"] == 2 and len(saved["pictures"]) == 30
     assert (tmp_path / "out" / "check.png").stat().st_size > 10_000
+
+
+def test_every_finding_has_a_kind_a_program_can_count_and_the_json_counts_them(tmp_path):
+    from visionpath.data.check import kinds
+    report = check_data(planted(tmp_path / "photos"), output=tmp_path / "check")
+    found = {f.kind for f in report.findings}
+    assert found == {"no-images", "class-not-in-train", "unreadable", "tiny", "exact-leak", "near-leak",
+                     "exact-within", "exact-two-classes"}
+    saved = json.loads((tmp_path / "check.json").read_text())
+    assert {f["kind"] for f in saved["findings"]} == found <= set(kinds())
+    assert saved["kinds"]["exact-leak"] == {"level": "warning", "count": 1, "paths": 2}
+    leak = next(f for f in saved["findings"] if f["kind"] == "near-leak")
+    assert leak["numbers"] == {"pictures": 2, "splits": ["train", "validation"], "classes": ["ant", "bee"]}
+    documented = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert all(f"`{kind}`" in documented for kind in kinds())  # every code a program may meet is in the README
+
+
+def test_the_summary_stays_short_on_a_folder_with_thousands_of_findings(tmp_path, capsys):
+    """1,200 pictures in train also in test, 30 classes, a few broken files: the terminal shows a table by kind, the
+    first examples of each and where the rest is, in at most 60 lines; the JSON has every group."""
+    root = tmp_path / "leaky"
+    for k in range(1200):
+        name = f"class{k % 30:02d}"
+        for split in ("train", "test"):
+            (root / split / name).mkdir(parents=True, exist_ok=True)
+        photo(k, size=16).save(root / "train" / name / f"{k}.png")
+        shutil.copy(root / "train" / name / f"{k}.png", root / "test" / name / f"{k}.png")
+    for k in range(5):
+        (root / "train" / "class00" / f"broken{k}.jpg").write_bytes(b"not a picture")
+    assert main(["data", "check", str(root), "--output", str(tmp_path / "leaky-check")]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) <= 60
+    assert any("1,200 × exact duplicates across splits [exact-leak]: test, train; 30 classes" in line for line in out)
+    assert any("5 × files that cannot be decoded [unreadable]" in line for line in out)
+    assert any("... and 1,197 more" in line for line in out)  # three examples shown, the rest counted
+    assert any(line.startswith("    train/class") and " = test/class" in line for line in out)
+    assert any("... and 18 more classes" in line for line in out)
+    assert any(str(tmp_path / "leaky-check.json") in line for line in out)
+    saved = json.loads((tmp_path / "leaky-check.json").read_text())
+    assert len([f for f in saved["findings"] if f["kind"] == "exact-leak"]) == 1200
 
 
 def test_a_clean_folder_is_clean_and_warnings_exit_1(tmp_path, capsys):

@@ -4,6 +4,10 @@ Per split and class: counts, share and balance; image sizes, modes and formats; 
 exact duplicates (same bytes) and near duplicates (same 64-bit difference hash, up to a few bits apart) within
 and across splits, because a photo that is in both train and test inflates the test score; classes that one
 split lacks. Errors stop training (exit status 2), warnings deserve a look (1), clean is 0.
+
+What it says: a summary a person reads (counts by kind and the first few of each, at most 60 lines however large
+the folder); the JSON, every finding with a stable `kind` a program counts; a page with the pictures of every
+finding (check_page.py).
 """
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ from ..checks import check_output
 from ..console import padded, progress_bar, say
 from ..errors import VisionpathError
 from ..files import atomic_write, save_figure
-from ..i18n import drawn_in_language, tr
+from ..i18n import drawn_in_language, plural, tr
 from .cache import file_key, read_file_cache, write_file_cache
+from .check_page import write_check_page
 from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
 from .images import is_image_file, load_image
 
@@ -31,13 +36,49 @@ TINY_SIDE = 32          # pictures with a shorter side below this carry little f
 NEAR_BITS = 3           # difference hashes at most this many bits apart (of 64) are near duplicates
 IMBALANCE_RATIO = 3.0   # largest class over smallest, per split, above which a warning is given
 RARE_SHARE = 0.05       # a file format or colour mode below this share of the pictures is an outlier
+SUMMARY_LINES = 60      # the terminal's summary stays under this, whatever the folder's size; the rest is in the JSON
+
+
+def kinds() -> dict[str, tuple[str, str]]:
+    """Every kind of finding: its stable code (the JSON's `kind`, which the README lists) -> (its name in the
+    summary, what to do about a group of it; "" where each finding's own sentence says it)."""
+    leak = tr("a leak: the same photo is trained on and scored on, which inflates the score; keep each group in "
+              "one split (`visionpath data split` keeps them together).")
+    return {
+        "no-images": (tr("class folders with no images"), ""),
+        "loose-pictures": (tr("pictures outside any class folder"), ""),
+        "one-class": (tr("train/ with one class only"), ""),
+        "class-not-in-train": (tr("classes that train/ lacks"), ""),
+        "class-missing": (tr("classes a split lacks"), ""),
+        "unreadable": (tr("files that cannot be decoded"), ""),
+        "no-readable-pictures": (tr("classes with no readable picture"), ""),
+        "unbalanced": (tr("unbalanced splits"), ""),
+        "tiny": (tr("tiny pictures"), ""),
+        "odd-format": (tr("odd file formats"), ""),
+        "odd-mode": (tr("odd colour modes"), ""),
+        "multi-frame": (tr("multi-frame files"), ""),
+        "exact-leak": (tr("exact duplicates across splits"), leak),
+        "exact-two-classes": (tr("exact duplicates with different classes"),
+                              tr("the same bytes under two classes: at least one label is wrong; keep the right "
+                                 "one.")),
+        "exact-within": (tr("exact duplicates within a class"),
+                         tr("the photo counts twice in training; keep one copy.")),
+        "near-leak": (tr("near duplicates across splits"), leak),
+        "near-two-classes": (tr("near duplicates with different classes"),
+                             tr("the same picture, resized or re-encoded, under two classes: look at them; at least "
+                                "one label is wrong.")),
+        "near-within": (tr("near duplicates within a class"),
+                        tr("the picture counts twice in training; keep one copy.")),
+    }
 
 
 @dataclass
 class Finding:
+    kind: str           # a stable code (kinds()): what a program counts
     level: str          # "error" or "warning"
     what: str           # one sentence
     paths: list[str] = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)  # what it counts: pictures, splits, classes, a ratio
 
 
 @dataclass
@@ -52,38 +93,96 @@ class DataCheck:
         levels = {f.level for f in self.findings}
         return 2 if "error" in levels else 1 if "warning" in levels else 0
 
-    def table(self) -> str:
+    def table(self, details: str | Path | None = None) -> str:
+        """What a person reads, whatever the folder's size (at most SUMMARY_LINES lines): the pictures per class
+        and split, the findings counted by kind, the first few of each kind with their paths, and where the rest
+        is (`details`: the JSON written, if any)."""
+        lines = self.count_lines()
+        grouped = self.by_kind()
+        names = kinds()
+        if grouped:
+            lines += ["", tr("findings, by kind (the JSON's `kind` in brackets):")]
+        for kind, found in grouped.items():
+            splits = sorted({s for f in found for s in f.numbers.get("splits", [])})
+            classes = sorted({c for f in found for c in f.numbers.get("classes", [])})
+            level = tr("error") if found[0].level == "error" else tr("warning")  # .level: the JSON's word
+            lines.append(tr("  {level} {count:>7,} × {title} [{kind}]{where}",
+                            level=padded(level, 8), count=len(found), title=names[kind][0], kind=kind,
+                            where=tr(": {splits}; {classes}", splits=", ".join(splits),
+                                     classes=plural(len(classes), "class")) if splits else ""))
+        verdict = [tr("clean"), tr("warnings: worth a look before training"),
+                   tr("errors: training would refuse this folder")][self.status]
+        footer = [tr("data check of {root}: {n_pictures:,} files, {verdict}",
+                     root=self.root, n_pictures=len(self.pictures), verdict=verdict)]
+        if grouped:
+            footer.append(tr("every finding, with its paths: {details}", details=details) if details else
+                          tr("every finding, with its paths: `visionpath data check --output NAME` (or check_data's "
+                             "output=) writes them to NAME.json"))
+        for shown in (3, 2, 1, 0):  # as many examples of each kind as keep the whole under SUMMARY_LINES
+            body = [line for kind, found in grouped.items() for line in self.examples(kind, found, shown)]
+            if len(lines) + len(body) + len(footer) <= SUMMARY_LINES:
+                break
+        return "\n".join(lines + body + footer)
+
+    def count_lines(self, most: int = 12) -> list[str]:
+        """Pictures per class and split (the first `most` classes; all of them are in the JSON)."""
         classes = sorted({c for per_class in self.counts.values() for c in per_class})
-        width = max(10, *(len(c) for c in classes))
+        width = min(30, max(10, *(len(c) for c in classes[:most])))
         splits = list(self.counts)
         lines = [padded(tr("class"), width) + "".join(f"{s:>18}" for s in splits)]
-        for c in classes:
+        for c in classes[:most]:
             cells = []
             for s in splits:
                 n, total = self.counts[s].get(c, 0), sum(self.counts[s].values())
                 cells.append(f"{n:>9,} ({n / max(1, total):4.0%})")
-            lines.append(f"{c:<{width}}" + "".join(f"{cell:>18}" for cell in cells))
+            lines.append(padded(c[:width], width) + "".join(f"{cell:>18}" for cell in cells))
+        if len(classes) > most:
+            lines.append(tr("... and {count:,} more classes", count=len(classes) - most))
         lines.append(padded(tr("total"), width) + "".join(f"{sum(self.counts[s].values()):>18,}" for s in splits))
-        for f in self.findings:
-            shown = "".join(f"\n      {p}" for p in f.paths[:8]) + (tr("\n      ... and {value} more",
-                                                                       value=len(f.paths) - 8)
-                                                                     if len(f.paths) > 8 else "")
-            level = tr("warning") if f.level == "warning" else tr("error")  # f.level: the JSON's word, in English
-            lines.append(tr("  {level}: {what}{shown}", level=level, what=f.what, shown=shown))
-        verdict = [tr("clean"), tr("warnings: worth a look before training"),
-                   tr("errors: training would refuse this folder")][self.status]
-        lines.append(tr("data check of {root}: {n_pictures:,} files, {verdict}",
-                        root=self.root, n_pictures=len(self.pictures), verdict=verdict))
-        return "\n".join(lines)
+        return lines
+
+    def by_kind(self) -> dict[str, list[Finding]]:
+        """The findings grouped by kind: errors first, then in the order of kinds()."""
+        order = list(kinds())
+        grouped: dict[str, list[Finding]] = {}
+        for f in sorted(self.findings, key=lambda f: (f.level != "error", order.index(f.kind))):
+            grouped.setdefault(f.kind, []).append(f)
+        return grouped
+
+    def examples(self, kind: str, found: list[Finding], shown: int) -> list[str]:
+        """The first `shown` findings of one kind: the kind's advice and each group's paths on one line, or (for a
+        kind whose findings each say something different) each finding's sentence and its first paths."""
+        if not shown:
+            return []
+        title, advice = kinds()[kind]
+        more = [tr("    ... and {count:,} more", count=len(found) - shown)] if len(found) > shown else []
+        if advice and len(found) > 1:
+            return [f"  {title}: {advice}", *("    " + " = ".join(self.short(p) for p in f.paths)[:200]
+                                              for f in found[:shown]), *more]
+        lines = []
+        for f in found[:shown]:
+            lines.append(f"  {f.what}")
+            lines += ["      " + self.short(p) for p in f.paths[:shown]]
+            if len(f.paths) > shown:
+                lines.append(tr("      ... and {value} more", value=len(f.paths) - shown))
+        return lines + more
+
+    def short(self, path: str) -> str:
+        """A path as the folder's own: relative to the folder checked."""
+        return path[len(self.root):].lstrip("/\\") if path.startswith(self.root) else path
 
     def save(self, output: str | Path) -> None:
-        """<output>.json (everything, machine-readable) and <output>.png (counts, sizes, modes)."""
+        """<output>.json (everything, machine-readable), <output>.png (counts, sizes, modes) and <output>.html (a
+        thumbnail of every picture a finding names)."""
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(output.with_suffix(".json"), json.dumps(
             {"root": self.root, "status": self.status, "counts": self.counts,
+             "kinds": {kind: {"level": found[0].level, "count": len(found), "paths": sum(len(f.paths) for f in found)}
+                       for kind, found in self.by_kind().items()},
              "findings": [vars(f) for f in self.findings], "pictures": self.pictures}, indent=1, ensure_ascii=False))
         plot_check(self, output.with_suffix(".png"))
+        write_check_page(self, kinds(), output.with_suffix(".html"))
 
 
 def _inventory(root: Path, labels: str | Path | None) -> tuple[list[tuple[Path, str, str]], list[Finding]]:
@@ -101,32 +200,37 @@ def _inventory(root: Path, labels: str | Path | None) -> tuple[list[tuple[Path, 
         for folder in folders:
             found = images_in(folder)
             if not found:
-                findings.append(Finding("error", tr("{split}/{name} has no images; add images or remove the folder.",
-                                                    split=split, name=folder.name), [str(folder)]))
+                findings.append(Finding("no-images", "error", tr(
+                    "{split}/{name} has no images; add images or remove the folder.", split=split, name=folder.name),
+                    [str(folder)], {"splits": [split], "classes": [folder.name]}))
             files += [(p, split, folder.name) for p in found]
         loose = [p for p in split_dir.iterdir() if p.is_file() and is_image_file(p)]
         if loose and folders:
-            findings.append(Finding("warning", tr("{n_loose} picture(s) lie directly in {name}/, outside any class "
-                                                  "folder; they are ignored.",
-                                                  n_loose=len(loose), name=split_dir.name), [str(p) for p in loose]))
+            findings.append(Finding("loose-pictures", "warning", tr(
+                "{n_loose} picture(s) lie directly in {name}/, outside any class folder; they are ignored.",
+                n_loose=len(loose), name=split_dir.name), [str(p) for p in loose],
+                {"pictures": len(loose), "splits": [split]}))
     train = class_sets["train"]
     if not train:
         raise VisionpathError(tr("{train} has no class subfolders. {layout_help}",
                                  train=splits['train'], layout_help=layout_help()))
     if len(train) < 2:
-        findings.append(Finding("error", tr("train/ has one class only ({next}); a classifier needs at least two.",
-                                            next=next(iter(train)))))
+        findings.append(Finding("one-class", "error", tr(
+            "train/ has one class only ({next}); a classifier needs at least two.", next=next(iter(train))),
+            numbers={"classes": sorted(train)}))
     for split, names in class_sets.items():
         if split == "train":
             continue
         if names - train:
-            findings.append(Finding("error", tr("{split}/ has class(es) {sorted} that train/ lacks; the model could "
-                                                "never predict them.",
-                                                split=split, sorted=', '.join(sorted(names - train)))))
+            findings.append(Finding("class-not-in-train", "error", tr(
+                "{split}/ has class(es) {sorted} that train/ lacks; the model could never predict them.",
+                split=split, sorted=', '.join(sorted(names - train))),
+                numbers={"splits": [split], "classes": sorted(names - train)}))
         if train - names:
-            findings.append(Finding("warning", tr("{split}/ lacks class(es) {sorted}: {split} scores say nothing "
-                                                  "about them.",
-                                                  split=split, sorted=', '.join(sorted(train - names)))))
+            findings.append(Finding("class-missing", "warning", tr(
+                "{split}/ lacks class(es) {sorted}: {split} scores say nothing about them.",
+                split=split, sorted=', '.join(sorted(train - names))),
+                numbers={"splits": [split], "classes": sorted(train - names)}))
     return files, findings
 
 
@@ -193,30 +297,36 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
     readable = [r for r in records if "error" not in r]
     broken = [r for r in records if "error" in r]
     if broken:
-        findings.append(Finding("warning", tr("{n_broken} file(s) cannot be decoded (training skips them; --strict "
-                                              "stops); remove or replace them.",
-                                              n_broken=len(broken)), [f"{r['path']} ({r['error']})" for r in broken]))
+        findings.append(Finding("unreadable", "warning", tr(
+            "{n_broken} file(s) cannot be decoded (training skips them; --strict stops); remove or replace them.",
+            n_broken=len(broken)), [r["path"] for r in broken],
+            {**where(broken), "errors": [r["error"] for r in broken]}))
     for split, per_class in counts.items():
         present = {c: n for c, n in per_class.items() if n}
         if len(present) > 1 and max(present.values()) > IMBALANCE_RATIO * min(present.values()):
             big, small = max(present, key=present.get), min(present, key=present.get)
-            findings.append(Finding("warning", tr("{split} is unbalanced: {big} has {present:,} pictures, {small} "
-                                                  "{present2:,} ({value:.1f}:1); watch balanced accuracy (train "
-                                                  "weights the classes by default: --balance auto).",
-                                                  split=split, big=big, present=present[big], small=small,
-                                                  present2=present[small], value=present[big] / present[small])))
+            findings.append(Finding("unbalanced", "warning", tr(
+                "{split} is unbalanced: {big} has {present:,} pictures, {small} {present2:,} ({value:.1f}:1); watch "
+                "balanced accuracy (train weights the classes by default: --balance auto).",
+                split=split, big=big, present=present[big], small=small, present2=present[small],
+                value=present[big] / present[small]),
+                numbers={"splits": [split], "classes": [big, small],
+                         "ratio": round(present[big] / present[small], 2)}))
         empty = [c for c, n in per_class.items() if n == 0 and any(r["class"] == c and r["split"] == split
                                                                     for r in broken)]
         for c in empty:
-            findings.append(Finding("error", tr("{split}/{c} has no readable pictures.", split=split, c=c)))
+            findings.append(Finding("no-readable-pictures", "error", tr(
+                "{split}/{c} has no readable pictures.", split=split, c=c),
+                numbers={"splits": [split], "classes": [c]}))
     findings += _picture_findings(readable) + _duplicate_findings(records)
 
     report = DataCheck(str(root), counts, records, findings)
-    say(report.table())
+    say(report.table(Path(output).with_suffix(".json") if output else None))
     if output:
         report.save(output)
-        say(tr("written: {file_json}, {file_png}",
-               file_json=Path(output).with_suffix('.json'), file_png=Path(output).with_suffix('.png')))
+        say(tr("written: {file_json}, {file_png}, {file_html} (every finding's pictures, side by side)",
+               file_json=Path(output).with_suffix('.json'), file_png=Path(output).with_suffix('.png'),
+               file_html=Path(output).with_suffix('.html')))
     return report
 
 
@@ -225,57 +335,64 @@ def _picture_findings(readable: list[dict]) -> list[Finding]:
     findings = []
     tiny = [r for r in readable if min(r["width"], r["height"]) < TINY_SIDE]
     if tiny:
-        sizes = [tr("{path} ({width}×{height})", path=r["path"], width=r["width"], height=r["height"]) for r in tiny]
-        findings.append(Finding("warning", tr("{n_tiny} tiny picture(s) (shorter side under {TINY_SIDE} px): little "
-                                              "for the model to see.", n_tiny=len(tiny), TINY_SIDE=TINY_SIDE), sizes))
-    for key, name in (("format", tr("file format")), ("mode", tr("colour mode"))):
+        findings.append(Finding("tiny", "warning", tr(
+            "{n_tiny} tiny picture(s) (shorter side under {TINY_SIDE} px): little for the model to see.",
+            n_tiny=len(tiny), TINY_SIDE=TINY_SIDE), [r["path"] for r in tiny], where(tiny)))
+    for key, name, kind in (("format", tr("file format"), "odd-format"), ("mode", tr("colour mode"), "odd-mode")):
         shares = Counter(r[key] for r in readable)
         common, n_common = shares.most_common(1)[0] if shares else (None, 0)
         for value, n in shares.items():
             if value != common and n < RARE_SHARE * len(readable):
                 odd = [r for r in readable if r[key] == value]
-                findings.append(Finding("warning", tr("{n} picture(s) have {name} {value} where {n_common:,} of "
-                                                      "{n_readable:,} are {common}: an odd one out (a placeholder, "
-                                                      "a screenshot, a scan?); check them.",
-                                                      n=n, name=name, value=value, n_common=n_common,
-                                                      n_readable=len(readable), common=common),
-                                                   [r["path"] for r in odd]))
+                findings.append(Finding(kind, "warning", tr(
+                    "{n} picture(s) have {name} {value} where {n_common:,} of {n_readable:,} are {common}: an odd one "
+                    "out (a placeholder, a screenshot, a scan?); check them.",
+                    n=n, name=name, value=value, n_common=n_common, n_readable=len(readable), common=common),
+                    [r["path"] for r in odd], where(odd)))
     multi = [r for r in readable if r.get("frames", 1) > 1]
     if multi:
-        findings.append(Finding("warning", tr("{n_multi} multi-frame picture(s) (animated GIF, multi-page TIFF): "
-                                              "only the first frame is used.",
-                                              n_multi=len(multi)), [r["path"] for r in multi]))
+        findings.append(Finding("multi-frame", "warning", tr(
+            "{n_multi} multi-frame picture(s) (animated GIF, multi-page TIFF): only the first frame is used.",
+            n_multi=len(multi)), [r["path"] for r in multi], where(multi)))
     return findings
+
+
+def where(records: list[dict]) -> dict:
+    """A finding's numbers: how many pictures, in which splits and classes."""
+    return {"pictures": len(records), "splits": sorted({r["split"] for r in records}),
+            "classes": sorted({r["class"] for r in records})}
 
 
 def _duplicate_findings(records: list[dict]) -> list[Finding]:
     """Exact and near duplicates: across splits (a leak), with different classes (a wrong label), or within one."""
     findings = []
 
-    def describe(group: list[int], kind: str) -> None:
-        splits = {records[i]["split"] for i in group}
-        names = {records[i]["class"] for i in group}
-        paths = [records[i]["path"] for i in group]
+    def describe(group: list[int], exact: bool) -> None:
+        members = [records[i] for i in group]
+        splits, names = sorted({r["split"] for r in members}), sorted({r["class"] for r in members})
+        paths = [r["path"] for r in members]
+        what = (tr("{n_group} exact duplicates", n_group=len(group)) if exact else
+                tr("near duplicates (the same picture resized, re-encoded or slightly edited)"))
+        prefix = "exact" if exact else "near"
         if len(splits) > 1:
-            findings.append(Finding("warning", tr("{kind} across splits ({sorted}): a leak, the same photo is "
-                                                  "trained on and scored on, which inflates the score; keep it in "
-                                                  "one split.",
-                                                  kind=kind, sorted=' and '.join(sorted(splits))), paths))
+            findings.append(Finding(f"{prefix}-leak", "warning", tr(
+                "{kind} across splits ({sorted}): a leak, the same photo is trained on and scored on, which inflates "
+                "the score; keep it in one split.", kind=what, sorted=' and '.join(splits)), paths, where(members)))
         elif len(names) > 1:
-            findings.append(Finding("warning", tr("{kind} with different classes ({sorted}) in {next}: at least one "
-                                                  "label is wrong.",
-                                                  kind=kind, sorted=', '.join(sorted(names)),
-                                                  next=next(iter(splits))), paths))
+            findings.append(Finding(f"{prefix}-two-classes", "warning", tr(
+                "{kind} with different classes ({sorted}) in {next}: at least one label is wrong.",
+                kind=what, sorted=', '.join(names), next=splits[0]), paths, where(members)))
         else:
-            findings.append(Finding("warning", tr("{kind} within {next}/{next2}: the photo counts twice.",
-                                                  kind=kind, next=next(iter(splits)), next2=next(iter(names))), paths))
+            findings.append(Finding(f"{prefix}-within", "warning", tr(
+                "{kind} within {next}/{next2}: the photo counts twice.", kind=what, next=splits[0], next2=names[0]),
+                paths, where(members)))
     exact = _groups({i: r["sha256"] for i, r in enumerate(records) if "error" not in r})
     for group in exact:
-        describe(group, tr("{n_group} exact duplicates", n_group=len(group)))
+        describe(group, exact=True)
     same = {frozenset(g) for g in exact}
     for i, j in _near_pairs({i: r["dhash"] for i, r in enumerate(records) if "dhash" in r}):
         if not any({i, j} <= g for g in same):
-            describe([i, j], tr("near duplicates (the same picture resized, re-encoded or slightly edited)"))
+            describe([i, j], exact=False)
     return findings
 
 
