@@ -63,7 +63,7 @@ def test_every_finding_has_a_kind_a_program_can_count_and_the_json_counts_them(t
     from visionpath.data.check import kinds
     report = check_data(planted(tmp_path / "photos"), output=tmp_path / "check")
     found = {f.kind for f in report.findings}
-    assert found == {"no-images", "class-not-in-train", "unreadable", "tiny", "exact-leak", "near-leak",
+    assert found == {"no-images", "class-not-in-train", "unreadable", "tiny", "odd-format", "exact-leak", "near-leak",
                      "exact-within", "exact-two-classes"}
     saved = json.loads((tmp_path / "check.json").read_text())
     assert {f["kind"] for f in saved["findings"]} == found <= set(kinds())

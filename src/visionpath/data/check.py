@@ -106,8 +106,10 @@ class DataCheck:
             splits = sorted({s for f in found for s in f.numbers.get("splits", [])})
             classes = sorted({c for f in found for c in f.numbers.get("classes", [])})
             level = tr("error") if found[0].level == "error" else tr("warning")  # .level: the JSON's word
+            # groups (of duplicates) are counted as groups; the other kinds by the files or folders they name
+            count = len(found) if names[kind][1] else sum(len(f.paths) or 1 for f in found)
             lines.append(tr("  {level} {count:>7,} × {title} [{kind}]{where}",
-                            level=padded(level, 8), count=len(found), title=names[kind][0], kind=kind,
+                            level=padded(level, 8), count=count, title=names[kind][0], kind=kind,
                             where=tr(": {splits}; {classes}", splits=", ".join(splits),
                                      classes=plural(len(classes), "class")) if splits else ""))
         verdict = [tr("clean"), tr("warnings: worth a look before training"),
