@@ -8,17 +8,12 @@ import io
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from PIL import Image
 
 from ..console import progress_bar
 from ..files import atomic_write
 from ..html_page import STYLE, THUMB, table_html
 from ..i18n import language, tr
-
-if TYPE_CHECKING:
-    from .check import DataCheck
 
 PAGE_STYLE = STYLE + """
 .group{border:1px solid #ddd;border-radius:6px;padding:.5em .8em;margin:.7em 0} .group p{margin:.2em 0 .5em}
@@ -43,9 +38,10 @@ def thumbnail(path: str) -> str:
     return f'<img src="data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}" alt="" loading="lazy">'
 
 
-def write_check_page(report: DataCheck, kinds_named: dict[str, tuple[str, str]], path: Path) -> None:
-    """Write the page (kinds_named: each kind's name and advice, check.kinds()): the verdict, the pictures per class and split, the findings counted by kind, then each
-    kind's findings with their pictures (a duplicate group's side by side, with their paths and sizes)."""
+def write_check_page(report, kinds_named: dict[str, tuple[str, str]], path: Path) -> None:
+    """Write the page of `report` (check.DataCheck, which calls this; kinds_named: check.kinds()): the verdict,
+    the pictures per class and split, the findings counted by kind, then each kind's findings with their pictures
+    (a duplicate group's side by side, with their paths and sizes)."""
     records = {r["path"]: r for r in report.pictures}
     shown = sorted({p for f in report.findings for p in f.paths if p in records})
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar(enabled=len(shown) > 200) as bar:
