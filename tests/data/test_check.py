@@ -70,6 +70,11 @@ def test_every_finding_has_a_kind_a_program_can_count_and_the_json_counts_them(t
     assert saved["kinds"]["exact-leak"] == {"level": "warning", "count": 1, "paths": 2}
     leak = next(f for f in saved["findings"] if f["kind"] == "near-leak")
     assert leak["numbers"] == {"pictures": 2, "splits": ["train", "validation"], "classes": ["ant", "bee"]}
+    page = (tmp_path / "check.html").read_text()  # every picture of every finding, inline; the broken file said
+    decodable = {r["path"] for r in saved["pictures"] if "error" not in r}
+    shown = [p for f in saved["findings"] for p in f["paths"] if p in decodable]
+    assert page.count("data:image/jpeg;base64,") == len(shown) == 10 and "cannot be decoded" in page
+    assert all(f"<code>{kind}</code>" in page for kind in found) and "http" not in page  # works offline
     documented = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert all(f"`{kind}`" in documented for kind in kinds())  # every code a program may meet is in the README
 

@@ -106,10 +106,8 @@ class DataCheck:
             splits = sorted({s for f in found for s in f.numbers.get("splits", [])})
             classes = sorted({c for f in found for c in f.numbers.get("classes", [])})
             level = tr("error") if found[0].level == "error" else tr("warning")  # .level: the JSON's word
-            # groups (of duplicates) are counted as groups; the other kinds by the files or folders they name
-            count = len(found) if names[kind][1] else sum(len(f.paths) or 1 for f in found)
             lines.append(tr("  {level} {count:>7,} × {title} [{kind}]{where}",
-                            level=padded(level, 8), count=count, title=names[kind][0], kind=kind,
+                            level=padded(level, 8), count=count(kind, found), title=names[kind][0], kind=kind,
                             where=tr(": {splits}; {classes}", splits=", ".join(splits),
                                      classes=plural(len(classes), "class")) if splits else ""))
         verdict = [tr("clean"), tr("warnings: worth a look before training"),
@@ -180,11 +178,12 @@ class DataCheck:
         output.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(output.with_suffix(".json"), json.dumps(
             {"root": self.root, "status": self.status, "counts": self.counts,
-             "kinds": {kind: {"level": found[0].level, "count": len(found), "paths": sum(len(f.paths) for f in found)}
+             "kinds": {kind: {"level": found[0].level, "count": count(kind, found),
+                              "paths": sum(len(f.paths) for f in found)}
                        for kind, found in self.by_kind().items()},
              "findings": [vars(f) for f in self.findings], "pictures": self.pictures}, indent=1, ensure_ascii=False))
         plot_check(self, output.with_suffix(".png"))
-        write_check_page(self, kinds(), output.with_suffix(".html"))
+        write_check_page(self, kinds(), count, output.with_suffix(".html"))
 
 
 def _inventory(root: Path, labels: str | Path | None) -> tuple[list[tuple[Path, str, str]], list[Finding]]:
@@ -357,6 +356,11 @@ def _picture_findings(readable: list[dict]) -> list[Finding]:
             "{n_multi} multi-frame picture(s) (animated GIF, multi-page TIFF): only the first frame is used.",
             n_multi=len(multi)), [r["path"] for r in multi], where(multi)))
     return findings
+
+
+def count(kind: str, found: list[Finding]) -> int:
+    """How many of a kind: groups (of duplicates) as groups, the other kinds by the files or folders they name."""
+    return len(found) if kinds()[kind][1] else sum(len(f.paths) or 1 for f in found)
 
 
 def where(records: list[dict]) -> dict:

@@ -19,7 +19,7 @@ PAGE_STYLE = STYLE + """
 .group{border:1px solid #ddd;border-radius:6px;padding:.5em .8em;margin:.7em 0} .group p{margin:.2em 0 .5em}
 .row{display:flex;flex-wrap:wrap;gap:.8em} .row figure{margin:0;width:150px;font-size:.75em;overflow-wrap:anywhere}
 .row img{max-width:112px;max-height:112px;display:block;margin-bottom:.2em} .error{color:#b00020}
-.warning{color:#9a6700} .broken{display:block;width:112px;height:60px;background:#f4f4f4;color:#b00020}
+.warning{color:#9a6700} td:last-child{text-align:left} .broken{display:block;width:112px;height:60px;background:#f4f4f4;color:#b00020}
 """
 
 
@@ -31,6 +31,10 @@ def thumbnail(path: str) -> str:
             picture.draft("RGB", (THUMB, THUMB))  # a JPEG decodes at a fraction of its size: fast on large photos
             small = picture.convert("RGB")
             small.thumbnail((THUMB, THUMB))
+            if max(small.size) < THUMB:  # a tiny picture, enlarged crisply so that it can be seen
+                scale = THUMB / max(small.size)
+                small = small.resize((round(small.width * scale), round(small.height * scale)),
+                                     Image.Resampling.NEAREST)
         buffer = io.BytesIO()
         small.save(buffer, format="JPEG", quality=80)
     except Exception:  # noqa: BLE001 - an unreadable file is shown as such, not a crash
@@ -38,8 +42,9 @@ def thumbnail(path: str) -> str:
     return f'<img src="data:image/jpeg;base64,{base64.b64encode(buffer.getvalue()).decode()}" alt="" loading="lazy">'
 
 
-def write_check_page(report, kinds_named: dict[str, tuple[str, str]], path: Path) -> None:
-    """Write the page of `report` (check.DataCheck, which calls this; kinds_named: check.kinds()): the verdict,
+def write_check_page(report, kinds_named: dict[str, tuple[str, str]], count, path: Path) -> None:
+    """Write the page of `report` (check.DataCheck, which calls this; kinds_named: check.kinds(); count:
+    check.count, how many of a kind): the verdict,
     the pictures per class and split, the findings counted by kind, then each kind's findings with their pictures
     (a duplicate group's side by side, with their paths and sizes)."""
     records = {r["path"]: r for r in report.pictures}
@@ -67,12 +72,12 @@ def write_check_page(report, kinds_named: dict[str, tuple[str, str]], path: Path
     if grouped:
         out.append(f"<h2>{html.escape(tr('findings, by kind'))}</h2>")
         out.append(table_html([tr("kind"), tr("level"), tr("count"), tr("what it is")],
-                              [[kind, found[0].level, f"{len(found):,}", kinds_named[kind][0]]
+                              [[kind, found[0].level, f"{count(kind, found):,}", kinds_named[kind][0]]
                                for kind, found in grouped.items()]))
     for kind, found in grouped.items():
         title, advice = kinds_named[kind]
         out.append(f"<h2 id='{kind}'>{html.escape(title)} <code>{kind}</code> "
-                   f"<span class='muted'>× {len(found):,}</span></h2>")
+                   f"<span class='muted'>× {count(kind, found):,}</span></h2>")
         if advice:
             out.append(f"<p>{html.escape(advice)}</p>")
         for f in found:
