@@ -47,6 +47,13 @@ def test_a_pretrained_backbone_fine_tunes_ten_times_gentler_unless_told(capsys):
 SPEED = defaults.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels, as on a slow laptop
 
 
+@pytest.fixture(scope="module")
+def photos_300(tmp_path_factory):
+    """40 training and 10 validation photos a class of 300 px, made once for the tests that only plan with them."""
+    return make_folder(tmp_path_factory.mktemp("large") / "photos", size=300,
+                       per_class={"train": 40, "validation": 10})
+
+
 @pytest.fixture
 def fixed_speed(monkeypatch):
     """The backbone's speed is SPEED (through the one hook), so that the plan does not depend on the machine."""
@@ -159,15 +166,14 @@ def test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning():
     assert defaults.plan_photo_run(small_pictures, SPEED, 3600, None, None, 2, 8).side == 224  # not enlarged past
 
 
-def test_a_given_budget_and_given_settings_shape_the_plan(tmp_path, fixed_speed):
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
-    quick = resolve(TrainConfig(data=str(photos), budget=0.5))[0]
-    slow = resolve(TrainConfig(data=str(photos), budget=60))[0]
+def test_a_given_budget_and_given_settings_shape_the_plan(photos_300, fixed_speed):
+    quick = resolve(TrainConfig(data=str(photos_300), budget=0.5))[0]
+    slow = resolve(TrainConfig(data=str(photos_300), budget=60))[0]
     assert quick.image_size < slow.image_size == 288 and slow.fine_tune_epochs == 3
-    config, chosen = resolve(TrainConfig(data=str(photos), image_size=96, unfreeze=2, budget=1))
+    config, chosen = resolve(TrainConfig(data=str(photos_300), image_size=96, unfreeze=2, budget=1))
     assert (config.image_size, config.unfreeze, config.budget) == (96, 2, 1)  # given stays given
     assert "fine_tune_epochs" in chosen and chosen["budget"].why.startswith("budget 1 minute (--budget)")
-    config, chosen = resolve(TrainConfig(data=str(photos), image_size=96, fine_tune_epochs=1))
+    config, chosen = resolve(TrainConfig(data=str(photos_300), image_size=96, fine_tune_epochs=1))
     assert "budget" not in chosen  # nothing left to plan: no probe, no plan
 
 
@@ -177,44 +183,40 @@ def test_the_speed_probe_measures_this_machine():
     assert 0 < speed.forward < 1e4 and 0 < speed.fine_tune < 1e4
 
 
-def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_ones_batch(tmp_path, fixed_speed):
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
-    one, _ = resolve(TrainConfig(data=str(photos), budget=0.5))
-    four, chosen = resolve(TrainConfig(data=str(photos), budget=0.5), parallel=4)
+def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_ones_batch(photos_300, fixed_speed):
+    one, _ = resolve(TrainConfig(data=str(photos_300), budget=0.5))
+    four, chosen = resolve(TrainConfig(data=str(photos_300), budget=0.5), parallel=4)
     assert four.image_size > one.image_size  # four times the speed: larger pictures in the same minutes
     assert "4 of them sharing the work" in chosen["budget"].why
     with pytest.MonkeyPatch.context() as patch:  # on GPUs each one's share of a batch stays what one GPU gets
         patch.setattr(defaults, "pick_device", lambda name: torch.device("cuda"))
         patch.setattr(defaults, "machine", lambda device: {"device": "cuda", "gpu": "a test's"})
         patch.setenv("VISIONPATH_SPEED", "0.01,0.02")
-        alone = resolve(TrainConfig(data=str(photos), image_size=224), parallel=1)[0].batch_size
-        shared = resolve(TrainConfig(data=str(photos), image_size=224), parallel=2)
+        alone = resolve(TrainConfig(data=str(photos_300), image_size=224), parallel=1)[0].batch_size
+        shared = resolve(TrainConfig(data=str(photos_300), image_size=224), parallel=2)
     assert shared[0].batch_size == 2 * alone == 64
     assert "on each of the 2 GPUs" in shared[1]["batch_size"].why
 
 
-def test_the_plan_times_the_backbone_in_the_precision_the_run_trains_in(tmp_path, monkeypatch, probe):
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
+def test_the_plan_times_the_backbone_in_the_precision_the_run_trains_in(photos_300, monkeypatch, probe):
     for decided in ("bf16", "fp32"):  # what --precision auto decides on this machine (the suite's hook)
         monkeypatch.setenv("VISIONPATH_PRECISION", decided)
-        config, chosen = resolve(TrainConfig(data=str(photos)))
+        config, chosen = resolve(TrainConfig(data=str(photos_300)))
         assert config.precision == decided and probe.calls[-1][1] == decided
         assert f"fine-tunes 1 million pixels a second on cpu in {decided}" in chosen["budget"].why
-    config, chosen = resolve(TrainConfig(data=str(photos), precision="bf16"))  # bf16's speeds, measured above
+    config, chosen = resolve(TrainConfig(data=str(photos_300), precision="bf16"))  # bf16's speeds, measured above
     assert config.precision == "bf16" and len(probe.calls) == 4 and "in bf16 at" in chosen["budget"].why
 
 
-def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_plans_the_same(tmp_path, probe,
-                                                                                               capsys):
+def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_plans_the_same(photos_300, probe, capsys):
     from visionpath.devices import describe_machine
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
-    first = resolve(TrainConfig(data=str(photos)))[0]
+    first = resolve(TrainConfig(data=str(photos_300)))[0]
     assert probe.calls == [(3, "fp32", 224, 32), (3, "fp32", 288, 16)]  # planned at 224, then at the side chosen
     probe.speeds = dict.fromkeys(defaults.PHOTO_SIDES, defaults.Speed(20.0, 60.0))  # the machine is busy now
-    again = resolve(TrainConfig(data=str(photos)))[0]
+    again = resolve(TrainConfig(data=str(photos_300)))[0]
     assert len(probe.calls) == 2 and again == first  # nothing measured: the kept speeds plan the same run
     assert probe.augmentations[0] == PRESETS["standard"]  # each step through the run's augmentation
-    resolve(TrainConfig(data=str(photos), augment="strong"))  # another augmentation, another speed
+    resolve(TrainConfig(data=str(photos_300), augment="strong"))  # another augmentation, another speed
     assert probe.augmentations[-1] == PRESETS["strong"] and len(probe.calls) > 2
     del probe.calls[2:]
     describe_machine()
@@ -222,33 +224,30 @@ def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_pla
            "million pixels a second" in capsys.readouterr().out
     describe_machine(measure=True)  # measured again when next needed, at the busy machine's speed
     assert "4 kept speeds of the photo backbone forgotten" in capsys.readouterr().out  # standard and strong
-    busy = resolve(TrainConfig(data=str(photos)))[0]
+    busy = resolve(TrainConfig(data=str(photos_300)))[0]
     assert len(probe.calls) > 2 and busy.image_size < first.image_size
 
 
-def test_the_forecast_is_made_at_the_speed_of_the_side_planned(tmp_path, probe):
+def test_the_forecast_is_made_at_the_speed_of_the_side_planned(photos_300, probe):
     # a million pixels fine-tune twice as fast in the larger steps at 288 px as at 224 (where the plan starts)
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
     probe.speeds = {224: defaults.Speed(0.5, 2.0), 288: defaults.Speed(0.5, 1.0)}
-    config, chosen = resolve(TrainConfig(data=str(photos), budget=0.5))
+    config, chosen = resolve(TrainConfig(data=str(photos_300), budget=0.5))
     sides = [call[2] for call in probe.calls]
     assert sides[0] == 224 and config.image_size == sides[-1] and config.image_size != 224
     assert f"fine-tunes {1 / probe.speeds.get(config.image_size, SPEED).fine_tune:.2g} million pixels a second " \
            f"on cpu in fp32 at {config.image_size}×{config.image_size}" in chosen["budget"].why
 
 
-def test_a_bad_speed_hook_is_one_sentence(tmp_path, monkeypatch):
+def test_a_bad_speed_hook_is_one_sentence(photos_300, monkeypatch):
     from visionpath.errors import VisionpathError
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
     monkeypatch.setenv("VISIONPATH_SPEED", "fast")
     with pytest.raises(VisionpathError, match=r"\$VISIONPATH_SPEED is 'fast'; set it to two positive numbers"):
-        resolve(TrainConfig(data=str(photos)))
+        resolve(TrainConfig(data=str(photos_300)))
 
 
-def test_fine_tuning_fills_the_budget_unless_its_epochs_are_given(tmp_path, fixed_speed):
-    photos = make_folder(tmp_path / "photos", size=300, per_class={"train": 40, "validation": 10})
-    config, chosen = resolve(TrainConfig(data=str(photos)))
+def test_fine_tuning_fills_the_budget_unless_its_epochs_are_given(photos_300, fixed_speed):
+    config, chosen = resolve(TrainConfig(data=str(photos_300)))
     assert config.fill_budget is True and "goes on while validation accuracy improves" in chosen["fill_budget"].why
-    assert resolve(TrainConfig(data=str(photos), fine_tune_epochs=4))[0].fill_budget is False
-    assert resolve(TrainConfig(data=str(photos), fill_budget=False))[0].fill_budget is False
+    assert resolve(TrainConfig(data=str(photos_300), fine_tune_epochs=4))[0].fill_budget is False
+    assert resolve(TrainConfig(data=str(photos_300), fill_budget=False))[0].fill_budget is False
     assert resolve(TrainConfig(data="cifar10", model="efficientnet_lite0", pretrained=True))[0].fill_budget is False

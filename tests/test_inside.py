@@ -62,6 +62,7 @@ def test_grad_cam_weighs_each_feature_map_by_how_much_it_moves_the_class_score()
     assert divmod(int(heat[0].argmax()), 8) == (1, 1) and heat[0, 6, 6] == 0
 
 
+@pytest.mark.slow
 def test_grad_cam_works_for_a_pretrained_backbone_and_refuses_a_dense_network(trained, photos, tmp_path):
     found = visionpath.inside.explain(trained["lite0"], sorted(photos.iterdir()), output=tmp_path / "e.png")
     assert len(found) == 4 and all(item.heatmap.max() == pytest.approx(1) for item in found)
