@@ -240,9 +240,10 @@ def test_the_forecast_is_made_at_the_speed_of_the_side_planned(photos_300, probe
 
 def test_a_bad_speed_hook_is_one_sentence(photos_300, monkeypatch):
     from visionpath.errors import VisionpathError
-    monkeypatch.setenv("VISIONPATH_SPEED", "fast")
-    with pytest.raises(VisionpathError, match=r"\$VISIONPATH_SPEED is 'fast'; set it to two positive numbers"):
-        resolve(TrainConfig(data=str(photos_300)))
+    for value in ("fast", "0,0.3", "nan,1"):
+        monkeypatch.setenv("VISIONPATH_SPEED", value)
+        with pytest.raises(VisionpathError, match=rf"\$VISIONPATH_SPEED is '{value}'; set it to two positive numbers"):
+            resolve(TrainConfig(data=str(photos_300)))
 
 
 def test_fine_tuning_fills_the_budget_unless_its_epochs_are_given(photos_300, fixed_speed):

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                                   "splits, sizes; exit status 0 clean, 1 warnings, 2 errors", argument_default=S)
     dc.add_argument("root", help="a folder of photos, in any layout that `visionpath train` accepts")
     dc.add_argument("--labels", metavar="CSV", help="classes from a CSV of filename,label[,split]")
-    dc.add_argument("--output", help="write <output>.json and <output>.png (default: <folder name>-check)")
+    dc.add_argument("--output", help="write <output>.json, <output>.png and <output>.html, a page with every "
+                    "finding's pictures (default: <folder name>-check)")
     ds = data_commands.add_parser("split", help="copy a folder of class subfolders into train/ validation/ test/, "
                                   "stratified and seeded", argument_default=S)
     ds.add_argument("source", help="a folder of class subfolders")

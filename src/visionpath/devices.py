@@ -187,18 +187,20 @@ def read_speeds() -> list[dict]:
 
 def kept_speed(key: dict, measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
     """(forward, fine-tuning) seconds a million pixels for what `key` says (the machine, the backbone, the blocks
-    that train, the precision, the side and the batch): kept from its first measurement (`measure`), so that the
-    same command makes the same plan every time on this machine. ${VISIONPATH_SPEED} answers instead."""
+    that train, the precision, the side, the batch and the augmentation): kept from its first measurement
+    (`measure`), so that the same command makes the same plan every time on this machine. ${VISIONPATH_SPEED}
+    answers instead."""
     hooked = os.environ.get(SPEED_HOOK)
     if hooked:
         try:
             forward, fine_tune = (float(v) for v in hooked.split(","))
-            assert forward > 0 and fine_tune > 0
-            return forward, fine_tune
-        except (ValueError, AssertionError):
+        except ValueError:
+            forward = fine_tune = 0.0
+        if not (forward > 0 and fine_tune > 0):  # also catches nan
             raise VisionpathError(tr("${hook} is '{value}'; set it to two positive numbers, seconds a million pixels "
                                      "forward and fine-tuning (as 0.1,0.3), or unset it to measure.",
-                                     hook=SPEED_HOOK, value=hooked)) from None
+                                     hook=SPEED_HOOK, value=hooked))
+        return forward, fine_tune
     stored = read_speeds()
     for entry in stored:
         if entry["key"] == key:
