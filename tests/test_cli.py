@@ -175,6 +175,7 @@ def test_missing_data_offline_says_where_to_put_it(capsys):
     assert "train-images-idx3-ubyte.gz" in err and "--data-dir" in err
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_layout_help(tmp_path):
     (tmp_path / "empty").mkdir()
     done = subprocess.run([sys.executable, "-m", "visionpath", "train", str(tmp_path / "empty")],

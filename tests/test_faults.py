@@ -221,6 +221,7 @@ def test_a_damaged_results_csv_is_recovered_from_the_last_checkpoint(tmp_path, c
         assert "results.csv is damaged at line 4; its history is read from last.safetensors" in out
 
 
+@pytest.mark.slow
 def test_resume_refuses_changed_classes_and_warns_of_changed_files(tmp_path, capsys):
     root = make_folder(tmp_path / "photos", seed=10)
     killed_while_writing(["train", root, "--epochs", "3", "--project", tmp_path / "runs", *RUN], home(),

@@ -3,6 +3,8 @@ and no import is tucked inside a function to dodge one."""
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "visionpath"
 
 # Bottom to top. A module may import only modules listed before it ("" is the package's own __init__).
@@ -76,6 +78,7 @@ def test_every_function_fits_in_80_lines():
     assert long == []
 
 
+@pytest.mark.slow
 def test_importing_visionpath_leaves_matplotlib_as_it_was(tmp_path):
     """A notebook's plotting backend stays its own: the library draws on Figure objects, never through pyplot."""
     import os

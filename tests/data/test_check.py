@@ -79,6 +79,7 @@ def test_every_finding_has_a_kind_a_program_can_count_and_the_json_counts_them(t
     assert all(f"`{kind}`" in documented for kind in kinds())  # every code a program may meet is in the README
 
 
+@pytest.mark.slow
 def test_the_summary_stays_short_on_a_folder_with_thousands_of_findings(tmp_path, capsys):
     """1,200 pictures in train also in test, 30 classes, a few broken files: the terminal shows a table by kind, the
     first examples of each and where the rest is, in at most 60 lines; the JSON has every group."""
