@@ -307,9 +307,10 @@ def describe_machine(measure: bool = False, device: str = "auto") -> list[Decisi
         if times:
             say(tr("  a training step of a small CNN: {times} (median), measured {when}",
                    times=times, when=decision.measured or "-"))
-        speeds = [e for e in read_speeds() if e["key"]["machine"] == machine(each)]
+        here, kept = machine(each), read_speeds()
+        speeds = [e for e in kept if e["key"]["machine"] == here]
         if measure and speeds:  # the plan's speeds were measured in the old state too: measured again when next used
-            write_kept(speed_file(), "speeds", [e for e in read_speeds() if e["key"]["machine"] != machine(each)])
+            write_kept(speed_file(), "speeds", [e for e in kept if e["key"]["machine"] != here])
             say(tr("  {speeds} of the photo backbone forgotten: the next run that plans measures again",
                    speeds=plural(len(speeds), "kept speed")))
         for entry in speeds if not measure else []:

@@ -26,13 +26,21 @@ th{background:#f4f4f4} td:first-child,th:first-child{text-align:left} code{backg
 """
 
 
+def enlarged(picture: Image.Image) -> Image.Image:
+    """A picture smaller than THUMB (32×32, a tiny photo) enlarged crisply to THUMB on its longer side, so that it
+    can be seen; a larger one as it is."""
+    if max(picture.size) >= THUMB:
+        return picture
+    scale = THUMB / max(picture.size)
+    return picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.NEAREST)
+
+
 def png_tag(source) -> str:
     """An <img> with the picture inline: a PNG file, a stream of PNG bytes, or a uint8 C×H×W tensor."""
     if isinstance(source, torch.Tensor):
         array = source.permute(1, 2, 0).numpy()
         picture = Image.fromarray(array[..., 0] if array.shape[2] == 1 else array)
-        if max(picture.size) < THUMB:  # small pictures (32×32) upscaled crisply, so they can be seen
-            picture = picture.resize((THUMB, THUMB), Image.Resampling.NEAREST)
+        picture = enlarged(picture)
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         data = buffer.getvalue()

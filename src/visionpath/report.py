@@ -38,26 +38,25 @@ class Diagnosis:
 def overfitting_remedies(history: list[dict], best_acc: int, config: TrainConfig) -> list[str]:
     """The flags that fight overfitting and are not yet in use; for a pretrained backbone whose best epoch early
     stopping kept, none of them (measured worse) but more photos."""
-    remedies = []
-    augment = config.augment or "none"
     if (config.pretrained or config.weights) and config.early_stopping:
         # a pretrained backbone, its best epoch kept: on the photo folders of benchmarks/photo_defaults.py
         # --augment strong lost 0.5 and 3.6 points, --dropout 0.3 0.1 and 0, --weight-decay 5e-4 gained 0.4 on
         # one and lost 0.5 on the other; none is told
-        remedies.append(tr("more photos a class: early stopping kept epoch {epoch}, from before it set in, and "
-                           "stronger augmentation, dropout and weight decay, measured on photo folders, did not "
-                           "help a pretrained backbone", epoch=history[best_acc]["epoch"]))
-    else:
-        if augment != "strong":
-            remedies.append(tr("--augment {value} (new variations of the training pictures every epoch)",
-                               value='standard' if augment == 'none' else 'strong'))
-        if not config.dropout:
-            remedies.append(tr("--dropout 0.3 (switch off random units while training)"))
-        if not config.weight_decay:
-            remedies.append(tr("--weight-decay 5e-4 (keep weights small)"))
-        if not config.early_stopping:
-            remedies.append(tr("--early-stopping 3 (stop when validation stops improving; the best epoch is "
-                               "kept), or {shorter}", shorter=shorter(history, best_acc, config)))
+        return [tr("more photos a class: early stopping kept epoch {epoch}, from before it set in, and stronger "
+                   "augmentation, dropout and weight decay, measured on photo folders, did not help a pretrained "
+                   "backbone", epoch=history[best_acc]["epoch"])]
+    remedies = []
+    augment = config.augment or "none"
+    if augment != "strong":
+        remedies.append(tr("--augment {value} (new variations of the training pictures every epoch)",
+                           value='standard' if augment == 'none' else 'strong'))
+    if not config.dropout:
+        remedies.append(tr("--dropout 0.3 (switch off random units while training)"))
+    if not config.weight_decay:
+        remedies.append(tr("--weight-decay 5e-4 (keep weights small)"))
+    if not config.early_stopping:
+        remedies.append(tr("--early-stopping 3 (stop when validation stops improving; the best epoch is kept), "
+                           "or {shorter}", shorter=shorter(history, best_acc, config)))
     return remedies
 
 

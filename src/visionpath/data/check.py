@@ -93,6 +93,12 @@ class DataCheck:
         levels = {f.level for f in self.findings}
         return 2 if "error" in levels else 1 if "warning" in levels else 0
 
+    @property
+    def verdict(self) -> str:
+        """The status in words, for the summary and the page."""
+        return [tr("clean"), tr("warnings: worth a look before training"),
+                tr("errors: training would refuse this folder")][self.status]
+
     def table(self, details: str | Path | None = None) -> str:
         """What a person reads, whatever the folder's size (at most SUMMARY_LINES lines): the pictures per class
         and split, the findings counted by kind, the first few of each kind with their paths, and where the rest
@@ -110,10 +116,8 @@ class DataCheck:
                             level=padded(level, 8), count=count(kind, found), title=names[kind][0], kind=kind,
                             where=tr(": {splits}; {classes}", splits=", ".join(splits),
                                      classes=plural(len(classes), "class")) if splits else ""))
-        verdict = [tr("clean"), tr("warnings: worth a look before training"),
-                   tr("errors: training would refuse this folder")][self.status]
         footer = [tr("data check of {root}: {n_pictures:,} files, {verdict}",
-                     root=self.root, n_pictures=len(self.pictures), verdict=verdict)]
+                     root=self.root, n_pictures=len(self.pictures), verdict=self.verdict)]
         if grouped:
             footer.append(tr("every finding, with its paths: {details}", details=details) if details else
                           tr("every finding, with its paths: `visionpath data check --output NAME` (or check_data's "

@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..console import progress_bar
 from ..files import atomic_write
-from ..html_page import STYLE, THUMB, table_html
+from ..html_page import STYLE, THUMB, enlarged, table_html
 from ..i18n import language, tr
 
 PAGE_STYLE = STYLE + """
@@ -31,10 +31,7 @@ def thumbnail(path: str) -> str:
             picture.draft("RGB", (THUMB, THUMB))  # a JPEG decodes at a fraction of its size: fast on large photos
             small = picture.convert("RGB")
             small.thumbnail((THUMB, THUMB))
-            if max(small.size) < THUMB:  # a tiny picture, enlarged crisply so that it can be seen
-                scale = THUMB / max(small.size)
-                small = small.resize((round(small.width * scale), round(small.height * scale)),
-                                     Image.Resampling.NEAREST)
+            small = enlarged(small)
         buffer = io.BytesIO()
         small.save(buffer, format="JPEG", quality=80)
     except Exception:  # noqa: BLE001 - an unreadable file is shown as such, not a crash
@@ -56,13 +53,11 @@ def write_check_page(report, kinds_named: dict[str, tuple[str, str]], count, pat
             thumbs[p] = tag
             bar.advance(task)
     grouped = report.by_kind()
-    verdict = [tr("clean"), tr("warnings: worth a look before training"),
-               tr("errors: training would refuse this folder")][report.status]
     out = [f"<!doctype html><html lang='{language()}'><head><meta charset='utf-8'>"
            f"<title>{html.escape(tr('data check of {root}', root=report.root))}</title>"
            f"<style>{PAGE_STYLE}</style></head><body>",
            f"<h1>{html.escape(tr('data check of {root}', root=report.root))}</h1>",
-           f"<p><b>{html.escape(verdict)}</b> · "
+           f"<p><b>{html.escape(report.verdict)}</b> · "
            f"{html.escape(tr('{n_pictures:,} files', n_pictures=len(report.pictures)))} · "
            f"<span class='muted'>{time.strftime('%Y-%m-%d %H:%M')}</span></p>"]
     splits = list(report.counts)
