@@ -30,6 +30,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     # the photo backbone's speed, as a laptop CPU measures it (seconds a million pixels, forward and fine-tuning):
     # a folder's plan is the same on every machine, and no test spends seconds measuring
     monkeypatch.setenv("VISIONPATH_SPEED", "0.1,0.3")
+    # at that speed a tiny folder leaves a budget with time to spare: the plan would ask a head on Lite0's frozen
+    # features whether a larger backbone is worth it (seconds); only the tests of that choice let it
+    from visionpath import defaults
+    monkeypatch.setattr(defaults, "LARGER_BACKBONES", ())
 
 
 def class_pattern(label: int, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -3,8 +3,10 @@ defaults, else the setting's fallback; each with its reason."""
 import os
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import make_folder
 from visionpath import defaults
@@ -65,10 +67,11 @@ def probe(monkeypatch):
     """measure_speed answers `probe.speeds[side]` (else SPEED) and records each (unfreeze, precision, side,
     batch) it was asked for; nothing is hooked, so the plan reads and keeps what is measured."""
     monkeypatch.delenv("VISIONPATH_SPEED")
-    measured = SimpleNamespace(calls=[], speeds={}, augmentations=[])
+    measured = SimpleNamespace(calls=[], speeds={}, augmentations=[], models=[])
 
-    def measure(device, unfreeze, precision, side, batch, augmentation):
+    def measure(device, unfreeze, precision, side, batch, augmentation, model):
         measured.calls.append((unfreeze, precision, side, batch))
+        measured.models.append(model)
         measured.augmentations.append(augmentation)
         return measured.speeds.get(side, SPEED)
     monkeypatch.setattr(defaults, "measure_speed", measure)
@@ -252,3 +255,73 @@ def test_fine_tuning_fills_the_budget_unless_its_epochs_are_given(photos_300, fi
     assert resolve(TrainConfig(data=str(photos_300), fine_tune_epochs=4))[0].fill_budget is False
     assert resolve(TrainConfig(data=str(photos_300), fill_budget=False))[0].fill_budget is False
     assert resolve(TrainConfig(data="cifar10", model="efficientnet_lite0", pretrained=True))[0].fill_budget is False
+
+
+@pytest.fixture
+def larger(monkeypatch):
+    """The larger backbones considered as where the lite extra is installed, and a head on Lite0's frozen
+    features that reaches `larger.accuracy` (recording the sides it was asked at) instead of being trained."""
+    asked = SimpleNamespace(accuracy=0.77, sides=[])
+
+    def frozen_accuracy(config, model, side):
+        asked.sides.append(side)
+        return asked.accuracy
+    monkeypatch.setattr(defaults, "LARGER_BACKBONES", ("efficientnet_lite2", "efficientnet_lite1"))
+    monkeypatch.setattr(defaults, "frozen_accuracy", frozen_accuracy)
+    return asked
+
+
+def test_a_budget_with_time_to_spare_buys_a_larger_backbone_where_the_frozen_features_fall_short(
+        tmp_path, fixed_speed, larger, capsys):
+    small_pictures = make_folder(tmp_path / "photos", size=32)  # CIFAR-like: planned at the backbone's own side
+    config, chosen = resolve(TrainConfig(data=str(small_pictures), budget=60))
+    assert (config.model, config.image_size, config.pretrained) == ("efficientnet_lite2", 260, True)
+    assert larger.sides == [260]  # Lite0's features of the pictures as Lite2 would read them
+    announce(chosen)
+    out = capsys.readouterr().out
+    assert "trains efficientnet_lite2, pretrained on ImageNet (its weights come with the lite extra: no download)" \
+           in out and "a head on efficientnet_lite0's frozen features reached only 77.0% on validation" in out
+    assert "(the pictures are smaller: enlarging them further adds no detail)" in chosen["image_size"].why
+    assert "a head on Lite0's frozen features" in chosen["budget"].why  # its seconds are in the forecast
+
+
+def test_the_smaller_backbone_stays_where_its_features_nearly_fit_or_the_budget_is_spent(
+        tmp_path, fixed_speed, larger, monkeypatch):
+    photos = make_folder(tmp_path / "photos", size=32)
+    larger.accuracy = 0.97  # hymenoptera's: Lite2 scored no better there
+    config, chosen = resolve(TrainConfig(data=str(photos), budget=60))
+    assert config.model == "efficientnet_lite0" and len(larger.sides) == 1
+    assert "they nearly fit, and a larger backbone measured no better there" in chosen["model"].why
+    larger.accuracy = 0.5
+    assert resolve(TrainConfig(data=str(photos), budget=0.3))[0].model == "efficientnet_lite0"  # no time to spare
+    assert resolve(TrainConfig(data=str(photos), budget=60, model="efficientnet_lite0", pretrained=True)
+                   )[0].model == "efficientnet_lite0"  # a --model given is not second-guessed
+    monkeypatch.setattr(defaults, "has_offline_weights", lambda name: name == "tf_efficientnet_lite1")
+    assert resolve(TrainConfig(data=str(photos), budget=60))[0].model == "efficientnet_lite1"  # what is installed
+    monkeypatch.setattr(defaults, "has_offline_weights", lambda name: False)
+    assert resolve(TrainConfig(data=str(photos), budget=60))[0].model == "efficientnet_lite0"
+    assert len(larger.sides) == 2  # asked only where a larger backbone was there to take
+
+
+def test_a_larger_backbone_is_timed_as_itself(tmp_path, probe, larger):
+    resolve(TrainConfig(data=str(make_folder(tmp_path / "photos", size=32)), budget=60))
+    assert probe.models[0] == "efficientnet_lite0" and "efficientnet_lite2" in probe.models
+    assert all(side >= 260 for model, (_, _, side, _) in zip(probe.models, probe.calls)
+               if model == "efficientnet_lite2")  # never below its own resolution
+
+
+def test_a_head_on_frozen_features_measures_how_far_they_fall_short(tmp_path):
+    from visionpath.frozen_probe import frozen_accuracy
+    photos = make_folder(tmp_path / "photos", size=32, per_class={"train": 12, "validation": 6})
+    state = torch.get_rng_state()
+    easy = frozen_accuracy(TrainConfig(data=str(photos), precision="fp32"), "efficientnet_lite0", 64)
+    assert torch.equal(torch.get_rng_state(), state)  # the run's random numbers untouched
+    assert easy >= 0.9  # bands of colour: the frozen features tell them apart
+    noise = tmp_path / "noise"
+    for split, n in (("train", 12), ("validation", 30)):
+        for label in ("a", "b"):
+            (noise / split / label).mkdir(parents=True)
+            for i in range(n):
+                rng = np.random.default_rng(hash((split, label, i)) % 2**32)
+                Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(noise / split / label / f"{i}.png")
+    assert frozen_accuracy(TrainConfig(data=str(noise), precision="fp32"), "efficientnet_lite0", 64) < 0.8

@@ -13,7 +13,7 @@ LAYERS = [
     "data.download", "data.images", "data.cache", "data.builtin", "data.folder", "data", "data.check_page", "data.check",
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
     "augment", "checkpoint", "devices", "distributed", "optim",
-    "config", "defaults", "run_folder", "inside",
+    "config", "frozen_probe", "defaults", "run_folder", "inside",
     "report", "evaluate", "report_html", "tensorboard_log", "export", "predict", "serve", "runs",
     "train", "lr_find", "tune",
     "cli", "", "__main__",

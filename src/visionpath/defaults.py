@@ -22,11 +22,18 @@ from .console import say
 from .data import DATASETS
 from .data.folder import Survey, survey
 from .devices import kept_speed, machine, mixed_precision, pick_device, pick_precision
+from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
-from .models import create_model, model_entry, prepare_for_device, scale_pixels
+from .models import create_model, has_offline_weights, model_entry, prepare_for_device, scale_pixels
 from .optim import make_optimizer
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
+# Larger backbones, largest first, that the plan takes (where the lite extra is installed) when the budget has time
+# to spare and the frozen features fall short. Measured on a 2-core Xeon (benchmarks/results/photo_defaults.md):
+# the CIFAR-10 subset at 90 a class, --budget 15, its frozen Lite0 features 23 points short: Lite2 at 260 px 82.6%
+# test, Lite0 79.0% at 260 px and 79.2% at 224; hymenoptera, its frozen features nearly fitting (a head 97% right):
+# Lite2 96.7% and Lite1 96.1% validation where Lite0 97.4%, in twice Lite0's time.
+LARGER_BACKBONES = ("efficientnet_lite2", "efficientnet_lite1")
 # Sides the photo defaults choose from, largest first: the largest that fits the budget wins. Above 224: the backbone
 # was trained on random crops, which enlarge objects, so it recognises whole pictures best a little above its
 # training resolution ("FixRes", Touvron et al. 2019). Measured on hymenoptera (frozen Lite0 features, same head):
@@ -62,13 +69,18 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
             "sets it)", precision=precision, why=why))
         config = replace(config, precision=precision)
     if photo:
+        planned = photo_defaults(config, parallel)  # chosen for this folder: before the model's general recipe
+        backbone = planned.pop("model", Choice(PHOTO_MODEL, "photos", ""))
+        model = backbone.value
         weights = (tr("weights from {weights}", weights=config.weights) if config.weights else
-                   tr("its weights ship with visionpath: no download"))
+                   tr("its weights ship with visionpath: no download") if model == PHOTO_MODEL else
+                   tr("its weights come with the lite extra: no download"))
         line = tr("no --model: a folder of photos trains {model}, pretrained on ImageNet ({weights}), the new head "
-                  "first on frozen features, then fine-tuning", model=PHOTO_MODEL, weights=weights)
+                  "first on frozen features, then fine-tuning", model=model, weights=weights)
+        line += tr("; {why}", why=backbone.why) if backbone.why else ""
         chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
                        if getattr(config, k) is None})
-        chosen.update(photo_defaults(config, parallel))  # chosen for this folder: before the model's general recipe
+        chosen.update(planned)
     recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
     recipe_line = tr("{model}'s recipe: {settings}", model=model,
                      settings=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items()))
@@ -103,23 +115,24 @@ class Speed:
 
 
 def backbone_speed(device: torch.device, unfreeze: int | None, precision: str, side: int, batch: int,
-                   augmentation: Augmentation) -> Speed:
-    """The photo backbone's speed on this device, fine-tuning the top `unfreeze` block groups in `precision` at
+                   augmentation: Augmentation, model: str = PHOTO_MODEL) -> Speed:
+    """The photo backbone `model`'s speed on this device, fine-tuning the top `unfreeze` block groups in `precision` at
     `side` px and `batch` pictures a step with `augmentation`: measured the first time (measure_speed) and kept in
     the visionpath home, so that the same command makes the same plan every time on this machine."""
-    key = {"machine": machine(device), "model": PHOTO_MODEL, "unfreeze": unfreeze, "precision": precision,
+    key = {"machine": machine(device), "model": model, "unfreeze": unfreeze, "precision": precision,
            "side": side, "batch": batch, "augmentation": asdict(augmentation)}
     return Speed(*kept_speed(key, lambda: astuple(measure_speed(device, unfreeze, precision, side, batch,
-                                                                augmentation))))
+                                                                augmentation, model))))
 
 
 def measure_speed(device: torch.device, unfreeze: int | None, precision: str = "fp32", side: int = 224,
-                  batch: int = 32, augmentation: Augmentation = PRESETS["standard"]) -> Speed:
+                  batch: int = 32, augmentation: Augmentation = PRESETS["standard"], model: str = PHOTO_MODEL
+                  ) -> Speed:
     """Time the photo backbone on this device as a run's steps will take: in the precision the run trains in (and
     with its threads), at the side and batch it trains at (a million pixels cost less in larger steps), each step
     from a batch of 8-bit pictures through the run's augmentation. A probe of a few seconds on a laptop CPU. Random
     pictures and weights: speed does not depend on them."""
-    net = prepare_for_device(create_model(PHOTO_MODEL, 2, (3, side, side), resolution=side), device)
+    net = prepare_for_device(create_model(model, 2, (3, side, side), resolution=side), device)
     generator = torch.Generator().manual_seed(0)  # its own streams: the run's random numbers stay untouched
     shifts = torch.Generator(device=device).manual_seed(1)
     pictures = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, generator=generator).to(device)
@@ -183,15 +196,17 @@ EPOCH_SHARE = 0.2
 
 
 def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
-                   fewest: int, most: int) -> Plan:
+                   fewest: int, most: int, native: int = 224, smallest: int = 0) -> Plan:
     """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, each
     at most EPOCH_SHARE of it (unless the epochs are given), and as many epochs as fit there, up to `most` (unless
-    given). When even the smallest side cannot fit `fewest`, the smallest side and `fewest` epochs: the plan then
-    says it runs over."""
+    given). Sides above the backbone's `native` resolution only for pictures that large, none under `smallest`.
+    When even the smallest side cannot fit `fewest`, the smallest side and `fewest` epochs: the plan then says it
+    runs over."""
     validation = folder.validation or round(0.1 * folder.train)  # held out of train when there is none
     train = folder.train - (0 if folder.validation else validation)
     scored = folder.test or validation  # the report scores test, else validation
-    sides = [side] if side else [s for s in PHOTO_SIDES if s <= max(224, folder.median_side)]
+    sides = [side] if side else [s for s in sorted({*PHOTO_SIDES, native}, reverse=True)
+                                 if smallest <= s <= max(native, folder.median_side)]
     reading = (folder.train + folder.validation + folder.test) * (5e-4 + 25e-9 * folder.median_side ** 2)
     plan = None
     for s in sides:
@@ -354,37 +369,27 @@ def after_head(head_accuracy: float, validation: int, per_class: float, config: 
 
 def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device,
                    parallel: int = 1) -> dict[str, Choice]:
-    """Resolution and fine-tuning epochs that fit the --budget at this device's measured speed (times `parallel`
-    devices sharing the work), and the plan."""
+    """The backbone, resolution and fine-tuning epochs that fit the --budget at this device's measured speed
+    (times `parallel` devices sharing the work), and the plan."""
     budget = config.budget or PHOTO_BUDGET_MINUTES
-
+    most = 3 if small else 8
     augmentation = make_augmentation(config.augment or model_entry(PHOTO_MODEL).recipe["augment"], config.rotation,
                                      config.shift, config.zoom, config.flip)
 
-    def speed_at(side: int) -> Speed:  # one device's speed, at its share of the batch the run will have at `side`
-        batch = config.batch_size or photo_batch(side, device, parallel, folder.train)
-        return backbone_speed(device, unfreeze, config.precision, side, max(1, batch // parallel), augmentation)
+    def planned(model: str) -> tuple[Plan, Speed]:
+        return backbone_plan(model, config, folder, unfreeze, augmentation, most, device, parallel)
 
-    def plan_at(speed: Speed, side: int | None) -> Plan:
-        return plan_photo_run(folder, Speed(speed.forward / parallel, speed.fine_tune / parallel), 60 * budget,
-                              side, config.fine_tune_epochs, fewest=2, most=3 if small else 8)
-
-    # planned at the speed measured at one side, then again at the speed of the side chosen (a million pixels cost
-    # up to a fifth less in larger steps), so that the forecast is made at the speed that will run
-    measuring = time.perf_counter()  # a few seconds the first time on this machine; nothing once kept
-    one = speed_at(config.image_size or PROBE_SIDE)
-    plan = plan_at(one, config.image_size)
-    if plan.side != (config.image_size or PROBE_SIDE):
-        one = speed_at(plan.side)
-        again = plan_at(one, None)
-        if again.side != plan.side:  # its own speed moved the choice: the side it moved to, at that side's speed
-            one = speed_at(again.side)
-            again = plan_at(one, again.side)
-        plan = again
-    measuring = time.perf_counter() - measuring
+    started = time.perf_counter()  # measuring: a few seconds the first time on this machine; nothing once kept
+    model, (plan, one) = PHOTO_MODEL, planned(PHOTO_MODEL)
+    larger = (larger_backbone(config, folder, plan, one, most, planned)
+              if config.model is None and config.weights is None else None)
+    model, plan, one, asked, why = larger or (model, plan, one, 0.0, "")
+    measuring = time.perf_counter() - started - asked
     if measuring > 1:  # in this run's time, once: later runs read what it measured (the plan is theirs too)
         plan = replace(plan, seconds={"measuring": measuring, **plan.seconds})
-    chosen: dict[str, Choice] = {}
+    if asked:
+        plan = replace(plan, seconds={"probe": asked, **plan.seconds})
+    chosen = {"model": Choice(model, "photos", why)} if config.model is None else {}
     if config.image_size is None:
         enlarged = plan.side > folder.median_side
         chosen["image_size"] = Choice(plan.side, "photos", (
@@ -392,7 +397,7 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
                "budget",
                side=plan.side, budget=budget)
             + (tr(" (the pictures are smaller: enlarging them further adds no detail)")
-               if enlarged and plan.side == 224 else "")
+               if enlarged and plan.side == model_entry(model).resolution else "")
             + tr(" (pictures' median shorter side {median_side} px; change with --image-size)",
                  median_side=folder.median_side)))
     if config.fine_tune_epochs is None:
@@ -406,7 +411,8 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
         chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", line)
         if config.fill_budget is None:
             chosen["fill_budget"] = Choice(True, "photos", line)
-    parts = {"measuring": tr("measuring this machine"), "start": tr("start"), "reading": tr("reading"),
+    parts = {"probe": tr("a head on Lite0's frozen features"), "measuring": tr("measuring this machine"),
+             "start": tr("start"), "reading": tr("reading"),
              "features": tr("features"), "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
     expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
@@ -419,3 +425,68 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
         + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
         + (tr("; even the smallest plan runs over the budget") if plan.total > 60 * budget else "")))
     return chosen
+
+
+def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int | None,
+                  augmentation: Augmentation, most: int, device: torch.device, parallel: int) -> tuple[Plan, Speed]:
+    """`model`'s plan within the budget, at the speed measured at one side, then again at the speed of the side
+    chosen (a million pixels cost up to a fifth less in larger steps), so that the forecast is made at the speed
+    that will run; and that speed. A larger backbone never below its own resolution: there Lite0 would be the
+    better choice."""
+    budget, native = config.budget or PHOTO_BUDGET_MINUTES, model_entry(model).resolution
+
+    def speed_at(side: int) -> Speed:  # one device's speed, at its share of the batch the run has at `side`
+        batch = config.batch_size or photo_batch(side, device, parallel, folder.train)
+        return backbone_speed(device, unfreeze, config.precision, side, max(1, batch // parallel), augmentation,
+                              model)
+
+    def plan_at(speed: Speed, side: int | None) -> Plan:
+        return plan_photo_run(folder, Speed(speed.forward / parallel, speed.fine_tune / parallel), 60 * budget,
+                              side, config.fine_tune_epochs, fewest=2, most=most, native=native,
+                              smallest=0 if model == PHOTO_MODEL else native)
+
+    first = config.image_size or max(PROBE_SIDE, native)
+    one = speed_at(first)
+    plan = plan_at(one, config.image_size)
+    if plan.side != first:
+        one = speed_at(plan.side)
+        again = plan_at(one, None)
+        if again.side != plan.side:  # its own speed moved the choice: the side it moved to, at that side's speed
+            one = speed_at(again.side)
+            again = plan_at(one, again.side)
+        plan = again
+    return plan, one
+
+
+def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Speed, most: int,
+                    planned: Callable[[str], tuple[Plan, Speed]]) -> tuple[str, Plan, Speed, float, str] | None:
+    """A larger backbone where the budget buys it: when Lite0's `plan` (at `speed`) has time to spare (its largest side and
+    its most fine-tuning epochs fit), the largest installed backbone whose own plan, at its own resolution or
+    above, fits as many epochs, if a linear head on Lite0's frozen features (frozen_probe) shows that they fall
+    short. Returns (the backbone, its plan, its speed, the probe's seconds, why), Lite0's own once probed, or None
+    when there was nothing to ask."""
+    budget = 60 * (config.budget or PHOTO_BUDGET_MINUTES)
+    largest = [s for s in PHOTO_SIDES if s <= max(224, folder.median_side)][0]
+    spare = plan.total <= budget and plan.fine_tune_epochs >= (config.fine_tune_epochs or most) and \
+        plan.side >= (config.image_size or largest)
+    candidates = [m for m in LARGER_BACKBONES if has_offline_weights(model_entry(m).timm_name)] if spare else []
+    for model in candidates:
+        theirs, their_speed = planned(model)
+        native = model_entry(model).resolution
+        if theirs.side < native or theirs.fine_tune_epochs < plan.fine_tune_epochs or theirs.total > budget:
+            continue
+        asking = time.perf_counter()
+        accuracy = frozen_accuracy(config, PHOTO_MODEL, theirs.side)
+        asked = time.perf_counter() - asking
+        if accuracy >= FEATURES_NEAR:
+            return PHOTO_MODEL, plan, speed, asked, tr(
+                "the budget would buy {model}, but a head on {PHOTO_MODEL}'s frozen features reached {accuracy:.1%} "
+                "on validation: they nearly fit, and a larger backbone measured no better there", model=model,
+                PHOTO_MODEL=PHOTO_MODEL, accuracy=accuracy)
+        return model, theirs, their_speed, asked, tr(
+            "larger than {PHOTO_MODEL}, because the budget buys it and the features fall short: {PHOTO_MODEL}'s plan "
+            "left time to spare, {model}'s fits at {side}×{side} with {epochs} epochs of fine-tuning, and a head on "
+            "{PHOTO_MODEL}'s frozen features reached only {accuracy:.1%} on validation (--model {PHOTO_MODEL} keeps "
+            "the smaller one)", PHOTO_MODEL=PHOTO_MODEL, model=model, side=theirs.side,
+            epochs=theirs.fine_tune_epochs, accuracy=accuracy)
+    return None

