@@ -69,7 +69,8 @@ def test_every_finding_has_a_kind_a_program_can_count_and_the_json_counts_them(t
     assert {f["kind"] for f in saved["findings"]} == found <= set(kinds())
     assert saved["kinds"]["exact-leak"] == {"level": "warning", "count": 1, "paths": 2}
     leak = next(f for f in saved["findings"] if f["kind"] == "near-leak")
-    assert leak["numbers"] == {"pictures": 2, "splits": ["train", "validation"], "classes": ["ant", "bee"]}
+    assert leak["numbers"] == {"pictures": 2, "splits": ["train", "validation"], "classes": ["ant", "bee"],
+                               "distance": pytest.approx(0, abs=0.01)}  # resized and re-encoded: the same picture
     page = (tmp_path / "check.html").read_text()  # every picture of every finding, inline; the broken file said
     decodable = {r["path"] for r in saved["pictures"] if "error" not in r}
     shown = [p for f in saved["findings"] for p in f["paths"] if p in decodable]

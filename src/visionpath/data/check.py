@@ -1,9 +1,9 @@
 """`visionpath data check`: is this folder of photos fit to train on, and can its test score be trusted?
 
 Per split and class: counts, share and balance; image sizes, modes and formats; unreadable files; tiny images;
-exact duplicates (same bytes) and near duplicates (same 64-bit difference hash, up to a few bits apart) within
-and across splits, because a photo that is in both train and test inflates the test score; classes that one
-split lacks. Errors stop training (exit status 2), warnings deserve a look (1), clean is 0.
+exact duplicates (same bytes) and near duplicates (the same picture resized, re-encoded, slightly cropped or
+recoloured: proposed by a cheap measure, confirmed by a stronger one, near.py) within and across splits, because
+a photo that is in both train and test inflates the test score; classes that one split lacks. Errors stop training (exit status 2), warnings deserve a look (1), clean is 0.
 
 What it says: a summary a person reads (counts by kind and the first few of each, at most 60 lines however large
 the folder); the JSON, every finding with a stable `kind` a program counts; a page with the pictures of every
@@ -30,10 +30,10 @@ from ..i18n import drawn_in_language, plural, tr
 from .cache import file_key, read_file_cache, write_file_cache
 from .check_page import write_check_page
 from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
-from .images import is_image_file, load_image
+from .images import is_image_file, open_whole
+from .near import SIDE, near_duplicates, thumbnails
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
-NEAR_BITS = 3           # difference hashes at most this many bits apart (of 64) are near duplicates
 IMBALANCE_RATIO = 3.0   # largest class over smallest, per split, above which a warning is given
 RARE_SHARE = 0.05       # a file format or colour mode below this share of the pictures is an outlier
 SUMMARY_LINES = 60      # the terminal's summary stays under this, whatever the folder's size; the rest is in the JSON
@@ -239,21 +239,19 @@ def _inventory(root: Path, labels: str | Path | None) -> tuple[list[tuple[Path, 
     return files, findings
 
 
-def _inspect(path: Path) -> dict:
-    """One file: its bytes' hash, header facts, and a full decode (truncated files fail here) to a 64-bit
-    difference hash: for each of 8 rows of a 9×8 grey thumbnail, whether each pixel is brighter than the next."""
+def _inspect(path: Path) -> tuple[dict, tuple[np.ndarray, np.ndarray] | None]:
+    """One file: its bytes' hash, header facts, and a full decode (truncated files fail here) to the thumbnails
+    near duplicates are found by (near.thumbnails), or None where it cannot be decoded."""
     record: dict = {"bytes": path.stat().st_size}
     record["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
     try:
         with Image.open(path) as img:
             record.update(format=img.format, mode=img.mode, width=img.width, height=img.height,
                           frames=getattr(img, "n_frames", 1))
-        thumb = load_image(path, (8, 9), 1)[0].numpy().astype(np.int16)
-        bits = (thumb[:, 1:] > thumb[:, :-1]).flatten()
-        record["dhash"] = int("".join("1" if b else "0" for b in bits), 2)
+        return record, thumbnails(open_whole(path, SIDE))
     except Exception as e:  # noqa: BLE001 - every way of failing is a finding, not a crash
         record["error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return record
+        return record, None
 
 
 def _groups(keys: dict[int, str]) -> list[list[int]]:
@@ -261,25 +259,6 @@ def _groups(keys: dict[int, str]) -> list[list[int]]:
     for i, key in keys.items():
         members[key].append(i)
     return [m for m in members.values() if len(m) > 1]
-
-
-def _near_pairs(hashes: dict[int, int]) -> list[tuple[int, int]]:
-    """Pairs whose hashes differ in at most NEAR_BITS bits: two hashes that close agree exactly on at least one of
-    four 16-bit bands (pigeonhole), so only pictures sharing a band are compared."""
-    pairs = set()
-    for band in range(4):
-        buckets = defaultdict(list)
-        for i, h in hashes.items():
-            buckets[(h >> (16 * band)) & 0xFFFF].append(i)
-        for members in buckets.values():
-            if len(members) > 200:  # a featureless hash (flat pictures) matches everything: not evidence
-                continue
-            for a in range(len(members)):
-                for b in range(a + 1, len(members)):
-                    i, j = members[a], members[b]
-                    if bin(hashes[i] ^ hashes[j]).count("1") <= NEAR_BITS:
-                        pairs.add((min(i, j), max(i, j)))
-    return sorted(pairs)
 
 
 def check_data(root: str | Path, labels: str | Path | None = None, output: str | Path | None = None) -> DataCheck:
@@ -290,8 +269,10 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
     files, findings = _inventory(Path(root), labels)
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task(tr("checking pictures"), total=len(files), status="")
-        records = []
-        for (path, split, name), record in zip(files, pool.map(lambda f: _inspect(f[0]), files)):
+        records, thumbs = [], {}
+        for (path, split, name), (record, thumb) in zip(files, pool.map(lambda f: _inspect(f[0]), files)):
+            if thumb is not None:
+                thumbs[len(records)] = thumb
             records.append({"path": str(path), "split": split, "class": name, **record})
             bar.advance(task)
     counts: dict[str, dict[str, int]] = {}
@@ -323,7 +304,7 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
             findings.append(Finding("no-readable-pictures", "error", tr(
                 "{split}/{c} has no readable pictures.", split=split, c=c),
                 numbers={"splits": [split], "classes": [c]}))
-    findings += _picture_findings(readable) + _duplicate_findings(records)
+    findings += _picture_findings(readable) + _duplicate_findings(records, thumbs)
 
     report = DataCheck(str(root), counts, records, findings)
     say(report.table(Path(output).with_suffix(".json") if output else None))
@@ -373,36 +354,43 @@ def where(records: list[dict]) -> dict:
             "classes": sorted({r["class"] for r in records})}
 
 
-def _duplicate_findings(records: list[dict]) -> list[Finding]:
-    """Exact and near duplicates: across splits (a leak), with different classes (a wrong label), or within one."""
+def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[Finding]:
+    """Exact and near duplicates: across splits (a leak), with different classes (a wrong label), or within one.
+    Near: the same picture resized, re-encoded, slightly cropped or recoloured, confirmed (near.py); pictures
+    that merely look alike are not near duplicates."""
     findings = []
 
-    def describe(group: list[int], exact: bool) -> None:
+    def describe(group: list[int], exact: bool, distance: float = 0.0) -> None:
         members = [records[i] for i in group]
         splits, names = sorted({r["split"] for r in members}), sorted({r["class"] for r in members})
         paths = [r["path"] for r in members]
         what = (tr("{n_group} exact duplicates", n_group=len(group)) if exact else
                 tr("near duplicates (the same picture resized, re-encoded or slightly edited)"))
         prefix = "exact" if exact else "near"
+        numbers = {**where(members), **({} if exact else {"distance": distance})}  # near: 0 is the same picture
         if len(splits) > 1:
             findings.append(Finding(f"{prefix}-leak", "warning", tr(
                 "{kind} across splits ({sorted}): a leak, the same photo is trained on and scored on, which inflates "
-                "the score; keep it in one split.", kind=what, sorted=' and '.join(splits)), paths, where(members)))
+                "the score; keep it in one split.", kind=what, sorted=' and '.join(splits)), paths, numbers))
         elif len(names) > 1:
             findings.append(Finding(f"{prefix}-two-classes", "warning", tr(
                 "{kind} with different classes ({sorted}) in {next}: at least one label is wrong.",
-                kind=what, sorted=', '.join(names), next=splits[0]), paths, where(members)))
+                kind=what, sorted=', '.join(names), next=splits[0]), paths, numbers))
         else:
             findings.append(Finding(f"{prefix}-within", "warning", tr(
                 "{kind} within {next}/{next2}: the photo counts twice.", kind=what, next=splits[0], next2=names[0]),
-                paths, where(members)))
+                paths, numbers))
     exact = _groups({i: r["sha256"] for i, r in enumerate(records) if "error" not in r})
     for group in exact:
         describe(group, exact=True)
     same = {frozenset(g) for g in exact}
-    for i, j in _near_pairs({i: r["dhash"] for i, r in enumerate(records) if "dhash" in r}):
-        if not any({i, j} <= g for g in same):
-            describe([i, j], exact=False)
+    readable = sorted(thumbs)
+    if readable:
+        grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
+        for a, b, distance in near_duplicates(grey, colour):
+            i, j = readable[a], readable[b]
+            if not any({i, j} <= g for g in same):
+                describe([i, j], exact=False, distance=distance)
     return findings
 
 

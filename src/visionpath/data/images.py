@@ -96,6 +96,19 @@ def _readable(path: Source) -> Iterator[None]:
                                  e=e)) from None
 
 
+def open_whole(path: str | Source, side: int) -> Image.Image:
+    """The whole picture, decoded fully (truncated files fail here) as load_image decodes it, as a Pillow RGB or
+    grey picture at least 2 × `side` on its shorter side where it is that large (a JPEG decodes at that size)."""
+    path = path if isinstance(path, InMemory) else Path(path)
+    with _readable(path), Image.open(_opened(path)) as img:
+        if img.format == "JPEG":
+            img.draft("RGB", (side * 2, side * 2))
+        img.seek(0)
+        img.load()
+        img = ImageOps.exif_transpose(img)
+        return _flatten_alpha(_to_8bit(img))
+
+
 def load_image(path: str | Source, size: tuple[int, int] | None = None, channels: int | None = None) -> torch.Tensor:
     """Decode one picture to a uint8 tensor of shape (channels, height, width).
 
