@@ -283,6 +283,20 @@ MUTATIONS = [
  ("a given setting is chosen again after stage 1", "src/visionpath/defaults.py",
   "    return {k: v for k, v in values.items() if k in decided}, why", "    return values, why",
   ["tests/test_defaults.py"]),
+ ("near duplicates by closeness alone, whatever the folder", "src/visionpath/data/near.py",
+  "bound = min(SAME_MOST, max(SAME_LEAST, SAME_SHARE * float(np.median(list(nearest.values())))))",
+  "bound = SAME_MOST",
+  ["tests/data/test_near.py::test_look_alike_pictures_are_not_near_duplicates_and_edited_copies_are"]),
+ ("near duplicates blind to colour", "src/visionpath/data/near.py",
+  "        left[i, j] = max(1 - detail, colour_distance(colour[i], colour[j]))", "        left[i, j] = 1 - detail",
+  ["tests/data/test_near.py::test_products_of_one_shape_in_different_colours_are_different_pictures"]),
+ ("a leaking test split scored as if clean", "src/visionpath/evaluate.py",
+  "        evaluation.seen = int(seen.sum())", "        return evaluation",
+  ["tests/test_evaluate.py::test_pictures_also_in_train_are_scored_apart",
+   "tests/test_runs.py::test_a_test_split_that_leaks_is_scored_on_what_training_never_saw"]),
+ ("a larger backbone whatever the frozen features", "src/visionpath/defaults.py",
+  "        if accuracy >= FEATURES_NEAR:\n            return PHOTO_MODEL", "        if False:\n            return PHOTO_MODEL",
+  ["tests/test_defaults.py::test_the_smaller_backbone_stays_where_its_features_nearly_fit_or_the_budget_is_spent"]),
 ]
 
 

@@ -12,3 +12,20 @@ def test_accuracy_is_counted_exactly_and_the_confusion_has_true_rows():
     scored = evaluate_logits(logits, labels, ["cat", "dog"], "test")
     assert scored.accuracy == 267 / 270  # a float32 mean gives 0.98888886 (a comparison with 267/270 fails)
     assert scored.confusion.tolist() == [[133, 2], [1, 134]]  # true on rows, predicted on columns
+
+
+def test_pictures_also_in_train_are_scored_apart():
+    labels = torch.tensor([0, 0, 1, 1, 0, 1])
+    predictions = torch.tensor([0, 0, 1, 1, 1, 0])  # right on the four seen in training, wrong on the two others
+    seen = torch.tensor([True, True, True, True, False, False])
+    scored = evaluate_logits(torch.nn.functional.one_hot(predictions, 2).float(), labels, ["cat", "dog"], "test", seen)
+    assert scored.accuracy == 4 / 6 and scored.seen == 4
+    assert scored.unseen.accuracy == 0 and int(scored.unseen.confusion.sum()) == 2
+    assert "4 test pictures are also in train (the same file), so the score above may be inflated: on the 2 not seen " \
+           "in training, accuracy 0.00%" in scored.table()
+    clean = evaluate_logits(torch.nn.functional.one_hot(predictions, 2).float(), labels, ["cat", "dog"], "test",
+                            torch.zeros(6, dtype=torch.bool))
+    assert clean.seen == 0 and clean.unseen is None and "also in train" not in clean.table()
+    everything = evaluate_logits(torch.nn.functional.one_hot(predictions, 2).float(), labels, ["cat", "dog"], "test",
+                                 torch.ones(6, dtype=torch.bool))
+    assert everything.unseen is None and "this score says nothing about new pictures" in everything.table()

@@ -30,3 +30,20 @@ def test_a_run_without_a_test_split_says_how_to_evaluate(tmp_path):
         run.evaluate()
     with pytest.raises(VisionpathError, match="unknown --split 'holdout'"):
         run.evaluate("holdout")
+
+
+def test_a_test_split_that_leaks_is_scored_on_what_training_never_saw(tmp_path, capsys):
+    import shutil
+    from conftest import make_folder
+    root = make_folder(tmp_path / "leaky", per_class={"train": 10, "validation": 4, "test": 4})
+    for name in ("ant", "bee"):  # two training photos of each of two classes copied into test: 4 of 16 seen
+        for i in (0, 1):
+            shutil.copy(root / "train" / name / f"{i}.png", root / "test" / name / f"copy{i}.png")
+    run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
+    saved = json.loads((run.path / "test_metrics.json").read_text())
+    assert saved["seen_in_training"] == 4 and saved["unseen"]["pictures"] == 12
+    assert "4 test pictures are also in train (the same file)" in (run.path / "summary.txt").read_text()
+    assert "4 test pictures are also in train" in (run.path / "report.html").read_text()
+    again = visionpath.open_run(run.path).evaluate()
+    assert again.seen == 4 and again.unseen.accuracy == saved["unseen"]["accuracy"]
+    assert "on the 12 not seen in training" in capsys.readouterr().out

@@ -5,6 +5,7 @@
     run.evaluate()                                            # test loss, accuracy, per-class table, confusion matrix
     run.predict(["digit.png"])                                # top classes with probabilities
     visionpath.check_data("my_photos/")                       # counts, balance, broken files, duplicates, leaks
+    visionpath.dedupe_folder("my_photos/", "clean_photos/")   # a copy whose test shares nothing with train
     run = visionpath.train("my_photos/"); run.report()        # pretrained + fine-tuned; report.html
     visionpath.export(run.path)                               # model.onnx: uint8 pictures in, probabilities out
     visionpath.serve(run.path)                                # a web page and POST /predict on 127.0.0.1:8000
@@ -19,6 +20,7 @@ setting); `visionpath.devices.keep_freed_memory()` is the CPU memory tuning the 
 from .config import TrainConfig
 from .data import load_dataset, load_image, sample_folder
 from .data.check import check_data
+from .data.dedupe import dedupe_folder
 from .data.folder import split_folder
 from .devices import describe_machine
 from .errors import VisionpathError
@@ -44,7 +46,8 @@ def evaluate(run, split: str = "test", data_dir=None, device: str = "auto") -> E
     return Run(run).evaluate(split, data_dir, device)
 
 
-__all__ = ["train", "tune", "evaluate", "predict", "export", "serve", "check_data", "split_folder", "open_run", "load_model",
+__all__ = ["train", "tune", "evaluate", "predict", "export", "serve", "check_data", "dedupe_folder", "split_folder",
+           "open_run", "load_model",
            "describe_machine", "set_language",
            "load_dataset", "load_image", "sample_folder", "Run", "TrainConfig", "Evaluation", "Prediction", "VisionpathError",
            "__version__"]

@@ -18,6 +18,7 @@ from .console import printable, say, silent
 from .data.builtin import DATASETS, dataset_cache_dir
 from .data.cache import clear_cache, describe_cache, prune_cache, size_text, verify_cache
 from .data.check import check_data
+from .data.dedupe import dedupe_folder
 from .data.folder import split_folder
 from .devices import describe_machine, keep_freed_memory
 from .data.download import cache_home
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "side (table, CSV, PNG)", argument_default=S)
     c.add_argument("runs", nargs="+", help="run folders")
     c.add_argument("--output", help="where to write <output>.md, .csv and .png (default: comparison)")
-    d = commands.add_parser("data", help="check a folder of photos, or split one into train/validation/test")
+    d = commands.add_parser("data", help="check a folder of photos, split one into train/validation/test, or "
+                            "copy one without its leaks")
     data_commands = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     dc = data_commands.add_parser("check", help="counts, balance, unreadable files, duplicates and leaks between "
                                   "splits, sizes; exit status 0 clean, 1 warnings, 2 errors", argument_default=S)
@@ -100,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--validation", type=float, help=f"share of each class for validation (default: {D['validation']})")
     ds.add_argument("--test", type=float, help=f"share of each class for test (default: {D['test']})")
     ds.add_argument("--seed", type=int, help=f"the same seed gives the same split (default: {D['seed']})")
+    dd = data_commands.add_parser("dedupe", help="copy a folder whose splits leak, each group of duplicates that "
+                                  "crosses splits moved into train and extra copies left out; the original is not "
+                                  "touched", argument_default=S)
+    dd.add_argument("source", help="a folder of train/ validation/ test/ class folders")
+    dd.add_argument("destination", help="a new folder for the clean copy")
     r = commands.add_parser("report", help="write a run's report.html: settings, data, curves, confusion matrix, "
                             "per-class table, misclassified pictures", argument_default=S)
     r.add_argument("run", help="a run folder")
@@ -364,10 +371,18 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         compare_runs(args["runs"], output)
         say(Path(output).with_suffix(".md").read_text())
         say(tr("written: {output}.md, {output}.csv, {output}.png", output=output))
-    elif command == "data" and args.pop("data_command") == "check":
+    elif command == "data" and args["data_command"] == "check":
+        args.pop("data_command")
         root = args.pop("root")
         return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
+    elif command == "data" and args["data_command"] == "dedupe":
+        args.pop("data_command")
+        counts = dedupe_folder(**args)
+        say(tr("wrote {destination}: {copied:,} pictures copied, {moved:,} moved from validation or test to train "
+               "(each with a copy in another split), {left:,} extra copies left out", destination=args["destination"],
+               copied=counts["copied"], moved=counts["moved to train"], left=counts["left out"]))
     elif command == "data":
+        args.pop("data_command")
         counts = split_folder(**args)
         say(tr("wrote {destination}: {counts}", destination=args["destination"],
                counts=", ".join(f"{n:,} {split}" for split, n in counts.items())))

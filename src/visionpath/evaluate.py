@@ -30,6 +30,10 @@ class Evaluation:
     confusion: torch.Tensor          # int64 K×K: true class on rows, predicted class on columns
     predictions: torch.Tensor        # predicted class of each image
     probabilities: torch.Tensor      # softmax of each image's scores
+    # the same scores on the pictures of this split that are not also in train (the same bytes), where some are:
+    # the score a leak does not inflate; `seen` counts the others
+    unseen: Evaluation | None = None
+    seen: int = 0
     _confusion_png: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -66,7 +70,21 @@ class Evaluation:
         for r in self.per_class:
             lines.append(f"{r['class']:<{width}}  {r['precision']:9.4f}  {r['recall']:6.4f}  {r['f1']:.4f}  "
                          f"{r['support']:7d}")
+        if self.seen:
+            lines.append(self.leak_line())
         return "\n".join(lines)
+
+    def leak_line(self) -> str:
+        """What the pictures also in train did to the score (only when some are)."""
+        if self.unseen is None:
+            return tr("every one of the {seen:,} {split} pictures is also in train (the same file): this score says "
+                      "nothing about new pictures; `visionpath data split` makes a clean split.",
+                      seen=self.seen, split=self.split)
+        return tr("{seen:,} {split} pictures are also in train (the same file), so the score above may be inflated: on "
+                  "the {n:,} not seen in training, accuracy {accuracy:.2%} · balanced accuracy "
+                  "{balanced_accuracy:.2%} (`visionpath data check` lists them)",
+                  seen=self.seen, split=self.split, n=int(self.unseen.confusion.sum()),
+                  accuracy=self.unseen.accuracy, balanced_accuracy=self.unseen.balanced_accuracy)
 
     def confusion_png(self) -> bytes:
         """The confusion matrix drawn (counts, titled with the split's accuracy), once: the run folder's PNG and the
@@ -90,18 +108,36 @@ class Evaluation:
         atomic_write(run_dir / f"{self.split}_metrics.json", json.dumps(
             {"split": self.split, "loss": self.loss, "accuracy": self.accuracy,
              "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,
-             "per_class": self.per_class, "confusion": self.confusion.tolist()}, indent=2))
+             "per_class": self.per_class, "confusion": self.confusion.tolist(),
+             **({"seen_in_training": self.seen, "unseen": None if self.unseen is None else {
+                 "pictures": int(self.unseen.confusion.sum()), "accuracy": self.unseen.accuracy,
+                 "balanced_accuracy": self.unseen.balanced_accuracy, "macro_f1": self.unseen.macro_f1}}
+                if self.seen else {})}, indent=2))
 
 
 def evaluate_images(model: torch.nn.Module, images: ImageSet, classes: list[str], mean: list[float],
-                    std: list[float], device: torch.device, split: str = "test", bf16: bool = False) -> Evaluation:
-    """The model's evaluation on a split of pictures (uint8, scaled with mean and std as it was trained)."""
+                    std: list[float], device: torch.device, split: str = "test", bf16: bool = False,
+                    seen: torch.Tensor | None = None) -> Evaluation:
+    """The model's evaluation on a split of pictures (uint8, scaled with mean and std as it was trained); `seen`:
+    which of them are also in train, to score the others apart."""
     logits = logits_in_batches(model, images.images, mean, std, device, bf16=bf16)
-    return evaluate_logits(logits, images.labels, classes, split)
+    return evaluate_logits(logits, images.labels, classes, split, seen)
 
 
-def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[str], split: str) -> Evaluation:
-    """The evaluation of scores (one row per picture) against the true labels."""
+def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[str], split: str,
+                    seen: torch.Tensor | None = None) -> Evaluation:
+    """The evaluation of scores (one row per picture) against the true labels; with `seen` (a bool per picture:
+    also in train), also of the pictures not seen in training, where some were."""
+    evaluation = _evaluation(logits, labels, classes, split)
+    if seen is not None and bool(seen.any()):
+        evaluation.seen = int(seen.sum())
+        if not bool(seen.all()):
+            evaluation.unseen = _evaluation(logits[~seen.to(logits.device)], labels[~seen.to(labels.device)],
+                                            classes, split)
+    return evaluation
+
+
+def _evaluation(logits: torch.Tensor, labels: torch.Tensor, classes: list[str], split: str) -> Evaluation:
     logits, labels = logits.float().cpu(), labels.cpu()
     predictions = logits.argmax(1)
     k = len(classes)

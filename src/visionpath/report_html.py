@@ -41,6 +41,8 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
               "{balanced_accuracy:.2%} · macro-F1 {macro_f1:.3f} · {sum:,} pictures</p>",
               split=e.split, accuracy=e.accuracy, balanced_accuracy=e.balanced_accuracy, macro_f1=e.macro_f1,
               sum=int(e.confusion.sum()))]
+    if e.seen:  # a leak: the score on the pictures not seen in training beside it
+        out.append(f"<p class='note'>{html.escape(e.leak_line())}</p>")
     if e.split != "test" and settings.get("score_test") is False:
         out.append(tr("<p class='note'>This run leaves the test split unscored (<code>--no-score-test</code>, as a "
                       "search's trials do), so the scores below are on the validation pictures. They are optimistic: "

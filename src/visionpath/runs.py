@@ -16,6 +16,7 @@ from .checks import check_folder
 from .config import TrainConfig
 from .console import say
 from .data import ImageSet
+from .data.check import seen_in_training
 from .devices import pick_device
 from .errors import VisionpathError
 from .evaluate import Evaluation, evaluate_images
@@ -102,7 +103,9 @@ class Run:
                                      "validation (optimistic: it chose the best epoch).",
                                      data=self.config.data))
         images = splits[split]
-        return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], chosen, split), images
+        seen = seen_in_training(dataset.train, images) if split != "train" else None
+        return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], chosen, split,
+                               seen=seen), images
 
 
 def write_run_report(run_dir: Path, config: TrainConfig, history: list[dict], evaluation: Evaluation,

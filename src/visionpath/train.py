@@ -40,7 +40,7 @@ from .checks import check_project
 from .config import TrainConfig
 from .console import progress_bar, say
 from .data import Dataset
-from .data.check import quick_check
+from .data.check import quick_check, seen_in_training
 from .data.folder import scan_folder, scan_labels
 from .defaults import REPORT_SECONDS, after_head, announce, resolve
 from .devices import mixed_precision, pick_precision
@@ -1096,11 +1096,12 @@ def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: Traini
     test = None
     if dataset.test is not None and config.score_test:
         test = evaluate_images(model.net, dataset.test, dataset.classes, model.mean, model.std, data.device,
-                               split="test", bf16=bf16)
+                               split="test", bf16=bf16, seen=seen_in_training(dataset.train, dataset.test))
         test.save(run_dir)
     if dataset.folder is not None:  # report.html, on test (else validation) with its misclassified pictures
         shown = test or evaluate_images(model.net, dataset.validation, dataset.classes, model.mean, model.std,
-                                        data.device, split="validation", bf16=bf16)
+                                        data.device, split="validation", bf16=bf16,
+                                        seen=seen_in_training(dataset.train, dataset.validation))
         write_run_report(run_dir, config, state.history, shown, dataset.test if test else dataset.validation)
     if config.tensorboard:
         log_finish(run_dir, state.best["epoch"], run_dir / "curves.png", test and test.accuracy)

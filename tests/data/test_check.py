@@ -149,3 +149,43 @@ def test_train_s_quick_check_finds_a_leak_and_hashes_each_file_once(tmp_path, mo
     assert "1 across splits (a leak" in line and "0 exact duplicate group(s) within a split" in line
     monkeypatch.setattr(check.hashlib, "sha256", lambda data: pytest.fail("hashed a file seen before"))
     assert check.quick_check(dataset) == line
+
+
+def test_dedupe_copies_a_leaking_folder_with_each_group_in_one_split_and_leaves_it_untouched(tmp_path, capsys):
+    root = tmp_path / "photos"
+    for split, n in (("train", 4), ("test", 3)):
+        for k, name in enumerate(("ant", "bee")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(n):
+                photo(100 * k + 10 * (split == "test") + i).save(root / split / name / f"{i}.png")
+    shutil.copy(root / "train" / "ant" / "0.png", root / "test" / "ant" / "leak.png")             # the same file
+    photo(101).resize((90, 90)).save(root / "test" / "bee" / "near.jpg", quality=80)              # resized, re-encoded
+    shutil.copy(root / "train" / "bee" / "2.png", root / "train" / "bee" / "again.png")          # twice in train
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    assert main(["data", "dedupe", str(root), str(tmp_path / "clean")]) == 0
+    assert "wrote " in capsys.readouterr().out
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before  # the original untouched
+    clean = tmp_path / "clean"
+    assert sorted(p.name for p in (clean / "test" / "ant").iterdir()) == ["0.png", "1.png", "2.png"]
+    assert sorted(p.name for p in (clean / "test" / "bee").iterdir()) == ["0.png", "1.png", "2.png"]
+    assert {"leak.from-test.png", "0.png"} <= {p.name for p in (clean / "train" / "ant").iterdir()}
+    assert "near.from-test.jpg" in {p.name for p in (clean / "train" / "bee").iterdir()}
+    assert len(list((clean / "train" / "bee").iterdir())) == 5  # 4, the near copy from test, one of the two copies
+    assert not [f for f in check_data(clean).findings if f.kind.endswith("leak")]
+    assert main(["data", "dedupe", str(root), str(clean)]) != 0  # nothing overwritten
+    assert "already exists and is not empty; choose a new folder" in capsys.readouterr().err
+
+
+def test_split_keeps_a_picture_and_its_edited_copies_in_one_split(tmp_path):
+    from visionpath.data.folder import split_folder
+    root = tmp_path / "flat"
+    for k, name in enumerate(("ant", "bee")):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            photo(50 * k + i).save(root / name / f"{i}.png")
+    for i in range(3):  # resized and re-encoded copies of three ants
+        photo(i).resize((80, 80)).save(root / "ant" / f"{i}-small.jpg", quality=90)
+    for seed in range(5):
+        split_folder(root, tmp_path / f"split{seed}", 0.2, 0.2, seed)
+        where = {p.name: p.parts[-3] for p in (tmp_path / f"split{seed}").rglob("ant/*.*")}  # the split of each ant
+        assert all(where[f"{i}.png"] == where[f"{i}-small.jpg"] for i in range(3))

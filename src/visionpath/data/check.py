@@ -3,7 +3,8 @@
 Per split and class: counts, share and balance; image sizes, modes and formats; unreadable files; tiny images;
 exact duplicates (same bytes) and near duplicates (the same picture resized, re-encoded, slightly cropped or
 recoloured: proposed by a cheap measure, confirmed by a stronger one, near.py) within and across splits, because
-a photo that is in both train and test inflates the test score; classes that one split lacks. Errors stop training (exit status 2), warnings deserve a look (1), clean is 0.
+a photo that is in both train and test inflates the test score; classes that one split lacks. Errors stop training
+(exit status 2), warnings deserve a look (1), clean is 0.
 
 What it says: a summary a person reads (counts by kind and the first few of each, at most 60 lines however large
 the folder); the JSON, every finding with a stable `kind` a program counts; a page with the pictures of every
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -441,16 +443,10 @@ def quick_check(dataset) -> str:
     """The fast part of the check, for the start of training: one line on what loading found, plus exact
     duplicates (same bytes) within and across splits, which a content hash finds in seconds."""
     where = defaultdict(list)
-    known = read_file_cache("hashes")  # a second run does not read every photo again
-    learnt = {}
     for split, images in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test)):
         if images is not None and images.paths is not None:
-            for path in images.paths:
-                key = file_key(Path(path))
-                if key not in known:
-                    known[key] = learnt[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-                where[known[key]].append(split)
-    write_file_cache("hashes", learnt)
+            for digest in file_hashes(images.paths):
+                where[digest].append(split)
     repeated = [splits for splits in where.values() if len(splits) > 1]
     across = sum(1 for splits in repeated if len(set(splits)) > 1)
     counts = np.bincount(dataset.train.labels.numpy(), minlength=len(dataset.classes)).tolist()
@@ -464,3 +460,27 @@ def quick_check(dataset) -> str:
                "files.",
                parts=tr("; ").join(parts), root=dataset.folder.root))
 
+
+
+def file_hashes(paths: list[str | Path]) -> list[str]:
+    """Each file's SHA-256, kept in the picture cache: a second run does not read every photo again."""
+    known = read_file_cache("hashes")
+    learnt = {}
+    digests = []
+    for path in paths:
+        key = file_key(Path(path))
+        if key not in known:
+            known[key] = learnt[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        digests.append(known[key])
+    write_file_cache("hashes", learnt)
+    return digests
+
+
+def seen_in_training(train, images) -> torch.Tensor | None:
+    """For each picture of the ImageSet `images`, whether the same file (the same bytes) is also among the
+    ImageSet `train`'s: a leak, trained on and then scored on. None for pictures with no files (built-in
+    datasets)."""
+    if images is None or images.paths is None or train.paths is None:
+        return None
+    trained = set(file_hashes(train.paths))
+    return torch.tensor([digest in trained for digest in file_hashes(images.paths)], dtype=torch.bool)

@@ -11,6 +11,7 @@ lacks a class keeps every other label where it belongs.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from ..errors import VisionpathError
 from ..i18n import tr
 from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_key, image_key, read_file_cache,
                     write_file_cache)
-from .images import is_image_file, load_images, peek_image
+from .images import is_image_file, load_images, open_whole, peek_image
+from .near import SIDE, near_duplicates, thumbnails
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
 JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
@@ -339,8 +341,8 @@ def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> S
 def split_folder(source: str | Path, destination: str | Path, validation: float = 0.15, test: float = 0.15,
                  seed: int = 0) -> dict[str, int]:
     """Copy a folder of class subfolders into destination/{train,validation,test}/<class>/, stratified (each class
-    split in the same proportions) and seeded (the same seed gives the same split). Returns pictures per split."""
-    import hashlib
+    split in the same proportions) and seeded (the same seed gives the same split); the copies of a picture (the
+    same file, or a near duplicate) in one split. Returns pictures per split."""
     import random
     import shutil
 
@@ -367,12 +369,9 @@ def split_folder(source: str | Path, destination: str | Path, validation: float 
         if not files:
             raise VisionpathError(tr("class folder {folder} has no images; add images or remove the folder.",
                                      folder=folder))
-        # exact copies (a photo saved twice) stay together: one in train and its copy in test would score the
-        # model on a picture it was trained on
-        copies: dict[str, list[Path]] = {}
-        for path in files:
-            copies.setdefault(hashlib.sha256(path.read_bytes()).hexdigest(), []).append(path)
-        groups = list(copies.values())
+        # copies (a photo saved twice, or resized, re-encoded, slightly cropped or recoloured) stay together: one
+        # in train and its copy in test would score the model on a picture it was trained on
+        groups = same_picture_groups(files)
         random.Random(f"{seed}:{folder.name}").shuffle(groups)
         n_val, n_test = round(validation * len(files)), round(test * len(files))
         parts: dict[str, list[Path]] = {"validation": [], "test": [], "train": []}
@@ -387,3 +386,40 @@ def split_folder(source: str | Path, destination: str | Path, validation: float 
                 shutil.copy2(path, target)
             counts[split] += len(members)
     return counts
+
+
+def same_picture_groups(files: list[Path]) -> list[list[Path]]:
+    """The files in groups of the same picture: the same bytes, or near duplicates (near.py); each file in one
+    group, in the files' order. A file that cannot be decoded is a group of its own."""
+    parent = list(range(len(files)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    first: dict[str, int] = {}
+    for i, path in enumerate(files):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        parent[root(i)] = root(first.setdefault(digest, i))
+    thumbs = {}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for i, thumb in enumerate(pool.map(_thumbnails_or_none, files)):
+            if thumb is not None:
+                thumbs[i] = thumb
+    readable = sorted(thumbs)
+    if len(readable) > 1:
+        grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
+        for a, b, _ in near_duplicates(grey, colour):
+            parent[root(readable[a])] = root(readable[b])
+    groups: dict[int, list[Path]] = {}
+    for i, path in enumerate(files):
+        groups.setdefault(root(i), []).append(path)
+    return list(groups.values())
+
+
+def _thumbnails_or_none(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    try:
+        return thumbnails(open_whole(path, SIDE))
+    except VisionpathError:
+        return None
