@@ -288,7 +288,7 @@ MUTATIONS = [
   "bound = SAME_MOST",
   ["tests/data/test_near.py::test_look_alike_pictures_are_not_near_duplicates_and_edited_copies_are"]),
  ("near duplicates blind to colour", "src/visionpath/data/near.py",
-  "        left[i, j] = max(1 - detail, colour_distance(colour[i], colour[j]))", "        left[i, j] = 1 - detail",
+  "max(1 - float(d), colour_distance(colour[i], colour[j]))", "1 - float(d)",
   ["tests/data/test_near.py::test_products_of_one_shape_in_different_colours_are_different_pictures"]),
  ("a leaking test split scored as if clean", "src/visionpath/evaluate.py",
   "        evaluation.seen = int(seen.sum())", "        return evaluation",

@@ -184,6 +184,7 @@ def test_python_dash_m_and_layout_help(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 @pytest.mark.realdata
 @pytest.mark.skipif(not (SHARED_DATA / "mnist").is_dir(), reason="needs ../shared/data/mnist")
 def test_real_mnist_one_epoch(tmp_path, capsys):

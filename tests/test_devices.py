@@ -137,6 +137,7 @@ def test_devices():
         pick_device("gpu0")
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_three_identical_runs_train_in_one_precision_and_score_alike(measuring, tiny_folder, tmp_path):
     """--precision auto on this machine, measured for real the first time and then kept: the same command gives
     the same numbers every time, whichever precision this machine trains in."""

@@ -50,6 +50,7 @@ def test_predict_from_the_onnx_file_answers_as_the_run_does(tiny_folder, tmp_pat
         assert max(abs(p - q) for (_, p), (_, q) in zip(a.top, b.top)) <= 1e-4
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_the_onnx_file_says_what_it_takes_and_gives_and_takes_any_batch(tiny_folder, tmp_path):
     run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="cnn", **QUICK)
     path = visionpath.export(run.path, output=tmp_path / "classifier.onnx")

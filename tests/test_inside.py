@@ -33,6 +33,7 @@ def corner_folder(root, per_class: int = 40, size: int = 16):
     return root
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_grad_cam_peaks_where_the_model_learned_to_look(tmp_path):
     folder = corner_folder(tmp_path / "corners")
     run = visionpath.train(folder, project=tmp_path / "runs", model="cnn", width=8, epochs=6, batch_size=16,

@@ -41,6 +41,7 @@ def test_stage_one_freezes_weights_and_batch_norm_statistics(photos, tmp_path, f
     assert [r["stage"] for r in run.history] == [1, 1]
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_cached_features_train_the_same_head_as_recomputing_them(photos, tmp_path):
     cached = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=0, dropout=0.0, **LITE0)
     slow = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=0, dropout=0.0,
@@ -210,6 +211,7 @@ def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
     assert replan(config, data, state, stage, validating=1.0) == (3 + 6, 6)
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_the_same(tmp_path, capsys):
     """The head on mislabelled validation falls far short: fine-tuning is chosen again, harder than first planned
     for 10 photos a class (the top 4 groups at 1e-4, 0.7 × a group), written to config.json with why, and used;

@@ -126,6 +126,7 @@ def test_unbalanced_classes_are_flagged(tmp_path):
     assert any("unbalanced" in f.what for f in check_data(root).findings)
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 @pytest.mark.realdata
 def test_hymenoptera_the_odd_file_is_flagged(tmp_path):
     archive = SHARED_DATA / "hymenoptera.zip"

@@ -178,6 +178,7 @@ def test_a_bad_labels_csv_is_one_sentence(tmp_path, rows, message):
         load_dataset(root, labels=tmp_path / "labels.csv")
 
 
+@pytest.mark.slow  # a near-duplicate check of every class: seconds
 def test_split_folder_is_stratified_seeded_and_never_overwrites(tmp_path):
     raw = make_folder(tmp_path / "raw", per_class={"": 20})
     counts = split_folder(raw, tmp_path / "out", validation=0.15, test=0.15, seed=1)
@@ -193,6 +194,7 @@ def test_split_folder_is_stratified_seeded_and_never_overwrites(tmp_path):
         split_folder(tmp_path / "out", tmp_path / "third")
 
 
+@pytest.mark.slow  # a near-duplicate check of every class: seconds
 def test_split_folder_keeps_exact_copies_in_one_split(tmp_path):
     raw = make_folder(tmp_path / "raw", per_class={"": 20})
     for picture in sorted(raw.rglob("*.png"))[::2]:  # every other picture saved twice, as a browser names copies

@@ -52,8 +52,17 @@ def _crops() -> torch.Tensor:
 CROPS = _crops()
 
 
+def _axis(side: int) -> torch.Tensor:
+    return (2 * torch.arange(side, dtype=torch.float32) + 1) / side - 1  # pixel centres in [-1, 1]
+
+
 def _warp(pictures: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
-    grid = F.affine_grid(thetas, (len(thetas), 1, SIDE, SIDE), align_corners=False)
+    """Each picture's window (sx, 0, tx; 0, sy, ty) resampled at the pictures' own size: affine_grid's grid, made
+    directly (it is the costliest part otherwise, and the windows are never rotated)."""
+    axis = _axis(pictures.shape[-1])
+    x = thetas[:, 0, 0, None] * axis + thetas[:, 0, 2, None]
+    y = thetas[:, 1, 1, None] * axis + thetas[:, 1, 2, None]
+    grid = torch.stack(torch.broadcast_tensors(x[:, None, :], y[:, :, None]), dim=-1)
     return F.grid_sample(pictures, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -95,29 +104,48 @@ def candidates(grey: torch.Tensor) -> dict[tuple[int, int], float]:
     return pairs
 
 
-def _aligned(source: torch.Tensor, target: torch.Tensor) -> float:
-    """The detail correlation of `target` with the crop of `source` that matches it best: the best of CROPS by
-    raw correlation (smooth in the crop), refined a coordinate at a time with halving steps."""
-    raw, detail = _unit(target), _detail(target)
-    scores = _unit(_warp(source.expand(len(CROPS), -1, -1, -1), CROPS)) @ raw.T
-    theta, best = CROPS[int(scores.argmax())].clone(), float(scores.max())
-    step = 0.03
+def _aligned(sources: torch.Tensor, targets: torch.Tensor, refine: torch.Tensor) -> torch.Tensor:
+    """For each pair, the detail correlation of the target with the crop of the source that matches it best: the
+    best of CROPS by raw correlation (smooth in the crop), refined a coordinate at a time with halving steps where
+    `refine` says. All pairs at once, a chunk at a time. sources, targets: P×1×SIDE×SIDE; refine: P bools."""
+    raw, chunk = _unit(targets), 256
+    best, theta = torch.empty(len(sources)), torch.empty(len(sources), 2, 3)
+    coarse, coarse_raw = F.avg_pool2d(sources, 2), _unit(F.avg_pool2d(targets, 2))  # the grid at half the side
+    for start in range(0, len(sources), chunk):
+        part = slice(start, start + chunk)
+        scores = _scores(coarse[part], coarse_raw[part], CROPS.expand(len(sources[part]), -1, -1, -1))
+        which = scores.argmax(1)
+        theta[part] = CROPS[which]
+        best[part] = _scores(sources[part], raw[part], theta[part, None])[:, 0]
+    step, active = torch.full((len(sources),), 0.03), refine.clone()
+    moves = [(row, column, sign) for row, column in ((0, 0), (1, 1), (0, 2), (1, 2)) for sign in (-1.0, 1.0)]
     for _ in range(REFINE_STEPS):  # bounded: on a flat picture every crop scores alike
-        trials = []
-        for row, column in ((0, 0), (1, 1), (0, 2), (1, 2)):
-            for change in (-step, step):
-                trial = theta.clone()
-                trial[row, column] += change
-                if 0.84 <= trial[row, row] <= 1 and abs(trial[row, 2]) <= 1 - trial[row, row] + 1e-6:
-                    trials.append(trial)  # a crop of at most 16% of a side, inside the picture
-        scores = (_unit(_warp(source.expand(len(trials), -1, -1, -1), torch.stack(trials))) @ raw.T).squeeze(1)
-        if float(scores.max()) > best + 1e-5:
-            best, theta = float(scores.max()), trials[int(scores.argmax())]
-        else:
-            step /= 2
-            if step < 0.004:
-                break
-    return float(_detail(_warp(source, theta[None])) @ detail.T)
+        ids = active.nonzero().squeeze(1)
+        if not len(ids):
+            break
+        trials = theta[ids].unsqueeze(1).repeat(1, len(moves), 1, 1)
+        for k, (row, column, sign) in enumerate(moves):
+            trials[:, k, row, column] += sign * step[ids]
+        scale = trials[:, :, [0, 1], [0, 1]]  # a crop of at most 16% of a side, inside the picture
+        valid = ((scale >= 0.84) & (scale <= 1) & (trials[:, :, :, 2].abs() <= 1 - scale + 1e-6)).all(-1)
+        scores = torch.cat([_scores(sources[ids[i:i + chunk]], raw[ids[i:i + chunk]], trials[i:i + chunk])
+                            for i in range(0, len(ids), chunk)])
+        scores[~valid] = -2.0
+        found, which = scores.max(1)
+        better = found > best[ids] + 1e-5
+        best[ids[better]] = found[better]
+        theta[ids[better]] = trials[better, which[better]]
+        step[ids[~better]] /= 2
+        active[ids[~better & (step[ids] < 0.004)]] = False
+    return torch.cat([(_detail(_warp(sources[i:i + chunk], theta[i:i + chunk])) * _detail(targets[i:i + chunk]))
+                      .sum(1) for i in range(0, len(sources), chunk)])
+
+
+def _scores(sources: torch.Tensor, raw: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
+    """The raw correlation of each source's crops (thetas: P×V×2×3) with its target (raw: P×D, unit): P×V."""
+    pairs, views = thetas.shape[:2]
+    warped = _warp(sources.repeat_interleave(views, 0), thetas.reshape(-1, 2, 3))
+    return (_unit(warped).view(pairs, views, -1) * raw.unsqueeze(1)).sum(-1)
 
 
 def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,19 +171,21 @@ def near_duplicates(grey: np.ndarray, colour: np.ndarray) -> list[tuple[int, int
     if not proposed:
         return []
     # confirmed: each picture's nearest (the folder's distances) and every pair close enough to be a copy
-    first = {}
+    best = {}
     for (i, j), closeness in proposed.items():
         for k in (i, j):
-            if closeness > first.get(k, (-2.0, None))[0]:
-                first[k] = (closeness, (i, j))
-    asked = {pair for _, pair in first.values()} | {pair for pair, c in proposed.items() if c >= PROPOSED}
-    left = {}
-    for i, j in sorted(asked):
-        detail = max(_aligned(pictures[i:i + 1], pictures[j:j + 1]), _aligned(pictures[j:j + 1], pictures[i:i + 1]))
-        left[i, j] = max(1 - detail, colour_distance(colour[i], colour[j]))
+            if closeness > best.get(k, (-2.0, None))[0]:
+                best[k] = (closeness, (i, j))
+    asked = {pair for _, pair in best.values()} | {pair for pair, c in proposed.items() if c >= PROPOSED}
+    pairs = sorted(asked)
+    first, second = (torch.tensor([pair[k] for pair in pairs]) for k in (0, 1))
+    refine = torch.tensor([proposed[pair] >= PROPOSED for pair in pairs])  # the others only tell the folder's scale
+    detail = torch.maximum(_aligned(pictures[first], pictures[second], refine),
+                           _aligned(pictures[second], pictures[first], refine))
+    left = {(i, j): max(1 - float(d), colour_distance(colour[i], colour[j])) for (i, j), d in zip(pairs, detail)}
     nearest = {}
     for (i, j), distance in left.items():
         nearest[i] = min(nearest.get(i, 2.0), distance)
         nearest[j] = min(nearest.get(j, 2.0), distance)
     bound = min(SAME_MOST, max(SAME_LEAST, SAME_SHARE * float(np.median(list(nearest.values())))))
-    return [(i, j, round(d, 4)) for (i, j), d in sorted(left.items()) if d <= bound]
+    return [(i, j, round(d, 4)) for (i, j), d in sorted(left.items()) if d <= bound and proposed[i, j] >= PROPOSED]
