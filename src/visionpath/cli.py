@@ -355,6 +355,23 @@ PLAIN_COMMANDS = {"predict": predict, "export": export, "serve": serve, "show": 
                   "explain": explain, "lr-find": lr_find, "devices": describe_machine}
 
 
+def data_command(action: str, args: dict) -> int:
+    """`visionpath data check|split|dedupe`."""
+    if action == "check":
+        root = args.pop("root")
+        return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
+    if action == "dedupe":
+        counts = dedupe_folder(**args)
+        say(tr("wrote {destination}: {copied:,} pictures copied, {moved:,} moved from validation or test to train "
+               "(each with a copy in another split), {left:,} extra copies left out", destination=args["destination"],
+               copied=counts["copied"], moved=counts["moved to train"], left=counts["left out"]))
+    else:
+        counts = split_folder(**args)
+        say(tr("wrote {destination}: {counts}", destination=args["destination"],
+               counts=", ".join(f"{n:,} {split}" for split, n in counts.items())))
+    return 0
+
+
 def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict) -> int:
     """The command's work; its exit status (0 done, 1 warnings or a run that diverged, 130 interrupted)."""
     if command == "train":
@@ -371,21 +388,8 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         compare_runs(args["runs"], output)
         say(Path(output).with_suffix(".md").read_text())
         say(tr("written: {output}.md, {output}.csv, {output}.png", output=output))
-    elif command == "data" and args["data_command"] == "check":
-        args.pop("data_command")
-        root = args.pop("root")
-        return check_data(root, output=args.pop("output", f"{Path(root).resolve().name}-check"), **args).status
-    elif command == "data" and args["data_command"] == "dedupe":
-        args.pop("data_command")
-        counts = dedupe_folder(**args)
-        say(tr("wrote {destination}: {copied:,} pictures copied, {moved:,} moved from validation or test to train "
-               "(each with a copy in another split), {left:,} extra copies left out", destination=args["destination"],
-               copied=counts["copied"], moved=counts["moved to train"], left=counts["left out"]))
     elif command == "data":
-        args.pop("data_command")
-        counts = split_folder(**args)
-        say(tr("wrote {destination}: {counts}", destination=args["destination"],
-               counts=", ".join(f"{n:,} {split}" for split, n in counts.items())))
+        return data_command(args.pop("data_command"), args)
     elif command == "report":
         Run(args.pop("run")).report(**args)
     elif command == "cache":

@@ -195,18 +195,22 @@ START_SECONDS, REPORT_SECONDS = 12.0, 8.0
 EPOCH_SHARE = 0.2
 
 
+def photo_sides(folder: Survey, native: int = 224, smallest: int = 0) -> list[int]:
+    """The sides a plan chooses from, largest first: above the backbone's `native` resolution only for pictures
+    that large, none under `smallest`."""
+    return [s for s in sorted({*PHOTO_SIDES, native}, reverse=True) if smallest <= s <= max(native, folder.median_side)]
+
+
 def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
                    fewest: int, most: int, native: int = 224, smallest: int = 0) -> Plan:
     """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, each
     at most EPOCH_SHARE of it (unless the epochs are given), and as many epochs as fit there, up to `most` (unless
-    given). Sides above the backbone's `native` resolution only for pictures that large, none under `smallest`.
-    When even the smallest side cannot fit `fewest`, the smallest side and `fewest` epochs: the plan then says it
-    runs over."""
+    given), from photo_sides. When even the smallest side cannot fit `fewest`, the smallest side and `fewest`
+    epochs: the plan then says it runs over."""
     validation = folder.validation or round(0.1 * folder.train)  # held out of train when there is none
     train = folder.train - (0 if folder.validation else validation)
     scored = folder.test or validation  # the report scores test, else validation
-    sides = [side] if side else [s for s in sorted({*PHOTO_SIDES, native}, reverse=True)
-                                 if smallest <= s <= max(native, folder.median_side)]
+    sides = [side] if side else photo_sides(folder, native, smallest)
     reading = (folder.train + folder.validation + folder.test) * (5e-4 + 25e-9 * folder.median_side ** 2)
     plan = None
     for s in sides:
@@ -460,15 +464,14 @@ def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int
 
 def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Speed, most: int,
                     planned: Callable[[str], tuple[Plan, Speed]]) -> tuple[str, Plan, Speed, float, str] | None:
-    """A larger backbone where the budget buys it: when Lite0's `plan` (at `speed`) has time to spare (its largest side and
-    its most fine-tuning epochs fit), the largest installed backbone whose own plan, at its own resolution or
+    """A larger backbone where the budget buys it: when Lite0's `plan` (at `speed`) has time to spare (its largest
+    side and its most fine-tuning epochs fit), the largest installed backbone whose own plan, at its own resolution or
     above, fits as many epochs, if a linear head on Lite0's frozen features (frozen_probe) shows that they fall
     short. Returns (the backbone, its plan, its speed, the probe's seconds, why), Lite0's own once probed, or None
     when there was nothing to ask."""
     budget = 60 * (config.budget or PHOTO_BUDGET_MINUTES)
-    largest = [s for s in PHOTO_SIDES if s <= max(224, folder.median_side)][0]
     spare = plan.total <= budget and plan.fine_tune_epochs >= (config.fine_tune_epochs or most) and \
-        plan.side >= (config.image_size or largest)
+        plan.side >= (config.image_size or photo_sides(folder)[0])
     candidates = [m for m in LARGER_BACKBONES if has_offline_weights(model_entry(m).timm_name)] if spare else []
     for model in candidates:
         theirs, their_speed = planned(model)

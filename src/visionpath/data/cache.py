@@ -27,6 +27,7 @@ Nothing is written to a photo folder: it may be read-only.
 from __future__ import annotations
 
 import errno
+import hashlib
 import fcntl
 import json
 import os
@@ -152,6 +153,18 @@ def write_file_cache(name: str, new_facts: dict) -> None:
             _write_json(home / f"{name}.json", {"format": DECODER_VERSION, "entries": entries})
     except OSError:
         pass
+
+
+def file_hashes(paths: list[str | Path]) -> list[str]:
+    """Each file's SHA-256, kept in the picture cache: a second run does not read every photo again."""
+    known = read_file_cache("hashes")
+    learnt = {}
+    for path in paths:
+        key = file_key(Path(path))
+        if key not in known:
+            known[key] = learnt[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    write_file_cache("hashes", learnt)
+    return [known[file_key(Path(path))] for path in paths]
 
 
 # ------------------------------------------------------------------------------------------------ decoded pictures

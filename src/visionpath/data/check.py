@@ -29,7 +29,7 @@ from ..console import padded, progress_bar, say
 from ..errors import VisionpathError
 from ..files import atomic_write, save_figure
 from ..i18n import drawn_in_language, plural, tr
-from .cache import file_key, read_file_cache, write_file_cache
+from .cache import file_hashes
 from .check_page import write_check_page
 from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
 from .images import is_image_file, open_whole
@@ -442,11 +442,13 @@ def plot_check(report: DataCheck, path: Path) -> None:
 def quick_check(dataset) -> str:
     """The fast part of the check, for the start of training: one line on what loading found, plus exact
     duplicates (same bytes) within and across splits, which a content hash finds in seconds."""
+    named = {split: images.paths for split, images in (("train", dataset.train), ("validation", dataset.validation),
+                                                       ("test", dataset.test))
+             if images is not None and images.paths is not None}
+    digests = file_hashes([path for paths in named.values() for path in paths])  # one read of the cache
     where = defaultdict(list)
-    for split, images in (("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test)):
-        if images is not None and images.paths is not None:
-            for digest in file_hashes(images.paths):
-                where[digest].append(split)
+    for split, digest in zip([split for split, paths in named.items() for _ in paths], digests):
+        where[digest].append(split)
     repeated = [splits for splits in where.values() if len(splits) > 1]
     across = sum(1 for splits in repeated if len(set(splits)) > 1)
     counts = np.bincount(dataset.train.labels.numpy(), minlength=len(dataset.classes)).tolist()
@@ -459,21 +461,6 @@ def quick_check(dataset) -> str:
     return (tr("data check: {parts}. `visionpath data check {root}` also looks for near duplicates, tiny and odd "
                "files.",
                parts=tr("; ").join(parts), root=dataset.folder.root))
-
-
-
-def file_hashes(paths: list[str | Path]) -> list[str]:
-    """Each file's SHA-256, kept in the picture cache: a second run does not read every photo again."""
-    known = read_file_cache("hashes")
-    learnt = {}
-    digests = []
-    for path in paths:
-        key = file_key(Path(path))
-        if key not in known:
-            known[key] = learnt[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        digests.append(known[key])
-    write_file_cache("hashes", learnt)
-    return digests
 
 
 def seen_in_training(train, images) -> torch.Tensor | None:

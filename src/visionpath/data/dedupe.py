@@ -31,9 +31,8 @@ def dedupe_folder(source: str | Path, destination: str | Path) -> dict[str, int]
     splits = find_splits(source)
     with quietly():
         report = check_data(source)
-    leaks = [f.paths for f in report.findings if f.kind in ("exact-leak", "near-leak")]
+    to_train = {p for f in report.findings if f.kind in ("exact-leak", "near-leak") for p in f.paths}
     extra = {p for f in report.findings if f.kind == "exact-within" for p in sorted(f.paths)[1:]}
-    to_train = {p for paths in _joined(leaks) for p in paths}
     counts = {"copied": 0, "moved to train": 0, "left out": len(extra)}
     for record in report.pictures:
         path = Path(record["path"])
@@ -51,14 +50,3 @@ def dedupe_folder(source: str | Path, destination: str | Path) -> dict[str, int]
         shutil.copy2(path, target)
     return counts
 
-
-def _joined(groups: list[list[str]]) -> list[set[str]]:
-    """Groups that share a member, joined: near pairs can chain (a, b) and (b, c)."""
-    joined: list[set[str]] = []
-    for group in groups:
-        members = set(group)
-        for other in [g for g in joined if g & members]:
-            members |= other
-            joined.remove(other)
-        joined.append(members)
-    return joined

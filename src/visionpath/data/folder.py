@@ -11,7 +11,6 @@ lacks a class keeps every other label where it belongs.
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,10 +22,10 @@ import torch
 from ..console import progress_bar
 from ..errors import VisionpathError
 from ..i18n import tr
-from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_key, image_key, read_file_cache,
-                    write_file_cache)
+from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_hashes, file_key, image_key,
+                    read_file_cache, write_file_cache)
 from .images import is_image_file, load_images, open_whole, peek_image
-from .near import SIDE, near_duplicates, thumbnails
+from .near import SIDE, joined, near_duplicates, thumbnails
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
 JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
@@ -391,31 +390,19 @@ def split_folder(source: str | Path, destination: str | Path, validation: float 
 def same_picture_groups(files: list[Path]) -> list[list[Path]]:
     """The files in groups of the same picture: the same bytes, or near duplicates (near.py); each file in one
     group, in the files' order. A file that cannot be decoded is a group of its own."""
-    parent = list(range(len(files)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
     first: dict[str, int] = {}
-    for i, path in enumerate(files):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        parent[root(i)] = root(first.setdefault(digest, i))
+    same_bytes = [(i, first.setdefault(digest, i)) for i, digest in enumerate(file_hashes(files))]
     thumbs = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         for i, thumb in enumerate(pool.map(_thumbnails_or_none, files)):
             if thumb is not None:
                 thumbs[i] = thumb
     readable = sorted(thumbs)
+    near = []
     if len(readable) > 1:
         grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
-        for a, b, _ in near_duplicates(grey, colour):
-            parent[root(readable[a])] = root(readable[b])
-    groups: dict[int, list[Path]] = {}
-    for i, path in enumerate(files):
-        groups.setdefault(root(i), []).append(path)
-    return list(groups.values())
+        near = [(readable[a], readable[b]) for a, b, _ in near_duplicates(grey, colour)]
+    return [[files[i] for i in sorted(group)] for group in joined(same_bytes + near)]
 
 
 def _thumbnails_or_none(path: Path) -> tuple[np.ndarray, np.ndarray] | None:

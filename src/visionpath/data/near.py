@@ -14,6 +14,8 @@ benchmarks/near_duplicates.py measures precision and recall on pairs made for it
 """
 from __future__ import annotations
 
+from typing import Hashable, Iterable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -189,3 +191,25 @@ def near_duplicates(grey: np.ndarray, colour: np.ndarray) -> list[tuple[int, int
         nearest[j] = min(nearest.get(j, 2.0), distance)
     bound = min(SAME_MOST, max(SAME_LEAST, SAME_SHARE * float(np.median(list(nearest.values())))))
     return [(i, j, round(d, 4)) for (i, j), d in sorted(left.items()) if d <= bound and proposed[i, j] >= PROPOSED]
+
+
+def joined(groups: Iterable[Iterable[Hashable]]) -> list[list[Hashable]]:
+    """Groups that share a member, joined into one (near pairs chain: (a, b) and (b, c) are one picture), each
+    with its members in the order they first came, in the order of their first members."""
+    parent: dict = {}
+
+    def root(item: Hashable) -> Hashable:
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
+        return item
+    for group in groups:
+        members = list(group)
+        for member in members:
+            parent.setdefault(member, member)
+        for member in members[1:]:
+            parent[root(member)] = root(members[0])
+    found: dict = {}
+    for item in parent:  # in the order items first came
+        found.setdefault(root(item), []).append(item)
+    return list(found.values())
