@@ -190,3 +190,17 @@ def test_split_keeps_a_picture_and_its_edited_copies_in_one_split(tmp_path):
         split_folder(root, tmp_path / f"split{seed}", 0.2, 0.2, seed)
         where = {p.name: p.parts[-3] for p in (tmp_path / f"split{seed}").rglob("ant/*.*")}  # the split of each ant
         assert all(where[f"{i}.png"] == where[f"{i}-small.jpg"] for i in range(3))
+
+
+def test_exact_copies_do_not_hide_near_ones(tmp_path):
+    root = tmp_path / "photos" / "train"
+    for k, name in enumerate(("ant", "bee")):
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            photo(50 * k + i).save(root / name / f"{i}.png")
+    for name in ("ant", "bee"):  # most pictures saved twice: at distance 0 they would set the folder's scale
+        for i in (0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11):
+            shutil.copy(root / name / f"{i}.png", root / name / f"{i}(1).png")
+    photo(7).resize((90, 90)).save(root / "ant" / "7-small.jpg", quality=85)
+    near = [f for f in check_data(tmp_path / "photos").findings if f.kind.startswith("near")]
+    assert [sorted(Path(p).name for p in f.paths) for f in near] == [["7-small.jpg", "7.png"]]

@@ -386,7 +386,8 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
     for group in exact:
         describe(group, exact=True)
     same = {frozenset(g) for g in exact}
-    readable = sorted(thumbs)
+    # one picture of each exact group: its copies, at distance 0, would set the folder's scale for near ones
+    readable = sorted(set(thumbs) - {i for g in exact for i in g[1:]})
     if readable:
         grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
         for a, b, distance in near_duplicates(grey, colour):

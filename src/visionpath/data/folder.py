@@ -397,7 +397,8 @@ def same_picture_groups(files: list[Path]) -> list[list[Path]]:
         for i, thumb in enumerate(pool.map(_thumbnails_or_none, files)):
             if thumb is not None:
                 thumbs[i] = thumb
-    readable = sorted(thumbs)
+    # one picture of each file's bytes: exact copies, at distance 0, would set the folder's scale for near ones
+    readable = sorted(i for i in thumbs if i in first.values())
     near = []
     if len(readable) > 1:
         grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
