@@ -1,6 +1,7 @@
 """What a run chooses for the settings left out: the user's value, else the model's recipe, else the photo
 defaults, else the setting's fallback; each with its reason."""
 import os
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -141,6 +142,25 @@ def test_after_the_head_a_setting_given_stays_as_given():
     values, why = defaults.after_head(0.6, 100, 90, given, {"model", "unfreeze"})
     assert values == {"unfreeze": 4}
     assert "fine-tuning the top 4 of the backbone's 8 block groups at lr 0.01, each group below at 0.5 ×" in why
+
+
+def test_after_the_head_the_rest_of_the_run_is_forecast_at_the_speed_of_the_groups_chosen(probe):
+    """Stage 1 chose the top 4 groups where the plan timed 3: the rest is timed as the top 4 (measured, then kept),
+    at the run's side, precision and batch; a skipped fine-tuning leaves scoring and the report."""
+    config = TrainConfig(data="photos", model="efficientnet_lite0", unfreeze=4, image_size=224, batch_size=32,
+                         precision="bf16", fine_tune_epochs=3, fill_budget=True, budget=5.0, augment="standard")
+    line = defaults.rest_after_head(config, (1000, 200, 300), torch.device("cpu"), 1, spent=60.0)
+    assert probe.calls == [(4, "bf16", 224, 32)] and probe.models == ["efficientnet_lite0"]
+    # an epoch (1000 × 1.0 + 200 × 0.5) × 0.050176 = 55s; scoring 300 × 0.5 × 0.050176 + 8 = 16s; 60 + 181 = 4.0 min
+    assert line == ("forecast again: 3 epochs of fine-tuning the top 4 blocks at about 55s each, then scoring and "
+                    "the report (16s): about 4.0 minutes in all (181s from now), longer while validation improves "
+                    "and the budget holds it")
+    defaults.rest_after_head(config, (1000, 200, 300), torch.device("cpu"), 1, spent=60.0)
+    assert len(probe.calls) == 1  # kept: measured once on this machine
+    skipped = replace(config, fine_tune_epochs=0, fill_budget=False)
+    line = defaults.rest_after_head(skipped, (1000, 200, 300), torch.device("cpu"), 2, spent=60.0)
+    assert line == ("forecast again: the run ends after scoring and the report, about 1.2 minutes in all (12s from "
+                    "now)")  # two devices share it: 300 × 0.5 × 0.050176 / 2 + 8
 
 
 def test_an_error_is_surely_below_a_bound_only_with_the_pictures_to_show_it():

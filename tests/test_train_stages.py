@@ -229,6 +229,8 @@ def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_
            "features need to move; with 10 photos a class, fine-tuning the top 4 of the backbone's 8 block groups at "
            "lr 0.0001, each group below at 0.7 × the rate of the one above")
     assert why in out and "stage 2: discriminative learning rates, 0.0001 for the head" in out
+    assert f"{why} (change with --unfreeze, --fine-tune-lr, --layer-lr-decay)\nforecast again: 1 epoch of " \
+           "fine-tuning the top 4 blocks at about" in out  # timed as what stage 2 trains, not as first planned
     record = json.loads((whole.path / "config.json").read_text())
     assert (whole.config.unfreeze, whole.config.fine_tune_lr, whole.config.layer_lr_decay) == (4, 1e-4, 0.7)
     assert record["decided"]["fine_tune_lr"].startswith(why) and "fine_tune_epochs" not in record["decided"]
@@ -261,7 +263,8 @@ def test_a_photo_run_whose_head_already_fits_skips_fine_tuning(tmp_path, capsys)
     out = capsys.readouterr().out
     assert max(r["val_accuracy"] for r in run.history) == 1.0
     assert ("stage 1: the head alone reached 100.0% on 81 validation pictures: the frozen features already fit these "
-            "pictures, so fine-tuning, with nothing left it could be shown to fix, is skipped") in out
+            "pictures, so fine-tuning, with nothing left it could be shown to fix, is skipped (--fine-tune-epochs N "
+            "runs it)\nforecast again: the run ends after scoring and the report, about") in out
     assert {r["stage"] for r in run.history} == {1}
     assert (run.config.fine_tune_epochs, run.config.fill_budget) == (0, False)
     assert (run.path / "test_metrics.json").is_file()  # scored and reported as any run

@@ -371,14 +371,43 @@ def after_head(head_accuracy: float, validation: int, per_class: float, config: 
     return {k: v for k, v in values.items() if k in decided}, why
 
 
+def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device: torch.device, parallel: int,
+                    spent: float) -> str:
+    """The run forecast again once stage 1 has chosen fine-tuning (after_head): the rest of it at the speed of the
+    block groups fine-tuning will train (measured once on this machine and kept, as the plan's speeds are; the plan
+    timed the groups it first chose), and the whole run with the `spent` seconds so far. `pictures`: (training,
+    validation, scored) on every device together."""
+    train, validation, scored = pictures
+    speed = backbone_speed(device, config.unfreeze, config.precision, config.image_size,
+                           max(1, config.batch_size // parallel), photo_augmentation(config), config.model)
+    mpx = config.image_size ** 2 / 1e6 / parallel
+    epoch = (train * speed.fine_tune + validation * speed.forward) * mpx
+    scoring = scored * speed.forward * mpx + REPORT_SECONDS
+    rest = config.fine_tune_epochs * epoch + scoring
+    if not config.fine_tune_epochs:
+        return tr("forecast again: the run ends after scoring and the report, about {minutes:.1f} minutes in all "
+                  "({rest:.0f}s from now)", minutes=(spent + rest) / 60, rest=rest)
+    blocks = tr("the top {unfreeze} blocks", unfreeze=config.unfreeze) if config.unfreeze else tr("the whole network")
+    return tr("forecast again: {epochs} of fine-tuning {blocks} at about {epoch:.0f}s each, then scoring and the "
+              "report ({scoring:.0f}s): about {minutes:.1f} minutes in all ({rest:.0f}s from now){more}",
+              epochs=plural(config.fine_tune_epochs, "epoch"), blocks=blocks, epoch=epoch,
+              scoring=scoring, minutes=(spent + rest) / 60, rest=rest,
+              more=tr(", longer while validation improves and the budget holds it") if config.fill_budget else "")
+
+
+def photo_augmentation(config: TrainConfig) -> Augmentation:
+    """The augmentation a photo run trains with (its recipe's, unless given): the backbone's speed is timed with it."""
+    return make_augmentation(config.augment or model_entry(PHOTO_MODEL).recipe["augment"], config.rotation,
+                             config.shift, config.zoom, config.flip)
+
+
 def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device,
                    parallel: int = 1) -> dict[str, Choice]:
     """The backbone, resolution and fine-tuning epochs that fit the --budget at this device's measured speed
     (times `parallel` devices sharing the work), and the plan."""
     budget = config.budget or PHOTO_BUDGET_MINUTES
     most = 3 if small else 8
-    augmentation = make_augmentation(config.augment or model_entry(PHOTO_MODEL).recipe["augment"], config.rotation,
-                                     config.shift, config.zoom, config.flip)
+    augmentation = photo_augmentation(config)
 
     def planned(model: str) -> tuple[Plan, Speed]:
         return backbone_plan(model, config, folder, unfreeze, augmentation, most, device, parallel)

@@ -42,7 +42,7 @@ from .console import progress_bar, say
 from .data import Dataset
 from .data.check import quick_check, seen_in_training
 from .data.folder import scan_folder, scan_labels
-from .defaults import REPORT_SECONDS, after_head, announce, resolve
+from .defaults import REPORT_SECONDS, after_head, announce, resolve, rest_after_head
 from .devices import mixed_precision, pick_precision
 from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares, join, launch, leave,
                           lost_peer, on_main, parallel, parse_devices, sum_over, under_torchrun)
@@ -694,8 +694,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                 stage = None  # the last stage's DistributedDataParallel goes, with its hooks on the parameters
                 if number == 2:  # decided on rank 0, from the history every process shares
                     resumed = saved is not None and saved.resume["epoch"] > head
-                    config = on_main(data.processes, lambda: settings_after_head(run_dir, config, data,
-                                                                                 state.history, head, resumed))
+                    config = on_main(data.processes, lambda: settings_after_head(run_dir, config, data, state,
+                                                                                 head, resumed))
                     if state.epoch >= total_epochs(config, model, state.history):  # fine-tuning skipped
                         break
                 stage = start_stage(number, head, config, data, model, bar, state.history)
@@ -745,11 +745,13 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
     return False, config
 
 
-def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, history: list[dict], head: int,
+def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, state: TrainingState, head: int,
                         resumed: bool) -> TrainConfig:
     """Fine-tuning chosen again from the head's best validation accuracy (defaults.after_head), for the settings
     the photo defaults chose: written to config.json (with why) before stage 2 starts, and derived again from the
-    same history when the run is resumed, so that it decides the same. Other runs keep their settings."""
+    same history when the run is resumed, so that it decides the same; the rest of the run forecast again at the
+    speed of what it chose. Other runs keep their settings."""
+    history = state.history
     record = json.loads((run_dir / "config.json").read_text())
     decided = set(record.get("decided", {}))
     if "model" not in decided:  # not the photo defaults' run: a --model, or a run of an older version
@@ -758,9 +760,12 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     photos = len(dataset.train) + (len(dataset.validation) if dataset.validation_from_train else 0)
     accuracy = max(row["val_accuracy"] for row in history if row["epoch"] <= head)
     values, why = after_head(accuracy, len(dataset.validation), photos / len(dataset.classes), config, decided)
+    config = replace(config, **values)
     if not resumed:
         say(why)
-    config = replace(config, **values)
+        scored = len(dataset.test) if dataset.test is not None and config.score_test else len(dataset.validation)
+        say(rest_after_head(config, (len(dataset.train), len(dataset.validation), scored), data.device,
+                            data.processes.sharing(data.device), state.spent()))
     if record["settings"] != config.to_dict():
         record["settings"] = config.to_dict()
         record["decided"].update(dict.fromkeys(values, why))
