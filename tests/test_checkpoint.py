@@ -61,6 +61,25 @@ def test_checkpoint_metadata_that_is_damaged_missing_or_newer_is_one_sentence(tm
     assert read_metadata(_with_metadata(tmp_path / "d.safetensors", json.dumps(good))) == good
 
 
+@pytest.mark.parametrize("change, message", [
+    ({"model_args": {"width": "32"}}, r"model 'mlp' takes width as a whole number \(got '32'\)"),
+    ({"model_args": {"dropout": "0.2"}}, r"model 'mlp' takes dropout as a number \(got '0.2'\)"),
+    ({"model_args": {"depth": True}}, r"model 'mlp' takes depth as a whole number \(got True\)"),
+    ({"model_args": [8]}, r"is damaged: the type of model_args in its metadata is wrong"),
+    ({"classes": "ab", "input_shape": [1, "4", 4]}, r"the type of classes, input_shape in its metadata is wrong"),
+    ({"mean": None}, r"the type of mean in its metadata is wrong"),
+])
+def test_checkpoint_metadata_of_the_wrong_type_is_one_sentence(tmp_path, change, message):
+    """Edited or damaged metadata fails before the model is built (a width of "32" failed deep inside torch)."""
+    from visionpath.models import create_model
+    meta = {"format": 1, "model": "mlp", "model_args": {"width": 8}, "classes": ["a", "b"], "input_shape": [1, 4, 4],
+            "mean": [0.5], "std": [0.5]}
+    save_checkpoint(tmp_path / "c.safetensors", create_model("mlp", 2, (1, 4, 4), width=8), {**meta, **change})
+    with pytest.raises(VisionpathError, match=message):
+        load_model(tmp_path / "c.safetensors")
+    assert create_model("mlp", 2, (1, 4, 4), width=8, dropout=0)  # a whole number is a number
+
+
 def test_weights_that_are_not_finite_are_refused(tmp_path):
     from visionpath.models import create_model
     model = create_model("mlp", 2, (1, 4, 4))

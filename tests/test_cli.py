@@ -155,18 +155,31 @@ def test_an_unexpected_error_is_one_line_and_a_log_with_the_traceback(monkeypatc
         main(["--debug", "models"])
 
 
-def test_file_names_that_are_not_utf8_train_evaluate_and_predict(tmp_path, capsys):
+def test_class_and_file_names_that_are_not_utf8_never_crash_a_command(tmp_path, capsys, monkeypatch):
+    """Latin-1 bytes in a class folder's name and a file's: every command that draws, writes or prints them runs
+    (train drew its confusion matrix with them and died after its epochs; evaluate, report, show and data check
+    died too); the terminal and figures show U+FFFD, the CSV keeps the bytes."""
     from conftest import make_folder
     root = make_folder(tmp_path / "photos")
-    odd = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: not valid UTF-8
-    (root / "train" / "ant" / "0.png").rename(root / "train" / "ant" / odd)
+    odd, cafe = os.fsdecode(b"caf\xe9.png"), os.fsdecode(b"caf\xe9")  # Latin-1 bytes: not valid UTF-8
+    for split in ("train", "validation", "test"):
+        (root / split / "ant").rename(root / split / cafe)
+    (root / "train" / cafe / "0.png").rename(root / "train" / cafe / odd)
     (root / "test" / "bee" / "0.png").rename(root / "test" / "bee" / odd)
     assert main(["train", str(root), "--model", "mlp", "--epochs", "1", "--batch-size", "8", "--precision", "fp32",
                  "--project", str(tmp_path / "runs")]) == 0
     run = tmp_path / "runs" / "photos-mlp-1"
+    assert (run / "confusion_matrix.png").is_file()
     assert main(["evaluate", str(run)]) == 0 and "(12 images)" in capsys.readouterr().out
+    assert main(["report", str(run)]) == 0 and (run / "report.html").is_file()
+    monkeypatch.chdir(tmp_path)
+    assert main(["show", str(root)]) == 0 and (tmp_path / "photos-batch.png").is_file()
+    assert main(["data", "check", str(root), "--output", str(tmp_path / "check")]) in (0, 1)
+    assert (tmp_path / "check.png").is_file() and (tmp_path / "check.html").is_file()
+    capsys.readouterr()
     assert main(["predict", str(run), str(root / "test" / "bee" / odd), "--csv", str(tmp_path / "p.csv")]) == 0
-    assert "caf\ufffd.png: " in capsys.readouterr().out and b"caf\xe9.png" in (tmp_path / "p.csv").read_bytes()
+    out = capsys.readouterr().out
+    assert "caf\ufffd.png: " in out and "caf\ufffd " in out and b"caf\xe9.png" in (tmp_path / "p.csv").read_bytes()
 
 
 def test_missing_data_offline_says_where_to_put_it(capsys):

@@ -95,6 +95,52 @@ def chunked_post(url: str) -> tuple[int, dict]:
     return response.status, json.loads(response.read())
 
 
+def claiming(picture: Path, format: str) -> bytes:
+    """A small picture saved as `format` whose header claims 65,535 × 65,535 pixels (Pillow refuses to open it)."""
+    import io
+    import struct
+    buffer = io.BytesIO()
+    Image.open(picture).convert("RGB").save(buffer, format)
+    data = bytearray(buffer.getvalue())
+    if format == "GIF":
+        data[6:10] = struct.pack("<HH", 65535, 65535)  # the logical screen
+    else:
+        start = data.index(b"\xff\xc0")  # the frame header: length, precision, height, width
+        data[start + 5:start + 9] = struct.pack(">HH", 65535, 65535)
+    return bytes(data)
+
+
+def test_large_pictures_from_many_clients_are_decoded_one_at_a_time(trained, tmp_path, monkeypatch):
+    """Four clients at once, each with a 9-megapixel picture, and --max-pixels 10 million: the server decodes one
+    at a time (they would otherwise hold 4 × 27 MB decoded together, a 49-megapixel photo 150 MB each); four with
+    small pictures are decoded together."""
+    import threading
+    large = tmp_path / "large.png"
+    Image.new("RGB", (3000, 3000), "white").save(large)
+    small = sorted(trained["pictures"].rglob("*.png"))[0]
+    lock, now, most = threading.Lock(), [0], [0]
+    real = serve_module.load_images
+
+    def counted(*args, **kwargs):
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        time.sleep(0.3)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                now[0] -= 1
+    monkeypatch.setattr(serve_module, "load_images", counted)
+    with visionpath.serve(trained["cnn"], port=0, max_pixels=10_000_000, background=True) as server, \
+            ThreadPoolExecutor(4) as clients:
+        answers = list(clients.map(lambda _: post_files(server.url, sent([large])), range(4)))
+        assert [status for status, _ in answers] == [200] * 4 and most[0] == 1
+        most[0] = 0
+        answers = list(clients.map(lambda _: post_files(server.url, sent([small])), range(4)))
+        assert [status for status, _ in answers] == [200] * 4 and most[0] > 1
+
+
 def test_every_bad_request_gets_one_sentence_and_the_right_status(trained, tmp_path):
     good = sorted(trained["pictures"].rglob("*.png"))[0]
     bomb = tmp_path / "bomb.png"
@@ -106,6 +152,8 @@ def test_every_bad_request_gets_one_sentence_and_the_right_status(trained, tmp_p
         "a text file": ([("notes.txt", b"not a picture")], 400, "notes.txt is not a picture"),
         "a picture cut short": ([("cut.jpg", jpeg.read_bytes()[:300])], 400, "cut.jpg"),
         "a decompression bomb": ([("bomb.png", bomb.read_bytes())], 413, "9,000×9,000 pixels"),
+        "a JPEG claiming 65,535² pixels": ([("huge.jpg", claiming(jpeg, "JPEG"))], 413, "huge.jpg claims more pixels"),
+        "a GIF claiming 65,535² pixels": ([("huge.gif", claiming(jpeg, "GIF"))], 413, "huge.gif claims more pixels"),
         "too large an upload": ([("big.png", b"x" * 60_000)], 413, "more than this server takes in one request"),
         "too many photos": ([("p.png", good.read_bytes())] * 65, 400, "at most 64"),
         "no photo": ([], 400, "has no photo"),

@@ -159,6 +159,23 @@ def test_bad_settings_get_one_clear_sentence_and_leave_no_run_folder(tiny_folder
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_recipe_batch_larger_than_a_small_folder_is_made_smaller_and_said(tiny_folder, tmp_path, capsys):
+    """mlp's recipe batch is 128 and the folder has 30 training pictures: the run trains with 8 (at least two steps
+    an epoch), says so, and records it with why; a resumed run keeps it. A batch the user gave is still refused."""
+    with CtrlCAtStep(5):  # in the second epoch
+        run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", epochs=2, width=16,
+                               precision="fp32")
+    out = capsys.readouterr().out
+    why = ("batch size 8: the recipe's 128 is larger than the 30 training images, and a batch of at most half of "
+           "them gives each epoch two steps or more (change with --batch-size)")
+    assert why in out and "2 epochs × 4 iterations × 8 images" in out
+    record = json.loads((run.path / "config.json").read_text())
+    assert run.config.batch_size == record["settings"]["batch_size"] == 8 and record["decided"]["batch_size"] == why
+    assert run.interrupted and visionpath.train(resume=run.path).config.batch_size == 8
+    with pytest.raises(VisionpathError, match="--batch-size 128 is larger than the 30 training images"):
+        visionpath.train(tiny_folder, project=tmp_path / "given", model="mlp", batch_size=128)
+
+
 def test_a_misspelt_keyword_fails_at_the_call_and_names_the_right_one(tiny_folder, tmp_path):
     with pytest.raises(TypeError, match="unexpected keyword argument 'widht'; did you mean 'width'"):
         visionpath.train(tiny_folder, project=tmp_path, depth=2, model="mlp", widht=3)

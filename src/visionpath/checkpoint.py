@@ -23,6 +23,18 @@ FORMAT = 1  # raise when the metadata changes so that an older visionpath must n
 REQUIRED = ("format", "model", "model_args", "classes", "input_shape", "mean", "std")
 
 
+def _numbers(value: object, kind: type | tuple[type, ...] = (int, float)) -> bool:
+    return isinstance(value, list) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
+
+
+# what each field of the metadata must be: a checkpoint edited by hand or damaged fails here, in one sentence, not
+# deep inside building the model
+VALID = {"model": lambda v: isinstance(v, str), "model_args": lambda v: isinstance(v, dict),
+         "classes": lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(c, str) for c in v),
+         "input_shape": lambda v: _numbers(v, int) and all(n > 0 for n in v),
+         "mean": _numbers, "std": _numbers}
+
+
 def save_checkpoint(path: Path, model: torch.nn.Module, metadata: dict, extra: dict[str, torch.Tensor] | None = None
                     ) -> None:
     tensors = {f"model.{k}": v.detach().contiguous().cpu().clone() for k, v in model.state_dict().items()}
@@ -61,6 +73,10 @@ def read_metadata(path: Path) -> dict:
     if missing or not isinstance(version, int):
         raise VisionpathError(tr("{path} is damaged: its metadata lacks {value}; it cannot be used.",
                                  path=path, value=', '.join(missing) or tr('a format version')))
+    wrong = [key for key, valid in VALID.items() if not valid(metadata[key])]
+    if wrong:
+        raise VisionpathError(tr("{path} is damaged: the type of {value} in its metadata is wrong; it cannot be "
+                                 "used.", path=path, value=", ".join(wrong)))
     return metadata
 
 

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from .augment import augment_batch, make_augmentation
 from .checks import check_number, check_output
 from .config import TrainConfig
-from .console import say
+from .console import printable, say
 from .data import load_dataset, load_image
 from .defaults import resolve
 from .errors import VisionpathError
@@ -250,5 +250,5 @@ def draw_batch(pictures: torch.Tensor, augmented: torch.Tensor | None, names: li
             if i < len(batch):
                 axes.imshow(batch[i].permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray" if batch.shape[1] == 1 else None,
                             vmin=0, vmax=255)
-                axes.set_title(names[i], fontsize=8)
+                axes.set_title(printable(names[i]), fontsize=8)  # matplotlib draws no undecodable bytes
     save_figure(fig, output, dpi=110)

@@ -20,6 +20,7 @@ from matplotlib.ticker import PercentFormatter
 from .checkpoint import load_tensors
 from .checks import check_output
 from .config import TrainConfig
+from .console import printable
 from .defaults import FEATURES_FIT
 from .errors import VisionpathError
 from .files import atomic_write, save_figure
@@ -275,7 +276,7 @@ def plot_confusion(confusion: torch.Tensor, classes: list[str], path, scored: tu
     """True class on rows, predicted class on columns; each cell shows its count (or with `normalised`, its share
     of the true class: the recall on the diagonal), coloured by the row's share. `path`: a file or a binary
     stream. The title: the split and its accuracy (`scored`), else what the cells show."""
-    k = len(classes)
+    k, classes = len(classes), [printable(name) for name in classes]  # matplotlib draws no undecodable bytes
     counts = confusion.float()
     shares = counts / counts.sum(1, keepdim=True).clamp_min(1)
     side = min(20, max(5, 0.55 * k + 2.5))

@@ -35,7 +35,7 @@ import torch
 
 from .checks import check_number
 from .console import say
-from .data.images import InMemory, load_images, peek_image
+from .data.images import InMemory, TooLarge, load_images, peek_image
 from .errors import VisionpathError
 from .i18n import tr
 from .predict import classifier
@@ -102,23 +102,57 @@ class Batcher:
                     answer.set_result(rows)
 
 
-def decode(uploads: list[InMemory], meta: dict, limits: Limits) -> torch.Tensor:
-    """The uploads as a uint8 batch at the model's input size, decoded as `predict` decodes files, or Refused."""
-    channels, height, width = meta["input_shape"]
+def pixels_of(uploads: list[InMemory], limits: Limits) -> list[int]:
+    """Each upload's pixel count, from its header alone, or Refused: unreadable, or more than the server decodes."""
+    counts = []
     for upload in uploads:
         try:
             (h, w), _ = peek_image(upload)
+        except TooLarge:  # a header claiming more pixels than Pillow opens (a JPEG or GIF of 65,535² claimed)
+            raise Refused(413, f"{upload.name} claims more pixels than this server decodes ({limits.max_pixels:,}, "
+                               "--max-pixels); send a smaller picture.") from None
         except VisionpathError:
             raise Refused(400, f"{upload.name} is not a picture that can be read; send JPEG, PNG, BMP, WebP, GIF or "
                                "TIFF files.") from None
         if h * w > limits.max_pixels:
             raise Refused(413, f"{upload.name} is {w:,}×{h:,} pixels, more than this server decodes "
                                f"({limits.max_pixels:,}, --max-pixels); send a smaller picture.")
+        counts.append(h * w)
+    return counts
+
+
+def decode(uploads: list[InMemory], meta: dict) -> torch.Tensor:
+    """The uploads as a uint8 batch at the model's input size, decoded as `predict` decodes files, or Refused."""
+    channels, height, width = meta["input_shape"]
     decoded = load_images(uploads, (height, width), channels)
     for image in decoded:
         if isinstance(image, str):
             raise Refused(400, image)
     return torch.stack(decoded)
+
+
+class PixelBudget:
+    """The pixels being decoded at once, across every request: at most `most` (--max-pixels), so that many large
+    uploads at the same moment wait their turn instead of each holding its decoded picture in memory together. A
+    request decodes its pictures one after another, so it holds its largest one's pixels; one picture is always let
+    through alone."""
+
+    def __init__(self, most: int):
+        self.most, self.used = most, 0
+        self.freed: asyncio.Condition | None = None  # made in the server's event loop, at the first request
+
+    @contextlib.asynccontextmanager
+    async def held(self, pixels: int):
+        self.freed = self.freed or asyncio.Condition()
+        async with self.freed:
+            await self.freed.wait_for(lambda: self.used == 0 or self.used + pixels <= self.most)
+            self.used += pixels
+        try:
+            yield
+        finally:
+            async with self.freed:
+                self.used -= pixels
+                self.freed.notify_all()
 
 
 async def read_uploads(request, limits: Limits) -> list[InMemory]:
@@ -163,7 +197,7 @@ def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, li
     from starlette.staticfiles import StaticFiles
 
     classify, meta = classifier(run, device)
-    batcher = Batcher(classify)
+    batcher, budget = Batcher(classify), PixelBudget(limits.max_pixels)
     about = {"model": meta["model"], "classes": meta["classes"], "input_shape": meta["input_shape"],
              "source": Path(run).name, "visionpath_version": __version__,
              "trained_with": meta.get("trained_with", meta.get("visionpath_version")), "top_k": top_k,
@@ -176,7 +210,9 @@ def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, li
             if not k.isdigit() or int(k) < 1:
                 raise Refused(400, f"top_k must be a whole number of at least 1, not '{k}'.")
             uploads = await read_uploads(request, limits)
-            pictures = await run_in_threadpool(decode, uploads, meta, limits)
+            largest = max(await run_in_threadpool(pixels_of, uploads, limits))
+            async with budget.held(largest):
+                pictures = await run_in_threadpool(decode, uploads, meta)
         except Refused as refused:
             return JSONResponse({"error": str(refused)}, status_code=refused.status)
         answers = top_of(await batcher(pictures), meta["classes"], int(k), min_confidence)

@@ -108,7 +108,7 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
     # ---- 1. settle the settings ---------------------------------------------------------------------------
     if resume is not None:
         run, saved = open_for_resume(resume, data, config, settings)
-        config, _ = resolve(run.config)  # decided already; a run of an older version may leave one to derive
+        config, chosen = resolve(run.config)  # decided already; a run of an older version may leave one to derive
     else:
         given = given_config(data, config, settings)  # a misspelt setting or a bad value: said here
         # the photo defaults measure this machine: rank 0's choices are every process's
@@ -121,7 +121,15 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         check_installed()  # before any work
     torch.manual_seed(config.seed)
     # ---- 2. prepare the data -----------------------------------------------------------------------------
-    prepared = prepare_everywhere(config, processes, device, run.path if saved is not None else None)
+    batch_given = saved is not None or chosen.get("batch_size") is None  # a resumed run's batch was fitted already
+    prepared = prepare_everywhere(config, processes, device, run.path if saved is not None else None, batch_given)
+    if prepared.batch_size != config.batch_size:  # said and recorded as the other settings the run decided
+        reasons["batch_size"] = tr(
+            "batch size {fitted}: the recipe's {batch_size} is larger than the {n_train:,} training images, and a "
+            "batch of at most half of them gives each epoch two steps or more (change with --batch-size)",
+            fitted=prepared.batch_size, batch_size=config.batch_size, n_train=len(prepared.labels))
+        say(reasons["batch_size"])
+        config = replace(config, batch_size=prepared.batch_size)
     # ---- 3. build the model --------------------------------------------------------------------------------
     model = build_model(config, prepared, saved)
     if run is None:
@@ -310,16 +318,19 @@ class TrainingData:
     sample_weights: torch.Tensor | None    # --balance sampler: how likely each picture is drawn
     unbalanced: bool                       # largest class over 1.5× the smallest: show balanced accuracy too
     iterations: int                        # batches per epoch
+    batch_size: int                        # the batch they are for (smaller than the recipe's for a small folder)
 
 
-def prepare_everywhere(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None
-                       ) -> TrainingData:
+def prepare_everywhere(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None,
+                       batch_given: bool = True) -> TrainingData:
     """The data, on every process. The first process of each machine reads first, decoding into the picture
     cache; the others then map what it stored instead of decoding it again. An error on any process (a folder it
     cannot read, --strict meeting a bad picture) stops every process with its sentence."""
     first = processes.local_rank == 0
-    prepared = everywhere(processes, lambda: prepare_data(config, processes, device, resumed) if first else None)
-    later = everywhere(processes, lambda: None if first else prepare_data(config, processes, device, resumed))
+    prepared = everywhere(processes, lambda: prepare_data(config, processes, device, resumed, batch_given)
+                          if first else None)
+    later = everywhere(processes, lambda: None if first else prepare_data(config, processes, device, resumed,
+                                                                          batch_given))
     prepared = prepared or later
     check_same_pictures(processes, prepared.dataset)
     return prepared
@@ -345,18 +356,22 @@ def check_same_pictures(processes: Processes, dataset: Dataset) -> None:
                    rank=rank, value=', '.join(differ[:3]) if differ else tr('the files in the folder')))
 
 
-def prepare_data(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None
-                 ) -> TrainingData:
+def prepare_data(config: TrainConfig, processes: Processes, device: torch.device, resumed: Path | None,
+                 batch_given: bool = True) -> TrainingData:
     """The run's data loaded (a resumed run's: exactly the files it recorded), with a quick check of a folder, the
-    training pictures moved to the device, the augmentation and the class balance settled."""
+    training pictures moved to the device, the augmentation and the class balance settled. A batch the run decided
+    (not `batch_given`) that is larger than the training pictures is made smaller, and TrainingData.batch_size
+    says so."""
     dataset = load_run_data(config, run_dir=resumed, purpose=tr("the resumed training"))
     if dataset.folder is not None:
         say(quick_check(dataset))
     n_train = len(dataset.train)
-    if config.batch_size > n_train:
+    if config.batch_size > n_train and batch_given:
         raise VisionpathError(tr("--batch-size {batch_size} is larger than the {n_train:,} training images; use at "
                                  "most {n_train:,}.",
                                  batch_size=config.batch_size, n_train=n_train))
+    if config.batch_size > n_train:  # a recipe's batch, made for larger data: the largest power of two that gives
+        config = replace(config, batch_size=2 ** int(math.log2(max(1, n_train // 2))))  # an epoch two steps or more
     check_share(config.batch_size, processes.world)
     augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip,
                                      dataset.mirror_safe)
@@ -372,7 +387,7 @@ def prepare_data(config: TrainConfig, processes: Processes, device: torch.device
     home = device if fits_on(device, dataset.train.images) else torch.device("cpu")
     return TrainingData(dataset, device, processes, dataset.train.images.to(home), dataset.train.labels.to(home),
                         augmentation, None if class_weights is None else class_weights.to(device), sample_weights,
-                        unbalanced, iterations)
+                        unbalanced, iterations, config.batch_size)
 
 
 def fits_on(device: torch.device, images: torch.Tensor) -> bool:

@@ -178,6 +178,41 @@ def test_a_bad_labels_csv_is_one_sentence(tmp_path, rows, message):
         load_dataset(root, labels=tmp_path / "labels.csv")
 
 
+@pytest.mark.parametrize("name, message", [
+    ("{outside}/secret.png", r"line 4 names .*secret.png, an absolute path; name files relative to the data folder"),
+    ("../secret.png", r"line 4 names ../secret.png, which leads out of the data folder .*flat with '..'"),
+    ("ant/../../secret.png", "which leads out of the data folder"),
+    ("link.png", r"line 4 names link.png, a link to a file outside the data folder .*; copy the file into the "),
+])
+def test_a_labels_csv_names_only_files_inside_its_folder(tmp_path, name, message):
+    """Each way out of the data folder is one sentence, before any picture is read; a file outside it would be read
+    for training and shown in reports."""
+    root = make_folder(tmp_path / "flat", per_class={"": 2})
+    (tmp_path / "secret.png").write_bytes((root / "ant" / "0.png").read_bytes())
+    (root / "link.png").symlink_to(tmp_path / "secret.png")
+    (root / "inner.png").symlink_to(root / "bee" / "1.png")  # a link that stays inside is a file like any other
+    rows = ["filename,label", "ant/0.png,ant", "bee/0.png,bee", name.format(outside=tmp_path) + ",ant",
+            "inner.png,bee"]
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    with pytest.raises(VisionpathError, match=message):
+        load_dataset(root, labels=tmp_path / "labels.csv")
+    (tmp_path / "labels.csv").write_text("\n".join(rows[:3] + rows[4:]))
+    assert len(load_dataset(root, labels=tmp_path / "labels.csv").train.labels) == 2  # validation held out of 3
+
+
+def test_a_file_listed_twice_with_two_labels_is_named(tmp_path):
+    root = make_folder(tmp_path / "flat", per_class={"": 2})
+    rows = ["filename,label", "ant/0.png,ant", "bee/0.png,bee", "./ant/0.png,bee", "ant/1.png,ant"]
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    with pytest.raises(VisionpathError, match=r"lists ./ant/0.png twice, on line 2 as ant \(train\) and on line 4 "
+                                              r"as bee \(train\); keep the row with the right label"):
+        load_dataset(root, labels=tmp_path / "labels.csv")
+    rows[3] = "ant/0.png,ant"  # the same row twice: counted once
+    (tmp_path / "labels.csv").write_text("\n".join(rows))
+    data = load_dataset(root, labels=tmp_path / "labels.csv")
+    assert len(data.train) + len(data.validation) == 3
+
+
 @pytest.mark.slow  # a near-duplicate check of every class: seconds
 def test_split_folder_is_stratified_seeded_and_never_overwrites(tmp_path):
     raw = make_folder(tmp_path / "raw", per_class={"": 20})

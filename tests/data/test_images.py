@@ -38,6 +38,32 @@ def test_16_bit_grey_keeps_its_brightness(tmp_path):
     assert load_image(tmp_path / "white16.png").min() == 255
 
 
+GREY_RAMP = np.array([[0, 64, 128, 255]], np.float64) / 255  # black to white, as shares of white
+
+
+@pytest.mark.parametrize("name, pixels, mode", [
+    ("floats of 0-1.tif", GREY_RAMP.astype(np.float32), "F"),  # decoded black before: clipped at 0-255 as if 8-bit
+    ("floats of 0-255.tif", (GREY_RAMP * 255).astype(np.float32), "F"),
+    ("16-bit.png", (GREY_RAMP * 65535).astype(np.uint16), "I;16"),
+    ("16-bit big-endian.tif", (GREY_RAMP * 65535).astype(">u2"), "I;16B"),
+    ("32-bit integers.tif", (GREY_RAMP * (2 ** 31 - 1)).astype(np.int32), "I"),  # decoded white before: clipped
+    ("16-bit values in 32 bits.tif", (GREY_RAMP * 65535).astype(np.int32), "I"),
+])
+def test_every_pixel_format_decodes_to_the_grey_it_shows(tmp_path, name, pixels, mode):
+    image = Image.fromarray(pixels)
+    assert image.mode == mode
+    image.save(tmp_path / name)
+    with Image.open(tmp_path / name) as reread:
+        assert reread.mode.startswith(mode[:3])  # the file holds the pixel format under test
+    assert load_image(tmp_path / name)[0, 0].tolist() == [0, 64, 128, 255]
+
+
+def test_a_float_picture_with_missing_values_decodes(tmp_path):  # not-a-number and infinite: black, as missing
+    pixels = np.array([[np.nan, 0.5, np.inf, 1.0]], np.float32)
+    Image.fromarray(pixels).save(tmp_path / "holes.tif")
+    assert load_image(tmp_path / "holes.tif")[0, 0].tolist() == [0, 128, 0, 255]
+
+
 def test_transparent_pixels_become_white(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)  # fully transparent black
     Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")

@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ..checks import check_output
-from ..console import padded, progress_bar, say
+from ..console import padded, printable, progress_bar, say
 from ..errors import VisionpathError
 from ..files import atomic_write, save_figure
 from ..i18n import drawn_in_language, plural, tr
@@ -402,11 +402,13 @@ def plot_check(report: DataCheck, path: Path) -> None:
     """Three panels: pictures per class and split, the shorter sides' histogram, colour modes and formats."""
     readable = [r for r in report.pictures if "error" not in r]
     classes = sorted({c for per_class in report.counts.values() for c in per_class})
+    counts = {split: {printable(c): n for c, n in per_class.items()} for split, per_class in report.counts.items()}
+    classes = [printable(c) for c in classes]  # matplotlib draws no undecodable bytes
     fig = Figure(figsize=(15, 4.2))
     axes = fig.subplots(1, 3)
     ax = axes[0]
     width = 0.8 / max(1, len(report.counts))
-    for k, (split, per_class) in enumerate(report.counts.items()):
+    for k, (split, per_class) in enumerate(counts.items()):
         ax.bar(np.arange(len(classes)) + k * width, [per_class.get(c, 0) for c in classes], width, label=split)
     ax.set_xticks(np.arange(len(classes)) + width * (len(report.counts) - 1) / 2, classes,
                   rotation=45 if len(classes) > 6 else 0, ha="right" if len(classes) > 6 else "center")
@@ -435,7 +437,7 @@ def plot_check(report: DataCheck, path: Path) -> None:
     ax.set_xlabel(tr("pictures (log scale)"))
     ax.set_title(tr("format and colour mode"))
     fig.suptitle(tr("data check of {root}: {n_findings} finding(s)",
-                    root=report.root, n_findings=len(report.findings)))
+                    root=printable(report.root), n_findings=len(report.findings)))
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
 

@@ -11,6 +11,7 @@ lacks a class keeps every other label where it belongs.
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -134,16 +135,26 @@ def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tup
         body, first_line = rows[1:], 2
         if "split" in header:
             columns["split"] = header.index("split")
-    entries, missing, bad = [], [], []
+    entries, missing, bad, seen = [], [], [], {}
     for line, row in enumerate(body, first_line):
         cells = [row[c].strip() if c < len(row) else "" for c in columns.values()]
         name, label, split = cells[0], cells[1], (cells[2] if len(cells) > 2 else "train").lower() or "train"
         split = next((s for s, names in SPLIT_FOLDERS.items() if split in names), split)
         if not name or not label or split not in SPLIT_FOLDERS:
             bad.append(f"line {line}")
-        elif not (root / name).is_file():
+            continue
+        inside(root, name, labels, line)
+        if not (root / name).is_file():
             missing.append(name)
-        else:
+            continue
+        key = (root / name).resolve()
+        if key in seen and seen[key][1:] != (label, split):
+            raise VisionpathError(tr("{labels} lists {name} twice, on line {first} as {label} ({split}) and on line "
+                                     "{line} as {label2} ({split2}); keep the row with the right label.",
+                                     labels=labels, name=name, first=seen[key][0], label=seen[key][1],
+                                     split=seen[key][2], line=line, label2=label, split2=split))
+        if key not in seen:  # a row repeated word for word counts once
+            seen[key] = (line, label, split)
             entries.append((root / name, label, split))
     if bad:
         raise VisionpathError(tr("{labels}: {n_bad} row(s) lack a file name or a label, or name an unknown split "
@@ -168,6 +179,22 @@ def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tup
     for path, label, split in entries:
         samples.setdefault(split, []).append((path, index[label]))
     return classes, samples
+
+
+def inside(root: Path, name: str, labels: Path, line: int) -> None:
+    """A labels CSV names files inside its data folder only: an absolute path, a `..` that climbs out, or a link
+    leading out of it is one sentence (a run would otherwise read, and a report show, any file on the machine)."""
+    if Path(name).is_absolute() or Path(name).drive:
+        raise VisionpathError(tr("{labels} line {line} names {name}, an absolute path; name files relative to the "
+                                 "data folder {root}.", labels=labels, line=line, name=name, root=root))
+    if not (root / name).resolve().is_relative_to(root.resolve()):
+        if not Path(os.path.normpath(root / name)).is_relative_to(os.path.normpath(root)):
+            raise VisionpathError(tr("{labels} line {line} names {name}, which leads out of the data folder {root} "
+                                     "with '..'; name files inside it.", labels=labels, line=line, name=name,
+                                     root=root))
+        raise VisionpathError(tr("{labels} line {line} names {name}, a link to a file outside the data folder "
+                                 "{root}; copy the file into the folder instead.", labels=labels, line=line,
+                                 name=name, root=root))
 
 
 def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], bool]], list[tuple[str, str]]]:

@@ -56,12 +56,10 @@ def is_image_file(path: Path) -> bool:
 
 def _to_8bit(img: Image.Image) -> Image.Image:
     """Bring any Pillow mode to L, LA, RGB or RGBA, keeping the look of the picture."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        array = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or array.max() > 255 else 255.0
-        return Image.fromarray(np.clip(array * (255.0 / top) + 0.5, 0, 255).astype(np.uint8), "L")
-    if img.mode == "F":
-        return Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8), "L")
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        array = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        return Image.fromarray(np.clip(array * (255.0 / _white(img.mode, array)) + 0.5, 0, 255).astype(np.uint8),
+                               "L")
     if img.mode == "1":
         return img.convert("L")
     if img.mode == "P":  # palette: may carry transparency
@@ -69,6 +67,17 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     if img.mode in ("L", "LA", "RGB", "RGBA"):
         return img
     return img.convert("RGB")  # CMYK, YCbCr, LAB, HSV...
+
+
+def _white(mode: str, array: np.ndarray) -> float:
+    """The value that is white in a grey picture of 16-bit, 32-bit integer or floating-point pixels: its format's
+    full scale (a 16-bit file is scaled by 65,535 even when dark), else the smallest usual scale that holds its
+    brightest pixel: 1 (floats of 0-1, as image libraries write them), 255, 65,535, or 2³¹ - 1."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    brightest = float(array.max(initial=0.0))
+    scales = ((1.0,) if mode == "F" else ()) + (255.0, 65535.0, 2.0 ** 31 - 1)
+    return next((s for s in scales if brightest <= s), brightest)
 
 
 def _flatten_alpha(img: Image.Image) -> Image.Image:
@@ -80,13 +89,18 @@ def _flatten_alpha(img: Image.Image) -> Image.Image:
     return Image.alpha_composite(background, img.convert("RGBA")).convert(img.mode[:-1])
 
 
+class TooLarge(VisionpathError):
+    """A picture whose header claims more pixels than Pillow decodes safely (a decompression bomb, or a huge scan):
+    a server answers it as too large (413), not as unreadable."""
+
+
 @contextmanager
 def _readable(path: Source) -> Iterator[None]:
     """Turn Pillow's many ways of failing on a file into one sentence that names it."""
     try:
         yield
     except Image.DecompressionBombError:
-        raise VisionpathError(tr("{path} is too large to decode safely (more than {MAX_IMAGE_PIXELS:,} pixels); "
+        raise TooLarge(tr("{path} is too large to decode safely (more than {MAX_IMAGE_PIXELS:,} pixels); "
                                  "shrink it or remove it.",
                                  path=path, MAX_IMAGE_PIXELS=Image.MAX_IMAGE_PIXELS)) from None
     except FileNotFoundError:

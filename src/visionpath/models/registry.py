@@ -111,6 +111,11 @@ def create_model(name: str, num_classes: int, input_shape: tuple[int, int, int],
         takes = ", ".join(f"{k}={v}" for k, v in entry.arguments.items()) or "nothing"
         raise VisionpathError(tr("model '{name}' has no argument {unknown}; it takes {takes}.",
                                  name=name, unknown=', '.join(unknown), takes=takes))
+    for key, value in arguments.items():  # a checkpoint's stored arguments may have been edited or damaged
+        wanted = {int: int, float: (int, float)}.get(type(entry.arguments[key]))
+        if wanted and (isinstance(value, bool) or not isinstance(value, wanted)):
+            raise VisionpathError(tr("model '{name}' takes {key} as {kind} (got {value!r}).", name=name, key=key,
+                                     kind=tr("a whole number") if wanted is int else tr("a number"), value=value))
     return entry.build(num_classes, tuple(input_shape), **arguments)
 
 
