@@ -80,6 +80,22 @@ def test_torchscript_answers_as_the_run_does_and_carries_the_metadata(tiny_folde
     pictures = torch.randint(0, 256, (4, 3, 12, 12), dtype=torch.uint8)
     expected = Packaged(net, checkpoint["mean"], checkpoint["std"]).eval()(pictures)
     assert torch.allclose(model(pictures), expected, atol=1e-5)
+    pictures = sorted(tiny_folder.rglob("*.png"))
+    for ours, theirs in zip(visionpath.predict(path, pictures), visionpath.predict(run.path, pictures)):
+        assert ours.label == theirs.label and abs(ours.probability - theirs.probability) <= 1e-4
+
+
+def test_a_torchscript_file_visionpath_did_not_write_is_one_sentence(tmp_path, photos):
+    """predict model.pt died deep in safetensors ("header too large"): a TorchScript file without visionpath's
+    metadata, and a .pt that is not TorchScript at all, each say what predict reads."""
+    torch.jit.save(torch.jit.script(torch.nn.Identity()), str(tmp_path / "foreign.pt"))
+    with pytest.raises(VisionpathError, match="foreign.pt was not exported by visionpath"):
+        visionpath.predict(tmp_path / "foreign.pt", photos)
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "weights.pt")
+    with pytest.raises(VisionpathError, match=r"weights.pt cannot be read as a TorchScript file \(.*\); predict and "
+                                              r"serve read a run folder, its .safetensors checkpoints, and the "
+                                              r"model.onnx or model.pt"):
+        visionpath.predict(tmp_path / "weights.pt", photos)
 
 
 def test_without_the_export_extra_one_sentence(tiny_folder, tmp_path, monkeypatch):
@@ -97,7 +113,7 @@ def test_an_onnx_file_visionpath_did_not_write_is_one_sentence(tmp_path, photos)
                                    [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
                                    [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])])
     onnx.save(onnx.helper.make_model(graph), str(foreign))
-    with pytest.raises(VisionpathError, match="not one visionpath exported"):
+    with pytest.raises(VisionpathError, match="foreign.onnx was not exported by visionpath"):
         visionpath.predict(foreign, photos)
     (tmp_path / "broken.onnx").write_bytes(b"not a model")
     with pytest.raises(VisionpathError, match="cannot be read as an ONNX file"):

@@ -104,6 +104,26 @@ def test_errors_are_one_japanese_sentence(tmp_path, capsys):
     assert "invalid choice: 'fr'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, japanese, english", [
+    (["train", "mnist", "--epochs", "x"], "引数 --epochs: int として無効な値です: 'x'",
+     "argument --epochs: invalid int value: 'x'"),
+    (["trian"], "無効な選択です: 'trian'", "argument COMMAND: invalid choice: 'trian' (choose from 'train'"),
+    (["train", "mnist", "--bogus", "1"], "認識できない引数です: --bogus 1", "unrecognized arguments: --bogus 1"),
+    (["evaluate"], "次の引数が必要です: run", "the following arguments are required: run"),
+])
+def test_argparse_own_errors_are_said_in_the_learners_language(capsys, argv, japanese, english):
+    """An unknown flag or a bad number (argparse's sentences, English only before), with --lang ja anywhere on the
+    line; in English as argparse writes them."""
+    for lang_first in (True, False):
+        with pytest.raises(SystemExit) as stop:
+            main(["--lang", "ja", *argv] if lang_first else [*argv, "--lang=ja"])
+        err = capsys.readouterr().err
+        assert stop.value.code == 2 and "エラー：" in err and japanese in err, err
+    with pytest.raises(SystemExit):
+        main(["--lang", "en", *argv])
+    assert f"error: {english}" in capsys.readouterr().err
+
+
 def test_figures_speak_japanese_only_with_a_font_that_can_draw_it(monkeypatch):
     import matplotlib
 

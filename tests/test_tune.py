@@ -124,6 +124,10 @@ def test_mistakes_are_one_sentence_before_any_training(folder, tmp_path, monkeyp
         (["tune", str(folder), "--model", "mlp", "--storage", "nosuchdb://x", *runs], "cannot open the study storage"),
         (["tune", str(folder), "--no-score-test", *runs], "a search's trials never score the test split"),
         (["tune", "--resume", str(tmp_path), "--pruner", "none"], "--resume continues a study with its own data"),
+        # fixed settings the data cannot take: said before the first trial (each trial failed with it before)
+        (["tune", str(folder), "--model", "mlp", "--batch-size", "1000", *runs],
+         "--batch-size 1000 is larger than the 72 training images"),
+        (["tune", str(tmp_path / "nowhere"), "--model", "mlp", *runs], "nowhere"),
     ]:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
@@ -132,6 +136,18 @@ def test_mistakes_are_one_sentence_before_any_training(folder, tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "optuna", None)  # as if it were not installed
     assert main(["tune", str(folder)]) == 2
     assert "needs Optuna, which is not installed: pip install 'visionpath[tune]'" in capsys.readouterr().err
+
+
+def test_a_recipe_batch_is_fitted_to_the_data_and_a_study_with_no_finished_trial_exits_non_zero(folder, tmp_path,
+                                                                                                  capsys):
+    """mlp's recipe batch (128) is larger than the 72 training pictures: the study fixes the batch train would
+    fit (32), and its trials finish; a study whose every trial fails ends with exit status 1, not 0."""
+    study = tune(folder, trials=1, project=tmp_path / "a", **FIXED)
+    assert study.settings["batch_size"] == 32 and study.best() is not None
+    (tmp_path / "space.toml").write_text("batch_size = [500, 1000]\n")
+    assert main(["tune", str(folder), "--trials", "2", "--space", str(tmp_path / "space.toml"), "--project",
+                 str(tmp_path / "b"), "--model", "mlp", "--epochs", "1", "--precision", "fp32"]) == 1
+    assert "no trial finished: there is nothing to score" in capsys.readouterr().out
 
 
 def test_a_photo_folder_study_searches_the_backbone_as_train_would_train_it(folder, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -52,9 +53,49 @@ DEVICE_HELP = "where the model runs: " + next(f.metadata["help"] for f in fields
     + " (default: auto)"
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, whose own errors (an unknown flag, a bad number) are said in the learner's language too."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, tr("{prog}: error: {message}", prog=self.prog, message=argparse_words(message)) + "\n")
+
+
+def argparse_words(message: str) -> str:
+    """One of argparse's English sentences in the language visionpath speaks now (unknown ones as they are)."""
+    def argument(m):
+        return tr("argument {name}: {message}", name=m["name"], message=argparse_words(m["message"]))
+    sentences = [  # as argparse writes them (Python 3.10-3.13)
+        (r"argument (?P<name>[^:]+): (?P<message>.*)", argument),
+        (r"unrecognized arguments: (?P<args>.*)", lambda m: tr("unrecognized arguments: {args}", args=m["args"])),
+        (r"the following arguments are required: (?P<args>.*)",
+         lambda m: tr("the following arguments are required: {args}", args=m["args"])),
+        (r"invalid (?P<type>\w+) value: (?P<value>.*)", lambda m: tr("invalid {type} value: {value}", **m.groupdict())),
+        (r"invalid choice: (?P<value>.*) \(choose from (?P<choices>.*)\)",
+         lambda m: tr("invalid choice: {value} (choose from {choices})", **m.groupdict())),
+        (r"expected one argument", lambda m: tr("expected one argument")),
+        (r"expected at least one argument", lambda m: tr("expected at least one argument")),
+        (r"ambiguous option: (?P<option>\S+) could match (?P<matches>.*)",
+         lambda m: tr("ambiguous option: {option} could match {matches}", **m.groupdict())),
+    ]
+    for pattern, words in sentences:
+        if (m := re.fullmatch(pattern, message, re.S)) is not None:
+            return words(m)
+    return message
+
+
+def language_asked(argv: list[str]) -> str | None:
+    """--lang from the command line before it is parsed, so that argparse's errors are said in it."""
+    for i, word in enumerate(argv):
+        value = word.removeprefix("--lang=") if word.startswith("--lang=") else \
+            argv[i + 1] if word == "--lang" and i + 1 < len(argv) else None
+        if value in LANGUAGES:
+            return value
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="visionpath", description="Image classification on PyTorch, from MNIST to "
-                                     "your own photos.")
+    parser = Parser(prog="visionpath", description="Image classification on PyTorch, from MNIST to your own photos.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error "
                         "(otherwise it goes to a log file)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -306,7 +347,9 @@ def list_models() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = vars(parser.parse_args(argv))
+    argv = sys.argv[1:] if argv is None else argv
+    with use(language_asked(argv)):
+        args = vars(parser.parse_args(argv))
     command, debug = args.pop("command"), args.pop("debug") or os.environ.get("VISIONPATH_DEBUG", "") not in ("", "0")
     keep_freed_memory()  # the command's own process: see devices.keep_freed_memory
     with use(args.pop("lang", None)):  # the errors below are written in it too
@@ -378,7 +421,10 @@ def run_command(parser: argparse.ArgumentParser, command: str | None, args: dict
         run = train(**args)
         return 130 if run.interrupted else 1 if run.diverged else 0
     if command == "tune":
-        tune(**args)
+        study = tune(**args)
+        # no trial finished (each failed, say, on a setting the data cannot take): nothing was found, say so in the
+        # status too; a worker's status is the study's starter's to report
+        return 1 if not args.get("report") and not args.get("worker") and study.best() is None else 0
     elif command == "evaluate":
         Run(args.pop("run")).evaluate(**args)
     elif command in PLAIN_COMMANDS:

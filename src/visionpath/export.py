@@ -140,26 +140,43 @@ def onnx_runner(data: bytes | str | Path) -> Callable[[np.ndarray], np.ndarray]:
     return lambda pictures: session.run(None, {"pictures": pictures})[0]
 
 
-def torchscript_runner(data: bytes) -> Callable[[np.ndarray], np.ndarray]:
-    """uint8 pictures (numpy) -> probabilities, through the TorchScript file."""
+def torchscript_runner(data: bytes | str | Path, extra: dict[str, bytes] | None = None
+                       ) -> Callable[[np.ndarray], np.ndarray]:
+    """uint8 pictures (numpy) -> probabilities, through the TorchScript file (its bytes, or its path); `extra`:
+    the extra files to read from it, filled in."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        model = torch.jit.load(io.BytesIO(data))
-    return lambda pictures: model(torch.from_numpy(pictures)).detach().numpy()
+        model = torch.jit.load(io.BytesIO(data) if isinstance(data, bytes) else str(data), map_location="cpu",
+                               _extra_files=extra if extra is not None else {})
+
+    def run(pictures: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(pictures)).numpy()
+    return run
 
 
 def load_exported(path: str | Path) -> tuple[Callable[[np.ndarray], np.ndarray], dict]:
-    """(uint8 pictures -> probabilities, the metadata) of an exported ONNX file."""
-    onnx = needed("onnx")
+    """(uint8 pictures -> probabilities, the metadata) of an exported file: ONNX through onnxruntime, TorchScript
+    (.pt) through PyTorch."""
+    torchscript = Path(path).suffix == ".pt"
+    kind = tr("a TorchScript file") if torchscript else tr("an ONNX file")
     try:
-        proto = onnx.load(str(path), load_external_data=False)
-        facts = {p.key: json.loads(p.value) for p in proto.metadata_props}
-    except Exception as e:  # not ONNX, or damaged: one sentence
-        raise VisionpathError(tr("{path} cannot be read as an ONNX file ({name}: {e}).",
-                                 path=path, name=type(e).__name__, e=e)) from None
+        if torchscript:
+            extra = {"visionpath.json": b""}
+            runner = torchscript_runner(path, extra)
+            facts = {key: json.loads(value) for key, value in json.loads(extra["visionpath.json"] or "{}").items()}
+        else:
+            proto = needed("onnx").load(str(path), load_external_data=False)
+            facts = {p.key: json.loads(p.value) for p in proto.metadata_props}
+    except VisionpathError:
+        raise
+    except Exception as e:  # not the format its name says, or damaged: one sentence
+        why = (str(e).strip() or type(e).__name__).splitlines()[0].split(". ")[0].rstrip(".")  # the first sentence
+        raise VisionpathError(tr("{path} cannot be read as {kind} ({why}); predict and serve read a run folder, its "
+                                 ".safetensors checkpoints, and the model.onnx or model.pt that `visionpath export "
+                                 "RUN` writes.", path=path, kind=kind, why=why)) from None
     props = {key: value for key, value in facts.items() if value is not None}  # facts the run did not have
     if "classes" not in props or "input_shape" not in props:
-        raise VisionpathError(tr("{path} is an ONNX file, but not one visionpath exported (it names no classes and "
-                                 "input size); export a run with `visionpath export RUN`.",
-                                 path=path))
-    return onnx_runner(path), props
+        raise VisionpathError(tr("{path} was not exported by visionpath (it names no classes and input size); export "
+                                 "a run with `visionpath export RUN`.", path=path))
+    return (runner if torchscript else onnx_runner(path)), props

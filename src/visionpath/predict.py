@@ -64,8 +64,9 @@ def collect_images(inputs: list[str | Path] | str | Path) -> list[Path]:
 
 def classifier(run: str | Path, device: str) -> tuple[Callable[[torch.Tensor], torch.Tensor], dict]:
     """(uint8 pictures -> probabilities, the model's metadata): a run folder or checkpoint through PyTorch on
-    `device`, or an exported ONNX file through onnxruntime (no PyTorch model needed)."""
-    if Path(run).suffix == ".onnx":
+    `device`, or a file `visionpath export` wrote: ONNX through onnxruntime, TorchScript (.pt) through PyTorch, on
+    the CPU."""
+    if Path(run).suffix in (".onnx", ".pt"):
         runner, meta = load_exported(run)
         return (lambda batch: torch.from_numpy(runner(batch.numpy()))), meta
     chosen = pick_device(device)

@@ -366,12 +366,7 @@ def prepare_data(config: TrainConfig, processes: Processes, device: torch.device
     if dataset.folder is not None:
         say(quick_check(dataset))
     n_train = len(dataset.train)
-    if config.batch_size > n_train and batch_given:
-        raise VisionpathError(tr("--batch-size {batch_size} is larger than the {n_train:,} training images; use at "
-                                 "most {n_train:,}.",
-                                 batch_size=config.batch_size, n_train=n_train))
-    if config.batch_size > n_train:  # a recipe's batch, made for larger data: the largest power of two that gives
-        config = replace(config, batch_size=2 ** int(math.log2(max(1, n_train // 2))))  # an epoch two steps or more
+    config = replace(config, batch_size=batch_for(config.batch_size, n_train, batch_given))
     check_share(config.batch_size, processes.world)
     augmentation = make_augmentation(config.augment, config.rotation, config.shift, config.zoom, config.flip,
                                      dataset.mirror_safe)
@@ -388,6 +383,19 @@ def prepare_data(config: TrainConfig, processes: Processes, device: torch.device
     return TrainingData(dataset, device, processes, dataset.train.images.to(home), dataset.train.labels.to(home),
                         augmentation, None if class_weights is None else class_weights.to(device), sample_weights,
                         unbalanced, iterations, config.batch_size)
+
+
+def batch_for(batch_size: int, n_train: int, given: bool) -> int:
+    """The batch a run trains with on `n_train` pictures: as given, unless larger than they are (one sentence); a
+    batch the run decided (a recipe's, made for larger data) made the largest power of two that gives an epoch two
+    steps or more."""
+    if batch_size <= n_train:
+        return batch_size
+    if given:
+        raise VisionpathError(tr("--batch-size {batch_size} is larger than the {n_train:,} training images; use at "
+                                 "most {n_train:,}.",
+                                 batch_size=batch_size, n_train=n_train))
+    return 2 ** int(math.log2(max(1, n_train // 2)))
 
 
 def fits_on(device: torch.device, images: torch.Tensor) -> bool:

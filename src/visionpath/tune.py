@@ -30,7 +30,7 @@ import sys
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -44,9 +44,9 @@ from .files import atomic_write, save_figure
 from .i18n import language, tr
 from .models import create_model, model_entry
 from .html_page import STYLE, png_tag, table_html
-from .run_folder import new_run_dir
+from .run_folder import load_run_data, new_run_dir
 from .runs import Run
-from .train import train
+from .train import batch_for, train
 
 EXTRA = "pip install 'visionpath[tune]'"
 PRUNERS = ("median", "halving", "none")
@@ -212,6 +212,10 @@ class Study:
             raise VisionpathError(tr("cannot open the study storage {storage}: {reason}", storage=self.storage,
                                      reason=str(e).splitlines()[0] if str(e) else type(e).__name__)) from None
 
+    def best(self):
+        """Its best complete trial so far (Optuna's FrozenTrial), or None when no trial has finished."""
+        return best_trial(self.optuna_study())
+
     def save(self) -> None:
         atomic_write(self.path / "tune.json", json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
 
@@ -246,6 +250,10 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
                                  "end); leave out --score-test."))
     searched = read_space(space) if space is not None else None
     config, _ = resolve(TrainConfig.from_keywords(data=str(data), **settings))  # a bad setting: one sentence, now
+    # and against the data, before the first trial: the folder, a labels CSV, a batch too large (given: said; the
+    # recipe's: fitted, as train fits it); its pictures decoded into the cache the trials read
+    config = replace(config, batch_size=batch_for(config.batch_size, len(load_run_data(config).train),
+                                                  "batch_size" in settings))
     dimensions = {k: d for k, d in (searched or default_space(config)).items() if k not in settings}
     if not dimensions:
         raise VisionpathError(tr("nothing left to search: every setting of the space is fixed on the command line."))
