@@ -1,4 +1,6 @@
 """The one decoding function: orientation, modes, formats, and clear errors."""
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -10,11 +12,7 @@ from visionpath.errors import VisionpathError
 
 
 def test_exif_orientation_is_applied(tmp_path):
-    array = np.zeros((20, 40, 3), np.uint8)
-    array[:, :10] = 255  # a white band on the left of a landscape picture
-    image = Image.fromarray(array)
-    exif = image.getexif()
-    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    image, exif = banded(6)  # "rotate 90° clockwise to display"
     image.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
     tensor = load_image(tmp_path / "rotated.jpg")
     assert tensor.shape == (3, 40, 20)  # shown as portrait
@@ -62,6 +60,64 @@ def test_a_float_picture_with_missing_values_decodes(tmp_path):  # not-a-number 
     pixels = np.array([[np.nan, 0.5, np.inf, 1.0]], np.float32)
     Image.fromarray(pixels).save(tmp_path / "holes.tif")
     assert load_image(tmp_path / "holes.tif")[0, 0].tolist() == [0, 128, 0, 255]
+
+
+def banded(orientation: int) -> tuple[Image.Image, Image.Exif]:
+    """A landscape picture with a white band on its left, and EXIF saying how to turn it for display."""
+    array = np.zeros((20, 40, 3), np.uint8)
+    array[:, :10] = 255
+    image = Image.fromarray(array)
+    exif = image.getexif()
+    exif[0x0112] = orientation
+    return image, exif
+
+
+def test_avif_photos_are_read_with_their_exif_orientation(tmp_path):
+    image, exif = banded(6)  # "rotate 90° clockwise to display", as for JPEG
+    image.save(tmp_path / "rotated.avif", exif=exif, quality=95)
+    assert images.is_image_file(tmp_path / "rotated.avif")  # a folder's AVIF photos are pictures (skipped before)
+    tensor = load_image(tmp_path / "rotated.avif")
+    assert tensor.shape == (3, 40, 20) and tensor[:, :8].float().mean() > 200 and tensor[:, -8:].float().mean() < 50
+
+
+def test_iphone_heic_photos_are_read_and_a_folder_of_them_trains(tmp_path):
+    """HEIC through pillow-heif (the heif extra): a folder of them was refused ("has no images"). libheif applies
+    the rotation the file stores and sets its EXIF orientation to 1, so the picture is not turned twice: it reads
+    as a viewer shows it."""
+    pytest.importorskip("pillow_heif", reason="the heif extra is not installed")
+    import pillow_heif
+    from visionpath.data import load_dataset
+    pillow_heif.register_heif_opener()  # to write the test's files (reading registers it by itself)
+    image, exif = banded(6)
+    image.save(tmp_path / "photo.HEIC", exif=exif, quality=95)
+    tensor = load_image(tmp_path / "photo.HEIC")
+    assert tensor.shape == (3, 20, 40) and tensor[:, :, :8].float().mean() > 200  # as saved: shown so
+    assert peek_image(tmp_path / "photo.HEIC") == ((20, 40), False)
+    for split in ("train", "validation"):
+        for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+            (tmp_path / "photos" / split / name).mkdir(parents=True)
+            for i in range(3):
+                Image.new("RGB", (48, 32), colour).save(tmp_path / "photos" / split / name / f"IMG_{i}.heic")
+    data = load_dataset(tmp_path / "photos", image_size=32)
+    assert data.classes == ["blue", "red"] and len(data.train) == 6 and len(data.validation) == 6
+    assert data.train.images[data.train.labels == 1][:, 0].float().mean() > 180  # red
+
+
+def test_heic_photos_without_the_extra_are_one_sentence_naming_it(tmp_path, monkeypatch):
+    from visionpath.data import load_dataset
+    for split in ("train", "validation"):
+        for name in ("a", "b"):
+            (tmp_path / "photos" / split / name).mkdir(parents=True)
+            (tmp_path / "photos" / split / name / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if it were not installed
+    images._heif_plugin.cache_clear()
+    try:
+        with pytest.raises(VisionpathError, match=r"IMG_0001.HEIC is a HEIC/HEIF photo \(an iPhone's\); reading it "
+                                                  r"needs pillow-heif, which is not installed: pip install "
+                                                  r"'visionpath\[heif\]'"):
+            load_dataset(tmp_path / "photos")
+    finally:
+        images._heif_plugin.cache_clear()
 
 
 def test_transparent_pixels_become_white(tmp_path):

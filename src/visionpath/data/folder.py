@@ -25,7 +25,7 @@ from ..errors import VisionpathError
 from ..i18n import tr
 from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_hashes, file_key, image_key,
                     read_file_cache, write_file_cache)
-from .images import is_image_file, load_images, open_whole, peek_image
+from .images import NeedsExtra, is_image_file, load_images, open_whole, peek_image
 from .near import SIDE, joined, near_duplicates, thumbnails
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
@@ -203,6 +203,8 @@ def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], b
     def peek(path: Path):
         try:
             return peek_image(path)
+        except NeedsExtra:  # the run's error, not one more unreadable file
+            raise
         except VisionpathError as e:
             return str(e)
     known = read_file_cache("headers")

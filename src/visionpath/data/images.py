@@ -13,6 +13,7 @@ the same path as the file on disk would, so a web answer equals `predict`'s for 
 """
 from __future__ import annotations
 
+import functools
 import io
 import os
 from concurrent.futures import Executor
@@ -29,7 +30,9 @@ from torchvision.io import ImageReadMode, decode_jpeg
 from ..errors import VisionpathError
 from ..i18n import tr
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif"})  # an iPhone's photos: read through pillow-heif (the heif extra)
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff", ".avif",
+                              *HEIF_EXTENSIONS})
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 
@@ -94,9 +97,29 @@ class TooLarge(VisionpathError):
     a server answers it as too large (413), not as unreadable."""
 
 
+class NeedsExtra(VisionpathError):
+    """A picture visionpath could read with an optional package that is not installed: said once, as the run's
+    error, rather than as one more unreadable file."""
+
+
+@functools.cache
+def _heif_plugin() -> bool:
+    """Teach Pillow HEIC/HEIF through pillow-heif, the first time such a file is opened (registering a plugin
+    changes Pillow for the whole process: done only when the data asks for it). Whether it is installed."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()  # it applies the rotation the file stores, and sets its EXIF orientation to 1
+    return True
+
+
 @contextmanager
 def _readable(path: Source) -> Iterator[None]:
     """Turn Pillow's many ways of failing on a file into one sentence that names it."""
+    if Path(str(path)).suffix.lower() in HEIF_EXTENSIONS and not _heif_plugin():
+        raise NeedsExtra(tr("{path} is a HEIC/HEIF photo (an iPhone's); reading it needs pillow-heif, which is not "
+                            "installed: pip install 'visionpath[heif]'", path=path))
     try:
         yield
     except Image.DecompressionBombError:
@@ -243,6 +266,8 @@ def _decode_small_jpegs(paths: list[Source], size: tuple[int, int], channels: in
 def _load_or_why(path: Source, size: tuple[int, int], channels: int | None) -> torch.Tensor | str:
     try:
         return load_image(path, size, channels)
+    except NeedsExtra:
+        raise
     except VisionpathError as e:
         return str(e)
 
