@@ -119,6 +119,40 @@ def test_a_clean_folder_is_clean_and_warnings_exit_1(tmp_path, capsys):
     assert "file format GIF" in capsys.readouterr().out
 
 
+def framed(seed: int) -> Image.Image:
+    """photo(seed) on a white mount: a plain border a fifth of the side wide."""
+    mount = Image.new("RGB", (80, 80), "white")
+    mount.paste(photo(seed, 48), (16, 16))
+    return mount
+
+
+@pytest.mark.parametrize("plant, words", [
+    # the ants scanned to grey PNG, the bees photographed as colour JPEG: two properties tell them apart
+    (lambda i, name: (photo(i).convert("L"), "png") if name == "ant" else (photo(i), "jpg"),
+     ["the file format tells training classes apart (PNG: 12 of ant's 12; JPEG: 12 of bee's 12",
+      "the colour mode tells training classes apart (L: 12 of ant's 12; RGB: 12 of bee's 12"]),
+    # the bees cut out and mounted on white: only the border tells
+    (lambda i, name: (framed(i) if name == "bee" else photo(i, 80), "png"),
+     ["the border tells training classes apart (no plain border: 12 of ant's 12; a white border: 12 of bee's 12, "
+      "no other class)"]),
+    # a third of the bees from another camera, at another size
+    (lambda i, name: (photo(i, 96) if name == "bee" and i % 3 == 0 else photo(i), "png"),
+     []),  # 4 pictures: too few to tell from chance
+    (lambda i, name: (photo(i), "png"), []),  # nothing tells them apart but what they show
+])
+def test_a_file_property_that_tells_the_classes_apart_is_a_shortcut(tmp_path, plant, words):
+    root = tmp_path / "photos"
+    for name, seeds in (("ant", range(0, 12)), ("bee", range(12, 24))):
+        (root / "train" / name).mkdir(parents=True)
+        for i in seeds:
+            picture, extension = plant(i, name)
+            picture.save(root / "train" / name / f"{i}.{extension}")
+    shortcuts = [f for f in check_data(root).findings if f.kind == "shortcut"]
+    assert len(shortcuts) == len(words) and all(w in f.what for f, w in zip(shortcuts, words)), shortcuts
+    assert all("a model can learn it instead of what the pictures show" in f.what and f.level == "warning"
+               for f in shortcuts)
+
+
 def test_unbalanced_classes_are_flagged(tmp_path):
     root = make_folder(tmp_path / "u", classes=("common", "rare"), per_class={"": 1})
     for i in range(1, 8):

@@ -38,6 +38,8 @@ from .near import SIDE, near_duplicates, thumbnails
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
 IMBALANCE_RATIO = 3.0   # largest class over smallest, per split, above which a warning is given
 RARE_SHARE = 0.05       # a file format or colour mode below this share of the pictures is an outlier
+SHORTCUT_LEAST = 10     # pictures sharing a value of a file property, all of one class, before it can be a shortcut
+PLAIN_BORDER = 3.0      # the largest spread of grey levels (of 255) around a thumbnail's edge that is a plain border
 SUMMARY_LINES = 60      # the terminal's summary stays under this, whatever the folder's size; the rest is in the JSON
 
 
@@ -59,6 +61,7 @@ def kinds() -> dict[str, tuple[str, str]]:
         "odd-format": (tr("odd file formats"), ""),
         "odd-mode": (tr("odd colour modes"), ""),
         "multi-frame": (tr("multi-frame files"), ""),
+        "shortcut": (tr("file properties that tell the classes apart"), ""),
         "exact-leak": (tr("exact duplicates across splits"), leak),
         "exact-two-classes": (tr("exact duplicates with different classes"),
                               tr("the same bytes under two classes: at least one label is wrong; keep the right "
@@ -306,7 +309,8 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
             findings.append(Finding("no-readable-pictures", "error", tr(
                 "{split}/{c} has no readable pictures.", split=split, c=c),
                 numbers={"splits": [split], "classes": [c]}))
-    findings += _picture_findings(readable) + _duplicate_findings(records, thumbs)
+    findings += _picture_findings(readable) + _shortcut_findings(records, thumbs) + \
+        _duplicate_findings(records, thumbs)
 
     report = DataCheck(str(root), counts, records, findings)
     say(report.table(Path(output).with_suffix(".json") if output else None))
@@ -342,6 +346,55 @@ def _picture_findings(readable: list[dict]) -> list[Finding]:
         findings.append(Finding("multi-frame", "warning", tr(
             "{n_multi} multi-frame picture(s) (animated GIF, multi-page TIFF): only the first frame is used.",
             n_multi=len(multi)), [r["path"] for r in multi], where(multi)))
+    return findings
+
+
+def border(grey: np.ndarray) -> str:
+    """What frames a picture, from its grey thumbnail's outer two pixels: a plain white or black border (padding,
+    a scanner's bed, letterboxing), or none."""
+    ring = np.concatenate([grey[:2].ravel(), grey[-2:].ravel(), grey[:, :2].ravel(), grey[:, -2:].ravel()])
+    if ring.std() > PLAIN_BORDER:
+        return tr("no plain border")
+    return tr("a white border") if ring.mean() > 230 else tr("a black border") if ring.mean() < 25 else \
+        tr("a plain grey or coloured border")
+
+
+def _shortcut_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray, np.ndarray]]) -> list[Finding]:
+    """Properties of the files, not of what they show, that tell training classes apart: a value of a property
+    (file format, colour mode, size, border) that at least SHORTCUT_LEAST training pictures have, all of one class,
+    a quarter of that class or more, and too many to be chance (were the property unrelated to the class, as many
+    of one class: under 1 in 1,000 across every value tested). A model can learn the property instead of the
+    subject, and a test split made the same way will not show it."""
+    train = [(i, r) for i, r in enumerate(records) if r["split"] == "train" and "error" not in r]
+    per_class = Counter(r["class"] for _, r in train)
+    properties = {tr("file format"): {i: r["format"] for i, r in train},
+                  tr("colour mode"): {i: r["mode"] for i, r in train},
+                  tr("size"): {i: f"{r['width']}×{r['height']}" for i, r in train},
+                  tr("border"): {i: border(thumbs[i][0]) for i, _ in train if i in thumbs}}
+    findings = []
+    for name, values in properties.items():
+        by_value = defaultdict(list)
+        for i, value in values.items():
+            by_value[value].append(i)
+        tested = max(1, sum(len(members) >= SHORTCUT_LEAST for members in by_value.values()))
+        telling = {}
+        for value, members in by_value.items():
+            classes = Counter(records[i]["class"] for i in members)
+            (only, n), = classes.most_common(1)
+            share = per_class[only] / len(train)
+            if len(classes) == 1 and n >= SHORTCUT_LEAST and n >= per_class[only] / 4 and \
+                    share ** n < 1e-3 / tested and len(per_class) > 1:
+                telling[value] = (only, n)
+        if telling:
+            which = "; ".join(tr("{value}: {n} of {only}'s {of}", value=value, n=n, only=only, of=per_class[only])
+                              for value, (only, n) in telling.items())
+            members = [records[i] for value in telling for i in by_value[value]]
+            findings.append(Finding("shortcut", "warning", tr(
+                "the {name} tells training classes apart ({which}, no other class): a model can learn it instead "
+                "of what the pictures show, and a test split made the same way will not tell. Make the classes "
+                "alike in it (convert, resize or crop the files), or check on pictures from elsewhere.",
+                name=name, which=which), [r["path"] for r in members],
+                {**where(members), "property": name, "values": {v: {c: n} for v, (c, n) in telling.items()}}))
     return findings
 
 
