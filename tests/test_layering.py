@@ -10,7 +10,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "visionpath"
 # Bottom to top. A module may import only modules listed before it ("" is the package's own __init__).
 LAYERS = [
     "errors", "i18n", "checks", "version", "files", "console", "html_page",
-    "data.download", "data.images", "data.near", "data.cache", "data.builtin", "data.folder", "data", "data.check_page",
+    "data.download", "data.images", "data.near", "data.cache", "data.builtin", "data.folder", "data", "data.suspects",
+    "data.check_page",
     "data.check", "data.dedupe",
     "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
     "augment", "checkpoint", "devices", "distributed", "optim",

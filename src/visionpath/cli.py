@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--labels", metavar="CSV", help="classes from a CSV of filename,label[,split]")
     dc.add_argument("--output", help="write <output>.json, <output>.png and <output>.html, a page with every "
                     "finding's pictures (default: <folder name>-check)")
+    dc.add_argument("--run", help="a run trained on the folder: the training labels it disputes join the findings")
     ds = data_commands.add_parser("split", help="copy a folder of class subfolders into train/ validation/ test/, "
                                   "stratified and seeded", argument_default=S)
     ds.add_argument("source", help="a folder of class subfolders")

@@ -10,10 +10,10 @@ import torch
 from .config import TrainConfig
 from .console import quietly
 from .data import load_dataset
+from .data.suspects import fit_head
 from .devices import pick_device
 from .models import create_model, features_in_batches, load_pretrained, model_entry, prepare_for_device, scaling_for
 
-PROBE_STEPS = 300  # full-batch steps of the head: converged on the benchmark folders (the loss moves < 1e-4 by then)
 
 
 def frozen_accuracy(config: TrainConfig, model: str, side: int) -> float:
@@ -38,18 +38,6 @@ def _frozen_accuracy(config: TrainConfig, model: str, side: int) -> float:
     with torch.inference_mode():
         train = features_in_batches(net, dataset.train.images, mean, std, device, bf16).float()
         validation = features_in_batches(net, dataset.validation.images, mean, std, device, bf16).float()
-    # standardised features and a softmax head with a little weight decay: logistic regression, fitted full-batch
-    centre, spread = train.mean(0), train.std(0).clamp_min(1e-6)
-    train, validation = (train - centre) / spread, (validation - centre) / spread
-    labels = dataset.train.labels.to(device)
-    head = torch.nn.Linear(train.shape[1], len(dataset.classes)).to(device)
-    for parameter in head.parameters():  # from zero (the fit is convex): the same answer every time
-        torch.nn.init.zeros_(parameter)
-    optimizer = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=1e-3)
-    for _ in range(PROBE_STEPS):
-        optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(head(train), labels).backward()
-        optimizer.step()
-    with torch.no_grad():
-        right = head(validation).argmax(1).cpu() == dataset.validation.labels
+    probabilities = fit_head(train, dataset.train.labels.to(device), len(dataset.classes))(validation)
+    right = probabilities.argmax(1).cpu() == dataset.validation.labels
     return float(right.float().mean())

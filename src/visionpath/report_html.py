@@ -20,16 +20,19 @@ from .html_page import STYLE, png_tag, table_html
 from .i18n import language, tr
 from .inside import heat_overlays
 from .report import plot_confusion
+from .data.suspects import Disputed
 
 GALLERY = 48  # misclassified pictures shown
 
 def write_report(run_dir: Path, *, command: str, settings: dict, history: list[dict], diagnosis: str,
                  evaluation: Evaluation, images: ImageSet, data_record: dict | None,
-                 model: tuple[torch.nn.Module, dict] | None = None) -> Path:
+                 model: tuple[torch.nn.Module, dict] | None = None,
+                 disputed: tuple[list[Disputed], ImageSet] | None = None) -> Path:
     """Write run_dir/report.html for `evaluation` (of the test split, else validation) of the pictures `images`.
     command: the command line that repeats the run; settings: its settings; diagnosis: what its curves say;
-    data_record: its data.json; model: (the network, its metadata), to show where it looked in each mistake.
-    Everything shown is passed in: the page reads nothing but curves.png."""
+    data_record: its data.json; model: (the network, its metadata), to show where it looked in each mistake;
+    disputed: (the training pictures whose labels the run disputes, the training pictures). Everything shown is
+    passed in: the page reads nothing but curves.png."""
     e = evaluation
     out = [tr("<!doctype html><html lang='{lang}'><head><meta charset='utf-8'><title>visionpath report: "
               "{run}</title><style>{STYLE}</style></head><body>",
@@ -63,6 +66,8 @@ def write_report(run_dir: Path, *, command: str, settings: dict, history: list[d
     if history:
         out.append(f"<p>{html.escape(diagnosis)}</p>")
     out += _confusion_section(e) + _gallery_section(e, images, model)
+    if disputed is not None:
+        out += _disputed_section(*disputed)
     out.append("</body></html>")
     path = run_dir / "report.html"
     atomic_write(path, "\n".join(out))
@@ -144,5 +149,27 @@ def _gallery_section(e: Evaluation, images: ImageSet, model: tuple[torch.nn.Modu
                       "class='wrong'>predicted {predicted} {probability:.0%}</span></figcaption></figure>",
                       shown=shown, file=html.escape(name), true=html.escape(e.classes[labels[i].item()]),
                       predicted=html.escape(e.classes[predicted]), probability=e.probabilities[i, predicted].item()))
+    out.append("</div>")
+    return out
+
+
+def _disputed_section(disputed: list[Disputed], training: ImageSet) -> list[str]:
+    """The training pictures whose given label a head that never saw them disputes, the most disputed first:
+    candidates for a labelling mistake, to look at."""
+    out = [tr("<h2>Training labels the model disputes ({n:,} of {total:,})</h2>", n=len(disputed),
+              total=len(training))]
+    if not disputed:
+        return out + [tr("<p>None: a head fitted on the others agrees with every training picture's label.</p>")]
+    out.append(tr("<p>A linear head on the frozen features, fitted without each picture, gives another class "
+                  "confidently. Often the label is wrong; sometimes the photo is an odd one of its class. Look before "
+                  "relabelling: suspects.csv lists them all.</p><div class='gallery'>"))
+    index = {path: i for i, path in enumerate(training.paths or [])}
+    for d in disputed[:GALLERY]:
+        picture = png_tag(training.images[index[d.path]]) if d.path in index else ""
+        out.append(tr("<figure>{shown}<figcaption>{file}<br>labelled <b>{given}</b> ({given_probability:.0%})<br><span "
+                      "class='wrong'>looks like {predicted} {predicted_probability:.0%}</span></figcaption></figure>",
+                      shown=picture, file=html.escape(Path(d.path).name), given=html.escape(d.given),
+                      given_probability=d.given_probability, predicted=html.escape(d.predicted),
+                      predicted_probability=d.predicted_probability))
     out.append("</div>")
     return out

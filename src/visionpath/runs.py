@@ -15,7 +15,7 @@ import torch
 from .checks import check_folder
 from .config import TrainConfig
 from .console import say
-from .data import ImageSet
+from .data import Dataset, ImageSet
 from .data.check import seen_in_training
 from .devices import pick_device
 from .errors import VisionpathError
@@ -25,6 +25,7 @@ from .predict import Prediction, predict
 from .report import diagnose
 from .report_html import write_report
 from .run_folder import load_model, load_run_data, read_data_record, read_history
+from .data.suspects import read_suspects
 
 
 class Run:
@@ -57,7 +58,7 @@ class Run:
         """Reload the run's data (same settings, same validation split) and its best weights; score `split` on
         `device` (auto: a GPU when there is one), print the table and the diagnosis, and save the metrics and
         confusion matrix in the run folder."""
-        evaluation, _ = self._evaluate_split(split, data_dir, device)
+        evaluation, _, _ = self._evaluate_split(split, data_dir, device)
         evaluation.save(self.path)
         say(evaluation.table())
         history = self.history
@@ -70,8 +71,8 @@ class Run:
     def report(self, data_dir: str | Path | None = None, device: str = "auto") -> Path:
         """Write report.html in the run folder (on the test split, else validation, scored on `device`) and return
         its path."""
-        evaluation, images = self._evaluate_split(None, data_dir, device)
-        path = write_run_report(self.path, self.config, self.history, evaluation, images)
+        evaluation, images, dataset = self._evaluate_split(None, data_dir, device)
+        path = write_run_report(self.path, self.config, self.history, evaluation, images, dataset.train)
         say(tr("report: {path}", path=path))
         return path
 
@@ -81,9 +82,9 @@ class Run:
         return predict(self.path, images, **options)
 
     def _evaluate_split(self, split: str | None, data_dir: str | Path | None, device: str
-                        ) -> tuple[Evaluation, ImageSet]:
-        """The run's data reloaded with its own settings, scored with its best weights. split None: test, or
-        validation where there is no test split."""
+                        ) -> tuple[Evaluation, ImageSet, Dataset]:
+        """The run's data reloaded with its own settings, scored with its best weights: (the evaluation, the split's
+        pictures, the data). split None: test, or validation where there is no test split."""
         if split not in (None, "test", "validation", "train"):
             raise VisionpathError(tr("unknown --split '{split}'; choose test, validation or train.", split=split))
         if data_dir is not None:
@@ -105,12 +106,15 @@ class Run:
         images = splits[split]
         seen = seen_in_training(dataset.train, images) if split != "train" else None
         return evaluate_images(model, images, dataset.classes, meta["mean"], meta["std"], chosen, split,
-                               seen=seen), images
+                               seen=seen), images, dataset
 
 
 def write_run_report(run_dir: Path, config: TrainConfig, history: list[dict], evaluation: Evaluation,
-                     images: ImageSet) -> Path:
-    """report.html of a run: its command and settings, data, curves, and `evaluation` of the pictures `images`."""
+                     images: ImageSet, training: ImageSet | None = None) -> Path:
+    """report.html of a run: its command and settings, data, curves, `evaluation` of the pictures `images`, and
+    the `training` pictures whose labels it disputes (suspects.csv)."""
+    disputed = read_suspects(run_dir)
     return write_report(run_dir, command=config.command_line(), settings=config.to_dict(), history=history,
                         diagnosis=diagnose(history, config).text if history else "", evaluation=evaluation,
-                        images=images, data_record=read_data_record(run_dir), model=load_model(run_dir))
+                        images=images, data_record=read_data_record(run_dir), model=load_model(run_dir),
+                        disputed=(disputed, training) if disputed is not None and training is not None else None)

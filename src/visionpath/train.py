@@ -56,6 +56,7 @@ from .optim import make_optimizer, penalised_loss, refitted_rate, set_learning_r
 from .report import plot_curves, training_summary
 from .run_folder import load_run_data, new_run_dir, read_file_record, write_data_record, write_history
 from .runs import Run, write_run_report
+from .data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
 from .tensorboard_log import check_installed, log_epoch, log_finish
 from .version import __version__
 
@@ -722,6 +723,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                     if state.epoch >= total_epochs(config, model, state.history):  # fine-tuning skipped
                         break
                 stage = start_stage(number, head, config, data, model, bar, state.history)
+                if stage.features is not None and data.dataset.folder is not None:
+                    on_main(data.processes, lambda: note_disputed_labels(run_dir, data, stage.features))
                 if saved is not None and saved.resume["epoch"] in stage.epochs:  # resumed inside this stage
                     stage.load_optimizer_state(saved)
                 elif number == 2 and head < config.epochs:
@@ -972,6 +975,24 @@ def cache_features(config: TrainConfig, data: TrainingData, model: TrainingModel
     return FeatureCache(train, validation)
 
 
+def note_disputed_labels(run_dir: Path, data: TrainingData, features: FeatureCache) -> None:
+    """The training pictures whose label a head that never saw them disputes (suspects.py): written to
+    suspects.csv, the most disputed first, and said; from the features stage 1 cached (their views' mean)."""
+    t0 = time.perf_counter()
+    train = data.dataset.train
+    disputed, agreed = disputed_labels(torch.stack(features.train).mean(0), train.labels, data.dataset.classes,
+                                       train.paths)
+    write_suspects(run_dir, disputed)
+    if disputed:
+        say(tr("labels: a head that never saw them disputes {n} of the {total:,} training pictures' labels "
+               "({seconds:.1f}s): {SUSPECTS_FILE} lists them, the most disputed first, and report.html shows them; "
+               "look at them, and fix those that are wrong", n=len(disputed), total=len(train),
+               seconds=time.perf_counter() - t0, SUSPECTS_FILE=SUSPECTS_FILE)
+            + (tr(" (the frozen features fit these pictures loosely, the head agreeing with {agreed:.0%} of the "
+                  "labels: expect many of them to be right, and start from the top)", agreed=agreed)
+               if agreed < TRUSTED else ""))
+
+
 def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, data: TrainingData,
                     model: TrainingModel, generators: Generators, bar) -> tuple[float, float]:
     """One pass over the training pictures in random batches, one optimiser step each: (mean loss, accuracy) over
@@ -1130,7 +1151,8 @@ def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: Traini
         shown = test or evaluate_images(model.net, dataset.validation, dataset.classes, model.mean, model.std,
                                         data.device, split="validation", bf16=bf16,
                                         seen=seen_in_training(dataset.train, dataset.validation))
-        write_run_report(run_dir, config, state.history, shown, dataset.test if test else dataset.validation)
+        write_run_report(run_dir, config, state.history, shown, dataset.test if test else dataset.validation,
+                         dataset.train)
     if config.tensorboard:
         log_finish(run_dir, state.best["epoch"], run_dir / "curves.png", test and test.accuracy)
     summary = training_summary(run_dir, config, state.history, state.best, test, dataset.validation_from_train)

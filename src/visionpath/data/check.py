@@ -34,6 +34,7 @@ from .check_page import write_check_page
 from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
 from .images import is_image_file, open_whole
 from .near import SIDE, near_duplicates, thumbnails
+from .suspects import SUSPECTS_FILE, Disputed, read_suspects
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
 IMBALANCE_RATIO = 3.0   # largest class over smallest, per split, above which a warning is given
@@ -62,6 +63,7 @@ def kinds() -> dict[str, tuple[str, str]]:
         "odd-mode": (tr("odd colour modes"), ""),
         "multi-frame": (tr("multi-frame files"), ""),
         "shortcut": (tr("file properties that tell the classes apart"), ""),
+        "disputed-label": (tr("training labels a run disputes"), ""),
         "exact-leak": (tr("exact duplicates across splits"), leak),
         "exact-two-classes": (tr("exact duplicates with different classes"),
                               tr("the same bytes under two classes: at least one label is wrong; keep the right "
@@ -266,11 +268,18 @@ def _groups(keys: dict[int, str]) -> list[list[int]]:
     return [m for m in members.values() if len(m) > 1]
 
 
-def check_data(root: str | Path, labels: str | Path | None = None, output: str | Path | None = None) -> DataCheck:
+def check_data(root: str | Path, labels: str | Path | None = None, output: str | Path | None = None,
+               run: str | Path | None = None) -> DataCheck:
     """Check a folder of photos (the layouts `visionpath train` accepts); print the table and, with `output`,
-    write <output>.json and <output>.png. Returns the DataCheck (its .status: 0 clean, 1 warnings, 2 errors)."""
+    write <output>.json and <output>.png. run: a run folder trained on it, whose disputed training labels
+    (suspects.csv) join the findings. Returns the DataCheck (its .status: 0 clean, 1 warnings, 2 errors)."""
     if output is not None:
         check_output("--output", Path(output).with_suffix(".json"), make_folder=True)
+    disputed = read_suspects(run) if run is not None else None
+    if run is not None and disputed is None:
+        raise VisionpathError(tr("{run} has no {SUSPECTS_FILE}: only a run of a pretrained backbone (stage 1 on "
+                                 "cached features) looks for disputed labels; train one with no --model.",
+                                 run=run, SUSPECTS_FILE=SUSPECTS_FILE))
     files, findings = _inventory(Path(root), labels)
     with ThreadPoolExecutor(max_workers=4) as pool, progress_bar() as bar:
         task = bar.add_task(tr("checking pictures"), total=len(files), status="")
@@ -310,7 +319,7 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
                 "{split}/{c} has no readable pictures.", split=split, c=c),
                 numbers={"splits": [split], "classes": [c]}))
     findings += _picture_findings(readable) + _shortcut_findings(records, thumbs) + \
-        _duplicate_findings(records, thumbs)
+        _duplicate_findings(records, thumbs) + _disputed_findings(records, disputed or [], run)
 
     report = DataCheck(str(root), counts, records, findings)
     say(report.table(Path(output).with_suffix(".json") if output else None))
@@ -347,6 +356,21 @@ def _picture_findings(readable: list[dict]) -> list[Finding]:
             "{n_multi} multi-frame picture(s) (animated GIF, multi-page TIFF): only the first frame is used.",
             n_multi=len(multi)), [r["path"] for r in multi], where(multi)))
     return findings
+
+
+def _disputed_findings(records: list[dict], disputed: list[Disputed], run: str | Path | None) -> list[Finding]:
+    """The checked folder's training pictures whose labels `run` disputes (suspects.csv), the most disputed first."""
+    here = {Path(r["path"]).resolve(): r for r in records}
+    mine = [(d, here[Path(d.path).resolve()]) for d in disputed if Path(d.path).resolve() in here]
+    if not mine:
+        return []
+    return [Finding("disputed-label", "warning", tr(
+        "{n} training picture(s) whose label the run {run} disputes: a head on its frozen features, fitted without "
+        "each, gives another class confidently. Often the label is wrong, sometimes the photo is odd: look at them "
+        "(the most disputed first) before relabelling.", n=len(mine), run=run), [r["path"] for _, r in mine],
+        {**where([r for _, r in mine]), "labels": [{"given": d.given, "predicted": d.predicted,
+                                                     "given_probability": d.given_probability}
+                                                    for d, _ in mine]})]
 
 
 def border(grey: np.ndarray) -> str:
