@@ -368,8 +368,7 @@ def _disputed_findings(records: list[dict], disputed: list[Disputed], run: str |
         "{n} training picture(s) whose label the run {run} disputes: a head on its frozen features, fitted without "
         "each, gives another class confidently. Often the label is wrong, sometimes the photo is odd: look at them "
         "(the most disputed first) before relabelling.", n=len(mine), run=run), [r["path"] for _, r in mine],
-        {**where([r for _, r in mine]), "labels": [{"given": d.given, "predicted": d.predicted,
-                                                     "given_probability": d.given_probability}
+        {**where([r for _, r in mine]), "labels": [{"given": d.given, "predicted": d.predicted}
                                                     for d, _ in mine]})]
 
 

@@ -77,13 +77,15 @@ def write_check_page(report, kinds_named: dict[str, tuple[str, str]], count, pat
             out.append(f"<p>{html.escape(advice)}</p>")
         for f in found:
             figures = []
-            errors = f.numbers.get("errors", [])
+            errors, labels = f.numbers.get("errors", []), f.numbers.get("labels", [])
             for k, p in enumerate(f.paths):
                 record = records.get(p, {})
                 size = (f"{record['width']}×{record['height']}, {record['bytes'] / 1024:,.0f} KB"
                         if "width" in record else errors[k] if k < len(errors) else "")
+                said = tr("labelled {given}, looks like {predicted}", **labels[k]) if k < len(labels) else ""
+                disputed = f"<br><span class='warning'>{html.escape(said)}</span>" if said else ""
                 figures.append(f"<figure>{thumbs.get(p, '')}{html.escape(report.short(p))}"
-                               f"<br><span class='muted'>{html.escape(size)}</span></figure>")
+                               f"<br><span class='muted'>{html.escape(size)}</span>{disputed}</figure>")
             out.append(f"<div class='group'><p class='{f.level}'>{html.escape(f.what)}</p>"
                        f"<div class='row'>{''.join(figures)}</div></div>")
     out.append("</body></html>")
