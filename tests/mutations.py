@@ -3,7 +3,10 @@
     .venv/bin/python tests/mutations.py [WORDS...]     # all mutations, or those whose name has one of the WORDS
 
 Each mutation replaces one exact piece of the source in a copy of the project (in a temporary folder) and runs the
-tests named with it; a mutation the tests do not catch is a test that cannot fail. Not part of the test run.
+tests named with it; a mutation the tests do not catch is a test that cannot fail. The named tests must first pass
+without any mutation, and a mutation counts as caught only when a test's assertion fails: tests that fail because
+the mutation broke an import or raised before any assertion (NameError, UnboundLocalError, a fixture's error)
+show nothing about the behaviour it was written for, and are reported BROKEN. Not part of the test run.
 """
 import os
 import shutil
@@ -11,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
@@ -165,8 +169,9 @@ MUTATIONS = [
   ["tests/test_serve.py::test_every_bad_request_gets_one_sentence_and_the_right_status"]),
  ("serve decodes uploads its own way", "src/visionpath/serve.py",
   "    decoded = load_images(uploads, (height, width), channels)",
+  "    import io\n    import numpy as np\n    from PIL import Image\n"
   "    decoded = [torch.from_numpy(np.asarray(Image.open(io.BytesIO(u.data)).convert('RGB').resize((width, height)))"
-  ").permute(2, 0, 1).contiguous() for u in uploads]\n    import io, numpy as np\n    from PIL import Image",
+  ").permute(2, 0, 1).contiguous() for u in uploads]",
   ["tests/test_serve.py::test_the_api_answers_as_predict_does_from_the_run_and_from_its_onnx_file"]),
  ("an upload is not read as its file", "src/visionpath/data/images.py",
   "    return io.BytesIO(source.data) if isinstance(source, InMemory) else source",
@@ -294,32 +299,91 @@ MUTATIONS = [
   "        evaluation.seen = int(seen.sum())", "        return evaluation",
   ["tests/test_evaluate.py::test_pictures_also_in_train_are_scored_apart",
    "tests/test_runs.py::test_a_test_split_that_leaks_is_scored_on_what_training_never_saw"]),
+ ("a labels CSV may name files outside its folder", "src/visionpath/data/folder.py",
+  "        inside(root, name, labels, line)\n", "",
+  ["tests/data/test_folder.py::test_a_labels_csv_names_only_files_inside_its_folder"]),
+ ("disputed labels listed however unsure the head", "src/visionpath/data/suspects.py",
+  "    disputed = (predicted != labels) & (p.max(1).values >= thresholds.clamp_max(CONFIDENT)[predicted])",
+  "    disputed = predicted != labels",
+  ["tests/data/test_suspects.py::test_flipped_labels_top_the_list_and_correct_ones_are_left_alone"]),
+ ("float pictures of 0-1 read as 8-bit", "src/visionpath/data/images.py",
+  '    scales = ((1.0,) if mode == "F" else ()) + (255.0, 65535.0, 2.0 ** 31 - 1)',
+  "    scales = (255.0, 65535.0, 2.0 ** 31 - 1)",
+  ["tests/data/test_images.py::test_every_pixel_format_decodes_to_the_grey_it_shows"]),
+ ("serve decodes every upload at once", "src/visionpath/serve.py",
+  "            async with budget.held(largest):", "            async with contextlib.nullcontext():",
+  ["tests/test_serve.py::test_large_pictures_from_many_clients_are_decoded_one_at_a_time"]),
+ ("a file property that tells the classes apart goes unsaid", "src/visionpath/data/check.py",
+  "        if telling:\n", "        if False:\n",
+  ["tests/data/test_check.py::test_a_file_property_that_tells_the_classes_apart_is_a_shortcut"]),
  ("a larger backbone whatever the frozen features", "src/visionpath/defaults.py",
   "        if accuracy >= FEATURES_NEAR:\n            return PHOTO_MODEL", "        if False:\n            return PHOTO_MODEL",
   ["tests/test_defaults.py::test_the_smaller_backbone_stays_where_its_features_nearly_fit_or_the_budget_is_spent"]),
 ]
 
 
+def copy_of_project(tmp: str) -> Path:
+    work = Path(tmp) / "repo"
+    shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "__pycache__", "results",
+                                                              ".pytest_cache", ".bench"))
+    return work
+
+
+def run_tests(work: Path, tests: list[str], first_failure: bool = True) -> tuple[int, dict[str, str]]:
+    """pytest on `tests` in the copy `work`: (its exit status, {test: how it failed} for each that did not pass:
+    the exception's type for a failure inside the test, "error" for one in collection or a fixture)."""
+    report = work / "junit.xml"
+    done = subprocess.run([sys.executable, "-m", "pytest", *(["-x"] if first_failure else []), "-q", "-p",
+                           "no:warnings", "-p", "no:cacheprovider", f"--junitxml={report}", *tests], cwd=work,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(work / "src")})
+    failed = {}
+    if report.is_file():
+        for case in ElementTree.parse(report).iter("testcase"):
+            name = f"{case.get('classname')}::{case.get('name')}"
+            for outcome in case:
+                if outcome.tag == "failure":
+                    failed[name] = outcome.get("type") or "failure"
+                elif outcome.tag == "error":
+                    failed[name] = "error"
+    if done.returncode and not failed:  # nothing collected, or pytest itself failed: the import broke
+        failed["(the run)"] = "error"
+    return done.returncode, failed
+
+
+def verdict(status: int, failed: dict[str, str]) -> str:
+    """caught: a test's assertion failed (or pytest.raises saw nothing raised); BROKEN: the tests failed otherwise
+    (the mutation broke an import, raised NameError or UnboundLocalError, failed a fixture) before any assertion
+    could tell: no test was shown to protect the behaviour; MISSED: every test passed."""
+    if status == 0:
+        return "MISSED"
+    return "caught" if any(kind in ASSERTED for kind in failed.values()) else "BROKEN"
+
+
+ASSERTED = {"AssertionError", "Failed", "failure"}  # pytest's own failures: an assert, pytest.raises/fail
+
+
 def main(words: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not words or any(w in m[0] for w in words)]
+    with tempfile.TemporaryDirectory() as tmp:  # first, the tests must pass without any mutation
+        work = copy_of_project(tmp)
+        for name, path, old, _, _ in chosen:
+            count = (work / path).read_text().count(old)
+            assert count == 1, f"{name}: the text to replace is in {path} {count} times, not once"
+        status, failed = run_tests(work, sorted({t for m in chosen for t in m[4]}), first_failure=False)
+    if status:
+        print("the tests fail without any mutation; fix them first:\n  " + "\n  ".join(failed), flush=True)
+        return 2
     results = []
-    for name, path, old, new, tests in MUTATIONS:
-        if words and not any(w in name for w in words):
-            continue
+    for name, path, old, new, tests in chosen:
         with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp) / "repo"
-            shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "__pycache__",
-                                                                      "results", ".pytest_cache", ".bench"))
-            text = (work / path).read_text()
-            assert text.count(old) == 1, f"{name}: the text to replace is not in {path} exactly once"
-            (work / path).write_text(text.replace(old, new))
-            done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:warnings", "-p",
-                                   "no:cacheprovider", *tests], cwd=work, capture_output=True, text=True,
-                                  env={**os.environ, "PYTHONPATH": str(work / "src")})
-        caught = done.returncode != 0
-        failed = next((line for line in done.stdout.splitlines() if line.startswith("FAILED")), "")
-        results.append(caught)
-        print(f"{'caught' if caught else 'MISSED'}: {name}  {failed[:110]}", flush=True)
-    print(f"{sum(results)} of {len(results)} mutations caught")
+            work = copy_of_project(tmp)
+            (work / path).write_text((work / path).read_text().replace(old, new))
+            status, failed = run_tests(work, tests)
+        said = verdict(status, failed)
+        results.append(said == "caught")
+        how = "; ".join(f"{test} ({kind})" for test, kind in failed.items())
+        print(f"{said}: {name}  {how[:140]}", flush=True)
+    print(f"{sum(results)} of {len(results)} mutations caught by an assertion")
     return 0 if all(results) else 1
 
 

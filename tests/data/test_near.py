@@ -70,3 +70,20 @@ def test_products_of_one_shape_in_different_colours_are_different_pictures():
     assert [(i, j) for i, j, _ in near_duplicates(grey, colour)] == [(0, 3)]
     assert colour_distance(colour[0], colour[1]) > 0.5 and colour_distance(colour[0], colour[3]) < 0.01
     assert colour_distance(colour[0], thumbnails(ImageOps.grayscale(pictures[0]).convert("RGB"))[1]) == 0
+
+
+def test_a_long_check_tells_how_far_it_is():
+    """Comparing every picture with all, then confirming the pairs proposed: each phase reported as it goes (the
+    data check draws them as progress bars), the comparison to its end; the answer is the same as unobserved."""
+    rng = np.random.default_rng(1)
+    pictures = [scan(rng) for _ in range(100)]
+    pictures.append(Image.open(io.BytesIO(EDITS["resized"](pictures[7]))))
+    grey, colour = (np.stack(t) for t in zip(*(thumbnails(p) for p in pictures)))
+    heard = []
+    found = near_duplicates(grey, colour, lambda what, done, total: heard.append((what, done, total)))
+    compared = [(done, total) for what, done, total in heard if what == "near duplicates: comparing pictures"]
+    assert compared == [(64, 101), (101, 101)]
+    confirming = [h for h in heard if h[0].startswith("near duplicates: confirming ")]
+    assert confirming and [done for _, done, _ in confirming] == sorted(done for _, done, _ in confirming)
+    assert all(done <= total for _, done, total in confirming)
+    assert found == near_duplicates(grey, colour) and (7, 100) in [(i, j) for i, j, _ in found]

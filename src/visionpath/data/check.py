@@ -466,7 +466,14 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
     readable = sorted(set(thumbs) - {i for g in exact for i in g[1:]})
     if readable:
         grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
-        for a, b, distance in near_duplicates(grey, colour):
+        with progress_bar() as bar:  # a minute or more for thousands of pictures alike (README)
+            tasks = {}
+
+            def progress(what: str, done: int, total: int) -> None:
+                tasks.setdefault(what, bar.add_task(what, total=total, status=""))
+                bar.update(tasks[what], completed=done)
+            found = near_duplicates(grey, colour, progress)
+        for a, b, distance in found:
             i, j = readable[a], readable[b]
             if not any({i, j} <= g for g in same):
                 describe([i, j], exact=False, distance=distance)

@@ -14,13 +14,16 @@ benchmarks/near_duplicates.py measures precision and recall on pairs made for it
 """
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from typing import Callable, Hashable, Iterable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from ..i18n import tr
+
+Progress = Callable[[str, int, int], None]  # (what is being done, how much of it, out of)
 SIDE = 64               # the grey thumbnail compared
 NEIGHBOURS = 8          # candidates a picture proposes
 REFINE_STEPS = 12       # at most this many refinements of the best crop
@@ -84,9 +87,9 @@ def _detail(x: torch.Tensor) -> torch.Tensor:
     return _unit(x - blurred)
 
 
-def candidates(grey: torch.Tensor) -> dict[tuple[int, int], float]:
+def candidates(grey: torch.Tensor, progress: Progress | None = None) -> dict[tuple[int, int], float]:
     """Pairs (i < j) in which one is among the other's NEIGHBOURS closest at 16×16, over the crops of either, with
-    that closeness (a correlation)."""
+    that closeness (a correlation). progress: told of each picture compared with all."""
     n = len(grey)
     if n < 2:
         return {}
@@ -103,22 +106,29 @@ def candidates(grey: torch.Tensor) -> dict[tuple[int, int], float]:
             for value, j in zip(near_values, near_indices):
                 pair = (min(start + row, j), max(start + row, j))
                 pairs[pair] = max(pairs.get(pair, -2.0), value)
+        if progress is not None:
+            progress(tr("near duplicates: comparing pictures"), min(n, start + 64), n)
     return pairs
 
 
-def _aligned(sources: torch.Tensor, targets: torch.Tensor, refine: torch.Tensor) -> torch.Tensor:
+def _aligned(pictures: torch.Tensor, sources: torch.Tensor, targets: torch.Tensor, refine: torch.Tensor,
+             progress: Callable[[int], None] = lambda steps: None) -> torch.Tensor:
     """For each pair, the detail correlation of the target with the crop of the source that matches it best: the
     best of CROPS by raw correlation (smooth in the crop), refined a coordinate at a time with halving steps where
-    `refine` says. All pairs at once, a chunk at a time. sources, targets: P×1×SIDE×SIDE; refine: P bools."""
-    raw, chunk = _unit(targets), 256
+    `refine` says. All pairs at once, a chunk at a time, each picture prepared once (not once a pair: memory grows
+    with the pictures, not with the pairs). pictures: N×1×SIDE×SIDE; sources, targets: P indices into them;
+    refine: P bools."""
+    raw, chunk = _unit(pictures), 256
+    coarse = F.avg_pool2d(pictures, 2)  # the grid at half the side
+    coarse_raw = _unit(coarse)
     best, theta = torch.empty(len(sources)), torch.empty(len(sources), 2, 3)
-    coarse, coarse_raw = F.avg_pool2d(sources, 2), _unit(F.avg_pool2d(targets, 2))  # the grid at half the side
     for start in range(0, len(sources), chunk):
         part = slice(start, start + chunk)
-        scores = _scores(coarse[part], coarse_raw[part], CROPS.expand(len(sources[part]), -1, -1, -1))
-        which = scores.argmax(1)
-        theta[part] = CROPS[which]
-        best[part] = _scores(sources[part], raw[part], theta[part, None])[:, 0]
+        mine, theirs = sources[part], targets[part]
+        scores = _scores(coarse[mine], coarse_raw[theirs], CROPS.expand(len(mine), -1, -1, -1))
+        theta[part] = CROPS[scores.argmax(1)]
+        best[part] = _scores(pictures[mine], raw[theirs], theta[part, None])[:, 0]
+    progress(1)
     step, active = torch.full((len(sources),), 0.03), refine.clone()
     moves = [(row, column, sign) for row, column in ((0, 0), (1, 1), (0, 2), (1, 2)) for sign in (-1.0, 1.0)]
     for _ in range(REFINE_STEPS):  # bounded: on a flat picture every crop scores alike
@@ -130,8 +140,8 @@ def _aligned(sources: torch.Tensor, targets: torch.Tensor, refine: torch.Tensor)
             trials[:, k, row, column] += sign * step[ids]
         scale = trials[:, :, [0, 1], [0, 1]]  # a crop of at most 16% of a side, inside the picture
         valid = ((scale >= 0.84) & (scale <= 1) & (trials[:, :, :, 2].abs() <= 1 - scale + 1e-6)).all(-1)
-        scores = torch.cat([_scores(sources[ids[i:i + chunk]], raw[ids[i:i + chunk]], trials[i:i + chunk])
-                            for i in range(0, len(ids), chunk)])
+        scores = torch.cat([_scores(pictures[sources[ids[i:i + chunk]]], raw[targets[ids[i:i + chunk]]],
+                                    trials[i:i + chunk]) for i in range(0, len(ids), chunk)])
         scores[~valid] = -2.0
         found, which = scores.max(1)
         better = found > best[ids] + 1e-5
@@ -139,8 +149,10 @@ def _aligned(sources: torch.Tensor, targets: torch.Tensor, refine: torch.Tensor)
         theta[ids[better]] = trials[better, which[better]]
         step[ids[~better]] /= 2
         active[ids[~better & (step[ids] < 0.004)]] = False
-    return torch.cat([(_detail(_warp(sources[i:i + chunk], theta[i:i + chunk])) * _detail(targets[i:i + chunk]))
-                      .sum(1) for i in range(0, len(sources), chunk)])
+        progress(1)
+    detail = _detail(pictures)
+    return torch.cat([(_detail(_warp(pictures[sources[i:i + chunk]], theta[i:i + chunk])) *
+                       detail[targets[i:i + chunk]]).sum(1) for i in range(0, len(sources), chunk)])
 
 
 def _scores(sources: torch.Tensor, raw: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
@@ -165,11 +177,13 @@ def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
     return max(0.0, 1 - float(x @ y / (np.linalg.norm(x) * np.linalg.norm(y))))
 
 
-def near_duplicates(grey: np.ndarray, colour: np.ndarray) -> list[tuple[int, int, float]]:
+def near_duplicates(grey: np.ndarray, colour: np.ndarray, progress: Progress | None = None
+                    ) -> list[tuple[int, int, float]]:
     """The pairs of pictures that are the same picture, with what is left of their detail correlation (0: the
-    same). grey: N×SIDE×SIDE uint8; colour: N×8×8×3 uint8."""
+    same). grey: N×SIDE×SIDE uint8; colour: N×8×8×3 uint8. progress(what, done, total): told as the pictures are
+    compared, then as the pairs proposed are confirmed (the longer part where many pictures look alike)."""
     pictures = torch.from_numpy(grey).float().unsqueeze(1) / 255
-    proposed = candidates(pictures)
+    proposed = candidates(pictures, progress)
     if not proposed:
         return []
     # confirmed: each picture's nearest (the folder's distances) and every pair close enough to be a copy
@@ -182,8 +196,14 @@ def near_duplicates(grey: np.ndarray, colour: np.ndarray) -> list[tuple[int, int
     pairs = sorted(asked)
     first, second = (torch.tensor([pair[k] for pair in pairs]) for k in (0, 1))
     refine = torch.tensor([proposed[pair] >= PROPOSED for pair in pairs])  # the others only tell the folder's scale
-    detail = torch.maximum(_aligned(pictures[first], pictures[second], refine),
-                           _aligned(pictures[second], pictures[first], refine))
+    steps, done = 2 * (1 + REFINE_STEPS), [0]
+
+    def confirmed(step: int) -> None:  # each crop search: its grid, then each of its refinements
+        done[0] += step
+        if progress is not None:
+            progress(tr("near duplicates: confirming {pairs:,} pairs", pairs=len(pairs)), done[0], steps)
+    detail = torch.maximum(_aligned(pictures, first, second, refine, confirmed),
+                           _aligned(pictures, second, first, refine, confirmed))
     left = {(i, j): max(1 - float(d), colour_distance(colour[i], colour[j])) for (i, j), d in zip(pairs, detail)}
     nearest = {}
     for (i, j), distance in left.items():
