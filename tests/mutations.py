@@ -9,6 +9,7 @@ the mutation broke an import or raised before any assertion (NameError, UnboundL
 show nothing about the behaviour it was written for, and are reported BROKEN. Not part of the test run.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -322,6 +323,11 @@ MUTATIONS = [
 ]
 
 
+# code that no longer runs, wherever it ran (a server's thread included): the mutation broke it, nothing more
+BREAKAGES = ("NameError", "UnboundLocalError", "ImportError", "ModuleNotFoundError", "SyntaxError")
+ASSERTED = {"AssertionError"}  # an assert failed, or pytest.raises saw nothing raised (pytest.fail)
+
+
 def copy_of_project(tmp: str) -> Path:
     work = Path(tmp) / "repo"
     shutil.copytree(REPO, work, ignore=shutil.ignore_patterns(".venv", ".git", "runs", "__pycache__", "results",
@@ -334,15 +340,20 @@ def run_tests(work: Path, tests: list[str], first_failure: bool = True) -> tuple
     the exception's type for a failure inside the test, "error" for one in collection or a fixture)."""
     report = work / "junit.xml"
     done = subprocess.run([sys.executable, "-m", "pytest", *(["-x"] if first_failure else []), "-q", "-p",
-                           "no:warnings", "-p", "no:cacheprovider", f"--junitxml={report}", *tests], cwd=work,
+                           "no:warnings", "-p", "no:cacheprovider", f"--junitxml={report}", "-o",
+                           "junit_logging=all", *tests], cwd=work,
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(work / "src")})
     failed = {}
     if report.is_file():
         for case in ElementTree.parse(report).iter("testcase"):
             name = f"{case.get('classname')}::{case.get('name')}"
+            # what the test printed and logged: a server thread's traceback shows there, not in the failure
+            said = " ".join(o.text or "" for o in case if o.tag in ("system-out", "system-err"))
+            broke = re.search(rf"\b({'|'.join(BREAKAGES)})\b", said)
             for outcome in case:
-                if outcome.tag == "failure":
-                    failed[name] = outcome.get("type") or "failure"
+                if outcome.tag == "failure":  # its message: "assert ...", "Failed: DID NOT RAISE", "NameError: ..."
+                    raised = re.match(r"(\w+(?:Error|Exception|Exit|Interrupt)):", outcome.get("message", ""))
+                    failed[name] = raised[1] if raised else broke[1] if broke else "AssertionError"
                 elif outcome.tag == "error":
                     failed[name] = "error"
     if done.returncode and not failed:  # nothing collected, or pytest itself failed: the import broke
@@ -357,9 +368,6 @@ def verdict(status: int, failed: dict[str, str]) -> str:
     if status == 0:
         return "MISSED"
     return "caught" if any(kind in ASSERTED for kind in failed.values()) else "BROKEN"
-
-
-ASSERTED = {"AssertionError", "Failed", "failure"}  # pytest's own failures: an assert, pytest.raises/fail
 
 
 def main(words: list[str]) -> int:
