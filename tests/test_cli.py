@@ -155,6 +155,7 @@ def test_an_unexpected_error_is_one_line_and_a_log_with_the_traceback(monkeypatc
         main(["--debug", "models"])
 
 
+@pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_class_and_file_names_that_are_not_utf8_never_crash_a_command(tmp_path, capsys, monkeypatch):
     """Latin-1 bytes in a class folder's name and a file's: every command that draws, writes or prints them runs
     (train drew its confusion matrix with them and died after its epochs; evaluate, report, show and data check

@@ -136,6 +136,7 @@ def test_the_readme_snippet_runs_the_onnx_file_with_neither_visionpath_nor_pytor
     assert done.stdout.strip() == f"{expected.label} {expected.probability:.1%}"
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_an_export_that_answers_otherwise_is_not_written(tiny_folder, tmp_path, monkeypatch):
     run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="mlp", **QUICK)
     real_runner = export_module.onnx_runner

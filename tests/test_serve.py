@@ -110,6 +110,7 @@ def claiming(picture: Path, format: str) -> bytes:
     return bytes(data)
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_large_pictures_from_many_clients_are_decoded_one_at_a_time(trained, tmp_path, monkeypatch):
     """Four clients at once, each with a 9-megapixel picture, and --max-pixels 10 million: the server decodes one
     at a time (they would otherwise hold 4 × 27 MB decoded together, a 49-megapixel photo 150 MB each); four with

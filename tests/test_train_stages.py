@@ -51,6 +51,7 @@ def test_cached_features_train_the_same_head_as_recomputing_them(photos, tmp_pat
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_unfreeze_top_blocks_fine_tunes_only_those(photos, tmp_path):
     run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=1, unfreeze=1, **LITE0)
     before, after = pretrained_backbone(), backbone_tensors(run.path / "last.safetensors")
@@ -87,6 +88,7 @@ def test_pretrained_only_for_backbones(photos, tmp_path):
         visionpath.train(photos, project=tmp_path, model="cnn", pretrained=True)
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path):
     run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=0, **LITE0)
     evaluation = run.evaluate()
@@ -98,6 +100,7 @@ def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path):
         assert dict(prediction.top) == pytest.approx(dict(zip(evaluation.classes, probabilities.tolist())), abs=1e-5)
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_a_folder_with_no_model_gets_the_photo_defaults(photos, tmp_path, capsys):
     run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=1, batch_size=8, image_size=32,
                            precision="fp32")

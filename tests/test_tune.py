@@ -138,6 +138,7 @@ def test_mistakes_are_one_sentence_before_any_training(folder, tmp_path, monkeyp
     assert "needs Optuna, which is not installed: pip install 'visionpath[tune]'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_a_recipe_batch_is_fitted_to_the_data_and_a_study_with_no_finished_trial_exits_non_zero(folder, tmp_path,
                                                                                                   capsys):
     """mlp's recipe batch (128) is larger than the 72 training pictures: the study fixes the batch train would

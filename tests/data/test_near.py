@@ -2,6 +2,7 @@
 import io
 
 import numpy as np
+import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
 from visionpath.data.check import check_data
@@ -72,6 +73,7 @@ def test_products_of_one_shape_in_different_colours_are_different_pictures():
     assert colour_distance(colour[0], thumbnails(ImageOps.grayscale(pictures[0]).convert("RGB"))[1]) == 0
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_a_long_check_tells_how_far_it_is():
     """Comparing every picture with all, then confirming the pairs proposed: each phase reported as it goes (the
     data check draws them as progress bars), the comparison to its end; the answer is the same as unobserved."""

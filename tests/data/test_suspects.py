@@ -48,6 +48,7 @@ def test_each_prediction_comes_from_a_head_that_never_saw_the_picture():
     assert p[-1, 3] < 0.05 and torch.allclose(p.sum(1), torch.ones(len(p)), atol=1e-5)
 
 
+@pytest.mark.slow  # over 2.5 s here: the full suite runs it
 def test_a_photo_run_lists_the_pictures_whose_labels_it_disputes(tmp_path, capsys):
     """Plain colours with noise, 3 of 60 training pictures filed under the wrong colour: the run says so and
     suspects.csv names those three, the most disputed first."""
