@@ -112,8 +112,8 @@ def pixels_of(uploads: list[InMemory], limits: Limits) -> list[int]:
             raise Refused(413, f"{upload.name} claims more pixels than this server decodes ({limits.max_pixels:,}, "
                                "--max-pixels); send a smaller picture.") from None
         except VisionpathError:
-            raise Refused(400, f"{upload.name} is not a picture that can be read; send JPEG, PNG, BMP, WebP, GIF or "
-                               "TIFF files.") from None
+            raise Refused(400, f"{upload.name} is not a picture that can be read; send JPEG, PNG, BMP, WebP, GIF, "
+                               "TIFF or AVIF files.") from None
         if h * w > limits.max_pixels:
             raise Refused(413, f"{upload.name} is {w:,}×{h:,} pixels, more than this server decodes "
                                f"({limits.max_pixels:,}, --max-pixels); send a smaller picture.")

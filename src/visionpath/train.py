@@ -42,6 +42,7 @@ from .console import progress_bar, say
 from .data import Dataset
 from .data.check import quick_check, seen_in_training
 from .data.folder import scan_folder, scan_labels
+from .data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
 from .defaults import REPORT_SECONDS, after_head, announce, resolve, rest_after_head
 from .devices import mixed_precision, pick_precision
 from .distributed import (ONE, Processes, everywhere, gather_objects, in_shares, join, launch, leave,
@@ -56,7 +57,6 @@ from .optim import make_optimizer, penalised_loss, refitted_rate, set_learning_r
 from .report import plot_curves, training_summary
 from .run_folder import load_run_data, new_run_dir, read_file_record, write_data_record, write_history
 from .runs import Run, write_run_report
-from .data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
 from .tensorboard_log import check_installed, log_epoch, log_finish
 from .version import __version__
 
