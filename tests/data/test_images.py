@@ -190,6 +190,7 @@ def test_many_at_once_gives_the_same_pixels_as_one_at_a_time(tmp_path, monkeypat
         batch = load_images(paths, (16, 16), channels)
         from_memory = load_images(uploads, (16, 16), channels)
         for path, image, same in zip(paths, batch, from_memory):  # a sentence names the upload as it was sent
+            assert isinstance(same, type(image)), path.name  # a picture from the file is one from its bytes too
             assert torch.equal(image, same) if isinstance(image, torch.Tensor) else image == same.replace(
                 path.name, str(path)), path.name
         # the rest went through torchvision: the test is only worth something if some did
