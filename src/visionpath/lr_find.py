@@ -29,8 +29,8 @@ from .distributed import ONE
 from .errors import VisionpathError
 from .files import save_figure
 from .i18n import drawn_in_language, tr
-from .optim import make_optimizer, penalised_loss, set_learning_rate
-from .train import batch_of, build_model, freeze_for_stage, prepare_data
+from .optim import make_optimizer, set_learning_rate
+from .train import batch_of, build_model, freeze_for_stage, prepare_data, train_step
 
 SMOOTHING = 0.98  # the loss is averaged over the last ~50 steps (with bias correction), as fastai does
 EXPLODED = 4.0    # stop once the smoothed loss is this many times its lowest: the rates beyond only diverge
@@ -76,13 +76,11 @@ def lr_find(data: str | Path, model: str | None = None, steps: int = 200, start:
             set_learning_rate(optimizer, rate)
             pictures, labels = batch_of(training, torch.randint(len(training.labels), (config.batch_size,),
                                                                 generator=generator))
-            with built.autocast:
+
+            def forward() -> torch.Tensor:
                 x = augment_batch(pictures, training.augmentation, built.mean, built.std, augment)
-                logits = built.forward(x.contiguous(memory_format=built.layout)).float()
-            loss = penalised_loss(logits, labels, [], config.label_smoothing, 0.0, training.class_weights)[0]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+                return built.forward(x.contiguous(memory_format=built.layout))
+            _, loss, _ = train_step(built, forward, optimizer, labels, [], config, training.class_weights)
             if not math.isfinite(loss.item()):
                 break
             average = SMOOTHING * average + (1 - SMOOTHING) * loss.item()

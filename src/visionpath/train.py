@@ -1021,19 +1021,14 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
         batch = order[i * batch_size: (i + 1) * batch_size]
         index = batch[processes.shard(len(batch))]
         pictures, y = batch_of(data, index)
-        with model.autocast:
+
+        def forward() -> torch.Tensor:
             if stage.features is not None:  # the head alone, on one view of the cached features
-                logits = stage.forward(stage.features.train[(epoch - 1) % len(stage.features.train)][index])
-            else:
-                x = augment_batch(pictures, data.augmentation, model.mean, model.std, generators.augment)
-                logits = stage.forward(x.contiguous(memory_format=model.layout))
-        logits = logits.float()
-        loss, plain = penalised_loss(logits, y, stage.penalised, config.label_smoothing, config.l1, data.class_weights,
-                                     share_of(batch, data) if processes.several else None)
-        stage.optimizer.zero_grad(set_to_none=True)
-        model.scaler.scale(loss).backward()
-        model.scaler.step(stage.optimizer)
-        model.scaler.update()
+                return stage.forward(stage.features.train[(epoch - 1) % len(stage.features.train)][index])
+            x = augment_batch(pictures, data.augmentation, model.mean, model.std, generators.augment)
+            return stage.forward(x.contiguous(memory_format=model.layout))
+        logits, _, plain = train_step(model, forward, stage.optimizer, y, stage.penalised, config, data.class_weights,
+                                      share_of(batch, data) if processes.several else None)
         loss_sum += plain.detach() * len(y)
         correct += (logits.detach().argmax(1) == y).sum()
         mine_seen += len(y)
@@ -1046,6 +1041,24 @@ def train_one_epoch(epoch: int, total: int, stage: Stage, config: TrainConfig, d
     sum_over(processes, loss_sum, correct)
     seen = min(iterations * batch_size, len(data.labels))
     return loss_sum.item() / seen, correct.item() / seen
+
+
+def train_step(model: TrainingModel, forward: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer,
+               y: torch.Tensor, penalised: list[torch.nn.Parameter], config: TrainConfig,
+               class_weights: torch.Tensor | None, share: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimiser step, as every step of training takes it (lr_find's too): the logits `forward` computes, in
+    the run's precision; the loss with its penalties (`share`: this process's part of a batch several share); the
+    update, through the loss scaler fp16 needs. Returns (logits, loss, the loss without penalties)."""
+    with model.autocast:
+        logits = forward()
+    logits = logits.float()
+    loss, plain = penalised_loss(logits, y, penalised, config.label_smoothing, config.l1, class_weights, share)
+    optimizer.zero_grad(set_to_none=True)
+    model.scaler.scale(loss).backward()
+    model.scaler.step(optimizer)
+    model.scaler.update()
+    return logits, loss, plain
 
 
 def share_of(batch: torch.Tensor, data: TrainingData) -> torch.Tensor:
