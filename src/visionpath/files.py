@@ -1,7 +1,9 @@
-"""Writing files so that nothing half-written is ever read back as good."""
+"""Writing files so that nothing half-written is ever read back as good, and the lock that keeps two processes
+from changing one folder at once (the picture cache, a study's workers)."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import io
 import os
 import uuid
@@ -83,3 +85,23 @@ def save_figure(fig, path, dpi: int) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, dpi=dpi, format="png")
     atomic_write(path, buffer.getvalue())
+
+
+@contextmanager
+def locked(folder: Path, shared: bool = False) -> Iterator[None]:
+    """The folder's lock file, taken shared (readers) or exclusively (writers). A reader of a cache it cannot
+    write (a read-only home) reads without the lock: nobody can be changing it through this file system."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(folder / "lock", "a")
+    except OSError:
+        if not shared:
+            raise
+        lock = None
+    try:
+        if lock is not None:
+            fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        if lock is not None:
+            lock.close()

@@ -37,10 +37,9 @@ import torch
 
 from .config import TrainConfig, setting_type
 from .console import quietly, say
-from .data.cache import locked
 from .defaults import resolve
 from .errors import VisionpathError
-from .files import atomic_write, save_figure
+from .files import atomic_write, locked, save_figure
 from .i18n import language, tr
 from .models import create_model, model_entry
 from .html_page import STYLE, png_tag, table_html

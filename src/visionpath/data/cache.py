@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import fcntl
 import json
 import os
 import shutil
@@ -43,7 +42,7 @@ import numpy as np
 
 from ..console import say
 from ..errors import VisionpathError
-from ..files import remove_leftovers, replacing, temporary_name
+from ..files import locked, remove_leftovers, replacing, temporary_name
 from ..i18n import tr
 from .download import cache_home
 
@@ -97,26 +96,6 @@ def _read_json(path: Path) -> tuple[dict | None, bool]:
     except (OSError, ValueError):
         return None, True
     return (document, False) if isinstance(document, dict) else (None, True)
-
-
-@contextmanager
-def locked(folder: Path, shared: bool = False) -> Iterator[None]:
-    """The folder's lock file, taken shared (readers) or exclusively (writers). A reader of a cache it cannot
-    write (a read-only home) reads without the lock: nobody can be changing it through this file system."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / "lock", "a")
-    except OSError:
-        if not shared:
-            raise
-        lock = None
-    try:
-        if lock is not None:
-            fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-        yield
-    finally:
-        if lock is not None:
-            lock.close()
 
 
 # ------------------------------------------------------------------------------ facts about files (headers, hashes)
