@@ -201,6 +201,12 @@ def photo_sides(folder: Survey, native: int = 224, smallest: int = 0) -> list[in
     return [s for s in sorted({*PHOTO_SIDES, native}, reverse=True) if smallest <= s <= max(native, folder.median_side)]
 
 
+def fine_tuning_epoch(train: int, validation: int, speed: Speed, mpx: float) -> float:
+    """The seconds of a fine-tuning epoch at `speed`: a step over each training picture and a forward pass over each
+    validation one, of `mpx` million pixels each."""
+    return (train * speed.fine_tune + validation * speed.forward) * mpx
+
+
 def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
                    fewest: int, most: int, native: int = 224, smallest: int = 0) -> Plan:
     """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, each
@@ -218,7 +224,7 @@ def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None
         seconds = {"start": START_SECONDS + REPORT_SECONDS, "reading": reading,
                    "features": (train + validation) * mpx * speed.forward,
                    "evaluation": scored * mpx * speed.forward}
-        per_epoch = (train * speed.fine_tune + validation * speed.forward) * mpx
+        per_epoch = fine_tuning_epoch(train, validation, speed, mpx)
         fits = int((budget - sum(seconds.values())) // per_epoch)
         n = epochs if epochs is not None else min(fits, most) if fits >= fewest else fewest
         plan = Plan(s, n, {**seconds, "fine-tuning": n * per_epoch})
@@ -381,7 +387,7 @@ def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device:
     speed = backbone_speed(device, config.unfreeze, config.precision, config.image_size,
                            max(1, config.batch_size // parallel), photo_augmentation(config), config.model)
     mpx = config.image_size ** 2 / 1e6 / parallel
-    epoch = (train * speed.fine_tune + validation * speed.forward) * mpx
+    epoch = fine_tuning_epoch(train, validation, speed, mpx)
     scoring = scored * speed.forward * mpx + REPORT_SECONDS
     rest = config.fine_tune_epochs * epoch + scoring
     if not config.fine_tune_epochs:

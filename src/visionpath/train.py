@@ -651,7 +651,7 @@ def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage:
     validation pass per validation-sized share of it) and the report. Returns (the new length, the epochs that
     the time left holds)."""
     validation = len(data.dataset.validation)
-    scored = len(data.dataset.test) if data.dataset.test is not None and config.score_test else validation
+    scored = len(data.dataset.test) if scores_test(config, data.dataset) else validation
     finish = REPORT_SECONDS + validating * scored / max(1, validation)
     left = 60 * config.budget - state.spent() - finish
     fits = max(0, int(left / state.history[-1]["epoch_time"] + 0.5))  # to the nearest epoch: within half of one
@@ -789,7 +789,7 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     config = replace(config, **values)
     if not resumed:
         say(why)
-        scored = len(dataset.test) if dataset.test is not None and config.score_test else len(dataset.validation)
+        scored = len(dataset.test if scores_test(config, dataset) else dataset.validation)
         say(rest_after_head(config, (len(dataset.train), len(dataset.validation), scored), data.device,
                             data.processes.sharing(data.device), state.spent()))
     if record["settings"] != config.to_dict():
@@ -1148,6 +1148,12 @@ def saved_through(run_dir: Path, processes: Processes = ONE) -> str:
               done=done, run_dir=run_dir, devices=devices)
 
 
+def scores_test(config: TrainConfig, dataset: Dataset) -> bool:
+    """Whether the run ends by scoring the test split (there is one, and --score-test); else it shows validation's
+    scores. What the forecasts count as the time left to score, and what finish scores."""
+    return dataset.test is not None and config.score_test
+
+
 def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingModel,
            state: TrainingState) -> None:
     """Restore the best epoch's weights, score them on the test split, draw the curves, write the report (folders)
@@ -1156,7 +1162,7 @@ def finish(run_dir: Path, config: TrainConfig, data: TrainingData, model: Traini
     model.net.load_state_dict(load_tensors(run_dir / "best.safetensors", "model."))
     plot_curves(state.history, run_dir / "curves.png", config)
     test = None
-    if dataset.test is not None and config.score_test:
+    if scores_test(config, dataset):
         test = evaluate_images(model.net, dataset.test, dataset.classes, model.mean, model.std, data.device,
                                split="test", bf16=bf16, seen=seen_in_training(dataset.train, dataset.test))
         test.save(run_dir)

@@ -33,7 +33,7 @@ from .cache import file_hashes
 from .check_page import write_check_page
 from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
 from .images import is_image_file, open_whole
-from .near import SIDE, near_duplicates, thumbnails
+from .near import SIDE, near_among_files, thumbnails
 from .suspects import SUSPECTS_FILE, Disputed, read_suspects
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
@@ -462,21 +462,16 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
     for group in exact:
         describe(group, exact=True)
     same = {frozenset(g) for g in exact}
-    # one picture of each exact group: its copies, at distance 0, would set the folder's scale for near ones
-    readable = sorted(set(thumbs) - {i for g in exact for i in g[1:]})
-    if readable:
-        grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
-        with progress_bar() as bar:  # a minute or more for thousands of pictures alike (README)
-            tasks = {}
+    with progress_bar() as bar:  # a minute or more for thousands of pictures alike (README)
+        tasks = {}
 
-            def progress(what: str, done: int, total: int) -> None:
-                tasks.setdefault(what, bar.add_task(what, total=total, status=""))
-                bar.update(tasks[what], completed=done)
-            found = near_duplicates(grey, colour, progress)
-        for a, b, distance in found:
-            i, j = readable[a], readable[b]
-            if not any({i, j} <= g for g in same):
-                describe([i, j], exact=False, distance=distance)
+        def progress(what: str, done: int, total: int) -> None:
+            tasks.setdefault(what, bar.add_task(what, total=total, status=""))
+            bar.update(tasks[what], completed=done)
+        found = near_among_files(thumbs, {i: records[i]["sha256"] for i in thumbs}, progress)
+    for i, j, distance in found:
+        if not any({i, j} <= g for g in same):
+            describe([i, j], exact=False, distance=distance)
     return findings
 
 

@@ -26,7 +26,7 @@ from ..i18n import tr
 from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_hashes, file_key, image_key,
                     read_file_cache, write_file_cache)
 from .images import NeedsExtra, is_image_file, load_images, open_whole, peek_image
-from .near import SIDE, joined, near_duplicates, thumbnails
+from .near import SIDE, joined, near_among_files, thumbnails
 
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
 JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
@@ -419,19 +419,14 @@ def split_folder(source: str | Path, destination: str | Path, validation: float 
 def same_picture_groups(files: list[Path]) -> list[list[Path]]:
     """The files in groups of the same picture: the same bytes, or near duplicates (near.py); each file in one
     group, in the files' order. A file that cannot be decoded is a group of its own."""
-    first: dict[str, int] = {}
-    same_bytes = [(i, first.setdefault(digest, i)) for i, digest in enumerate(file_hashes(files))]
+    digests, first = file_hashes(files), {}
+    same_bytes = [(i, first.setdefault(digest, i)) for i, digest in enumerate(digests)]
     thumbs = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         for i, thumb in enumerate(pool.map(_thumbnails_or_none, files)):
             if thumb is not None:
                 thumbs[i] = thumb
-    # one picture of each file's bytes: exact copies, at distance 0, would set the folder's scale for near ones
-    readable = sorted(i for i in thumbs if i in first.values())
-    near = []
-    if len(readable) > 1:
-        grey, colour = (np.stack([thumbs[i][k] for i in readable]) for k in (0, 1))
-        near = [(readable[a], readable[b]) for a, b, _ in near_duplicates(grey, colour)]
+    near = [(i, j) for i, j, _ in near_among_files(thumbs, digests)]
     return [[files[i] for i in sorted(group)] for group in joined(same_bytes + near)]
 
 

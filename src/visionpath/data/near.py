@@ -213,6 +213,21 @@ def near_duplicates(grey: np.ndarray, colour: np.ndarray, progress: Progress | N
     return [(i, j, round(d, 4)) for (i, j), d in sorted(left.items()) if d <= bound and proposed[i, j] >= PROPOSED]
 
 
+def near_among_files(thumbs: dict[int, tuple[np.ndarray, np.ndarray]], digests: dict[int, str] | list[str],
+                     progress: Progress | None = None) -> list[tuple[int, int, float]]:
+    """near_duplicates among pictures numbered as their callers number them (`thumbs`: number -> thumbnails), one
+    picture of each file's bytes (`digests`: number -> its file's hash): exact copies, at distance 0, would set the
+    folder's scale so low that near copies went unfound. The pairs as numbers, with their distance."""
+    first: dict[str, int] = {}
+    for i in sorted(thumbs):
+        first.setdefault(digests[i], i)
+    distinct = sorted(first.values())
+    if len(distinct) < 2:
+        return []
+    grey, colour = (np.stack([thumbs[i][k] for i in distinct]) for k in (0, 1))
+    return [(distinct[a], distinct[b], distance) for a, b, distance in near_duplicates(grey, colour, progress)]
+
+
 def joined(groups: Iterable[Iterable[Hashable]]) -> list[list[Hashable]]:
     """Groups that share a member, joined into one (near pairs chain: (a, b) and (b, c) are one picture), each
     with its members in the order they first came, in the order of their first members."""
