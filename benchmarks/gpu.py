@@ -152,7 +152,7 @@ def throughput(run: Path, device: str, images, batch_size: int = 1024) -> dict:
     """Pictures a second through a run's model (scaled as trained), after a warm-up pass."""
     import torch
     from visionpath.models import logits_in_batches
-    from visionpath.run_folder import load_model
+    from visionpath.run_files import load_model
     model, meta = load_model(run, device=device)
     go = lambda: logits_in_batches(model, images, meta["mean"], meta["std"], torch.device(device),  # noqa: E731
                                    batch_size=batch_size, bf16=device == "cuda")
@@ -199,8 +199,8 @@ def streaming(work: Path) -> dict:
     """The default resnet9 recipe for 5 epochs with the training pictures on the GPU, then streamed from main
     memory as when they do not fit (forced): seconds an epoch, and whether the two runs agree."""
     result = {}
-    for name, force in (("on_gpu", ""), ("streamed", "train.fits_on = lambda device, images: False\n")):
-        code = ("import sys\nimport visionpath.train\ntrain = sys.modules['visionpath.train']\n" + force +
+    for name, force in (("on_gpu", ""), ("streamed", "pictures.fits_on = lambda device, images: False\n")):
+        code = ("import sys\nfrom visionpath.training import pictures\n" + force +
                 "from visionpath.cli import main\nsys.exit(main(sys.argv[1:]))\n")
         command = [sys.executable, "-c", code, "train", "cifar10", "--data-dir", str(work / "data"), "--device",
                    "cuda", "--project", str(work / "runs"), "--name", f"stream_{name}", "--model", "resnet9",

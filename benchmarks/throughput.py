@@ -108,7 +108,7 @@ def predict_throughput(bench: Bench) -> None:
     from visionpath.data.images import load_image
     from visionpath.models import logits_in_batches
     from visionpath.predict import collect_images, predict
-    from visionpath.run_folder import load_model
+    from visionpath.run_files import load_model
     keep_freed_memory()
     with zipfile.ZipFile(SHARED / "data" / "cifar10-jpg.zip") as z:
         z.extractall(bench.tmp / "cifar", [n for n in z.namelist() if n.startswith("test/")])

@@ -30,7 +30,7 @@ if "WRITES" in os.environ:
     os.replace, os.mkdir = logged_replace, logged_mkdir
 
 from visionpath import cli  # noqa: E402  (after the patches above, which it must see)
-training = sys.modules["visionpath.train"]  # the module (visionpath.train is also the function)
+from visionpath.training import loop  # noqa: E402  (whose fit calls record_epoch)
 from visionpath.data import folder  # noqa: E402
 
 if "UNREADABLE_ON_RANK" in os.environ:
@@ -50,23 +50,23 @@ if os.environ.get("UNREADABLE_ON_RANK") == str(rank):
     folder.load_images = load_images_with_one_bad
 
 if "STOP_AFTER_EPOCH" in os.environ:
-    real_record_epoch = training.record_epoch
+    real_record_epoch = loop.record_epoch
 
     def record_then_stop(state, epoch, *args, **kwargs):
         if epoch > int(os.environ["STOP_AFTER_EPOCH"]):
             raise KeyboardInterrupt
         return real_record_epoch(state, epoch, *args, **kwargs)
 
-    training.record_epoch = record_then_stop
+    loop.record_epoch = record_then_stop
 
 if "DIE_AFTER_EPOCH" in os.environ and rank == 1 and os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
-    real_record = training.record_epoch
+    real_record = loop.record_epoch
 
     def record_then_die(state, epoch, *args, **kwargs):
         if epoch > int(os.environ["DIE_AFTER_EPOCH"]):
             os._exit(1)
         return real_record(state, epoch, *args, **kwargs)
 
-    training.record_epoch = record_then_die
+    loop.record_epoch = record_then_die
 
 sys.exit(cli.main(sys.argv[1:]))

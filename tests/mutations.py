@@ -4,10 +4,11 @@
 
 Each mutation replaces one exact piece of the source in a copy of the project (in a temporary folder) and runs the
 tests named with it; a mutation the tests do not catch is a test that cannot fail. The named tests must first pass
-without any mutation, and a mutation counts as caught only when a test fails on what the code did: tests that fail
-because the mutated code no longer runs at all (an import broken, a NameError or UnboundLocalError, even in a
-server's thread) or in collection or a fixture show nothing about the behaviour it was written for, and are
-reported BROKEN. Not part of the test run.
+without any mutation, and a mutation counts as caught only when an assertion of one of them fails: each is
+reported with the tests whose assertions caught it. Tests that fail only by an exception the mutated code raised
+(CRASHED), or because it no longer runs at all (an import broken, a NameError or UnboundLocalError, even in a
+server's thread) or in collection or a fixture (BROKEN), show nothing about the behaviour it was written for.
+Not part of the test run.
 """
 import os
 import re
@@ -21,30 +22,30 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
- ("class weights disabled", "src/visionpath/train.py",
-  "config.l1, data.class_weights,\n", "config.l1, None,\n",
+ ("class weights disabled", "src/visionpath/training/loop.py",
+  "stage.penalised, config, data.class_weights,", "stage.penalised, config, None,",
   ["tests/test_train.py::test_balance_for_unbalanced_classes_changes_what_is_learned"]),
- ("sampler ignored", "src/visionpath/train.py",
+ ("sampler ignored", "src/visionpath/training/pictures.py",
   "    if sample_weights is None:\n        return torch.randperm", "    if True:\n        return torch.randperm",
   ["tests/test_train.py::test_the_sampler_draws_every_class_equally_often",
    "tests/test_train.py::test_balance_for_unbalanced_classes_changes_what_is_learned"]),
- ("early stopping never stops", "src/visionpath/train.py",
+ ("early stopping never stops", "src/visionpath/training/loop.py",
   "if config.early_stopping and last_stage and", "if False and",
   ["tests/test_train.py::test_early_stopping_restores_the_best_epoch_and_scores_it_on_test",
    "tests/test_train_stages.py::test_each_stage_stops_on_its_own"]),
- ("early stopping counts stage 1 too", "src/visionpath/train.py",
+ ("early stopping counts stage 1 too", "src/visionpath/training/loop.py",
   "last_stage = stage.number == (2 if model.two_stages else 1)", "last_stage = True",
   ["tests/test_train_stages.py::test_each_stage_stops_on_its_own"]),
- ("best epoch not restored before the test", "src/visionpath/train.py",
+ ("best epoch not restored before the test", "src/visionpath/training/finish.py",
   '    model.net.load_state_dict(load_tensors(run_dir / "best.safetensors", "model."))\n    plot_curves', "    plot_curves",
   ["tests/test_train.py::test_early_stopping_restores_the_best_epoch_and_scores_it_on_test"]),
- ("Ctrl-C cuts the writing of an epoch's files", "src/visionpath/train.py",
+ ("Ctrl-C cuts the writing of an epoch's files", "src/visionpath/training/stopping.py",
   "        if not self._deferring:\n            raise Stopped", "        if True:\n            raise Stopped",
   ["tests/test_train.py::test_ctrl_c_stops_at_once_but_lets_an_epoch_s_files_be_written_whole"]),
- ("resume forgets the shuffle stream", "src/visionpath/train.py",
+ ("resume forgets the shuffle stream", "src/visionpath/training/state.py",
   '        generators.shuffle.set_state(rng["shuffle"])', "        pass",
   ["tests/test_train.py::test_ctrl_c_saves_and_resume_gives_the_same_result"]),
- ("resume forgets the augmentation stream", "src/visionpath/train.py",
+ ("resume forgets the augmentation stream", "src/visionpath/training/state.py",
   '            generators.augment.set_state(rng["augment"])', "            pass",
   ["tests/test_train.py::test_resume_continues_the_augmentation_stream"]),
  ("L1 penalty dropped", "src/visionpath/optim.py",
@@ -84,20 +85,20 @@ MUTATIONS = [
   "        if plan.total <= budget and (side or epochs is not None or per_epoch <= EPOCH_SHARE * budget):\n"
   "            return plan", "        return plan",
   ["tests/test_defaults.py"]),
- ("stage 1 never ends early", "src/visionpath/train.py",
+ ("stage 1 never ends early", "src/visionpath/training/state.py",
   "        if since >= config.early_stopping:\n            return row[\"epoch\"]", "",
   ["tests/test_train_stages.py::test_each_stage_stops_on_its_own"]),
- ("split copies apart", "src/visionpath/data/folder.py",
-  "    same_bytes = [(i, first.setdefault(digest, i)) for i, digest in enumerate(file_hashes(files))]",
-  "    same_bytes = [(i, i) for i, _ in enumerate(files)]",
+ ("split copies apart", "src/visionpath/data/split.py",
+  "    same_bytes = [(i, first.setdefault(digest, i)) for i, digest in enumerate(digests)]",
+  "    same_bytes = [(i, i) for i, _ in enumerate(digests)]",
   ["tests/data/test_folder.py::test_split_folder_keeps_exact_copies_in_one_split"]),
- ("batch norm statistics move while fine-tuning", "src/visionpath/train.py",
+ ("batch norm statistics move while fine-tuning", "src/visionpath/training/stages.py",
   "    frozen += [m for m in net.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]", "",
   ["tests/test_train_stages.py::test_unfreeze_top_blocks_fine_tunes_only_those",
    "tests/test_train_stages.py::test_discriminative_learning_rates_shrink_block_by_block"]),
  ("an upward import", "src/visionpath/report.py",
-  "from .run_folder import read_history\n",  # inside a function: at the top it would be a cycle, and break the import
-  "from .run_folder import read_history\n\n\ndef upward():\n    from .runs import Run\n    return Run\n",
+  "from .run_files import read_history\n",  # inside a function: at the top it would be a cycle, and break the import
+  "from .run_files import read_history\n\n\ndef upward():\n    from .run import Run\n    return Run\n",
   ["tests/test_layering.py"]),
  ("matplotlib switched on import", "src/visionpath/report.py",
   "from matplotlib.figure import Figure\n", "import matplotlib\nmatplotlib.use('Agg')\nfrom matplotlib.figure import Figure\n",
@@ -123,29 +124,29 @@ MUTATIONS = [
   'state = "cached" if cached == len(spec.files) else', 'state = "cached" if True else',
   ["tests/test_cli.py::test_listings"]),
  # several processes (tests/test_distributed.py: real torchrun launches of 2 Gloo processes)
- ("each process's loss a mean of its own share", "src/visionpath/train.py",
+ ("each process's loss a mean of its own share", "src/visionpath/training/loop.py",
   "    whole = data.class_weights[data.labels[batch]].sum() if data.class_weights is not None else len(batch)",
   "    whole = len(batch)",
   ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[weights]"]),
- ("every process trains on the whole batch", "src/visionpath/train.py",
+ ("every process trains on the whole batch", "src/visionpath/training/loop.py",
   "        index = batch[processes.shard(len(batch))]", "        index = batch",
   ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[sampler]"]),
- ("training loss and accuracy of one process only", "src/visionpath/train.py",
+ ("training loss and accuracy of one process only", "src/visionpath/training/loop.py",
   "    sum_over(processes, loss_sum, correct)\n", "\n",
   ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[sampler]"]),
- ("every process writes the run folder", "src/visionpath/train.py",
+ ("every process writes the run folder", "src/visionpath/training/loop.py",
   "                if data.processes.main:\n                    save_epoch", "                if True:\n                    save_epoch",
   ["tests/test_distributed.py::test_two_processes_take_the_steps_of_one_and_only_the_first_writes[sampler]"]),
- ("pictures one process could not read go unnoticed", "src/visionpath/train.py",
+ ("pictures one process could not read go unnoticed", "src/visionpath/training/pictures.py",
   "    every = gather_objects(processes, mine)", "    every = [mine]",
   ["tests/test_distributed.py::test_a_picture_one_process_cannot_read_stops_every_process_with_one_sentence"]),
- ("a restart starts a new run", "src/visionpath/train.py",
+ ("a restart starts a new run", "src/visionpath/training/launcher.py",
   "    if not under_torchrun() or restart == 0:", "    if True:",
   ["tests/test_distributed.py::test_torchrun_restarting_the_processes_resumes_the_run_they_started"]),
  ("a restart reads the last start's addresses", "src/visionpath/distributed.py",
   '    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":', "    if True:",
   ["tests/test_distributed.py::test_torchrun_restarting_the_processes_resumes_the_run_they_started"]),
- ("fp16 without loss scaling", "src/visionpath/train.py",
+ ("fp16 without loss scaling", "src/visionpath/training/model.py",
   'scaler = torch.amp.GradScaler(data.device.type, enabled=precision == "fp16")',
   'scaler = torch.amp.GradScaler(data.device.type, enabled=False)',
   ["tests/test_train.py::test_fp16_trains_with_its_loss_scaled"]),
@@ -225,15 +226,23 @@ MUTATIONS = [
   'reason=trial.user_attrs["error"]))\n        return\n', 'reason=trial.user_attrs["error"]))\n        raise\n',
   ["tests/test_tune.py::test_a_study_prunes_records_failures_and_its_best_command_reproduces"]),
  ("tune runs one trial too many", "src/visionpath/tune.py",
-  "for t in shared.get_trials(deepcopy=False)) >= trials:", "for t in shared.get_trials(deepcopy=False)) > trials:",
+  "full = sum(counted(t) for t in found) >= trials", "full = sum(counted(t) for t in found) > trials",
   ["tests/test_tune.py::test_resume_continues_the_count_and_workers_share_the_study"]),
  ("tune counts lost trials", "src/visionpath/tune.py",
-  'return not trial.user_attrs.get("interrupted") and not trial.user_attrs.get("lost")', "return True",
+  'return not (trial.user_attrs.get("interrupted") or trial.user_attrs.get("lost") or lost_by_heartbeat',
+  'return not (trial.user_attrs.get("interrupted") or lost_by_heartbeat',
   ["tests/test_tune.py::test_resume_continues_the_count_and_workers_share_the_study"]),
- ("tune leaves Optuna's ggplot style on the process", "src/visionpath/tune.py",
+ ("machines sharing a study claim trials each under its own lock", "src/visionpath/tuning/storage.py",
+  '    if not url.startswith("postgresql"):\n        with locked(folder):',
+  '    if True:\n        with locked(folder):',
+  ["tests/test_several_hosts.py::test_a_trial_is_claimed_under_a_lock_every_machine_waits_on"]),
+ ("a trial whose machine died counts towards --trials", "src/visionpath/tune.py",
+  'lost_by_heartbeat = trial.state.name == "FAIL" and "error" not in trial.user_attrs', "lost_by_heartbeat = False",
+  ["tests/test_several_hosts.py::test_a_host_that_dies_during_a_trial_is_failed_by_the_heartbeat_and_its_trial_run_again"]),
+ ("tune leaves Optuna's ggplot style on the process", "src/visionpath/tuning/page.py",
   "with warnings.catch_warnings(), plt.rc_context():", "with warnings.catch_warnings():",
   ["tests/test_tune.py::test_a_study_prunes_records_failures_and_its_best_command_reproduces"]),
- ("stop_if ignored", "src/visionpath/train.py",
+ ("stop_if ignored", "src/visionpath/training/loop.py",
   "if stop_if is not None and on_main(", "if False and on_main(",
   ["tests/test_train.py::test_stop_if_ends_the_run_after_a_saved_epoch_and_keeps_the_best"]),
  ("precision measured anew by every run", "src/visionpath/devices.py",
@@ -260,26 +269,26 @@ MUTATIONS = [
  ("remedies that measured worse told to a pretrained run", "src/visionpath/report.py",
   "if (config.pretrained or config.weights) and config.early_stopping:", "if False:",
   ["tests/test_report.py::test_a_pretrained_run_that_kept_its_best_epoch_is_told_no_remedy_that_measured_worse"]),
- ("a budget's last epoch only when all of it fits", "src/visionpath/train.py",
+ ("a budget's last epoch only when all of it fits", "src/visionpath/training/stages.py",
   '["epoch_time"] + 0.5))', '["epoch_time"] + 0.0))',
   ["tests/test_train_stages.py::test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits"]),
- ("fine-tuning's patience counted from the head's best", "src/visionpath/train.py",
+ ("fine-tuning's patience counted from the head's best", "src/visionpath/training/state.py",
   'return [row for row in self.history if row.get("stage", 1) == stage][warm:]',
   "return [row for row in self.history if row.get(\"stage\", 1) <= stage][warm:]",
   ["tests/test_train_stages.py::test_each_stage_stops_on_its_own"]),
  ("a re-planned schedule jumps back to the peak", "src/visionpath/optim.py",
   "    rate = refitted_rate(schedule, changed, iterations, peak, plans[:start])\n", "    rate = peak\n",
   ["tests/test_optim.py::test_a_re_planned_schedule_goes_on_from_where_it_was_and_ends_at_the_new_end"]),
- ("the re-planned length not recorded for resume", "src/visionpath/train.py",
+ ("the re-planned length not recorded for resume", "src/visionpath/training/state.py",
   "and \"planned_epochs\" in row] if config.fill_budget else []", "and False] if config.fill_budget else []",
   ["tests/test_train_stages.py::test_filling_a_budget_re_plans_fine_tuning_records_each_plan_and_resume_repeats_them"]),
- ("filling the budget ignores whether validation improves", "src/visionpath/train.py",
+ ("filling the budget ignores whether validation improves", "src/visionpath/training/stages.py",
   "    improving = state.accuracy_rose(2, stage.warm)\n", "    improving = True\n",
   ["tests/test_train_stages.py::test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits"]),
- ("a lower loss at the same accuracy buys more epochs", "src/visionpath/train.py",
+ ("a lower loss at the same accuracy buys more epochs", "src/visionpath/training/stages.py",
   "    improving = state.accuracy_rose(2, stage.warm)\n", "    improving = state.patience_used(2, stage.warm) == 0\n",
   ["tests/test_train_stages.py::test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits"]),
- ("stage 1 never chooses fine-tuning again", "src/visionpath/train.py",
+ ("stage 1 never chooses fine-tuning again", "src/visionpath/training/stages.py",
   "    config = replace(config, **values)\n", "    config = replace(config)\n",
   ["tests/test_train_stages.py::test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_the_same",
    "tests/test_train_stages.py::test_a_photo_run_whose_head_already_fits_skips_fine_tuning"]),
@@ -302,8 +311,8 @@ MUTATIONS = [
  ("a leaking test split scored as if clean", "src/visionpath/evaluate.py",
   "        evaluation.seen = int(seen.sum())", "        return evaluation",
   ["tests/test_evaluate.py::test_pictures_also_in_train_are_scored_apart",
-   "tests/test_runs.py::test_a_test_split_that_leaks_is_scored_on_what_training_never_saw"]),
- ("a labels CSV may name files outside its folder", "src/visionpath/data/folder.py",
+   "tests/test_run.py::test_a_test_split_that_leaks_is_scored_on_what_training_never_saw"]),
+ ("a labels CSV may name files outside its folder", "src/visionpath/data/layout.py",
   "        inside(root, name, labels, line)\n", "",
   ["tests/data/test_folder.py::test_a_labels_csv_names_only_files_inside_its_folder"]),
  ("disputed labels listed however unsure the head", "src/visionpath/data/suspects.py",
@@ -364,13 +373,16 @@ def run_tests(work: Path, tests: list[str], first_failure: bool = True) -> tuple
 
 
 def verdict(status: int, failed: dict[str, str]) -> str:
-    """caught: a test failed on what the code did (an assertion, or the code raising where it should not); BROKEN:
-    the tests failed only because the mutated code no longer runs at all (an import broken, a NameError or
-    UnboundLocalError, wherever it was raised) or in collection or a fixture: no test was shown to protect the
-    behaviour; MISSED: every test passed."""
+    """caught: an assertion of a test named with the mutation failed (the test checked what the code did and
+    found it wrong); CRASHED: the named tests failed only by an exception the mutated code raised (a TypeError, a
+    ValueError): no assertion was shown to protect the behaviour; BROKEN: they failed only because the mutated code
+    no longer runs at all (an import broken, a NameError or UnboundLocalError, wherever it was raised) or in
+    collection or a fixture; MISSED: every test passed."""
     if status == 0:
         return "MISSED"
-    return "caught" if any(kind not in (*BREAKAGES, "error") for kind in failed.values()) else "BROKEN"
+    if "AssertionError" in failed.values():
+        return "caught"
+    return "BROKEN" if all(kind in (*BREAKAGES, "error") for kind in failed.values()) else "CRASHED"
 
 
 def main(words: list[str]) -> int:
@@ -389,12 +401,13 @@ def main(words: list[str]) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             work = copy_of_project(tmp)
             (work / path).write_text((work / path).read_text().replace(old, new))
-            status, failed = run_tests(work, tests)
+            status, failed = run_tests(work, tests, first_failure=False)  # every named test: which assert
         said = verdict(status, failed)
         results.append(said == "caught")
-        how = "; ".join(f"{test} ({kind})" for test, kind in failed.items())
-        print(f"{said}: {name}  {how[:140]}", flush=True)
-    print(f"{sum(results)} of {len(results)} mutations caught by what the code did")
+        caught_by = [test for test, kind in failed.items() if kind == "AssertionError"]
+        how = ", ".join(caught_by) if said == "caught" else "; ".join(f"{test} ({kind})" for test, kind in failed.items())
+        print(f"{said}: {name}  by {how[:160]}" if said == "caught" else f"{said}: {name}  {how[:160]}", flush=True)
+    print(f"{sum(results)} of {len(results)} mutations caught by an assertion of the tests named with them")
     return 0 if all(results) else 1
 
 

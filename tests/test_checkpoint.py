@@ -6,7 +6,7 @@ from safetensors.torch import save_file
 from visionpath.checkpoint import (load_tensors, optimizer_from_tensors, optimizer_to_tensors, read_metadata,
                                    save_checkpoint)
 from visionpath.errors import VisionpathError
-from visionpath.run_folder import load_model
+from visionpath.run_files import load_model
 
 
 def test_round_trip_with_metadata(tmp_path):

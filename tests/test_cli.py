@@ -81,7 +81,7 @@ BAD_SETTINGS = [
     (["train", "mnist", "--validation-split", "1.5"], "--validation-split must be in (0, 1)"),
     (["train", "mnist", "--dropout", "1"], "--dropout must be in [0, 1)"),
     (["train", "mnist", "--label-smoothing", "1"], "--label-smoothing must be in [0, 1)"),
-    (["train", "mnist", "--rotation", "400"], "--rotation must be in [0, "),
+    (["train", "mnist", "--rotation", "400"], "--rotation must be between 0 and "),
     (["train", "mnist", "--optimizer", "rmsprop"], "unknown --optimizer 'rmsprop'; choose from adam"),
     (["train", "mnist", "--device", "tpu"], "unknown device 'tpu'"),
     (["train", "mnist", "--model", "mlp", "--pretrained"], "--pretrained and --weights apply to pretrained"),
@@ -90,11 +90,11 @@ BAD_SETTINGS = [
     (["train", "--resume", "{tmp}"], "is not a run folder that can be resumed"),
     (["train", "--resume", "{run}", "--epochs", "3"], "--resume continues a run with its own settings"),
     (["evaluate", "/nonexistent/run"], "not a visionpath run folder"),
-    (["evaluate", "{run}", "--split", "holdout"], "unknown --split 'holdout'; choose test, validation or train"),
+    (["evaluate", "{run}", "--split", "holdout"], "unknown --split 'holdout'; choose from test, validation, train"),
     (["evaluate", "{run}", "--data-dir", "{tmp}/nowhere"], "--data-dir {tmp}/nowhere is not a folder"),
     (["report", "{tmp}"], "not a visionpath run folder"),
-    (["predict", "{run}", "{picture}", "--batch-size", "0"], "--batch-size must be at least 1 (got 0)"),
-    (["predict", "{run}", "{picture}", "--top-k", "0"], "--top-k must be at least 1 (got 0)"),
+    (["predict", "{run}", "{picture}", "--batch-size", "0"], "--batch-size must be a whole number of at least 1 (got 0)"),
+    (["predict", "{run}", "{picture}", "--top-k", "0"], "--top-k must be a whole number of at least 1 (got 0)"),
     (["predict", "{run}", "{picture}", "--device", "tpu"], "unknown device 'tpu'; use auto, cpu, cuda or mps"),
     (["predict", "{run}", "{picture}", "--min-confidence", "2"], "--min-confidence must be between 0 and 1 (got 2.0)"),
     (["predict", "{run}", "{picture}", "--csv", "{tmp}/nowhere/p.csv"], "the folder {tmp}/nowhere does not exist"),
@@ -105,16 +105,16 @@ BAD_SETTINGS = [
     (["export", "{run}", "--output", "{tmp}/nowhere/m.onnx"], "the folder {tmp}/nowhere does not exist"),
     (["export", "{run}", "--format", "tflite"], "unknown --format 'tflite'; choose from onnx, torchscript"),
     (["serve", "{tmp}/nowhere"], "does not exist; give a run folder"),
-    (["show", "{photos}", "--count", "0"], "--count must be between 1 and 64 (got 0)"),
+    (["show", "{photos}", "--count", "0"], "--count must be a whole number between 1 and 64 (got 0)"),
     (["show", "{photos}", "--augment", "wild"], "unknown --augment 'wild'; choose from none, standard, strong"),
     (["filters", "{run}", "{picture}"], "filters needs a convolutional model; a dense network has no filters"),
     (["explain", "{run}", "{picture}"], "explain needs a convolutional model"),
     (["explain", "{run}", "{tmp}/missing.png", "--output", "{tmp}/nowhere/e.png"], "the folder {tmp}/nowhere does"),
-    (["lr-find", "{photos}", "--steps", "5"], "--steps must be at least 10 (got 5)"),
-    (["lr-find", "{photos}", "--model", "mlp", "--start", "1", "--end", "2"], "--end must be at least 10"),
-    (["serve", "{run}", "--port", "70000"], "--port must be between 0 and 65535 (got 70000)"),
+    (["lr-find", "{photos}", "--steps", "5"], "--steps must be a whole number of at least 10 (got 5)"),
+    (["lr-find", "{photos}", "--model", "mlp", "--start", "1", "--end", "2"], "--end must be at least ten times --start, 10 (got 2)"),
+    (["serve", "{run}", "--port", "70000"], "--port must be a whole number between 0 and 65535 (got 70000)"),
     (["serve", "{run}", "--min-confidence", "2"], "--min-confidence must be between 0 and 1 (got 2"),
-    (["serve", "{run}", "--max-pixels", "0"], "--max-pixels must be at least 1 (got 0)"),
+    (["serve", "{run}", "--max-pixels", "0"], "--max-pixels must be a whole number of at least 1 (got 0)"),
     (["serve", "{run}", "--host", "192.0.2.1"], "cannot listen on 192.0.2.1:8000"),
     (["train", "{photos}", "--model", "mlp", "--batch-size", "3", "--devices", "2"],
      "--batch-size 3 is the whole batch, shared by 2 processes; use at least 4"),
@@ -123,7 +123,7 @@ BAD_SETTINGS = [
     (["compare", "{run}", "--output", "{tmp}/nowhere/cmp"], "the folder {tmp}/nowhere does not exist"),
     (["data", "check", "{tmp}/nowhere"], "is not a folder"),
     (["data", "check", "{photos}", "--labels", "{tmp}/nowhere.csv"], "--labels {tmp}/nowhere.csv does not exist"),
-    (["data", "split", "{photos}", "{tmp}/split", "--validation", "1.5"], "must be shares between 0 and 1"),
+    (["data", "split", "{photos}", "{tmp}/split", "--validation", "1.5"], "--validation must be in [0, 1) (got 1.5)"),
 ]
 if not torch.cuda.is_available():
     BAD_SETTINGS += [(["train", "mnist", "--device", "cuda"], "--device cuda: this machine has no CUDA GPU"),
@@ -145,7 +145,8 @@ def test_every_bad_setting_is_one_sentence_before_any_work(argv, message, finish
 
 def test_an_unexpected_error_is_one_line_and_a_log_with_the_traceback(monkeypatch, capsys):
     import visionpath.cli as cli
-    monkeypatch.setattr(cli, "list_models", lambda: 1 / 0)  # a bug anywhere
+    from dataclasses import replace
+    monkeypatch.setitem(cli.BY_NAME, "models", replace(cli.BY_NAME["models"], function=lambda: 1 / 0))  # a bug
     assert main(["models"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("error: visionpath failed unexpectedly (ZeroDivisionError: division by zero)")
@@ -210,27 +211,26 @@ def test_real_mnist_one_epoch(tmp_path, capsys):
     assert accuracy > 94
 
 
-def test_every_flag_is_a_keyword_of_the_api():
+def test_every_flag_is_a_declared_keyword_of_the_function_its_command_calls():
     import inspect
 
-    from visionpath.cli import PLAIN_COMMANDS, build_parser
-    from visionpath.report import compare_runs
-    from visionpath.runs import Run
+    from visionpath.cli import BY_NAME, DATA_COMMANDS, build_parser
+    from visionpath.options import declared
     from visionpath.train import train
     from visionpath.tune import tune
-    commands = build_parser()._subparsers._group_actions[0].choices
-    others = {"train": train, "evaluate": Run.evaluate, "report": Run.report, "compare": compare_runs,
-              "tune": tune}
-    assert set(PLAIN_COMMANDS) == {"predict", "export", "serve", "show", "filters", "explain", "lr-find", "devices"}
-    for command, function in {**PLAIN_COMMANDS, **others}.items():
-        flags = {a.dest for a in commands[command]._actions if a.dest not in ("help", "lang")}  # lang: set_language
-        keywords = set(inspect.signature(function).parameters) | ({"run"} if command in ("evaluate", "report")
-                                                                    else set())
-        assert flags <= keywords, (command, flags - keywords)
-    train_flags = {a.dest for a in commands["train"]._actions if a.dest not in ("help", "lang")}
-    assert train_flags == set(inspect.signature(train).parameters) - {"config", "stop_if"}  # every setting a flag
-    tune_flags = {a.dest for a in commands["tune"]._actions if a.dest not in ("help", "lang")}
-    assert tune_flags == set(inspect.signature(tune).parameters)
+    parsers = build_parser()._subparsers._group_actions[0].choices
+    data = parsers["data"]._subparsers._group_actions[0].choices
+    for command in [c for c in BY_NAME.values() if c.name != "data"] + DATA_COMMANDS:
+        parser = (data if command in DATA_COMMANDS else parsers)[command.name]
+        flags = {a.dest for a in parser._actions if a.dest not in ("help", "lang")}  # lang: set_language
+        keywords = {d.name for d in declared(command.function)} | ({"run"} if command.run else set())
+        settings = {f for f in inspect.signature(train).parameters if f not in ("config", "stop_if", "resume",
+                                                                                 "devices")}
+        assert flags == keywords | (settings if command.settings else set()), command.name
+        assert keywords <= set(inspect.signature(command.function).parameters) | {"run"}
+    assert {d.name for d in declared(tune)} >= {"trials", "workers", "storage", "pruner", "worker"}
+    shown = parsers["tune"].format_help()
+    assert "--workers" in shown and "--worker " not in shown and "--deadline" not in shown  # for what --workers starts
 
 
 def test_the_cache_command_shows_verifies_prunes_and_clears(tiny_folder, capsys):

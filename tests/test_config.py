@@ -8,7 +8,8 @@ from dataclasses import fields
 import pytest
 
 from visionpath.cli import build_parser
-from visionpath.config import TrainConfig, flag
+from visionpath.config import TrainConfig
+from visionpath.options import flag
 from visionpath.errors import VisionpathError
 
 
@@ -22,7 +23,7 @@ from visionpath.errors import VisionpathError
     ({"label_smoothing": 1}, "--label-smoothing must be in [0, 1) (got 1)"),
     ({"validation_split": 1.5}, "--validation-split must be in (0, 1)"),
     ({"layer_lr_decay": 0}, "--layer-lr-decay must be in (0, 1]"),
-    ({"rotation": 400}, "--rotation must be in [0, 180]"),
+    ({"rotation": 400}, "--rotation must be between 0 and 180"),
     ({"fine_tune_epochs": -1}, "--fine-tune-epochs must be a whole number, 0 or more"),
     ({"strict": "yes"}, "--strict must be true or false"),
     ({"optimizer": "adagrad"}, "unknown --optimizer 'adagrad'; choose from adam, adamw, sgd"),
@@ -48,8 +49,8 @@ def test_every_setting_has_a_meaning_and_a_flag():
     parser = build_parser()
     train_flags = {o for a in parser._subparsers._group_actions[0].choices["train"]._actions for o in a.option_strings}
     for f in fields(TrainConfig):
-        assert len(f.metadata["help"]) > 15, f.name
-        assert f.metadata["positional"] or flag(f.name) in train_flags, f.name
+        assert len(f.metadata["option"].help) > 15, f.name
+        assert f.metadata["option"].positional or flag(f.name) in train_flags, f.name
 
 
 def test_the_command_line_rebuilds_the_same_config():

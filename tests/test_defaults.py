@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from conftest import make_folder
-from visionpath import defaults
+from visionpath import defaults, speed
 from visionpath.augment import PRESETS
 from visionpath.config import TrainConfig, fallback
-from visionpath.defaults import announce, photo_defaults, resolve
+from visionpath.defaults import announce, resolve
 from visionpath.models import MODELS, TRANSFER_RECIPE
 
 
@@ -47,7 +47,7 @@ def test_a_pretrained_backbone_fine_tunes_ten_times_gentler_unless_told(capsys):
                                                         "3, augment standard"]
 
 
-SPEED = defaults.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels, as on a slow laptop
+SPEED = speed.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels, as on a slow laptop
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +70,12 @@ def probe(monkeypatch):
     monkeypatch.delenv("VISIONPATH_SPEED")
     measured = SimpleNamespace(calls=[], speeds={}, augmentations=[], models=[])
 
-    def measure(device, unfreeze, precision, side, batch, augmentation, model):
+    def measure(device, unfreeze, model, precision, side, batch, augmentation):
         measured.calls.append((unfreeze, precision, side, batch))
         measured.models.append(model)
         measured.augmentations.append(augmentation)
         return measured.speeds.get(side, SPEED)
-    monkeypatch.setattr(defaults, "measure_speed", measure)
+    monkeypatch.setattr(speed, "measure_speed", measure)
     return measured
 
 
@@ -201,9 +201,9 @@ def test_a_given_budget_and_given_settings_shape_the_plan(photos_300, fixed_spee
 
 
 def test_the_speed_probe_measures_this_machine():
-    speed = defaults.measure_speed(torch.device("cpu"), unfreeze=3, side=64, batch=4)  # standard augmentation
+    measured = speed.measure_speed(torch.device("cpu"), unfreeze=3, model=defaults.PHOTO_MODEL, side=64, batch=4)
     # seconds a million pixels, finite and positive (timings on a shared machine allow no closer bound)
-    assert 0 < speed.forward < 1e4 and 0 < speed.fine_tune < 1e4
+    assert 0 < measured.forward < 1e4 and 0 < measured.fine_tune < 1e4
 
 
 def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_ones_batch(photos_300, fixed_speed):
@@ -213,7 +213,7 @@ def test_devices_that_share_the_work_fill_the_budget_with_more_and_keep_each_one
     assert "4 of them sharing the work" in chosen["budget"].why
     with pytest.MonkeyPatch.context() as patch:  # on GPUs each one's share of a batch stays what one GPU gets
         patch.setattr(defaults, "pick_device", lambda name: torch.device("cuda"))
-        patch.setattr(defaults, "machine", lambda device: {"device": "cuda", "gpu": "a test's"})
+        patch.setattr(speed, "machine", lambda device: {"device": "cuda", "gpu": "a test's"})
         patch.setenv("VISIONPATH_SPEED", "0.01,0.02")
         alone = resolve(TrainConfig(data=str(photos_300), image_size=224), parallel=1)[0].batch_size
         shared = resolve(TrainConfig(data=str(photos_300), image_size=224), parallel=2)
@@ -235,7 +235,7 @@ def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_pla
     from visionpath.devices import describe_machine
     first = resolve(TrainConfig(data=str(photos_300)))[0]
     assert probe.calls == [(3, "fp32", 224, 32), (3, "fp32", 288, 16)]  # planned at 224, then at the side chosen
-    probe.speeds = dict.fromkeys(defaults.PHOTO_SIDES, defaults.Speed(20.0, 60.0))  # the machine is busy now
+    probe.speeds = dict.fromkeys(defaults.PHOTO_SIDES, speed.Speed(20.0, 60.0))  # the machine is busy now
     again = resolve(TrainConfig(data=str(photos_300)))[0]
     assert len(probe.calls) == 2 and again == first  # nothing measured: the kept speeds plan the same run
     assert probe.augmentations[0] == PRESETS["standard"]  # each step through the run's augmentation
@@ -253,7 +253,7 @@ def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_pla
 
 def test_the_forecast_is_made_at_the_speed_of_the_side_planned(photos_300, probe):
     # a million pixels fine-tune twice as fast in the larger steps at 288 px as at 224 (where the plan starts)
-    probe.speeds = {224: defaults.Speed(0.5, 2.0), 288: defaults.Speed(0.5, 1.0)}
+    probe.speeds = {224: speed.Speed(0.5, 2.0), 288: speed.Speed(0.5, 1.0)}
     config, chosen = resolve(TrainConfig(data=str(photos_300), budget=0.5))
     sides = [call[2] for call in probe.calls]
     assert sides[0] == 224 and config.image_size == sides[-1] and config.image_size != 224

@@ -17,7 +17,7 @@ import torch
 import visionpath
 from visionpath.errors import VisionpathError
 from visionpath.export import Packaged, load_exported
-from visionpath.run_folder import load_model
+from visionpath.run_files import load_model
 
 export_module = importlib.import_module("visionpath.export")  # visionpath.export is also the function
 

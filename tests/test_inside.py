@@ -12,7 +12,7 @@ from PIL import Image
 import visionpath
 from visionpath.errors import VisionpathError
 from visionpath.models import scale_pixels
-from visionpath.run_folder import load_model
+from visionpath.run_files import load_model
 
 inside = importlib.import_module("visionpath.inside")
 
@@ -91,12 +91,14 @@ def test_the_filters_drawn_are_the_first_convolution_s_and_so_are_the_feature_ma
 @pytest.mark.slow
 def test_show_draws_training_pictures_with_their_labels_and_the_run_s_augmentation(tiny_folder, tmp_path):
     plain, same = visionpath.inside.show(tiny_folder, output=tmp_path / "none.png", count=6, augment="none")
-    assert plain.shape == (6, 3, 224, 224) and torch.equal(plain, same)  # small photos: trained at 224 px
-    dataset = visionpath.load_dataset(tiny_folder, image_size=224)
+    # at the size `visionpath train` decodes them (run_files.picture_size): a backbone's 224 px, but 12-px photos are
+    # not enlarged (the backbone resizes them as it reads them)
+    assert plain.shape == (6, 3, 12, 12) and torch.equal(plain, same)
+    dataset = visionpath.load_dataset(tiny_folder, image_size=224, enlarge=False)
     assert all(any(torch.equal(p, q) for q in dataset.train.images) for p in plain)  # real training pictures
     pictures, augmented = visionpath.inside.show(tiny_folder, output=tmp_path / "strong.png", count=6,
                                                  augment="strong")
     assert torch.equal(pictures, plain) and not torch.equal(pictures, augmented)  # the same pictures, changed
     assert (tmp_path / "none.png").stat().st_size > 0 and (tmp_path / "strong.png").stat().st_size > 0
-    with pytest.raises(VisionpathError, match="--count must be between 1 and 64"):
+    with pytest.raises(VisionpathError, match="--count must be a whole number between 1 and 64"):
         visionpath.inside.show(tiny_folder, count=100)

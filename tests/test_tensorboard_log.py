@@ -32,7 +32,7 @@ def test_without_the_tensorboard_package_one_sentence_and_no_run_folder(tiny_fol
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else
                         real(name, *a))
-    with pytest.raises(VisionpathError, match=r"needs the tensorboard package.*'visionpath\[tensorboard\]'"):
+    with pytest.raises(VisionpathError, match=r"^--tensorboard needs tensorboard, which is not installed: pip install 'visionpath\[tensorboard\]'$"):
         visionpath.train(tiny_folder, project=tmp_path / "runs", model="cnn", epochs=1, batch_size=8,
                          tensorboard=True)
     assert not (tmp_path / "runs").exists()

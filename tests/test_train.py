@@ -10,7 +10,8 @@ import torch
 import visionpath
 from visionpath.checkpoint import load_tensors, read_metadata
 from visionpath.errors import VisionpathError
-from visionpath.train import balance_classes, draw_order
+from visionpath.training import loop
+from visionpath.training.pictures import balance_classes, draw_order
 
 FAST = dict(model="mlp", epochs=3, batch_size=8, width=32, precision="fp32")  # fp32: no probe, same every time
 
@@ -101,7 +102,7 @@ def test_ctrl_c_saves_and_resume_gives_the_same_result(tiny_folder, tmp_path, ca
 
 
 def test_ctrl_c_stops_at_once_but_lets_an_epoch_s_files_be_written_whole():
-    from visionpath.train import CtrlC
+    from visionpath.training.stopping import CtrlC
     written = []
     with CtrlC() as ctrl_c:
         with pytest.raises(KeyboardInterrupt):  # anywhere else: at once
@@ -295,6 +296,21 @@ def test_class_weights_make_every_class_weigh_the_same():
     assert balance_classes(labels, 3, "auto")[0] is not None  # unbalanced: weights
 
 
+@pytest.mark.parametrize("rare, unbalanced", [(7, False), (6, True)])  # 10:7 is 1.43:1, 10:6 is 1.67:1
+def test_training_the_loader_and_the_data_check_call_the_same_classes_unbalanced(tmp_path, capsys, rare, unbalanced):
+    from conftest import make_folder
+    from visionpath.data import UNBALANCED, load_dataset
+    from visionpath.data.check import check_data
+    assert 10 / 7 < UNBALANCED < 10 / 6
+    root = make_folder(tmp_path / "f", classes=("common",), per_class={"train": 10, "validation": 3, "test": 3})
+    make_folder(root, classes=("rare",), per_class={"train": rare, "validation": 3, "test": 3}, seed=1)
+    dataset = load_dataset(root)
+    loaded = "warning: unbalanced classes" in capsys.readouterr().out
+    trained = balance_classes(dataset.train.labels, 2, "auto")[2]
+    checked = any(f.kind == "unbalanced" for f in check_data(root, output=tmp_path / "check.json").findings)
+    assert (loaded, trained, checked) == (unbalanced,) * 3
+
+
 def test_the_sampler_draws_every_class_equally_often():
     labels = torch.tensor([0] * 90 + [1] * 10)
     _, sampling, _ = balance_classes(labels, 2, "sampler")
@@ -310,7 +326,7 @@ def test_balance_for_unbalanced_classes_changes_what_is_learned(tmp_path, balanc
     plain = visionpath.train(root, project=tmp_path, balance="none", **FAST)
     run = visionpath.train(root, project=tmp_path, balance=balance, **FAST)
     out = capsys.readouterr().out
-    assert "more than 3:1" in out and "(balanced " in out
+    assert "warning: unbalanced classes: common has" in out and "(balanced " in out
     assert "val_balanced_accuracy" in run.history[0] and run.config.balance == balance
     assert ("the loss weighs each class by the inverse of its share" in out) == (balance == "auto")
     a, b = (load_tensors(r.path / "last.safetensors", "model.") for r in (plain, run))
@@ -332,14 +348,12 @@ def test_a_folder_run_records_its_data(tiny_folder, tmp_path):
 
 def test_a_run_that_diverges_later_keeps_its_best_epoch_and_says_what_to_try(tiny_folder, tmp_path, monkeypatch,
                                                                               capsys):
-    import sys
-    training = sys.modules["visionpath.train"]  # (the module: visionpath.train is also the function's name)
-    real = training.train_one_epoch
+    real = loop.train_one_epoch
 
     def diverging(epoch, *args):  # as a too-high rate does once the weights have grown: epoch 3 blows up
         loss, accuracy = real(epoch, *args)
         return (float("nan") if epoch == 3 else loss), accuracy
-    monkeypatch.setattr(training, "train_one_epoch", diverging)
+    monkeypatch.setattr(loop, "train_one_epoch", diverging)
     run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 5})
     out = capsys.readouterr().out
     assert run.diverged and "training diverged in epoch 3: the loss became nan with --lr 0.004" in out

@@ -7,6 +7,7 @@ from visionpath.checkpoint import load_tensors
 from visionpath.config import TrainConfig
 from visionpath.errors import VisionpathError
 from visionpath.models import create_model, load_pretrained
+from visionpath.training import loop
 
 
 LITE0 = dict(model="efficientnet_lite0", pretrained=True, batch_size=8, image_size=32, precision="fp32",
@@ -67,7 +68,7 @@ def test_unfreeze_top_blocks_fine_tunes_only_those(photos, tmp_path):
 
 def test_discriminative_learning_rates_shrink_block_by_block():
     from visionpath.optim import make_optimizer
-    from visionpath.train import freeze_for_stage
+    from visionpath.training.stages import freeze_for_stage
     net = create_model("efficientnet_lite0", 3, (3, 32, 32))
     frozen, lr_scale = freeze_for_stage(net, 2, TrainConfig(unfreeze=2, layer_lr_decay=0.5))
     trainable = [p for p in net.parameters() if p.requires_grad]
@@ -147,10 +148,9 @@ def growing_plan(config, data, state, stage, validating):
 @pytest.mark.slow
 def test_filling_a_budget_re_plans_fine_tuning_records_each_plan_and_resume_repeats_them(photos, tmp_path,
                                                                                           monkeypatch):
-    import sys
     from test_train import CtrlCAtStep
     from visionpath.optim import refitted_rate
-    monkeypatch.setattr(sys.modules["visionpath.train"], "replan", growing_plan)
+    monkeypatch.setattr(loop, "replan", growing_plan)  # as fit calls it
     settings = dict(epochs=2, fine_tune_epochs=2, fill_budget=True, budget=5, **LITE0)
     whole = visionpath.train(photos, project=tmp_path / "a", **settings)
     assert [r["stage"] for r in whole.history] == [1, 1, 2, 2, 2, 2]  # 2 fine-tuning epochs planned, 4 trained
@@ -174,7 +174,7 @@ def stand_ins(history, budget_minutes, spent, validation=10, test=20):
     (stage 1 was epoch 1; fine-tuning was planned at 2 epochs)."""
     import time
     from types import SimpleNamespace
-    from visionpath.train import TrainingState
+    from visionpath.training.state import TrainingState
     config = TrainConfig(data="photos", model="efficientnet_lite0", pretrained=True, budget=budget_minutes,
                          fill_budget=True, fine_tune_epochs=2)
     data = SimpleNamespace(dataset=SimpleNamespace(validation=[0] * validation, test=[0] * test))
@@ -190,7 +190,7 @@ def rows(*accuracies, epoch_time=6.0):
 
 
 def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
-    from visionpath.train import replan
+    from visionpath.training.stages import replan
     # 60 s of budget: 12 spent, 10 kept to score 20 test pictures (a validation pass of 10 took 1 s) and write the
     # report (8 s): 38 s left hold 6 more epochs of 6 s (to the nearest epoch)
     config, data, state, stage = stand_ins(rows(0.6, 0.7), budget_minutes=1, spent=12.0)

@@ -14,10 +14,12 @@ import pytest
 from conftest import make_folder
 from visionpath.cli import main
 from visionpath.errors import VisionpathError
-from visionpath.runs import Run
+from visionpath.run import Run
 
 optuna = pytest.importorskip("optuna")
-from visionpath.tune import Study, parse_timeout, read_space, tune  # noqa: E402
+from visionpath.tune import parse_timeout, tune  # noqa: E402
+from visionpath.tuning.space import read_space  # noqa: E402
+from visionpath.tuning.study import Study  # noqa: E402
 
 FIXED = dict(model="mlp", epochs=3, width=32, precision="fp32")  # fp32: the same numbers every time
 
@@ -84,7 +86,7 @@ def test_resume_continues_the_count_and_workers_share_the_study(folder, tmp_path
     assert [t.number for t in trials] == list(range(9))  # none lost, none twice
     assert trials[2].state.name == "FAIL" and trials[2].user_attrs["lost"]
     counted = [t for t in trials if t.number != 2]
-    assert all(t.state.name == "COMPLETE" for t in counted)
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in counted)  # each finished (the pruner may stop one)
     # both processes ran trials (the first waits for the second to claim one), each in its own folder
     assert len({t.user_attrs["process"] for t in counted[2:]}) == 2
     assert len({t.user_attrs["run"] for t in counted}) == 8
@@ -152,7 +154,7 @@ def test_a_recipe_batch_is_fitted_to_the_data_and_a_study_with_no_finished_trial
 
 
 def test_a_photo_folder_study_searches_the_backbone_as_train_would_train_it(folder, tmp_path):
-    from visionpath.tune import new_study
+    from visionpath.tuning.study import new_study
     study = new_study(str(folder), None, {"project": str(tmp_path)}, None, None, "halving")
     # no model named, so each trial resolves as `visionpath train FOLDER` does (the photo defaults size the batch
     # to the folder); the stage lengths and the batch are fixed at the first resolution's
@@ -160,3 +162,26 @@ def test_a_photo_folder_study_searches_the_backbone_as_train_would_train_it(fold
     assert study.settings["batch_size"] <= 72 and {"epochs", "fine_tune_epochs"} <= set(study.settings)
     assert {"lr", "fine_tune_lr", "unfreeze", "layer_lr_decay", "image_size"} <= set(study.space)
     assert Study.open(study.path).to_dict() == study.to_dict()
+
+
+def test_a_storage_that_cannot_be_reached_is_one_sentence_without_the_password():
+    from visionpath.tuning.storage import hidden_password, unreachable
+    url = "postgresql://visionpath:s3cret@10.0.0.5:5433/studies"
+    said = {reason: unreachable(url, RuntimeError(reason)) for reason in (
+        'connection to server at "10.0.0.5", port 5433 failed: FATAL:  password authentication failed for user',
+        'connection to server at "10.0.0.5", port 5433 failed: Connection refused',
+        'connection to server at "10.0.0.5", port 5433 failed: timeout expired',
+        'FATAL:  database "studies" does not exist',
+        "something nobody foresaw")}
+    assert list(said.values()) == [
+        "the database server at 10.0.0.5:5433 refused the password of user visionpath; check the user and password "
+        "in --storage.",
+        "nothing answers at 10.0.0.5:5433: the database server is not running there, or does not listen on that "
+        "address; start it, or correct --storage.",
+        "no answer from 10.0.0.5:5433: the machine cannot be reached from here; check the address in --storage and "
+        "the network.",
+        "the database server at 10.0.0.5:5433 has no database studies; create it first (createdb studies), or name "
+        "one it has in --storage.",
+        "cannot open the study storage postgresql://visionpath:***@10.0.0.5:5433/studies: something nobody foresaw"]
+    assert hidden_password(url) == "postgresql://visionpath:***@10.0.0.5:5433/studies"
+    assert hidden_password("sqlite:////tmp/study.db") == "sqlite:////tmp/study.db"

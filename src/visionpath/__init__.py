@@ -21,15 +21,15 @@ from .config import TrainConfig
 from .data import load_dataset, load_image, sample_folder
 from .data.check import check_data
 from .data.dedupe import dedupe_folder
-from .data.folder import split_folder
+from .data.split import split_folder
 from .devices import describe_machine
 from .errors import VisionpathError
 from .evaluate import Evaluation
 from .export import export
 from .i18n import set_language
 from .predict import Prediction, predict
-from .run_folder import load_model
-from .runs import Run
+from .run_files import load_model
+from .run import Run
 from .serve import serve
 from .train import train
 from .tune import tune

@@ -3,8 +3,9 @@
 `TrainConfig` is what `visionpath.train` takes as keywords, what `visionpath train` takes as flags (the command
 line is generated from it), what a run folder's config.json holds, and what the report's command line is rebuilt
 from. A setting left as None is decided when the run starts, by `visionpath.defaults.resolve`: from the model's
-recipe, from the photo defaults, or from the `fallback` written here. Validation lives here too, and runs
-whenever a TrainConfig is made: a bad value is one sentence, before any data is loaded.
+recipe, from the photo defaults, or from the `fallback` written here. Each setting is an `Option` (options.py), as
+every other command's options are: the one validator checks it whenever a TrainConfig is made (a bad value is one
+sentence, before any data is loaded), and the checks between settings are here.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import dataclasses
 import difflib
 import functools
 import json
-import math
-import re
 import shlex
 import typing
 from dataclasses import dataclass, field, fields
@@ -21,12 +20,14 @@ from pathlib import Path
 
 from .augment import LIMITS, PRESETS
 from .console import say
+from .data.sets import UNBALANCED
 from .devices import PRECISIONS, parse_device
 from .errors import VisionpathError
 from .files import atomic_write
 from .i18n import tr
 from .models import model_entry
 from .optim import OPTIMIZERS, SCHEDULES
+from .options import DEVICES, Option, check, flag
 
 BALANCE = ("auto", "none", "weights", "sampler")
 _SAME = object()  # `absent` not given: runs from older versions trained with the field's default
@@ -34,13 +35,13 @@ _SAME = object()  # `absent` not given: runs from older versions trained with th
 
 def setting(default, help: str, *, fallback=None, valid: str | None = None, choices=(), metavar: str | None = None,
             absent=_SAME, positional: bool = False):
-    """A field of TrainConfig. help: one line, shown by `visionpath train --help`. fallback: what a None becomes
-    when neither the model's recipe nor the photo defaults decide. valid: the allowed range, as "≥ 1", "> 0" or
-    an interval such as "[0, 1)". choices: the allowed values. absent: the value a run made by an older version,
-    which had no such setting, trained with (the default, unless said)."""
-    return field(default=default, metadata=dict(help=help, fallback=fallback, valid=valid, choices=tuple(choices),
-                                                metavar=metavar, absent=default if absent is _SAME else absent,
-                                                positional=positional))
+    """A field of TrainConfig: its Option (help: one line, shown by `visionpath train --help`; valid: the allowed
+    range; choices: the allowed values), and fallback: what a None becomes when neither the model's recipe nor the
+    photo defaults decide; absent: the value a run made by an older version, which had no such setting, trained
+    with (the default, unless said)."""
+    return field(default=default, metadata=dict(
+        option=Option(help, valid, tuple(choices), metavar, positional=positional), fallback=fallback,
+        absent=default if absent is _SAME else absent))
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class TrainConfig:
                                      valid="≥ 1", metavar="SIDE")
     strict: bool = setting(False, "stop at an unreadable picture file instead of skipping and listing it")
     balance: str = setting("auto", "unbalanced classes: none, weights (class-weighted loss), sampler (every class "
-                           "drawn equally often) or auto (weights when the largest class is over 1.5x the smallest)",
+                           f"drawn equally often) or auto (weights when the largest class is over {UNBALANCED:g}x the "
+                           "smallest)",
                            choices=BALANCE, absent="none")
     # ---- model
     model: str | None = setting(None, "model name, see `visionpath models` (default: mlp for a built-in dataset; "
@@ -134,7 +136,7 @@ class TrainConfig:
                                        "is not given)", fallback=False, absent=False)
     seed: int = setting(0, "random seed: fixes initial weights, shuffling and dropout, so the same seed gives the "
                         "same run")
-    device: str = setting("auto", "auto (a GPU when there is one), cpu, cuda or mps")
+    device: str = setting("auto", DEVICES)
     precision: str = setting("auto", "auto (mixed precision where it is measured faster: bf16, or on a GPU without "
                              "it fp16 with loss scaling), fp32, bf16 or fp16",
                              choices=PRECISIONS)
@@ -162,22 +164,7 @@ class TrainConfig:
         """Every value of the right type, in its range and among its choices, and the settings agreeing with
         each other; otherwise a VisionpathError that says which and how to fix it."""
         for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None and _allows_none(f):
-                continue
-            kind, meta = setting_type(f), f.metadata
-            if not _is_a(value, kind):
-                raise VisionpathError(tr("{flag} must be {words} (got {value!r}).",
-                                         flag=flag(f.name), words=_words(kind, meta['valid']), value=value))
-            if kind is float and not math.isfinite(value):
-                raise VisionpathError(tr("{flag} must be a finite number (got {value}).",
-                                         flag=flag(f.name), value=value))
-            if meta["choices"] and value not in meta["choices"]:
-                raise VisionpathError(tr("unknown {flag} '{value}'; choose from {choices}.",
-                                         flag=flag(f.name), value=value, choices=', '.join(meta['choices'])))
-            if meta["valid"] and not _Interval.parse(meta["valid"]).contains(value):
-                raise VisionpathError(tr("{flag} must be {words} (got {value}).",
-                                         flag=flag(f.name), words=_words(kind, meta['valid']), value=value))
+            check(f.name, getattr(self, f.name), setting_type(f), option_of(f), _allows_none(f))
         if self.device != "auto":
             parse_device(self.device)  # an unknown device is one sentence (a missing one, when training starts)
         if self.fill_budget and self.budget is None and self.model is not None:
@@ -244,7 +231,7 @@ class TrainConfig:
         parts = [self.data]
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.metadata["positional"] or value is None or value == f.default:
+            if option_of(f).positional or value is None or value == f.default:
                 continue
             if isinstance(value, bool):
                 parts.append(flag(f.name) if value else flag(f.name).replace("--", "--no-", 1))
@@ -255,13 +242,13 @@ class TrainConfig:
 
 TrainConfig.__doc__ = ("Every setting of a training run, in the order a reader meets them: data, model, optimisation, "
                        "regularisation, transfer learning, the run. None: decided when the run starts.\n\n"
-                       + "\n".join(f"    {f.name} ({f.type}, default {f.default!r}): {f.metadata['help']}"
+                       + "\n".join(f"    {f.name} ({f.type}, default {f.default!r}): {f.metadata['option'].help}"
                                    for f in fields(TrainConfig)))
 
 
-def flag(name: str) -> str:
-    """The command-line flag of a setting: batch_size -> --batch-size."""
-    return "--" + name.replace("_", "-")
+def option_of(f: dataclasses.Field) -> Option:
+    """A setting's Option: its help, range and choices."""
+    return f.metadata["option"]
 
 
 def fallback(name: str):
@@ -271,7 +258,7 @@ def fallback(name: str):
 
 def default_text(f: dataclasses.Field) -> str:
     """What `--help` says a setting defaults to ("" where its help says it)."""
-    if "(default:" in f.metadata["help"]:
+    if "(default:" in option_of(f).help:
         return ""
     if f.metadata["fallback"] is not None:
         return f"the model's recipe, else {f.metadata['fallback']}"
@@ -295,51 +282,3 @@ def setting_type(f: dataclasses.Field) -> type:
 
 def _allows_none(f: dataclasses.Field) -> bool:
     return type(None) in typing.get_args(_hints()[f.name])
-
-
-def _is_a(value, kind: type) -> bool:
-    if kind is bool or isinstance(value, bool):  # True is an int to Python, not to a person
-        return kind is bool and isinstance(value, bool)
-    if kind is float:
-        return isinstance(value, (int, float))
-    return isinstance(value, kind)
-
-
-def _words(kind: type, valid: str | None) -> str:
-    """"a whole number of at least 1", "positive", "in [0, 1)": how an error message names what is allowed."""
-    if kind is bool:
-        return tr("true or false")
-    if kind is str:
-        return tr("text")
-    interval = _Interval.parse(valid) if valid else None
-    number = tr("a whole number") if kind is int else tr("a number")
-    if interval is None:
-        return number
-    if interval.high is None:
-        if interval.low == 0:
-            return tr("{number}, 0 or more", number=number) if kind is int else (
-                tr("positive") if interval.open_low else tr("zero or positive"))
-        return tr("{number} of at least {low:g}", number=number, low=interval.low) if not interval.open_low else \
-            tr("{number} above {low:g}", number=number, low=interval.low)
-    return tr("in {valid}", valid=valid)
-
-
-@dataclass(frozen=True)
-class _Interval:
-    low: float
-    high: float | None
-    open_low: bool
-    open_high: bool
-
-    @classmethod
-    def parse(cls, text: str) -> "_Interval":
-        """"≥ 1", "> 0", or an interval such as "[0, 1)"."""
-        if text[0] in "≥>":
-            return cls(float(text[1:]), None, text[0] == ">", True)
-        match = re.fullmatch(r"([\[(])\s*([-\d.e]+)\s*,\s*([-\d.e]+)\s*([\])])", text)
-        return cls(float(match[2]), float(match[3]), match[1] == "(", match[4] == ")")
-
-    def contains(self, value: float) -> bool:
-        above = value > self.low if self.open_low else value >= self.low
-        below = self.high is None or (value < self.high if self.open_high else value <= self.high)
-        return above and below

@@ -10,7 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable
 
 import torch
 
@@ -20,6 +20,7 @@ from .errors import VisionpathError
 from .files import atomic_write
 from .i18n import plural, tr
 from .models import create_model, prepare_for_device
+from .options import Option, checked
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -289,7 +290,10 @@ def step_seconds(device: torch.device, precisions: tuple[str, ...], rounds: int 
     return {p: statistics.median(t) for p, t in times.items()}
 
 
-def describe_machine(measure: bool = False, device: str = "auto") -> list[Decision]:
+@checked
+def describe_machine(measure: Annotated[bool, Option("measure again and keep the new decision")] = False,
+                     device: Annotated[str, Option("one device only: cpu, cuda, cuda:1 or mps (default: all of them)")
+                                       ] = "auto") -> list[Decision]:
     """`visionpath devices`: this machine's devices, what --precision auto decides on each and the measurement
     behind it (measure: measure again, and store the new decision)."""
     chosen = [pick_device(device)] if device != "auto" else [torch.device("cpu")] + (

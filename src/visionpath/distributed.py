@@ -26,8 +26,17 @@ from .errors import VisionpathError
 from .i18n import tr
 
 # Every collective gives up after this long instead of hanging: long enough for the slowest thing one process does
-# while the others wait (decoding a large folder into the picture cache before the others map it).
+# while the others wait (decoding a large folder into the picture cache before the others map it). A machine that
+# drops off the network is noticed this long after it went silent. $VISIONPATH_COLLECTIVE_TIMEOUT (seconds) sets
+# another: the tests of a lost host use seconds.
 TIMEOUT = timedelta(minutes=30)
+TIMEOUT_HOOK = "VISIONPATH_COLLECTIVE_TIMEOUT"
+
+
+def collective_timeout() -> timedelta:
+    """How long a collective waits for the other processes: TIMEOUT, unless $VISIONPATH_COLLECTIVE_TIMEOUT says."""
+    given = os.environ.get(TIMEOUT_HOOK)
+    return timedelta(seconds=float(given)) if given else TIMEOUT
 T = TypeVar("T")
 
 
@@ -102,7 +111,8 @@ def join(device: str) -> tuple[Processes, torch.device]:
                                  type=chosen.type))
     backend = "nccl" if chosen.type == "cuda" else "gloo"
     if not dist.is_initialized():
-        dist.init_process_group(backend, store=this_start_store(world), rank=rank, world_size=world, timeout=TIMEOUT)
+        dist.init_process_group(backend, store=this_start_store(world), rank=rank, world_size=world,
+                                timeout=collective_timeout())
     return Processes(rank, world, local_rank, local_world, backend), chosen
 
 
@@ -114,7 +124,7 @@ def this_start_store(world: int) -> dist.Store | None:
     if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
         return None
     store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world, is_master=False,
-                          timeout=TIMEOUT)
+                          timeout=collective_timeout())
     return dist.PrefixStore(f"visionpath/start-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 

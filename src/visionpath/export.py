@@ -15,22 +15,22 @@ import json
 import time
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable
 
 import numpy as np
 import torch
 
-from .checks import check_output
 from .console import say
 from .errors import VisionpathError
+from .extras import require
 from .files import atomic_write
 from .i18n import tr
-from .run_folder import checkpoint_path, load_model
+from .options import Option, RUN, check_output, checked
+from .run_files import checkpoint_path, load_model
 from .version import __version__
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 TOLERANCE = 1e-4  # the largest difference in any probability between the exported file and the run's own model
-EXTRA = "pip install 'visionpath[export]'"
 
 
 class Packaged(torch.nn.Module):
@@ -47,15 +47,18 @@ class Packaged(torch.nn.Module):
         return self.net((pictures.float() - self.offset) / self.scale).softmax(1)
 
 
-def export(run: str | Path, format: str = "onnx", output: str | Path | None = None) -> Path:
+@checked
+def export(run: Annotated[str | Path, RUN],
+           format: Annotated[str, Option("onnx (onnxruntime, any language) or torchscript (PyTorch alone)",
+                                         choices=tuple(FORMATS))] = "onnx",
+           output: Annotated[str | Path | None, Option("the file to write (default: model.onnx or model.pt in the "
+                                                       "run folder)", path="output")] = None) -> Path:
     """Write a run's best weights as one file (format onnx or torchscript); returns its path. output: where
     (default: model.onnx or model.pt beside the checkpoint, in the run folder)."""
-    if format not in FORMATS:
-        raise VisionpathError(tr("unknown --format '{format}'; choose from {FORMATS}.",
-                                 format=format, FORMATS=', '.join(FORMATS)))
     checkpoint = checkpoint_path(run)
     path = Path(output) if output else checkpoint.parent / f"model{FORMATS[format]}"
-    check_output("--output", path)  # before the work, not after it
+    if not output:  # a given one is checked with the other options; this one before the work, not after it
+        check_output("--output", path)
     net, meta = load_model(checkpoint)
     packaged = Packaged(net, meta["mean"], meta["std"]).eval()
     channels, height, width = meta["input_shape"]
@@ -122,12 +125,7 @@ def to_torchscript(packaged: Packaged, example: torch.Tensor, props: dict[str, s
 
 def needed(module: str):
     """An optional package export needs, or one sentence saying how to install it."""
-    try:
-        return __import__(module)
-    except ImportError:
-        raise VisionpathError(tr("exporting to ONNX and running ONNX files needs {module}, which is not installed: "
-                                 "{EXTRA}",
-                                 module=module, EXTRA=EXTRA)) from None
+    return require(module, "export", tr("exporting to ONNX and running ONNX files"))
 
 
 def onnx_runner(data: bytes | str | Path) -> Callable[[np.ndarray], np.ndarray]:

@@ -14,6 +14,7 @@ Figures are drawn on matplotlib's `Figure` directly, never through pyplot, as in
 """
 from __future__ import annotations
 
+from typing import Annotated
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +25,16 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .augment import augment_batch, make_augmentation
-from .checks import check_number, check_output
 from .config import TrainConfig
 from .console import printable, say
-from .data import load_dataset, load_image
+from .data import load_image
 from .defaults import resolve
 from .errors import VisionpathError
 from .files import save_figure
 from .i18n import drawn_in_language, tr
 from .models import scale_pixels
-from .run_folder import load_model
+from .options import DATA, DATA_DIR, Option, PICTURE_OUTPUT, RUN, check_output, checked
+from .run_files import load_model, load_run_data
 
 
 @dataclass
@@ -95,12 +96,13 @@ def heat_overlays(model: torch.nn.Module, meta: dict, pictures: torch.Tensor, ch
     return torch.cat(overlays) if overlays else None
 
 
-def explain(run: str | Path, images: list[str | Path] | str | Path, output: str | Path = "explained.png"
-            ) -> list[Explanation]:
+@checked
+def explain(run: Annotated[str | Path, RUN],
+            images: Annotated[list[str | Path] | str | Path, Option("picture files", positional=True)],
+            output: Annotated[str | Path, PICTURE_OUTPUT] = "explained.png") -> list[Explanation]:
     """Grad-CAM for each picture: where the run's model looked for the class it chose, drawn over the picture
     (written to `output`, one row per picture)."""
     images = [images] if isinstance(images, (str, Path)) else list(images)
-    check_output("--output", output)
     model, meta = load_model(run)
     channels, height, width = meta["input_shape"]
     pictures = torch.stack([load_image(path, (height, width), channels) for path in images])
@@ -148,13 +150,15 @@ def tile(values: torch.Tensor) -> torch.Tensor:
     return (values - low.view(shape)) / (high - low).clamp_min(1e-12).view(shape)
 
 
-def filters(run: str | Path, image: str | Path | None = None, output: str | Path = "filters.png",
-            maps: int = 32) -> tuple[torch.Tensor, torch.Tensor | None]:
+@checked
+def filters(run: Annotated[str | Path, RUN],
+            image: Annotated[str | Path | None, Option("a picture whose feature maps to draw", positional=True)] = None,
+            output: Annotated[str | Path, PICTURE_OUTPUT] = "filters.png",
+            maps: Annotated[int, Option("feature maps drawn", valid="≥ 1")] = 32
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The first convolution layer's filters (as small pictures: in colour for a colour model) and, given a picture,
     the feature maps they make of it (the first `maps` of them): the edges and colours the network starts from.
     Returns (the filters' weights, the feature maps or None)."""
-    check_output("--output", output)
-    check_number("--maps", maps, int, low=1)
     model, meta = load_model(run)
     conv = first_convolution(model)
     weights = conv.weight.detach().float()
@@ -204,18 +208,26 @@ def draw_filters(weights: torch.Tensor, seen: torch.Tensor | None, maps: int, ou
     save_figure(fig, output, dpi=110)
 
 
-def show(data: str | Path, output: str | Path | None = None, count: int = 16, model: str | None = None,
-         augment: str | None = None, data_dir: str | Path | None = None, seed: int = 0
-         ) -> tuple[torch.Tensor, torch.Tensor]:
+@checked
+def show(data: Annotated[str | Path, DATA],
+         output: Annotated[str | Path | None, Option("the PNG to write (default: <data>-batch.png)", path="output")
+                           ] = None,
+         count: Annotated[int, Option("pictures shown", valid="[1, 64]")] = 16,
+         model: Annotated[str | None, Option("the model the run would train: its recipe's augmentation is shown")
+                          ] = None,
+         augment: Annotated[str | None, Option("an augmentation preset instead of the run's: none, standard or "
+                                               "strong")] = None,
+         data_dir: Annotated[str | Path | None, DATA_DIR] = None,
+         seed: Annotated[int, Option("which pictures and augmentations")] = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A grid of `count` training pictures with their labels, and below it the same pictures through the
     augmentation that `visionpath train DATA [--model MODEL]` would use (or `augment`, a preset): what the model
     is shown. Written to `output` (default: <data>-batch.png). Returns (the pictures, the augmented pictures),
     uint8."""
-    check_number("--count", count, int, 1, 64)
-    config, _ = resolve(TrainConfig(data=str(data), data_dir=data_dir, model=model, augment=augment))
-    output = output or f"{Path(str(data)).name or 'data'}-batch.png"
-    check_output("--output", output)
-    dataset = load_dataset(data, data_dir, image_size=config.image_size, seed=seed)
+    config, _ = resolve(TrainConfig(data=str(data), data_dir=data_dir, model=model, augment=augment, seed=seed))
+    if output is None:  # a given one is checked with the other options
+        output = f"{Path(str(data)).name or 'data'}-batch.png"
+        check_output("--output", output)
+    dataset = load_run_data(config)  # as `visionpath train` reads them: the same size for the same folder and model
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(len(dataset.train), generator=generator)[:count]
     pictures, labels = dataset.train.images[index], dataset.train.labels[index]

@@ -12,6 +12,7 @@ changes the weights, so the real run starts again from scratch.
 """
 from __future__ import annotations
 
+from typing import Annotated
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,6 @@ import torch
 from matplotlib.figure import Figure
 
 from .augment import augment_batch
-from .checks import check_number, check_output
 from .config import TrainConfig
 from .console import progress_bar, say
 from .defaults import resolve
@@ -30,7 +30,11 @@ from .errors import VisionpathError
 from .files import save_figure
 from .i18n import drawn_in_language, tr
 from .optim import make_optimizer, set_learning_rate
-from .train import batch_of, build_model, freeze_for_stage, prepare_data, train_step
+from .options import DATA, DATA_DIR, DEVICE, Option, check_output, checked
+from .training.loop import train_step
+from .training.model import build_model
+from .training.pictures import batch_of, prepare_data
+from .training.stages import freeze_for_stage
 
 SMOOTHING = 0.98  # the loss is averaged over the last ~50 steps (with bias correction), as fastai does
 EXPLODED = 4.0    # stop once the smoothed loss is this many times its lowest: the rates beyond only diverge
@@ -44,17 +48,30 @@ class LRFinding:
     path: Path             # the plot
 
 
-def lr_find(data: str | Path, model: str | None = None, steps: int = 200, start: float = 1e-7, end: float = 10.0,
-            batch_size: int | None = None, data_dir: str | Path | None = None, output: str | Path | None = None,
-            seed: int = 0, device: str = "auto") -> LRFinding:
+@checked
+def lr_find(data: Annotated[str | Path, DATA],
+            model: Annotated[str | None, Option("the model to test (default: what `visionpath train DATA` would "
+                                                "train)")] = None,
+            steps: Annotated[int, Option("training steps, the rate rising over them", valid="≥ 10")] = 200,
+            start: Annotated[float, Option("the first learning rate", valid="≥ 1e-12")] = 1e-7,
+            end: Annotated[float, Option("the last learning rate, at least ten times the first", valid="> 0")] = 10.0,
+            batch_size: Annotated[int | None, Option("pictures per step (default: the model's recipe)", valid="≥ 1")
+                                  ] = None,
+            data_dir: Annotated[str | Path | None, DATA_DIR] = None,
+            output: Annotated[str | Path | None, Option("the PNG to write (default: <data>-lr-find.png)",
+                                                        path="output")] = None,
+            seed: Annotated[int, Option("random seed")] = 0,
+            device: Annotated[str, DEVICE] = "auto") -> LRFinding:
     """Train `steps` steps with the learning rate rising exponentially from `start` to `end` (stopping early when
     the loss explodes), plot the smoothed loss against the rate, and suggest a --lr. Returns the rates, losses,
     suggestion and the plot's path (default: <data>-lr-find.png)."""
-    check_number("--steps", steps, int, low=10)
-    check_number("--start", start, float, low=1e-12)
-    check_number("--end", end, float, low=start * 10)
-    output = Path(output or f"{Path(str(data)).name or 'data'}-lr-find.png")
-    check_output("--output", output)
+    if end < start * 10:  # a range of rates, not a point
+        raise VisionpathError(tr("--end must be at least ten times --start, {value:g} (got {end:g}).",
+                                 value=start * 10, end=end))
+    if output is None:  # a given one is checked with the other options
+        output = f"{Path(str(data)).name or 'data'}-lr-find.png"
+        check_output("--output", output)
+    output = Path(output)
     config, _ = resolve(TrainConfig(data=str(data), model=model, batch_size=batch_size, data_dir=data_dir,
                                     seed=seed, device=device))
     torch.manual_seed(config.seed)

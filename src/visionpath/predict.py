@@ -12,14 +12,13 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable
 
 import torch
 
-from .checks import check_number, check_output
 from .console import progress_bar, say
 from .data import DATASETS
-from .data.folder import images_in
+from .data.layout import images_in
 from .data.images import is_image_file, load_images
 from .devices import pick_device
 from .errors import VisionpathError
@@ -27,7 +26,8 @@ from .export import load_exported
 from .files import atomic_write
 from .i18n import tr
 from .models import border_brightness, logits_in_batches
-from .run_folder import load_model
+from .options import DEVICE, Option, PROBABILITY, RUN_OR_EXPORTED, checked
+from .run_files import load_model
 
 SHOWN = 20  # predictions printed to the terminal; the CSV has them all
 
@@ -74,9 +74,16 @@ def classifier(run: str | Path, device: str) -> tuple[Callable[[torch.Tensor], t
     return (lambda batch: logits_in_batches(model, batch, meta["mean"], meta["std"], chosen).softmax(1)), meta
 
 
-def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int = 5, csv: str | Path | None = None,
-            batch_size: int = 256, min_confidence: float = 0.0, tta: bool = False, device: str = "auto"
-            ) -> list[Prediction]:
+@checked
+def predict(run: Annotated[str | Path, RUN_OR_EXPORTED],
+            images: Annotated[list[str | Path] | str | Path,
+                              Option("image files, folders or glob patterns", positional=True)],
+            top_k: Annotated[int, Option("classes shown per image", valid="≥ 1")] = 5,
+            csv: Annotated[str | Path | None, Option("write all predictions to this CSV file", path="output")] = None,
+            batch_size: Annotated[int, Option("images per forward pass", valid="≥ 1")] = 256,
+            min_confidence: Annotated[float, PROBABILITY] = 0.0,
+            tta: Annotated[bool, Option("test-time augmentation: average with the mirrored picture")] = False,
+            device: Annotated[str, DEVICE] = "auto") -> list[Prediction]:
     """Classify pictures with a run's best weights (run: its folder or checkpoint, or a model.onnx that `export`
     wrote, run through onnxruntime). Unreadable files are listed and skipped, not fatal.
 
@@ -85,11 +92,6 @@ def predict(run: str | Path, images: list[str | Path] | str | Path, top_k: int =
     uncertain (a person should look). tta: also classify each picture mirrored and average the two (test-time
     augmentation: a little more accurate, twice the work). device: where the model runs (auto: a GPU when there is
     one, else the CPU)."""
-    check_number("--top-k", top_k, int, low=1)
-    check_number("--batch-size", batch_size, int, low=1)
-    check_number("--min-confidence", min_confidence, float, 0, 1)
-    if csv:
-        check_output("--csv", csv)
     classify, meta = classifier(run, device)
     classes, (channels, height, width) = meta["classes"], meta["input_shape"]
     top_k = min(top_k, len(classes))

@@ -6,6 +6,7 @@ backend or keeps figures open, so a notebook's own plots stay as they are.
 """
 from __future__ import annotations
 
+from typing import Annotated
 import csv
 import io
 import json
@@ -18,14 +19,14 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from .checkpoint import load_tensors
-from .checks import check_output
 from .config import TrainConfig
 from .console import printable
 from .defaults import FEATURES_FIT
 from .errors import VisionpathError
 from .files import atomic_write, save_figure
 from .i18n import drawn_in_language, plural, tr
-from .run_folder import read_history
+from .options import Option, check_output, checked
+from .run_files import read_history
 
 
 @dataclass
@@ -332,7 +333,10 @@ def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], be
     return "\n".join(lines)
 
 
-def compare_runs(runs: list[str | os.PathLike], output: str | Path = "comparison") -> list[dict]:
+@checked
+def compare_runs(runs: Annotated[list[str | os.PathLike], Option("run folders", positional=True)],
+                 output: Annotated[str | Path, Option("where to write <output>.md, .csv and .png")] = "comparison"
+                 ) -> list[dict]:
     """Test accuracy, training time, epochs and parameters of several run folders (or Runs), side by side: written
     as <output>.md, <output>.csv and <output>.png (accuracy against training time)."""
     check_output("--output", Path(output).with_suffix(".md"))

@@ -29,15 +29,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable
 
 import torch
 
-from .checks import check_number
 from .console import say
 from .data.images import InMemory, TooLarge, load_images, peek_image
 from .errors import VisionpathError
+from .extras import require
 from .i18n import tr
+from .options import DEVICE, Option, PROBABILITY, RUN_OR_EXPORTED, checked
 from .predict import classifier
 from .version import __version__
 
@@ -45,7 +46,6 @@ PAGE = Path(__file__).parent / "page"
 WINDOW_S = 0.005   # how long the first picture waits for others: 5 ms is small beside a model's 10-100 ms
 MAX_BATCH = 64     # pictures classified at once, at most
 MAX_FILES = 64     # photos in one request
-EXTRA = "pip install 'visionpath[serve]'"
 
 
 @dataclass(frozen=True)
@@ -240,11 +240,7 @@ def stack():
     """uvicorn, or one sentence saying how to install what serving needs."""
     for module, package in (("starlette", "starlette"), ("python_multipart", "python-multipart"),
                             ("uvicorn", "uvicorn")):
-        try:
-            __import__(module)
-        except ImportError:
-            raise VisionpathError(tr("visionpath serve needs {package}, which is not installed: {EXTRA}",
-                                     package=package, EXTRA=EXTRA)) from None
+        require(module, "serve", "visionpath serve", package=package)
     import uvicorn
     return uvicorn
 
@@ -301,9 +297,18 @@ class Serving:
         self.stop()
 
 
-def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, top_k: int = 5, min_confidence: float = 0.6,
-          max_upload_mb: float = Limits.max_upload_mb, max_pixels: int = Limits.max_pixels, device: str = "auto",
-          background: bool = False) -> Serving | None:
+@checked
+def serve(run: Annotated[str | Path, RUN_OR_EXPORTED],
+          host: Annotated[str, Option("the address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens "
+                                      "it to the network)")] = "127.0.0.1",
+          port: Annotated[int, Option("the port (0: any free one)", valid="[0, 65535]")] = 8000,
+          top_k: Annotated[int, Option("classes shown per photo", valid="≥ 1")] = 5,
+          min_confidence: Annotated[float, PROBABILITY] = 0.6,
+          max_upload_mb: Annotated[float, Option("the largest request", valid="≥ 0.001", metavar="MB")
+                                   ] = Limits.max_upload_mb,
+          max_pixels: Annotated[int, Option("the largest picture, by its header, before it is decoded: decompression "
+                                            "bombs are refused", valid="≥ 1", metavar="N")] = Limits.max_pixels,
+          device: Annotated[str, DEVICE] = "auto", background: bool = False) -> Serving | None:
     """Serve a run's classifier (its folder or checkpoint, or an exported model.onnx) as a web page and a JSON
     API until Ctrl-C. host: 127.0.0.1 keeps it on this machine; 0.0.0.0 opens it to the network (anyone who can
     reach the port can use it). port: 0 picks a free one. top_k: classes shown per photo (a request may ask for
@@ -312,11 +317,6 @@ def serve(run: str | Path, host: str = "127.0.0.1", port: int = 8000, top_k: int
     picture, by its header, before it is decoded. device: where the model runs (auto: a GPU when there is one).
     background: return at once with a `Serving` (its .url; .stop(), or use it in a with-block) and serve from a
     thread, so that a notebook can go on."""
-    check_number("--port", port, int, 0, 65535)
-    check_number("--top-k", top_k, int, low=1)
-    check_number("--min-confidence", min_confidence, float, 0, 1)
-    check_number("--max-upload-mb", max_upload_mb, float, low=0.001)
-    check_number("--max-pixels", max_pixels, int, low=1)
     uvicorn = stack()
     app = application(run, top_k, min_confidence, Limits(max_upload_mb, max_pixels), device)  # a bad run first
     sock = listening_socket(host, port)

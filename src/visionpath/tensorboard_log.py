@@ -9,7 +9,6 @@ training pictures at the first epoch, and at the end the curves and the test sco
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +16,16 @@ import torch
 from PIL import Image
 
 from .errors import VisionpathError
-from .i18n import tr
+from .extras import installed, missing
 
-EXTRA = "pip install 'visionpath[tensorboard]'"
 SCALARS = {"train_loss": "loss/train", "val_loss": "loss/validation", "train_accuracy": "accuracy/train",
            "val_accuracy": "accuracy/validation", "lr": "learning rate", "epoch_time": "seconds per epoch"}
 
 
 def check_installed() -> None:
     """Nothing, or one sentence saying how to install what the event files need (asked before training)."""
-    if importlib.util.find_spec("tensorboard") is None:  # torch.utils.tensorboard's writer needs it
-        raise VisionpathError(tr("--tensorboard needs the tensorboard package, which is not installed: {EXTRA}",
-                                 EXTRA=EXTRA))
+    if not installed("tensorboard"):  # torch.utils.tensorboard's writer needs it
+        raise VisionpathError(missing("--tensorboard", "tensorboard", "tensorboard"))
 
 
 def writer(run_dir: Path):

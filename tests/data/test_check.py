@@ -175,15 +175,17 @@ def test_hymenoptera_the_odd_file_is_flagged(tmp_path):
 
 
 def test_train_s_quick_check_finds_a_leak_and_hashes_each_file_once(tmp_path, monkeypatch):
-    import visionpath.data.check as check
+    import hashlib
+
+    import visionpath.data.leaks as leaks
     from visionpath.data import load_dataset
     root = make_folder(tmp_path / "leaky")
     shutil.copy(root / "train" / "ant" / "0.png", root / "test" / "ant" / "copy.png")
     dataset = load_dataset(root)
-    line = check.quick_check(dataset)
+    line = leaks.quick_check(dataset)
     assert "1 across splits (a leak" in line and "0 exact duplicate group(s) within a split" in line
-    monkeypatch.setattr(check.hashlib, "sha256", lambda data: pytest.fail("hashed a file seen before"))
-    assert check.quick_check(dataset) == line
+    monkeypatch.setattr(hashlib, "sha256", lambda data: pytest.fail("hashed a file seen before"))
+    assert leaks.quick_check(dataset) == line
 
 
 def test_dedupe_copies_a_leaking_folder_with_each_group_in_one_split_and_leaves_it_untouched(tmp_path, capsys):
@@ -212,7 +214,7 @@ def test_dedupe_copies_a_leaking_folder_with_each_group_in_one_split_and_leaves_
 
 
 def test_split_keeps_a_picture_and_its_edited_copies_in_one_split(tmp_path):
-    from visionpath.data.folder import split_folder
+    from visionpath.data.split import split_folder
     root = tmp_path / "flat"
     for k, name in enumerate(("ant", "bee")):
         (root / name).mkdir(parents=True)

@@ -14,7 +14,8 @@ from PIL import Image
 from conftest import make_folder
 from visionpath.data import folder, load_dataset, sample_folder, stratified_split
 from visionpath.data.cache import ImageStore, SegmentWriter
-from visionpath.data.folder import scan_folder, split_folder
+from visionpath.data.layout import scan_folder
+from visionpath.data.split import split_folder
 from visionpath.data.images import load_image
 from visionpath.errors import VisionpathError
 

@@ -33,10 +33,8 @@ import os
 import shutil
 import uuid
 import zlib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

@@ -12,6 +12,7 @@ finding (check_page.py).
 """
 from __future__ import annotations
 
+from typing import Annotated
 import hashlib
 import json
 from collections import Counter, defaultdict
@@ -20,24 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from matplotlib.figure import Figure
 from PIL import Image
 
-from ..checks import check_output
-from ..console import padded, printable, progress_bar, say
+from ..console import padded, progress_bar, say
 from ..errors import VisionpathError
-from ..files import atomic_write, save_figure
-from ..i18n import drawn_in_language, plural, tr
-from .cache import file_hashes
-from .check_page import write_check_page
-from .folder import class_folders, layout_help, find_splits, images_in, scan_labels
+from ..files import atomic_write
+from ..i18n import plural, tr
+from ..options import Option, check_output, checked
+from .sets import UNBALANCED, imbalance
+from .check_page import plot_check, write_check_page
+from .layout import class_folders, find_splits, images_in, layout_help, scan_labels
 from .images import is_image_file, open_whole
 from .near import SIDE, near_among_files, thumbnails
 from .suspects import SUSPECTS_FILE, Disputed, read_suspects
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
-IMBALANCE_RATIO = 3.0   # largest class over smallest, per split, above which a warning is given
 RARE_SHARE = 0.05       # a file format or colour mode below this share of the pictures is an outlier
 SHORTCUT_LEAST = 10     # pictures sharing a value of a file property, all of one class, before it can be a shortcut
 PLAIN_BORDER = 3.0      # the largest spread of grey levels (of 255) around a thumbnail's edge that is a plain border
@@ -193,7 +191,7 @@ class DataCheck:
                               "paths": sum(len(f.paths) for f in found)}
                        for kind, found in self.by_kind().items()},
              "findings": [vars(f) for f in self.findings], "pictures": self.pictures}, indent=1, ensure_ascii=False))
-        plot_check(self, output.with_suffix(".png"))
+        plot_check(self, output.with_suffix(".png"), TINY_SIDE)
         write_check_page(self, kinds(), count, output.with_suffix(".html"))
 
 
@@ -268,8 +266,16 @@ def _groups(keys: dict[int, str]) -> list[list[int]]:
     return [m for m in members.values() if len(m) > 1]
 
 
-def check_data(root: str | Path, labels: str | Path | None = None, output: str | Path | None = None,
-               run: str | Path | None = None) -> DataCheck:
+@checked
+def check_data(root: Annotated[str | Path, Option("a folder of photos, in any layout that `visionpath train` accepts",
+                                                  positional=True)],
+               labels: Annotated[str | Path | None, Option("classes from a CSV of filename,label[,split]",
+                                                           metavar="CSV")] = None,
+               output: Annotated[str | Path | None, Option(
+                   "write <output>.json, <output>.png and <output>.html, a page with every finding's pictures (the "
+                   "command's default: <folder name>-check)")] = None,
+               run: Annotated[str | Path | None, Option("a run trained on the folder: the training labels it "
+                                                        "disputes join the findings")] = None) -> DataCheck:
     """Check a folder of photos (the layouts `visionpath train` accepts); print the table and, with `output`,
     write <output>.json and <output>.png. run: a run folder trained on it, whose disputed training labels
     (suspects.csv) join the findings. Returns the DataCheck (its .status: 0 clean, 1 warnings, 2 errors)."""
@@ -303,7 +309,7 @@ def check_data(root: str | Path, labels: str | Path | None = None, output: str |
             {**where(broken), "errors": [r["error"] for r in broken]}))
     for split, per_class in counts.items():
         present = {c: n for c, n in per_class.items() if n}
-        if len(present) > 1 and max(present.values()) > IMBALANCE_RATIO * min(present.values()):
+        if imbalance(list(present.values())) > UNBALANCED:
             big, small = max(present, key=present.get), min(present, key=present.get)
             findings.append(Finding("unbalanced", "warning", tr(
                 "{split} is unbalanced: {big} has {present:,} pictures, {small} {present2:,} ({value:.1f}:1); watch "
@@ -473,82 +479,3 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
         if not any({i, j} <= g for g in same):
             describe([i, j], exact=False, distance=distance)
     return findings
-
-
-@drawn_in_language
-def plot_check(report: DataCheck, path: Path) -> None:
-    """Three panels: pictures per class and split, the shorter sides' histogram, colour modes and formats."""
-    readable = [r for r in report.pictures if "error" not in r]
-    classes = sorted({c for per_class in report.counts.values() for c in per_class})
-    counts = {split: {printable(c): n for c, n in per_class.items()} for split, per_class in report.counts.items()}
-    classes = [printable(c) for c in classes]  # matplotlib draws no undecodable bytes
-    fig = Figure(figsize=(15, 4.2))
-    axes = fig.subplots(1, 3)
-    ax = axes[0]
-    width = 0.8 / max(1, len(report.counts))
-    for k, (split, per_class) in enumerate(counts.items()):
-        ax.bar(np.arange(len(classes)) + k * width, [per_class.get(c, 0) for c in classes], width, label=split)
-    ax.set_xticks(np.arange(len(classes)) + width * (len(report.counts) - 1) / 2, classes,
-                  rotation=45 if len(classes) > 6 else 0, ha="right" if len(classes) > 6 else "center")
-    ax.set_ylabel(tr("pictures"))
-    ax.set_title(tr("pictures per class and split"))
-    ax.legend()
-    ax = axes[1]
-    sides = [min(r["width"], r["height"]) for r in readable]
-    if sides:
-        ax.hist(sides, bins=30, color="tab:blue")
-        ax.axvline(TINY_SIDE, color="tab:red", linestyle="--", label=tr("tiny (< {TINY_SIDE} px)",
-                                                                        TINY_SIDE=TINY_SIDE))
-        ax.legend()
-    ax.set_xlabel(tr("shorter side (pixels)"))
-    ax.set_ylabel(tr("pictures"))
-    ax.set_title(tr("picture sizes"))
-    ax = axes[2]
-    kinds = Counter(f"{r['format']} {r['mode']}" for r in readable)
-    broken = len(report.pictures) - len(readable)
-    labels_, values = list(kinds), list(kinds.values())
-    if broken:
-        labels_.append("unreadable")
-        values.append(broken)
-    ax.barh(labels_, values, color=["tab:red" if name == "unreadable" else "tab:gray" for name in labels_])
-    ax.set_xscale("log")
-    ax.set_xlabel(tr("pictures (log scale)"))
-    ax.set_title(tr("format and colour mode"))
-    fig.suptitle(tr("data check of {root}: {n_findings} finding(s)",
-                    root=printable(report.root), n_findings=len(report.findings)))
-    fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-
-
-def quick_check(dataset) -> str:
-    """The fast part of the check, for the start of training: one line on what loading found, plus exact
-    duplicates (same bytes) within and across splits, which a content hash finds in seconds."""
-    named = {split: images.paths for split, images in (("train", dataset.train), ("validation", dataset.validation),
-                                                       ("test", dataset.test))
-             if images is not None and images.paths is not None}
-    digests = file_hashes([path for paths in named.values() for path in paths])  # one read of the cache
-    where = defaultdict(list)
-    for split, digest in zip([split for split, paths in named.items() for _ in paths], digests):
-        where[digest].append(split)
-    repeated = [splits for splits in where.values() if len(splits) > 1]
-    across = sum(1 for splits in repeated if len(set(splits)) > 1)
-    counts = np.bincount(dataset.train.labels.numpy(), minlength=len(dataset.classes)).tolist()
-    parts = [tr("{sum:,} pictures read", sum=sum(len(s) for s in where.values())),
-             tr("{count} skipped", count=len(dataset.folder.unreadable)),
-             tr("classes {value:.1f}:1 (largest to smallest)", value=max(counts) / max(1, min(counts))),
-             tr("{value} exact duplicate group(s) within a split", value=len(repeated) - across),
-             tr("{across} across splits", across=across)
-             + (tr(" (a leak: the same photo trained on and scored on)") if across else "")]
-    return (tr("data check: {parts}. `visionpath data check {root}` also looks for near duplicates, tiny and odd "
-               "files.",
-               parts=tr("; ").join(parts), root=dataset.folder.root))
-
-
-def seen_in_training(train, images) -> torch.Tensor | None:
-    """For each picture of the ImageSet `images`, whether the same file (the same bytes) is also among the
-    ImageSet `train`'s: a leak, trained on and then scored on. None for pictures with no files (built-in
-    datasets)."""
-    if images is None or images.paths is None or train.paths is None:
-        return None
-    trained = set(file_hashes(train.paths))
-    return torch.tensor([digest in trained for digest in file_hashes(images.paths)], dtype=torch.bool)

@@ -1,19 +1,24 @@
-"""The data check's page (<output>.html): self-contained, like report.html, with a thumbnail of every picture a
-finding names, each group side by side, so that a person can look at them before deleting anything."""
+"""The data check's figure (<output>.png) and page (<output>.html): the page self-contained, like report.html,
+with a thumbnail of every picture a finding names, each group side by side, so that a person can look at them
+before deleting anything."""
 from __future__ import annotations
 
 import base64
 import html
 import io
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
 from PIL import Image
 
-from ..console import progress_bar
-from ..files import atomic_write
+from ..console import printable, progress_bar
+from ..files import atomic_write, save_figure
 from ..html_page import STYLE, THUMB, enlarged, table_html
-from ..i18n import language, tr
+from ..i18n import drawn_in_language, language, tr
 
 PAGE_STYLE = STYLE + """
 .group{border:1px solid #ddd;border-radius:6px;padding:.5em .8em;margin:.7em 0} .group p{margin:.2em 0 .5em}
@@ -90,3 +95,49 @@ def write_check_page(report, kinds_named: dict[str, tuple[str, str]], count, pat
                        f"<div class='row'>{''.join(figures)}</div></div>")
     out.append("</body></html>")
     atomic_write(path, "\n".join(out))
+
+
+@drawn_in_language
+def plot_check(report, path: Path, tiny_side: int) -> None:
+    """The check's figure (a DataCheck's `report`), three panels: pictures per class and split, the shorter sides'
+    histogram (`tiny_side` marked), colour modes and formats."""
+    readable = [r for r in report.pictures if "error" not in r]
+    classes = sorted({c for per_class in report.counts.values() for c in per_class})
+    counts = {split: {printable(c): n for c, n in per_class.items()} for split, per_class in report.counts.items()}
+    classes = [printable(c) for c in classes]  # matplotlib draws no undecodable bytes
+    fig = Figure(figsize=(15, 4.2))
+    axes = fig.subplots(1, 3)
+    ax = axes[0]
+    width = 0.8 / max(1, len(report.counts))
+    for k, (split, per_class) in enumerate(counts.items()):
+        ax.bar(np.arange(len(classes)) + k * width, [per_class.get(c, 0) for c in classes], width, label=split)
+    ax.set_xticks(np.arange(len(classes)) + width * (len(report.counts) - 1) / 2, classes,
+                  rotation=45 if len(classes) > 6 else 0, ha="right" if len(classes) > 6 else "center")
+    ax.set_ylabel(tr("pictures"))
+    ax.set_title(tr("pictures per class and split"))
+    ax.legend()
+    ax = axes[1]
+    sides = [min(r["width"], r["height"]) for r in readable]
+    if sides:
+        ax.hist(sides, bins=30, color="tab:blue")
+        ax.axvline(tiny_side, color="tab:red", linestyle="--", label=tr("tiny (< {TINY_SIDE} px)",
+                                                                        TINY_SIDE=tiny_side))
+        ax.legend()
+    ax.set_xlabel(tr("shorter side (pixels)"))
+    ax.set_ylabel(tr("pictures"))
+    ax.set_title(tr("picture sizes"))
+    ax = axes[2]
+    kinds = Counter(f"{r['format']} {r['mode']}" for r in readable)
+    broken = len(report.pictures) - len(readable)
+    labels_, values = list(kinds), list(kinds.values())
+    if broken:
+        labels_.append("unreadable")
+        values.append(broken)
+    ax.barh(labels_, values, color=["tab:red" if name == "unreadable" else "tab:gray" for name in labels_])
+    ax.set_xscale("log")
+    ax.set_xlabel(tr("pictures (log scale)"))
+    ax.set_title(tr("format and colour mode"))
+    fig.suptitle(tr("data check of {root}: {n_findings} finding(s)",
+                    root=printable(report.root), n_findings=len(report.findings)))
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)

@@ -7,17 +7,23 @@ they are: which label is right is for a person to say (`data check` lists them).
 """
 from __future__ import annotations
 
+from typing import Annotated
 import shutil
 from pathlib import Path
 
 from ..console import quietly
 from ..errors import VisionpathError
 from ..i18n import tr
+from ..options import Option, checked
 from .check import check_data
-from .folder import find_splits
+from .layout import find_splits
 
 
-def dedupe_folder(source: str | Path, destination: str | Path) -> dict[str, int]:
+@checked
+def dedupe_folder(source: Annotated[str | Path, Option("a folder of train/ validation/ test/ class folders",
+                                                       positional=True)],
+                  destination: Annotated[str | Path, Option("a new folder for the clean copy", positional=True)]
+                  ) -> dict[str, int]:
     """Copy the folder `source` (train/ validation/ test/ of class folders) to `destination` with each group of
     duplicates that crosses splits moved into train, and the extra copies of a file within one class left out.
     Returns how many pictures were copied, moved to train, and left out."""

@@ -1,17 +1,9 @@
-"""Folder datasets: the layout of Keras' image_dataset_from_directory and torchvision's ImageFolder.
-
-    my_photos/                       or simply     my_photos/
-        train/       cat/ dog/ ...                     cat/ dog/ ...
-        validation/  cat/ dog/ ...   (or val/, valid/; optional)
-        test/        cat/ dog/ ...   (optional)
-
-Classes are the sorted folder names of train/. The other splits are matched to them *by name*: a split that
-lacks a class keeps every other label where it belongs.
-"""
+"""The folder loader: a folder of pictures (its layout: layout.py) read into uint8 tensors, each picture's header
+read first to choose one size, then decoded once into the picture cache and mapped from it afterwards; and a quick
+survey of a folder's pictures, for the photo defaults."""
 from __future__ import annotations
 
-import csv
-import os
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,181 +12,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..console import progress_bar
+from ..console import progress_bar, say
 from ..errors import VisionpathError
 from ..i18n import tr
-from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_hashes, file_key, image_key,
-                    read_file_cache, write_file_cache)
-from .images import NeedsExtra, is_image_file, load_images, open_whole, peek_image
-from .near import SIDE, joined, near_among_files, thumbnails
+from .cache import (Found, ImageStore, SegmentWriter, cache_write_failed, file_key, image_key, read_file_cache,
+                    write_file_cache)
+from .images import NeedsExtra, load_images, peek_image
+from .layout import scan_folder, scan_labels
+from .sets import FolderLoad, ImageSet, check_validation_split, stratified_split
 
-SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "val", "valid"), "test": ("test",)}
-JUNK = frozenset({"__MACOSX", "Thumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information"})
 STREAM_BYTES = 256 << 20  # pixels decoded between two appends to the picture cache: a first pass's memory
 DEFAULT_FOLDER_SIZE = 64  # side used when a folder's pictures differ in size and no --image-size is given
-
-def layout_help() -> str:
-    """The sentence that says how a folder of photos is laid out, for the errors about one that is not."""
-    return tr("Expected a folder of class subfolders, e.g. my_photos/cat/*.jpg and my_photos/dog/*.jpg, or "
-              "my_photos/train/<class>/ with optional my_photos/validation/<class>/ and my_photos/test/<class>/.")
-
-
-def is_junk(path: Path) -> bool:
-    """Hidden entries and operating-system litter are never classes or images."""
-    return path.name.startswith(".") or path.name in JUNK
-
-
-def class_folders(split_dir: Path) -> list[Path]:
-    return sorted((p for p in split_dir.iterdir() if p.is_dir() and not is_junk(p)), key=lambda p: p.name)
-
-
-def images_in(folder: Path) -> list[Path]:
-    """Image files under a folder (its subfolders included, hidden and OS entries skipped), in a stable order."""
-    return sorted(p for p in folder.rglob("*")
-                  if p.is_file() and is_image_file(p) and not any(is_junk(Path(part)) for part in p.relative_to(folder).parts))
-
-
-def find_splits(root: Path) -> dict[str, Path]:
-    """Map split name -> folder. A root without train/ is itself the training split."""
-    root = Path(root)
-    if not root.is_dir():
-        raise VisionpathError(tr("{root} is not a folder. {layout_help}", root=root, layout_help=layout_help()))
-    splits = {}
-    for split, names in SPLIT_FOLDERS.items():
-        present = [root / n for n in names if (root / n).is_dir()]
-        if len(present) > 1:
-            raise VisionpathError(tr("{root} has both {name}/ and {name2}/; keep one of them.",
-                                     root=root, name=present[0].name, name2=present[1].name))
-        if present:
-            splits[split] = present[0]
-    if "train" not in splits:
-        if splits:
-            raise VisionpathError(tr("{root} has {values} but no train/. {layout_help}",
-                                     root=root, values=', '.join(p.name + '/' for p in splits.values()),
-                                     layout_help=layout_help()))
-        splits["train"] = root
-    return splits
-
-
-def scan_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
-    """(classes, {split: [(image path, label), ...]}), with every layout problem reported in one sentence."""
-    splits = find_splits(root)
-    train_dir = splits["train"]
-    classes = [p.name for p in class_folders(train_dir)]
-    if not classes:
-        raise VisionpathError(tr("{train_dir} has no class subfolders. {layout_help}",
-                                 train_dir=train_dir, layout_help=layout_help()))
-    if len(classes) < 2:
-        raise VisionpathError(tr("{train_dir} has one class only ({classes}); a classifier needs at least two class "
-                                 "folders.",
-                                 train_dir=train_dir, classes=classes[0]))
-    index = {name: i for i, name in enumerate(classes)}
-    samples: dict[str, list[tuple[Path, int]]] = {}
-    for split, split_dir in splits.items():
-        found = class_folders(split_dir)
-        unknown = [p.name for p in found if p.name not in index]
-        if unknown:
-            raise VisionpathError(tr("{name}/ has class folder(s) {unknown} that train/ does not have; the classes "
-                                     "are {classes}. Rename or remove them, or add them to train/.",
-                                     name=split_dir.name, unknown=', '.join(unknown), classes=', '.join(classes)))
-        samples[split] = []
-        for class_dir in found:
-            files = images_in(class_dir)
-            if not files and split == "train":
-                raise VisionpathError(tr("class folder {class_dir} has no images (accepted: .jpg .jpeg .png .bmp "
-                                         ".webp .gif .tif .tiff); add images or remove the folder.",
-                                         class_dir=class_dir))
-            samples[split] += [(f, index[class_dir.name]) for f in files]
-        if not samples[split]:
-            raise VisionpathError(tr("{split_dir} has class folders but no images in them.", split_dir=split_dir))
-    return classes, samples
-
-
-LABEL_COLUMNS = {"filename": ("filename", "file", "path", "image", "name"), "label": ("label", "class", "category")}
-
-
-def scan_labels(root: Path, labels: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
-    """Classes and samples from a CSV of `filename,label` (with an optional `split` column: train, validation,
-    test), the shape labelling tools export; file names are relative to `root`. Without a split column every
-    row is training data (validation is then held out of it)."""
-    root, labels = Path(root), Path(labels)
-    if not labels.is_file():
-        raise VisionpathError(tr("--labels {labels} does not exist; give a CSV file of filename,label rows.",
-                                 labels=labels))
-    with open(labels, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.reader(f) if any(cell.strip() for cell in r)]
-    if not rows:
-        raise VisionpathError(tr("{labels} is empty; it needs filename,label rows.", labels=labels))
-    header = [cell.strip().lower() for cell in rows[0]]
-    columns = {want: next((header.index(n) for n in names if n in header), None) for want, names in LABEL_COLUMNS.items()}
-    if columns["filename"] is None or columns["label"] is None:  # no header: filename, label[, split]
-        columns, body, first_line = {"filename": 0, "label": 1}, rows, 1
-        if len(rows[0]) > 2:
-            columns["split"] = 2
-    else:
-        body, first_line = rows[1:], 2
-        if "split" in header:
-            columns["split"] = header.index("split")
-    entries, missing, bad, seen = [], [], [], {}
-    for line, row in enumerate(body, first_line):
-        cells = [row[c].strip() if c < len(row) else "" for c in columns.values()]
-        name, label, split = cells[0], cells[1], (cells[2] if len(cells) > 2 else "train").lower() or "train"
-        split = next((s for s, names in SPLIT_FOLDERS.items() if split in names), split)
-        if not name or not label or split not in SPLIT_FOLDERS:
-            bad.append(f"line {line}")
-            continue
-        inside(root, name, labels, line)
-        if not (root / name).is_file():
-            missing.append(name)
-            continue
-        key = (root / name).resolve()
-        if key in seen and seen[key][1:] != (label, split):
-            raise VisionpathError(tr("{labels} lists {name} twice, on line {first} as {label} ({split}) and on line "
-                                     "{line} as {label2} ({split2}); keep the row with the right label.",
-                                     labels=labels, name=name, first=seen[key][0], label=seen[key][1],
-                                     split=seen[key][2], line=line, label2=label, split2=split))
-        if key not in seen:  # a row repeated word for word counts once
-            seen[key] = (line, label, split)
-            entries.append((root / name, label, split))
-    if bad:
-        raise VisionpathError(tr("{labels}: {n_bad} row(s) lack a file name or a label, or name an unknown split "
-                                 "({bad}); each row needs filename,label[,train|validation|test].",
-                                 labels=labels, n_bad=len(bad), bad=', '.join(bad[:5])))
-    if missing:
-        raise VisionpathError(tr("{labels} names {n_missing} file(s) that are not in {root} (e.g. {missing}); fix "
-                                 "the names (relative to {root}) or drop those rows.",
-                                 labels=labels, n_missing=len(missing), root=root, missing=', '.join(missing[:3])))
-    classes = sorted({label for _, label, split in entries if split == "train"})
-    if len(classes) < 2:
-        raise VisionpathError(tr("{labels} gives {n_classes} class(es) to the training rows; a classifier needs at "
-                                 "least two.",
-                                 labels=labels, n_classes=len(classes)))
-    unknown = sorted({label for _, label, split in entries if label not in classes})
-    if unknown:
-        raise VisionpathError(tr("{labels} has validation/test rows labelled {unknown}, a class no training row "
-                                 "has; label some training images with it, or drop those rows.",
-                                 labels=labels, unknown=', '.join(unknown)))
-    index = {name: i for i, name in enumerate(classes)}
-    samples: dict[str, list[tuple[Path, int]]] = {}
-    for path, label, split in entries:
-        samples.setdefault(split, []).append((path, index[label]))
-    return classes, samples
-
-
-def inside(root: Path, name: str, labels: Path, line: int) -> None:
-    """A labels CSV names files inside its data folder only: an absolute path, a `..` that climbs out, or a link
-    leading out of it is one sentence (a run would otherwise read, and a report show, any file on the machine)."""
-    if Path(name).is_absolute() or Path(name).drive:
-        raise VisionpathError(tr("{labels} line {line} names {name}, an absolute path; name files relative to the "
-                                 "data folder {root}.", labels=labels, line=line, name=name, root=root))
-    if not (root / name).resolve().is_relative_to(root.resolve()):
-        if not Path(os.path.normpath(root / name)).is_relative_to(os.path.normpath(root)):
-            raise VisionpathError(tr("{labels} line {line} names {name}, which leads out of the data folder {root} "
-                                     "with '..'; name files inside it.", labels=labels, line=line, name=name,
-                                     root=root))
-        raise VisionpathError(tr("{labels} line {line} names {name}, a link to a file outside the data folder "
-                                 "{root}; copy the file into the folder instead.", labels=labels, line=line,
-                                 name=name, root=root))
 
 
 def read_headers(paths: list[Path]) -> tuple[dict[Path, tuple[tuple[int, int], bool]], list[tuple[str, str]]]:
@@ -366,72 +194,73 @@ def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> S
                   sides[len(sides) // 2])
 
 
-def split_folder(source: str | Path, destination: str | Path, validation: float = 0.15, test: float = 0.15,
-                 seed: int = 0) -> dict[str, int]:
-    """Copy a folder of class subfolders into destination/{train,validation,test}/<class>/, stratified (each class
-    split in the same proportions) and seeded (the same seed gives the same split); the copies of a picture (the
-    same file, or a near duplicate) in one split. Returns pictures per split."""
-    import random
-    import shutil
-
-    source, destination = Path(source), Path(destination)
-    if not 0 <= validation < 1 or not 0 <= test < 1 or validation + test >= 1:
-        raise VisionpathError(tr("--validation {validation} and --test {test} must be shares between 0 and 1 that "
-                                 "leave some pictures for training.",
-                                 validation=validation, test=test))
-    splits = find_splits(source)
-    if len(splits) > 1 or splits["train"] != source:
-        raise VisionpathError(tr("{source} is already split ({values}); give a folder of class subfolders.",
-                                 source=source, values=', '.join(p.name + '/' for p in splits.values())))
-    if destination.exists() and any(destination.iterdir()):
-        raise VisionpathError(tr("{destination} already exists and is not empty; choose a new folder, so nothing in "
-                                 "it is overwritten.",
-                                 destination=destination))
-    classes = class_folders(source)
-    if len(classes) < 2:
-        raise VisionpathError(tr("{source} needs at least two class subfolders. {layout_help}",
-                                 source=source, layout_help=layout_help()))
-    counts = {"train": 0, "validation": 0, "test": 0}
-    for folder in classes:
-        files = images_in(folder)
-        if not files:
-            raise VisionpathError(tr("class folder {folder} has no images; add images or remove the folder.",
-                                     folder=folder))
-        # copies (a photo saved twice, or resized, re-encoded, slightly cropped or recoloured) stay together: one
-        # in train and its copy in test would score the model on a picture it was trained on
-        groups = same_picture_groups(files)
-        random.Random(f"{seed}:{folder.name}").shuffle(groups)
-        n_val, n_test = round(validation * len(files)), round(test * len(files))
-        parts: dict[str, list[Path]] = {"validation": [], "test": [], "train": []}
-        for group in groups:
-            split = ("validation" if len(parts["validation"]) < n_val else
-                     "test" if len(parts["test"]) < n_test else "train")
-            parts[split] += group
-        for split, members in parts.items():
-            for path in members:
-                target = destination / split / folder.name / path.relative_to(folder)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
-            counts[split] += len(members)
-    return counts
+@dataclass
+class Listing:
+    """The exact pictures of a folder dataset, as a run recorded them: its root, classes, each split's (path,
+    label), the decoded shape, and whether validation was held out of train. Loading a listing decodes exactly
+    those files: nothing is scanned, nothing split again."""
+    root: Path
+    classes: list[str]
+    samples: dict[str, list[tuple[Path, int]]]
+    shape: tuple[int, int, int]   # channels, height, width
+    carved: bool
 
 
-def same_picture_groups(files: list[Path]) -> list[list[Path]]:
-    """The files in groups of the same picture: the same bytes, or near duplicates (near.py); each file in one
-    group, in the files' order. A file that cannot be decoded is a group of its own."""
-    digests, first = file_hashes(files), {}
-    same_bytes = [(i, first.setdefault(digest, i)) for i, digest in enumerate(digests)]
-    thumbs = {}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for i, thumb in enumerate(pool.map(_thumbnails_or_none, files)):
-            if thumb is not None:
-                thumbs[i] = thumb
-    near = [(i, j) for i, j, _ in near_among_files(thumbs, digests)]
-    return [[files[i] for i in sorted(group)] for group in joined(same_bytes + near)]
-
-
-def _thumbnails_or_none(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    try:
-        return thumbnails(open_whole(path, SIDE))
-    except VisionpathError:
-        return None
+def load_folder(root: Path, image_size: int | None, strict: bool, labels: str | Path | None, enlarge: bool,
+                 validation_split: float, seed: int, listing: Listing | None = None) -> FolderLoad:
+    t0 = time.perf_counter()
+    if listing is not None:
+        classes, samples, carved = listing.classes, dict(listing.samples), listing.carved
+    else:
+        classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
+    headers, unreadable = read_headers([p for split in samples.values() for p, _ in split])
+    samples = {split: [(p, label) for p, label in items if p in headers] for split, items in samples.items()}
+    if listing is None:
+        carved = "validation" not in samples
+    if listing is None and carved:  # held out before decoding: each split is cached, and mapped, in one piece
+        check_validation_split(validation_split, Path(root).name)
+        train = samples["train"]
+        keep, held = stratified_split(torch.tensor([label for _, label in train]), validation_split, seed)
+        samples["train"], samples["validation"] = [train[i] for i in keep], [train[i] for i in held]
+    if listing is not None:
+        channels, size, why = listing.shape[0], tuple(listing.shape[1:]), tr("as the run was trained")
+    else:
+        size, channels, why = choose_size(list(headers.values()), image_size, enlarge)
+    say(tr("image size: {size}×{size2}, {value} ({why})",
+           size=size[0], size2=size[1], value=tr('grey') if channels == 1 else tr('colour'), why=why))
+    store = ImageStore(size, channels)
+    sets, from_cache = {}, 0
+    for split, items in samples.items():
+        decoded = decode_all([p for p, _ in items], size, channels, f"decoding {split}", store)
+        unreadable += decoded.unreadable
+        from_cache += decoded.from_cache
+        items = [items[i] for i in decoded.kept]
+        sets[split] = ImageSet(decoded.images, torch.tensor([label for _, label in items], dtype=torch.int64),
+                               [str(p) for p, _ in items])
+    seconds = time.perf_counter() - t0
+    total = sum(len(s) for s in sets.values())
+    say(tr("read {total:,} pictures in {seconds:.1f}s ({from_cache:,} from the picture cache, {value:,} decoded)",
+           total=total, seconds=seconds, from_cache=from_cache, value=total - from_cache))
+    if unreadable:
+        listed = "\n  ".join(f"{why}" for _, why in unreadable[:10]) + (
+            tr("\n  ... and {value} more", value=len(unreadable) - 10) if len(unreadable) > 10 else "")
+        if strict:
+            raise VisionpathError(tr("{n_unreadable} file(s) cannot be read as pictures (--strict stops at them); "
+                                     "remove or replace them, or leave out --strict to skip them:\n  {listed}",
+                                     n_unreadable=len(unreadable), listed=listed))
+        say(tr("skipped {n_unreadable} unreadable file(s) (listed in the run folder's unreadable.txt; --strict "
+               "stops instead):\n  {listed}",
+               n_unreadable=len(unreadable), listed=listed))
+    for split, images in sets.items():  # before any training: an empty split would fail only when it is scored
+        if len(images) == 0:
+            raise VisionpathError(tr("the {split} split of {root} has no readable pictures{value}; add pictures to "
+                                     "it{value2}.",
+                                     split=split, root=root,
+                                     value=tr(' left after skipping the unreadable ones') if unreadable else '',
+                                     value2=tr(' or remove it') if split == 'test' else ''))
+    empty = [c for k, c in enumerate(classes) if not (sets["train"].labels == k).any()]
+    if empty:
+        raise VisionpathError(tr("class(es) {empty} have no readable training pictures; add pictures or remove the "
+                                 "class.",
+                                 empty=', '.join(empty)))
+    return FolderLoad(str(root), classes, sets, unreadable, seconds, from_cache, carved)

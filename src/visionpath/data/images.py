@@ -28,6 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from ..errors import VisionpathError
+from ..extras import missing
 from ..i18n import tr
 
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})  # an iPhone's photos: read through pillow-heif (the heif extra)
@@ -118,8 +119,8 @@ def _heif_plugin() -> bool:
 def _readable(path: Source) -> Iterator[None]:
     """Turn Pillow's many ways of failing on a file into one sentence that names it."""
     if Path(str(path)).suffix.lower() in HEIF_EXTENSIONS and not _heif_plugin():
-        raise NeedsExtra(tr("{path} is a HEIC/HEIF photo (an iPhone's); reading it needs pillow-heif, which is not "
-                            "installed: pip install 'visionpath[heif]'", path=path))
+        raise NeedsExtra(missing(tr("{path} is a HEIC/HEIF photo (an iPhone's); reading it", path=path),
+                                 "pillow-heif", "heif"))
     try:
         yield
     except Image.DecompressionBombError:

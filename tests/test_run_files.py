@@ -7,7 +7,7 @@ import pytest
 from visionpath.config import TrainConfig
 from visionpath.data import load_dataset
 from visionpath.errors import VisionpathError
-from visionpath.run_folder import (checkpoint_path, decode_size, new_run_dir, read_data_record, read_history,
+from visionpath.run_files import (checkpoint_path, picture_size, new_run_dir, read_data_record, read_history,
                                    write_data_record, write_history)
 
 
@@ -41,10 +41,14 @@ def test_a_folder_s_data_record_split_and_skipped_files(tiny_folder, tmp_path):
 
 
 def test_a_backbone_gets_pictures_at_its_resolution_a_model_from_scratch_at_their_own():
-    assert decode_size(TrainConfig(data="photos/", model="mlp")) is None
-    assert decode_size(TrainConfig(data="photos/", model="efficientnet_lite0")) == 224
-    assert decode_size(TrainConfig(data="photos/", model="efficientnet_lite0", image_size=96)) == 96
-    assert decode_size(TrainConfig(data="cifar10", model="efficientnet_lite0")) is None  # resized on the fly
+    def sizes(**settings):
+        size = picture_size(TrainConfig(**settings))
+        return size.decode, size.resolution, size.enlarge
+    assert sizes(data="photos/", model="mlp") == (None, None, True)
+    assert sizes(data="photos/", model="mlp", image_size=48) == (48, None, True)
+    assert sizes(data="photos/", model="efficientnet_lite0") == (224, 224, False)
+    assert sizes(data="photos/", model="efficientnet_lite0", image_size=96) == (96, 96, False)
+    assert sizes(data="cifar10", model="efficientnet_lite0") == (None, 224, False)  # resized on the fly
 
 
 def test_checkpoint_path_of_a_folder_or_a_file(tmp_path):

@@ -8,23 +8,24 @@
 """
 from __future__ import annotations
 
+from typing import Annotated
 from pathlib import Path
 
 import torch
 
-from .checks import check_folder
 from .config import TrainConfig
 from .console import say
 from .data import Dataset, ImageSet
-from .data.check import seen_in_training
+from .data.leaks import seen_in_training
 from .devices import pick_device
 from .errors import VisionpathError
 from .evaluate import Evaluation, evaluate_images
 from .i18n import tr
+from .options import DEVICE, MOVED_DATA, Option, checked
 from .predict import Prediction, predict
 from .report import diagnose
 from .report_html import write_report
-from .run_folder import load_model, load_run_data, read_data_record, read_history
+from .run_files import load_model, load_run_data, read_data_record, read_history
 from .data.suspects import read_suspects
 
 
@@ -41,6 +42,15 @@ class Run:
                                      path=self.path))
         self.config = TrainConfig.read(self.path / "config.json")
 
+    @classmethod
+    def elsewhere(cls, path: str | Path, config: TrainConfig) -> "Run":
+        """The run as a process on another machine knows it: its folder is `path` on the first process's machine
+        (which alone writes it), its settings `config`, as they are in memory here."""
+        run = cls.__new__(cls)
+        run.path, run.config = Path(path), config
+        run.interrupted = run.diverged = run.stopped = False
+        return run
+
     def __repr__(self) -> str:
         return f"Run('{self.path}')"
 
@@ -54,7 +64,11 @@ class Run:
     def load_model(self, which: str = "best", device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
         return load_model(self.path, which, device)
 
-    def evaluate(self, split: str = "test", data_dir: str | Path | None = None, device: str = "auto") -> Evaluation:
+    @checked
+    def evaluate(self, split: Annotated[str, Option("the split scored", choices=("test", "validation", "train"))
+                                        ] = "test",
+                 data_dir: Annotated[str | Path | None, MOVED_DATA] = None,
+                 device: Annotated[str, DEVICE] = "auto") -> Evaluation:
         """Reload the run's data (same settings, same validation split) and its best weights; score `split` on
         `device` (auto: a GPU when there is one), print the table and the diagnosis, and save the metrics and
         confusion matrix in the run folder."""
@@ -68,7 +82,9 @@ class Run:
         say(tr("confusion matrix: {value} (and .csv)", value=self.path / f'confusion_matrix{suffix}.png'))
         return evaluation
 
-    def report(self, data_dir: str | Path | None = None, device: str = "auto") -> Path:
+    @checked
+    def report(self, data_dir: Annotated[str | Path | None, MOVED_DATA] = None,
+               device: Annotated[str, DEVICE] = "auto") -> Path:
         """Write report.html in the run folder (on the test split, else validation, scored on `device`) and return
         its path."""
         evaluation, images, dataset = self._evaluate_split(None, data_dir, device)
@@ -85,10 +101,6 @@ class Run:
                         ) -> tuple[Evaluation, ImageSet, Dataset]:
         """The run's data reloaded with its own settings, scored with its best weights: (the evaluation, the split's
         pictures, the data). split None: test, or validation where there is no test split."""
-        if split not in (None, "test", "validation", "train"):
-            raise VisionpathError(tr("unknown --split '{split}'; choose test, validation or train.", split=split))
-        if data_dir is not None:
-            check_folder("--data-dir", data_dir)
         chosen = pick_device(device)
         model, meta = self.load_model(device=chosen)
         dataset = load_run_data(self.config, data_dir, run_dir=self.path)

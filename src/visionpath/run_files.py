@@ -26,7 +26,7 @@ from .checkpoint import load_tensors, read_metadata
 from .config import TrainConfig
 from .console import say
 from .data import DATASETS, Dataset, Listing, load_dataset
-from .data.folder import scan_folder
+from .data.layout import scan_folder
 from .errors import VisionpathError
 from .files import atomic_write
 from .i18n import tr
@@ -192,13 +192,25 @@ def _files_added(root: Path, record: FileRecord) -> int:
     return sum(1 for items in samples.values() for p, _ in items if os.path.relpath(p, root) not in known)
 
 
-def decode_size(config: TrainConfig) -> int | None:
-    """The side a run's pictures are decoded at. A backbone gets pictures at its own resolution: folders are
-    decoded at it, built-in datasets (32×32) keep their size and the model resizes them on the fly."""
+@dataclass(frozen=True)
+class PictureSize:
+    """What --image-size means for a run: the side its pictures are decoded at, and the side its model reads."""
+    decode: int | None      # None: as they are (a built-in dataset; a folder of one size, or its most common)
+    resolution: int | None  # a backbone's input side (it resizes what it is given); None for models from scratch
+    enlarge: bool           # whether pictures smaller than `decode` are enlarged as they are decoded
+
+
+def picture_size(config: TrainConfig) -> PictureSize:
+    """The one rule for a run's picture sizes, which train, lr-find, show and tune follow (predict reads what the
+    run recorded). A model trained from scratch reads pictures as decoded, at --image-size when given. A backbone
+    reads them at --image-size, else at the resolution it was trained at: folders are decoded at that side, and
+    smaller pictures are not enlarged (the backbone resizes them as it reads them, without spending memory);
+    built-in datasets (32×32) keep their size."""
     entry = model_entry(config.model)
     if not entry.pretrained:
-        return config.image_size
-    return None if config.data in DATASETS else config.image_size or entry.resolution
+        return PictureSize(config.image_size, None, True)
+    resolution = config.image_size or entry.resolution
+    return PictureSize(None if config.data in DATASETS else resolution, resolution, False)
 
 
 def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_dir: Path | None = None,
@@ -223,8 +235,9 @@ def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_d
                "from {data} as it is now, which may differ from training",
                run_dir=run_dir, data=data))
         data_dir = None
-    return load_dataset(data, data_dir or config.data_dir, config.validation_split, config.seed, decode_size(config),
-                        config.strict, config.labels, enlarge=not model_entry(config.model).pretrained)
+    size = picture_size(config)
+    return load_dataset(data, data_dir or config.data_dir, config.validation_split, config.seed, size.decode,
+                        config.strict, config.labels, enlarge=size.enlarge)
 
 
 # -------------------------------------------------------------------------------------------- the history

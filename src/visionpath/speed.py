@@ -1,0 +1,83 @@
+"""How fast a pretrained backbone runs on this machine: a forward pass and a fine-tuning step, timed as a run
+takes them, measured once per machine and kind of step and kept in the visionpath home (as the precision decision
+is), so that the same command makes the same plan every time. The photo defaults plan a run's budget on it."""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, astuple, dataclass
+from typing import Callable
+
+import torch
+
+from .augment import PRESETS, Augmentation, augment_batch
+from .devices import kept_speed, machine, mixed_precision
+from .models import create_model, prepare_for_device, scale_pixels
+from .optim import make_optimizer
+
+
+@dataclass(frozen=True)
+class Speed:
+    """How fast the backbone runs here, in seconds per million pixels: a forward pass (caching features,
+    validation, test) and a fine-tuning step (forward and backward through the blocks that train, and the update)."""
+    forward: float
+    fine_tune: float
+
+
+def backbone_speed(device: torch.device, unfreeze: int | None, precision: str, side: int, batch: int,
+                   augmentation: Augmentation, model: str) -> Speed:
+    """The photo backbone `model`'s speed on this device, fine-tuning the top `unfreeze` block groups in `precision` at
+    `side` px and `batch` pictures a step with `augmentation`: measured the first time (measure_speed) and kept in
+    the visionpath home, so that the same command makes the same plan every time on this machine."""
+    key = {"machine": machine(device), "model": model, "unfreeze": unfreeze, "precision": precision,
+           "side": side, "batch": batch, "augmentation": asdict(augmentation)}
+    return Speed(*kept_speed(key, lambda: astuple(measure_speed(device, unfreeze, model, precision, side, batch,
+                                                                augmentation))))
+
+
+def measure_speed(device: torch.device, unfreeze: int | None, model: str, precision: str = "fp32", side: int = 224,
+                  batch: int = 32, augmentation: Augmentation = PRESETS["standard"]) -> Speed:
+    """Time the photo backbone on this device as a run's steps will take: in the precision the run trains in (and
+    with its threads), at the side and batch it trains at (a million pixels cost less in larger steps), each step
+    from a batch of 8-bit pictures through the run's augmentation. A probe of a few seconds on a laptop CPU. Random
+    pictures and weights: speed does not depend on them."""
+    net = prepare_for_device(create_model(model, 2, (3, side, side), resolution=side), device)
+    generator = torch.Generator().manual_seed(0)  # its own streams: the run's random numbers stay untouched
+    shifts = torch.Generator(device=device).manual_seed(1)
+    pictures = torch.randint(0, 256, (batch, 3, side, side), dtype=torch.uint8, generator=generator).to(device)
+    scaling = [0.5] * 3, [0.25] * 3  # the mean and spread pictures are scaled by: any, for timing
+    x = scale_pixels(pictures, *scaling).contiguous(memory_format=torch.channels_last)
+    y = torch.zeros(batch, dtype=torch.long, device=device)
+    net.train_top(unfreeze)
+    optimizer = make_optimizer("adam", [p for p in net.parameters() if p.requires_grad], 0.0, 0.0, device)
+    # fine-tuning keeps batch norm's ImageNet statistics (training.stages.freeze_for_stage): so does the probe's step
+    norms = [m for m in net.backbone.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    autocast = mixed_precision(device, precision)
+
+    def forward() -> None:
+        with torch.inference_mode(), autocast:
+            net.eval()
+            net.features(x)
+
+    def step() -> None:
+        net.train()
+        for norm in norms:
+            norm.eval()
+        optimizer.zero_grad()
+        with autocast:
+            augmented = augment_batch(pictures, augmentation, *scaling, shifts)
+            loss = torch.nn.functional.cross_entropy(net(augmented.contiguous(memory_format=torch.channels_last))
+                                                     .float(), y)
+        loss.backward()
+        optimizer.step()
+
+    def seconds(work: Callable[[], None]) -> float:
+        times = []
+        for _ in range(11):  # four warm up (memory, kernel choice: bf16's take longer, the second step is still
+            t0 = time.perf_counter()  # half speed); the median of seven is the speed: it is measured once and kept,
+            work()                    # and every plan on this machine rests on it
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times[4:]) / (batch * side * side / 1e6)
+    return Speed(seconds(forward), seconds(step))
