@@ -118,6 +118,7 @@ def running(url: str, host):
 
 
 @needs_server
+@pytest.mark.slow  # a server started: seconds
 def test_each_way_of_not_reaching_the_server_is_one_sentence_before_any_trial(tiny_folder, tmp_path, monkeypatch):
     from visionpath.tune import tune
     with postgres_server() as server:
