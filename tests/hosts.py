@@ -45,9 +45,10 @@ def ip(*args: str, netns: str | None = None) -> None:
 
 @dataclass
 class Host:
-    name: str       # the network namespace
+    name: str       # the network namespace, and the host's name
     address: str    # its address on the test network
     link: str       # its link's end on the bridge (down: the host is cut off)
+    network: str    # the namespace of the bridge
 
     def command(self, argv: list[str]) -> list[str]:
         """`argv` run inside this host: its network, and its own host name (a UTS namespace), so that what a
@@ -58,8 +59,6 @@ class Host:
     def cut_off(self) -> None:
         """Take the host's link down: packets to and from it are lost, as when a cable is pulled."""
         ip("link", "set", self.link, "down", netns=self.network)
-
-    network: str = ""
 
 
 @contextmanager

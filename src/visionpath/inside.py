@@ -14,10 +14,10 @@ Figures are drawn on matplotlib's `Figure` directly, never through pyplot, as in
 """
 from __future__ import annotations
 
-from typing import Annotated
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F

@@ -12,10 +12,10 @@ changes the weights, so the real run starts again from scratch.
 """
 from __future__ import annotations
 
-from typing import Annotated
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from matplotlib.figure import Figure

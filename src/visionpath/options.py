@@ -217,14 +217,14 @@ def union_members(hint) -> tuple:
 def checked(function: Callable) -> Callable:
     """`function`, checking every declared parameter of a call before it runs: the arguments given and the
     defaults (a default path too must be writable), a list's items each."""
-    params = None
+    signature, params = inspect.signature(function), None
 
     @functools.wraps(function)
     def call(*args, **kwargs):
         nonlocal params
         if params is None:  # the hints are read on the first call: every name they use is defined by then
             params = {d.name: d for d in declared(function)}
-        bound = inspect.signature(function).bind(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         for name, value in bound.arguments.items():
             if (d := params.get(name)) is not None:

@@ -6,13 +6,13 @@ backend or keeps figures open, so a notebook's own plots stay as they are.
 """
 from __future__ import annotations
 
-from typing import Annotated
 import csv
 import io
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import torch
 from matplotlib.figure import Figure

@@ -8,8 +8,8 @@
 """
 from __future__ import annotations
 
-from typing import Annotated
 from pathlib import Path
+from typing import Annotated
 
 import torch
 

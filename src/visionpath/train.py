@@ -7,10 +7,7 @@
       4. fit                   for each epoch: train_one_epoch, validate, record, checkpoint, maybe stop early
       5. finish                restore the best epoch, score the test split, draw, report
 
-Each phase lives in its room of `visionpath.training`: start (the settings given, the run folder, resume),
-pictures (phase 2), model (3), loop (4: fit, train_one_epoch, train_step, validate), state and stages (where a
-run stands, how long it runs, a pretrained backbone's two stages and feature cache), stopping (Ctrl-C, SIGTERM,
-divergence), finish (5), and launcher (several processes through torchrun).
+Each phase lives in its room of `visionpath.training` (its __init__ lists them).
 
 A pretrained backbone trains in two stages: `epochs` epochs of the new head on the frozen backbone (its features
 computed once and cached; with early stopping, fewer once its validation loss stops falling), then

@@ -11,17 +11,15 @@ trial (so everything visionpath shows works on a trial) and `study.html`. Every 
 so two trials differ by their settings, not by luck. Trials are compared on validation accuracy only and never
 see the test split; at the end the best trial's weights are scored on it once. Optuna is in the `tune` extra.
 
-The loop is Optuna's ask-and-tell: each process asks the study for a trial (under a lock, so that processes
-sharing the study stop at exactly --trials), trains it, feeding each epoch's validation accuracy to the pruner
+The loop is Optuna's ask-and-tell: each process asks the study for a trial (under a lock that every process
+sharing the study waits on, so that together they stop at exactly --trials), trains it, feeding each epoch's validation accuracy to the pruner
 (train's stop_if), and tells the study how it ended: complete, pruned, or failed with its one-sentence reason.
 
-This module is the search itself: `tune`, its trials and the processes that run them, and the best trial scored.
-Its rooms in `visionpath.tuning`: space (what is searched, and the TOML file that says so), study (the study's
-folder and Optuna storage), page (study.html).
+This module is the search itself: `tune`, its trials and the processes that run them, and the best trial scored;
+the rest is in the rooms of `visionpath.tuning` (its __init__ lists them).
 """
 from __future__ import annotations
 
-from typing import Annotated
 import inspect
 import json
 import math
@@ -35,6 +33,7 @@ import traceback
 import zlib
 from dataclasses import fields
 from pathlib import Path
+from typing import Annotated
 
 from .config import TrainConfig
 from .console import quietly, say
@@ -45,7 +44,8 @@ from .options import Option, checked
 from .run import Run
 from .train import train
 from .tuning.page import shown, write_study_report
-from .tuning.storage import GRACE_BEATS, HEARTBEAT, beating, claiming, optuna_module, quiet_optuna
+from .tuning.storage import (GRACE_BEATS, HEARTBEAT, beating, claiming, hidden_password, optuna_module,
+                             quiet_optuna)
 from .tuning.study import PRUNERS, Study, best_command, best_trial, new_study
 
 
@@ -303,7 +303,7 @@ def tune(data: str | Path | None = None, *,
     say(tr("study {path}: {trials} trials of {model} on {data}, searching {space}; pruner {pruner}; stored in "
            "{storage}", path=found.path, trials=trials, model=found.model,
            data=found.settings["data"], space=", ".join(d.describe() for d in found.space.values()),
-           pruner=found.pruner, storage=found.storage))
+           pruner=found.pruner, storage=hidden_password(found.storage)))
     try:
         run_study(found, trials, deadline, workers)
     except KeyboardInterrupt:

@@ -109,7 +109,7 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
             say(tr("{split}: found {n_images:,} images in {present} classes{extra}",
                    split=split, n_images=len(images), present=present, extra=extra))
     counts = torch.bincount(train.labels, minlength=len(classes))
-    if imbalance(counts.tolist()) > UNBALANCED:
+    if (ratio := imbalance(counts.tolist())) > UNBALANCED:
         rare = min((i for i, n in enumerate(counts.tolist()) if n), key=lambda i: counts[i])
         common = int(counts.argmax())
         say(tr("warning: unbalanced classes: {classes} has {counts:,} training images, {classes2} {counts2:,} "
@@ -117,7 +117,7 @@ def load_dataset(data: str | Path, data_dir: str | Path | None = None, validatio
                "(training weights the classes by default, --balance auto; --balance sampler draws the rare ones more "
                "often instead)",
                classes=classes[common], counts=int(counts[common]), classes2=classes[rare],
-               counts2=int(counts[rare]), ratio=imbalance(counts.tolist())))
+               counts2=int(counts[rare]), ratio=ratio))
     if test is None:
         say(tr("test: none (add a test/ folder for an honest final score; validation is used to choose the best "
                "epoch)"))

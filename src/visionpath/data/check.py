@@ -12,13 +12,13 @@ finding (check_page.py).
 """
 from __future__ import annotations
 
-from typing import Annotated
 import hashlib
 import json
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from PIL import Image
@@ -309,15 +309,13 @@ def check_data(root: Annotated[str | Path, Option("a folder of photos, in any la
             {**where(broken), "errors": [r["error"] for r in broken]}))
     for split, per_class in counts.items():
         present = {c: n for c, n in per_class.items() if n}
-        if imbalance(list(present.values())) > UNBALANCED:
+        if (ratio := imbalance(list(present.values()))) > UNBALANCED:
             big, small = max(present, key=present.get), min(present, key=present.get)
             findings.append(Finding("unbalanced", "warning", tr(
                 "{split} is unbalanced: {big} has {present:,} pictures, {small} {present2:,} ({value:.1f}:1); watch "
                 "balanced accuracy (train weights the classes by default: --balance auto).",
-                split=split, big=big, present=present[big], small=small, present2=present[small],
-                value=present[big] / present[small]),
-                numbers={"splits": [split], "classes": [big, small],
-                         "ratio": round(present[big] / present[small], 2)}))
+                split=split, big=big, present=present[big], small=small, present2=present[small], value=ratio),
+                numbers={"splits": [split], "classes": [big, small], "ratio": round(ratio, 2)}))
         empty = [c for c, n in per_class.items() if n == 0 and any(r["class"] == c and r["split"] == split
                                                                     for r in broken)]
         for c in empty:

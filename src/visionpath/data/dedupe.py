@@ -7,9 +7,9 @@ they are: which label is right is for a person to say (`data check` lists them).
 """
 from __future__ import annotations
 
-from typing import Annotated
 import shutil
 from pathlib import Path
+from typing import Annotated
 
 from ..console import quietly
 from ..errors import VisionpathError

@@ -3,9 +3,9 @@ seeded, with exact and near duplicates kept together in one split so that the te
 train. The original is never touched."""
 from __future__ import annotations
 
-from typing import Annotated
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 

@@ -156,13 +156,14 @@ def balance_classes(labels: torch.Tensor, num_classes: int, balance: str
     unbalanced). weights: n / (K × count), so every class weighs the same in total. sampler: each picture drawn
     in inverse proportion to its class's size, so every class is seen equally often."""
     counts = torch.bincount(labels, minlength=num_classes).float()
-    unbalanced = imbalance(counts.tolist()) > UNBALANCED
+    ratio = imbalance(counts.tolist())
+    unbalanced = ratio > UNBALANCED
     if balance == "auto":  # weights keeps "an epoch is every picture once" (measured: see UNBALANCED)
         balance = "weights" if unbalanced else "none"
         if unbalanced:
             say(tr("classes unbalanced ({value:.1f}:1): the loss weighs each class by the inverse of its share "
                    "(change with --balance none|weights|sampler)",
-                   value=imbalance(counts.tolist())))
+                   value=ratio))
     if balance == "weights":
         return len(labels) / (num_classes * counts.clamp_min(1)), None, unbalanced
     if balance == "sampler":

@@ -12,7 +12,7 @@ from ..files import atomic_write, save_figure
 from ..html_page import STYLE, png_tag, table_html
 from ..i18n import language, tr
 from .space import Dimension
-from .storage import optuna_module
+from .storage import hidden_password, optuna_module
 from .study import Study, best_command, best_trial
 
 
@@ -116,7 +116,7 @@ def write_study_report(study: Study, outcome: dict | None = None) -> Path:
                 "Computed from the {count} trials that ran to the end (pruned ones have no final score): with so "
                 "few, read it as a hint.", count=complete)) + "</p>")
     out.append("<p class='muted'>" + html.escape(tr("Live, in a browser: pip install optuna-dashboard; "
-                                                    "optuna-dashboard {storage}", storage=study.storage))
+                                                    "optuna-dashboard {storage}", storage=hidden_password(study.storage)))
                + "</p></body></html>")
     page = study.path / "study.html"
     atomic_write(page, "\n".join(out))

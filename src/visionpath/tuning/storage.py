@@ -97,11 +97,6 @@ def hidden_password(url: str) -> str:
     return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def is_shared_server(url: str) -> bool:
-    """Whether the storage is a database server (several machines), not a file."""
-    return not url.startswith("sqlite:")
-
-
 @contextmanager
 def claiming(storage, url: str, study_name: str, folder: Path) -> Iterator[None]:
     """Held while a process counts a study's trials and claims the next: on a PostgreSQL server, an advisory lock

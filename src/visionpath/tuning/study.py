@@ -16,7 +16,7 @@ from ..models import model_entry
 from ..run_files import load_run_data, new_run_dir
 from ..training.pictures import batch_for
 from .space import Dimension, default_space, read_space
-from .storage import HEARTBEAT, open_storage, optuna_module, quiet_optuna, unreachable
+from .storage import HEARTBEAT, hidden_password, open_storage, optuna_module, quiet_optuna, unreachable
 
 
 PRUNERS = ("median", "halving", "none")
@@ -92,8 +92,7 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
     file's space or the model's default one, less the settings fixed in `settings`. Machines joining one study
     through --storage must search the same space with the same settings: one sentence when they do not; a server
     that cannot be reached is said first, before the data is read."""
-    if storage is not None:
-        open_storage(storage, heartbeat, retries)
+    opened = open_storage(storage, heartbeat, retries) if storage is not None else None
     if "score_test" in settings:
         raise VisionpathError(tr("a search's trials never score the test split (the best one is scored once, at the "
                                  "end); leave out --score-test."))
@@ -120,12 +119,12 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
                   storage or f"sqlite:///{(path / 'study.db').resolve()}", name or "visionpath", pruner, config.model,
                   heartbeat, retries)
     try:
-        shared = study.optuna_study()
+        shared = study.optuna_study(opened)
         what = {"settings": study.settings, "space": study.to_dict()["space"], "pruner": pruner}
         if shared.user_attrs.get("visionpath", what) != what:
             raise VisionpathError(tr("the study '{name}' in {storage} searches other settings than this command: join "
                                      "it with the same data, settings and space, or name another --study.",
-                                     name=study.name, storage=study.storage))
+                                     name=study.name, storage=hidden_password(study.storage)))
         shared.set_user_attr("visionpath", what)
         study.save()
     except BaseException:  # no study: no folder left behind
