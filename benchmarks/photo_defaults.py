@@ -45,16 +45,16 @@ from visionpath.data.download import cache_home
 from visionpath.devices import PRECISION_FILE, SPEED_FILE, decide_precision
 
 DECISIONS = cache_home() / PRECISION_FILE  # this machine's --precision auto, measured once for every run below
-# the backbone's speeds as this machine's runs measured them: each measured once (in the first run that needs it,
-# counted in its time) and read by every later run, as in a user's home
-SPEEDS = cache_home() / SPEED_FILE
+# the backbone's speeds as this benchmark's runs measured them (bench.tmp / SPEED_FILE): each measured once, in the
+# first run that needs it (counted in its time), and read by every later run, as in a user's home. Not the home's
+# own: one kept from another session may have been measured on another host of the same CPU model
 
 REFERENCE_KERAS_CIFAR_EPOCH = 40.0
 # the issue's targets, in seconds on the reference machine; every folder must also beat the probe clearly
 TARGETS = {"hymenoptera": ("validation", 0.95, 120), "cats_vs_dogs": ("test", 0.98, 300),
            "cifar10_subset": ("test", 0.86, 300), "cifar10_subset_90": ("test", None, 300)}
 CHOSEN = ("precision", "no --model", "resolution", "batch size", "stage 1:", "stage 2:", "budget", "early stopping",
-          "fine-tuning", "data check", "stage 1 converged", "forecast again")
+          "fine-tuning", "data check", "stage 1 converged", "forecast again", "pace")
 
 
 def hymenoptera_folder(tmp: Path) -> Path:
@@ -109,13 +109,13 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
     home.mkdir(parents=True)
     if not precision and DECISIONS.is_file():  # this machine's decision, measured once (not again in every home)
         (home / PRECISION_FILE).write_bytes(DECISIONS.read_bytes())
-    if SPEEDS.is_file():
-        (home / SPEED_FILE).write_bytes(SPEEDS.read_bytes())
+    if (kept := bench.tmp / SPEED_FILE).is_file():
+        (home / SPEED_FILE).write_bytes(kept.read_bytes())
     quick = ["--budget", "1"] if bench.quick else []
     os.chdir(bench.tmp)
     project = bench.tmp / f"runs-{name}-{home.name}"
     wall, out = bench.visionpath("train", str(folder), "--project", str(project), *quick, *flags, env=env)
-    keep_speeds(home / SPEED_FILE)
+    keep_speeds(home / SPEED_FILE, bench.tmp / SPEED_FILE)
     (run,) = project.iterdir()
     history = read_csv(run / "results.csv")
     best = max(history, key=lambda r: (float(r["val_accuracy"]), -float(r["val_loss"])))
@@ -147,13 +147,12 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
             "diagnosis": next((line for line in out.splitlines() if line.startswith("diagnosis:")), "")}
 
 
-def keep_speeds(path: Path) -> None:
-    """The speeds a run measured, kept for the runs after it."""
+def keep_speeds(path: Path, speeds: Path) -> None:
+    """The speeds a run measured (in `path`), kept for the runs after it (in `speeds`)."""
     if path.is_file():
-        kept = json.loads(SPEEDS.read_text())["speeds"] if SPEEDS.is_file() else []
+        kept = json.loads(speeds.read_text())["speeds"] if speeds.is_file() else []
         new = [e for e in json.loads(path.read_text())["speeds"] if e["key"] not in [k["key"] for k in kept]]
-        SPEEDS.parent.mkdir(parents=True, exist_ok=True)
-        SPEEDS.write_text(json.dumps({"speeds": kept + new}, indent=2))
+        speeds.write_text(json.dumps({"speeds": kept + new}, indent=2))
 
 
 def run_probe(bench: Bench, name: str, folder: Path) -> dict:

@@ -345,3 +345,13 @@ def test_a_head_on_frozen_features_measures_how_far_they_fall_short(tmp_path):
                 rng = np.random.default_rng(hash((split, label, i)) % 2**32)
                 Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(noise / split / label / f"{i}.png")
     assert frozen_accuracy(TrainConfig(data=str(noise), precision="fp32"), "efficientnet_lite0", 64) < 0.8
+
+
+def test_a_kept_speed_far_off_the_measured_epochs_is_said_with_which_way_and_how_to_measure_again():
+    assert defaults.pace_note(forecast=8.0, measured=9.9) is None  # within a quarter: the kept speed holds
+    assert defaults.pace_note(forecast=8.0, measured=6.1) is None
+    slower = defaults.pace_note(forecast=7.0, measured=9.8)
+    assert slower.startswith("pace: a fine-tuning epoch takes 9.8s here, against the 7.0s forecast from the speed kept "
+                             "for this machine: it runs 1.4× slower than when that speed was measured")
+    assert "`visionpath devices --measure` measures the kept speed again" in slower
+    assert "runs 2.0× faster than" in defaults.pace_note(forecast=40.0, measured=20.0)

@@ -1,4 +1,6 @@
 """Training a pretrained backbone in two stages: the head on the frozen backbone, then fine-tuning."""
+import re
+
 import pytest
 import torch
 
@@ -271,3 +273,21 @@ def test_a_photo_run_whose_head_already_fits_skips_fine_tuning(tmp_path, capsys)
     assert {r["stage"] for r in run.history} == {1}
     assert (run.config.fine_tune_epochs, run.config.fill_budget) == (0, False)
     assert (run.path / "test_metrics.json").is_file()  # scored and reported as any run
+
+
+@pytest.mark.slow
+def test_a_photo_run_says_when_its_fine_tuning_runs_far_off_the_kept_speed(tmp_path, capsys, monkeypatch):
+    """The kept speed (injected: a thousand times too fast) forecasts fine-tuning epochs of milliseconds: after the
+    second one (the first also starts the stage) the run says how far off it runs; a --model run, with no plan
+    made from the kept speed, does not."""
+    from conftest import make_folder
+    monkeypatch.setenv("VISIONPATH_SPEED", "0.0001,0.0003")
+    photos = make_folder(tmp_path / "photos", size=32)
+    settings = dict(epochs=1, fine_tune_epochs=3, batch_size=8, image_size=32, precision="fp32", augment="none")
+    visionpath.train(photos, project=tmp_path / "a", **settings)
+    out = capsys.readouterr().out
+    assert out.count("pace: a fine-tuning epoch takes") == 1
+    assert re.search(r"\nepoch 3/4 [^\n]*\npace: a fine-tuning epoch takes [0-9.]+s here, against the 0.0s "
+                     r"forecast from the speed kept for this machine: it runs [0-9.]+× slower than when", out)
+    visionpath.train(photos, project=tmp_path / "b", model="efficientnet_lite0", **settings)
+    assert "pace:" not in capsys.readouterr().out

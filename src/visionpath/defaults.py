@@ -308,18 +308,44 @@ def after_head(head_accuracy: float, validation: int, per_class: float, config: 
     return {k: v for k, v in values.items() if k in decided}, why
 
 
+def forecast_after_head(config: TrainConfig, pictures: tuple[int, int, int], device: torch.device, parallel: int
+                        ) -> tuple[float, float]:
+    """(the seconds of a fine-tuning epoch, of scoring and the report) at the kept speed of what `config` trains:
+    `pictures` (training, validation, scored) on every device together."""
+    train, validation, scored = pictures
+    speed = backbone_speed(device, config.unfreeze, config.precision, config.image_size,
+                           max(1, config.batch_size // parallel), photo_augmentation(config), config.model)
+    mpx = config.image_size ** 2 / 1e6 / parallel
+    return fine_tuning_epoch(train, validation, speed, mpx), scored * speed.forward * mpx + REPORT_SECONDS
+
+
+# A kept speed further off than this from the epochs a run measures is said: the machine is not the one measured
+# (a VM moved to another host, neighbours busy, a laptop on battery); the plan still rests on the kept speed
+OFF_PACE = 0.25
+
+
+def pace_note(forecast: float, measured: float) -> str | None:
+    """What a run says when its fine-tuning epochs took `measured` seconds against the `forecast` of the kept
+    speed, if they differ by more than OFF_PACE; else None."""
+    ratio = measured / forecast
+    if abs(ratio - 1) <= OFF_PACE:
+        return None
+    def seconds(value: float) -> str:
+        return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    return tr("pace: a fine-tuning epoch takes {measured}s here, against the {forecast}s forecast from the "
+              "speed kept for this machine: it runs {ratio:.1f}× {how} than when that speed was measured (another "
+              "host, busy neighbours, power saving); filling the budget goes by the measured epochs, and `visionpath "
+              "devices --measure` measures the kept speed again", measured=seconds(measured),
+              forecast=seconds(forecast), ratio=ratio if ratio > 1 else 1 / ratio, how=tr("slower") if ratio > 1 else tr("faster"))
+
+
 def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device: torch.device, parallel: int,
                     spent: float) -> str:
     """The run forecast again once stage 1 has chosen fine-tuning (after_head): the rest of it at the speed of the
     block groups fine-tuning will train (measured once on this machine and kept, as the plan's speeds are; the plan
     timed the groups it first chose), and the whole run with the `spent` seconds so far. `pictures`: (training,
     validation, scored) on every device together."""
-    train, validation, scored = pictures
-    speed = backbone_speed(device, config.unfreeze, config.precision, config.image_size,
-                           max(1, config.batch_size // parallel), photo_augmentation(config), config.model)
-    mpx = config.image_size ** 2 / 1e6 / parallel
-    epoch = fine_tuning_epoch(train, validation, speed, mpx)
-    scoring = scored * speed.forward * mpx + REPORT_SECONDS
+    epoch, scoring = forecast_after_head(config, pictures, device, parallel)
     rest = config.fine_tune_epochs * epoch + scoring
     if not config.fine_tune_epochs:
         return tr("forecast again: the run ends after scoring and the report, about {minutes:.1f} minutes in all "

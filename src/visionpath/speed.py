@@ -15,6 +15,8 @@ from .devices import kept_speed, machine, mixed_precision
 from .models import create_model, prepare_for_device, scale_pixels
 from .optim import make_optimizer
 
+MIN_STEPS, MAX_STEPS, PROBE_SECONDS = 7, 40, 3.0  # the timed steps of each kind, and the seconds they fill at least
+
 
 @dataclass(frozen=True)
 class Speed:
@@ -72,10 +74,14 @@ def measure_speed(device: torch.device, unfreeze: int | None, model: str, precis
         optimizer.step()
 
     def seconds(work: Callable[[], None]) -> float:
-        times = []
-        for _ in range(11):  # four warm up (memory, kernel choice: bf16's take longer, the second step is still
-            t0 = time.perf_counter()  # half speed); the median of seven is the speed: it is measured once and kept,
-            work()                    # and every plan on this machine rests on it
+        times: list[float] = []
+        # four steps warm up (memory, kernel choice: bf16's take longer, the second step is still half speed); the
+        # median of the rest is the speed, at least seven steps and PROBE_SECONDS of them (a forward pass of a small
+        # batch takes a fifth of a second: seven of them swayed by ±20% on a shared machine). It is measured once
+        # and kept, and every plan on this machine rests on it
+        while len(times) < 4 + MIN_STEPS or (sum(times[4:]) < PROBE_SECONDS and len(times) < 4 + MAX_STEPS):
+            t0 = time.perf_counter()
+            work()
             if device.type == "cuda":
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)

@@ -22,7 +22,7 @@ from ..run_files import write_history
 from ..tensorboard_log import log_epoch
 from .model import TrainingModel
 from .pictures import TrainingData, batch_of, draw_order
-from .stages import Stage, note_disputed_labels, replan, say_replanned, settings_after_head, start_stage
+from .stages import Stage, note_disputed_labels, note_pace, replan, say_replanned, settings_after_head, start_stage
 from .start import Saved
 from .state import Generators, TrainingState, fine_tune_plans, head_epochs, total_epochs
 from .stopping import CtrlC, Diverged
@@ -109,6 +109,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                    val_loss=row['val_loss'], val_accuracy=row['val_accuracy'],
                    value=tr(" (balanced {accuracy:.2%})", accuracy=validation.balanced_accuracy)
                    if data.unbalanced else "", value2=tr(" · best") if improved else ""))
+            if stage.number == 2 and epoch == stage.epochs.start + 1 and data.processes.main:
+                note_pace(run_dir, config, data, state)
             with ctrl_c.deferred():  # the epoch's files are written whole, or not at all
                 if data.processes.main:
                     save_epoch(run_dir, model, stage, state, generators, improved)

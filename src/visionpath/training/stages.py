@@ -15,7 +15,7 @@ from ..checkpoint import load_tensors, optimizer_from_tensors
 from ..config import TrainConfig
 from ..console import say
 from ..data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
-from ..defaults import REPORT_SECONDS, after_head, rest_after_head
+from ..defaults import REPORT_SECONDS, after_head, forecast_after_head, pace_note, rest_after_head
 from ..distributed import in_shares, parallel
 from ..files import atomic_write
 from ..i18n import plural, tr
@@ -186,6 +186,19 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
         record["decided"].update(dict.fromkeys(values, why))
         atomic_write(run_dir / "config.json", json.dumps(record, indent=2, ensure_ascii=False))
     return config
+
+
+def note_pace(run_dir: Path, config: TrainConfig, data: TrainingData, state: TrainingState) -> None:
+    """After the second epoch of fine-tuning a photo defaults' run (the first also starts the stage): its pace_note
+    when the epoch ran far off what the kept speed forecast."""
+    if "model" not in json.loads((run_dir / "config.json").read_text()).get("decided", {}):
+        return
+    dataset = data.dataset
+    scored = len(dataset.test if scores_test(config, dataset) else dataset.validation)
+    forecast, _ = forecast_after_head(config, (len(dataset.train), len(dataset.validation), scored), data.device,
+                                      data.processes.sharing(data.device))
+    if (note := pace_note(forecast, state.history[-1]["epoch_time"])) is not None:
+        say(note)
 
 
 def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage: Stage, validating: float
