@@ -151,9 +151,10 @@ def test_after_the_head_the_rest_of_the_run_is_forecast_at_the_speed_of_the_grou
                          precision="bf16", fine_tune_epochs=3, fill_budget=True, budget=5.0, augment="standard")
     line = defaults.rest_after_head(config, (1000, 200, 300), torch.device("cpu"), 1, spent=60.0)
     assert probe.calls == [(4, "bf16", 224, 32)] and probe.models == ["efficientnet_lite0"]
-    # an epoch (1000 × 1.0 + 200 × 0.5) × 0.050176 = 55s; scoring 300 × 0.5 × 0.050176 + 8 = 16s; 60 + 181 = 4.0 min
-    assert line == ("forecast again: 3 epochs of fine-tuning the top 4 blocks at about 55s each, then scoring and "
-                    "the report (16s): about 4.0 minutes in all (181s from now), longer while validation improves "
+    # an epoch: 32 steps of 32 (the last, of 8, timed as whole) (1024 × 1.0 + 200 × 0.5) × 0.050176 = 56s; scoring
+    # 300 × 0.5 × 0.050176 + 8 = 16s; 60 + 185 = 4.1 min
+    assert line == ("forecast again: 3 epochs of fine-tuning the top 4 blocks at about 56s each, then scoring and "
+                    "the report (16s): about 4.1 minutes in all (185s from now), longer while validation improves "
                     "and the budget holds it")
     defaults.rest_after_head(config, (1000, 200, 300), torch.device("cpu"), 1, spent=60.0)
     assert len(probe.calls) == 1  # kept: measured once on this machine
