@@ -22,6 +22,20 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("studio: a class name's separators let through", "src/visionpath/studio/project.py",
+  "FORBIDDEN = set('/\\\\<>:\"|?*')", "FORBIDDEN = set('<>:\"|?*')",
+  ["tests/test_studio.py::test_every_bad_input_is_one_sentence_and_nothing_is_written_outside_the_project"]),
+ ("studio: nothing held out for the test split", "src/visionpath/studio/project.py",
+  'split = "test" if count // TEST_SHARE > held else "train"', 'split = "train"',
+  ["tests/test_studio.py::test_a_project_is_its_folders_every_fifth_picture_is_held_out_and_a_restart_shows_the_same"]),
+ ("studio: a picture's name from the browser used as a path", "src/visionpath/studio/project.py",
+  "match = [p for p in self.pictures(label) if p.name == raw_name]",
+  "match = [Picture('train', label, str(raw_name))]",
+  ["tests/test_studio.py::test_every_bad_input_is_one_sentence_and_nothing_is_written_outside_the_project"]),
+ ("the pace note never said", "src/visionpath/defaults.py",
+  "    if abs(ratio - 1) <= OFF_PACE:\n        return None", "    if True:\n        return None",
+  ["tests/test_defaults.py::test_a_kept_speed_far_off_the_measured_epochs_is_said_with_which_way_and_how_to_measure_again",
+   "tests/test_train_stages.py::test_a_photo_run_says_when_its_fine_tuning_runs_far_off_the_kept_speed"]),
  ("class weights disabled", "src/visionpath/training/loop.py",
   "stage.penalised, config, data.class_weights,", "stage.penalised, config, None,",
   ["tests/test_train.py::test_balance_for_unbalanced_classes_changes_what_is_learned"]),

@@ -29,6 +29,7 @@ LAYERS = {
         "training.stages", "training.loop", "training.finish", "training.launcher", "train", "lr_find"],
     "search: many runs": ["tuning", "tuning.space", "tuning.storage", "tuning.study", "tuning.page",
                           "tune"],
+    "studio: the whole path in a browser": ["studio.project", "studio.trainer", "studio.app", "studio"],
     "commands: the command line and the package": ["cli", "", "__main__"],
 }
 GROUP = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}

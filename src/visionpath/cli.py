@@ -37,6 +37,7 @@ from .predict import predict
 from .report import compare_runs
 from .run import Run
 from .serve import serve
+from .studio import studio
 from .train import train
 from .tune import tune
 from .version import __version__
@@ -335,6 +336,8 @@ COMMANDS = [
             "language) or TorchScript"),
     Command("serve", serve, "a web page and a JSON API (POST /predict) for a run's classifier, on this machine until "
             "Ctrl-C"),
+    Command("studio", studio, "the whole path in a browser, on this machine: classes, pictures (files or the camera), "
+            "the data check, training, the report, trying the model, and its ONNX file; every step shows its command"),
     Command("show", show, "a grid of training pictures with their labels, and the same through the augmentation a "
             "run would use"),
     Command("filters", filters, "the first convolution layer's filters, and the feature maps they make of a picture"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -24,22 +25,22 @@ def silent() -> bool:
     return os.environ.get("RANK", "0") != "0" and "LOCAL_RANK" in os.environ
 
 
-_quiet = [0]  # how many `quietly` blocks are open
+_quiet = threading.local()  # how many `quietly` blocks this thread has open
 
 
 @contextmanager
 def quietly() -> Iterator[None]:
-    """say() prints nothing inside (progress bars still show): a search's trials, each told in one line instead of
-    a run's whole account."""
-    _quiet[0] += 1
+    """say() prints nothing inside, in this thread (progress bars still show): a search's trials, each told in one
+    line instead of a run's whole account; the studio's data check, in its own thread, while the server speaks."""
+    _quiet.depth = getattr(_quiet, "depth", 0) + 1
     try:
         yield
     finally:
-        _quiet[0] -= 1
+        _quiet.depth -= 1
 
 
 def say(message: str) -> None:
-    if not silent() and not _quiet[0]:
+    if not silent() and not getattr(_quiet, "depth", 0):
         console.print(printable(message), markup=False, soft_wrap=True)
 
 

@@ -45,6 +45,11 @@ def language() -> str:
     return _chosen or environment_language()
 
 
+def chosen_language() -> str | None:
+    """The language --lang or set_language chose; None while it follows the environment."""
+    return _chosen
+
+
 def check_language(lang: str | None) -> str | None:
     """`lang` if it is one visionpath speaks (None: from the environment); else a one-sentence error."""
     if lang is not None and lang not in LANGUAGES:

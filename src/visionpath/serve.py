@@ -236,10 +236,12 @@ def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, li
     ], lifespan=lifespan)
 
 
+WEB_STACK = (("starlette", "starlette"), ("python_multipart", "python-multipart"), ("uvicorn", "uvicorn"))
+
+
 def stack():
     """uvicorn, or one sentence saying how to install what serving needs."""
-    for module, package in (("starlette", "starlette"), ("python_multipart", "python-multipart"),
-                            ("uvicorn", "uvicorn")):
+    for module, package in WEB_STACK:
         require(module, "serve", "visionpath serve", package=package)
     import uvicorn
     return uvicorn

@@ -11,6 +11,13 @@ the report and predicting new photos.
 To try it with **your own photos**, put them in a folder with one subfolder per class and set `PHOTOS` in the next
 cell to that folder. Left as it is, the lesson uses an example: 1,802 photos of cats and dogs, exactly as someone
 saved them from the web (duplicates included). About five minutes on a laptop.
+
+**Without code: `visionpath studio`.** The same path runs in a browser, on your machine:
+`pip install 'visionpath[studio]'`, then `visionpath studio` opens http://127.0.0.1:8000. Make a class for each
+kind of photo, drop photos on it (or hold the camera button), read the data check, press Train, read the report
+of a test split the studio kept aside, try the model on the camera, and download it as ONNX. Its folders are an
+ordinary class-folder dataset (`studio/data/`) and run folders (`studio/runs/`), and every step shows the command
+and the Python call this lesson uses, so you can move between the two at any time.
 """, "ja": """
 # 第4回 · パート4：自分の写真の分類器を作る
 
@@ -21,6 +28,13 @@ saved them from the web (duplicates included). About five minutes on a laptop.
 **自分の写真**で試すには、クラスごとのサブフォルダに写真を分けて入れたフォルダを用意し、次のセルの `PHOTOS` に
 そのフォルダを指定してください。そのままにしておくと、例として犬と猫の写真 1,802 枚を使います。誰かがウェブから
 保存したままの状態（重複もあります）です。ノートパソコンで 5 分ほどかかります。
+
+**コードを書かずに：`visionpath studio`。** 同じ道のりをブラウザで、自分のマシンの上でたどれます。
+`pip install 'visionpath[studio]'` のあと `visionpath studio` で http://127.0.0.1:8000 が開きます。写真の種類ごとに
+クラスを作り、写真をドロップし（カメラのボタンを押し続けても撮れます）、データのチェックを読み、「学習する」を押し、
+スタジオが取り分けたテスト用の写真でのレポートを読み、カメラでモデルを試し、ONNX としてダウンロードできます。
+フォルダは普通のクラスフォルダのデータセット（`studio/data/`）と実行フォルダ（`studio/runs/`）で、どの手順にも
+このレッスンで使うコマンドと Python の呼び出しが示されるので、いつでも両者を行き来できます。
 """}),
 ("parameters", """
 QUICK = False  # True: 12 photos a class and a one-minute budget (the test suite runs the lessons this way)
