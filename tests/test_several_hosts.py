@@ -69,13 +69,15 @@ def said(work: Path) -> str:
 def test_two_hosts_sharing_a_study_complete_exactly_its_trials(tiny_folder, tmp_path):
     with network_hosts(3) as (a, b, c), postgres_server(c) as server:
         url = server.url()
-        first = tune_on(a, tiny_folder, url, tmp_path / "a", "--trials", "5")
+        # b starts once a has made the study; while b starts (its imports take as long as a few trials of a, more
+        # on a busy machine), a goes on: enough trials that some are left for b
+        first = tune_on(a, tiny_folder, url, tmp_path / "a", "--trials", "8")
         wait_for(lambda: (tmp_path / "a" / "runs").is_dir() and any((tmp_path / "a" / "runs").iterdir()), 60)
-        second = tune_on(b, tiny_folder, url, tmp_path / "b", "--trials", "5")
+        second = tune_on(b, tiny_folder, url, tmp_path / "b", "--trials", "8")
         assert first.wait(300) == 0, said(tmp_path / "a")
         assert second.wait(300) == 0, said(tmp_path / "b")
         trials = trials_of(url, a)
-        assert len(trials) == 5 and all(t.state == "COMPLETE" for t in trials)
+        assert len(trials) == 8 and all(t.state == "COMPLETE" for t in trials)
         hosts = {t.user_attrs["host"] for t in trials}
         assert hosts == {a.name, b.name}  # both worked on it, and none started a trial beyond the count
         for t in trials:  # each run folder is on the host that ran it, in that host's project folder

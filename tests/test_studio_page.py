@@ -119,9 +119,10 @@ def test_the_whole_path_in_a_browser(tmp_path, language_kept):
             answer = driver.find_element(By.CSS_SELECTOR, f'.result[data-file="{picture.name}"]')
             from_file = answer.get_attribute("data-label")
             driver.find_element(By.ID, "try-camera").click()
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".result.live[data-state]"))
-            live = driver.find_element(By.CSS_SELECTOR, ".result.live")
-            camera = live.get_attribute("data-file"), live.get_attribute("data-label")
+            # the live answer is replaced a few times a second: read in one go, in the page
+            camera = wait.until(lambda d: d.execute_script(
+                "const live = document.querySelector('.result.live[data-state]');"
+                "return live && [live.dataset.file, live.dataset.label]"))
             shot(driver, "step-try")
             driver.find_element(By.ID, "try-camera").click()
             # 6. take it away: the ONNX model behind the download link
