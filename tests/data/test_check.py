@@ -240,3 +240,28 @@ def test_exact_copies_do_not_hide_near_ones(tmp_path):
     photo(7).resize((90, 90)).save(root / "ant" / "7-small.jpg", quality=85)
     near = [f for f in check_data(tmp_path / "photos").findings if f.kind.startswith("near")]
     assert [sorted(Path(p).name for p in f.paths) for f in near] == [["7-small.jpg", "7.png"]]
+
+
+def test_near_copies_that_chain_are_one_group_and_dedupe_moves_all_of_it(tmp_path, capsys):
+    """A photo in train, a resized copy of it in validation (saved twice: the same bytes), and a cropped copy in
+    test: one picture, said once with all four files, and data dedupe leaves no part of it outside train."""
+    root = tmp_path / "photos"
+    for s, split in enumerate(("train", "validation", "test")):
+        for k, name in enumerate(("ant", "bee")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(6 if split == "train" else 3):
+                photo(100 * k + 20 * s + i).save(root / split / name / f"{i}.png")
+    original = photo(999, size=96)
+    original.save(root / "train" / "ant" / "original.png")
+    original.resize((60, 60)).save(root / "validation" / "ant" / "resized.jpg", quality=85)
+    shutil.copy(root / "validation" / "ant" / "resized.jpg", root / "validation" / "ant" / "resized again.jpg")
+    original.crop((5, 3, 92, 94)).save(root / "test" / "ant" / "cropped.jpg", quality=90)
+    near = [f for f in check_data(root).findings if f.kind.startswith("near")]
+    assert [(f.kind, sorted(Path(p).name for p in f.paths)) for f in near] == [
+        ("near-leak", ["cropped.jpg", "original.png", "resized again.jpg", "resized.jpg"])]
+    assert main(["data", "dedupe", str(root), str(tmp_path / "clean")]) == 0
+    capsys.readouterr()
+    clean = tmp_path / "clean"
+    assert sorted(p.name for p in (clean / "validation" / "ant").iterdir()) == ["0.png", "1.png", "2.png"]
+    assert sorted(p.name for p in (clean / "test" / "ant").iterdir()) == ["0.png", "1.png", "2.png"]
+    assert not [f for f in check_data(clean).findings if f.kind.endswith("leak")]

@@ -32,7 +32,7 @@ from .sets import UNBALANCED, imbalance
 from .check_page import plot_check, write_check_page
 from .layout import class_folders, find_splits, images_in, layout_help, scan_labels
 from .images import is_image_file, open_whole
-from .near import SIDE, near_among_files, thumbnails
+from .near import SIDE, joined, near_among_files, thumbnails
 from .suspects import SUSPECTS_FILE, Disputed, read_suspects
 
 TINY_SIDE = 32          # pictures with a shorter side below this carry little for a 224-px backbone
@@ -473,7 +473,13 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
             tasks.setdefault(what, bar.add_task(what, total=total, status=""))
             bar.update(tasks[what], completed=done)
         found = near_among_files(thumbs, {i: records[i]["sha256"] for i in thumbs}, progress)
-    for i, j, distance in found:
-        if not any({i, j} <= g for g in same):
-            describe([i, j], exact=False, distance=distance)
+    found = [(i, j, distance) for i, j, distance in found if not any({i, j} <= g for g in same)]
+    # near pairs chain into one picture's group, (a, b) and (b, c) alike, with the exact copies of its members
+    # (compared once, by their first file): said once, and a leak wherever any member crosses a split
+    touched = {k for i, j, _ in found for k in (i, j)}
+    copies = [sorted(g) for g in exact if set(g) & touched]
+    for group in joined([(i, j) for i, j, _ in found] + copies):
+        members = set(group)
+        describe(sorted(members), exact=False,
+                 distance=max(d for i, j, d in found if i in members and j in members))
     return findings

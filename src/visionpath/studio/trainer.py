@@ -38,7 +38,7 @@ class Training:
         self.process: subprocess.Popen | None = None
         self.run: Path | None = None
         self.before: set[Path] = set()      # the run folders there were when it started: the new one is the run
-        self.budget = 0.0
+        self.budget = 0.0                   # minutes, of a new run (a resumed one keeps its own, part spent)
         self.started = self.ended = 0.0
         self.cancelled = False
         self.lock = threading.Lock()
@@ -69,12 +69,11 @@ class Training:
             command = self.command(budget, resume)
             self.before = set(self.project.run_folders())
             self.run, self.budget, self.cancelled = resume, budget, False
-            log = open(self.project.root / LOG, "w", encoding="utf-8")
             env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "120"}
-            self.process = subprocess.Popen([sys.executable, "-m", "visionpath", *command[1:]], stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                            cwd=self.project.root)
-            log.close()  # the child holds it
+            with open(self.project.root / LOG, "w", encoding="utf-8") as log:  # the child holds it open
+                self.process = subprocess.Popen([sys.executable, "-m", "visionpath", *command[1:]], stdout=log,
+                                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                                cwd=self.project.root)
             self.started, self.ended = time.time(), 0.0
             return command
 
@@ -135,6 +134,7 @@ class Training:
         except VisionpathError:  # results.csv torn and no checkpoint to read it from: the log says more
             epochs = []
         return {"state": state, "run": run.name if run else None, "budget": self.budget,
+                "resumed": run is not None and run in self.before,  # it was there before this start
                 "elapsed": round(now - self.started, 1) if self.process else 0.0,
                 "epochs": epochs, "log": self.log_lines(),
                 "resumable": not running and (r := self.resumable()) is not None and r.name, "exit": None if running or

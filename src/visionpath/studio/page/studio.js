@@ -36,6 +36,7 @@ const WORDS = {
     "train.cancel": "Cancel",
     "train.plan": "What the run decided, and its log",
     "train.running": "{run}: epoch {epoch} of {planned} · {elapsed} elapsed · at most {left} left of the {budget}-minute budget",
+    "train.resumed": "{run}: epoch {epoch} of {planned} · {elapsed} since resuming",
     "train.starting": "starting: reading the pictures and planning the run…",
     "train.cancelling": "cancelling: saving the epoch in progress…",
     "train.finished": "{run} finished in {elapsed}.",
@@ -97,6 +98,7 @@ const WORDS = {
     "train.cancel": "キャンセル",
     "train.plan": "実行が決めたことと、そのログ",
     "train.running": "{run}：エポック {epoch}/{planned} · 経過 {elapsed} · 予算 {budget} 分の残りは最大 {left}",
+    "train.resumed": "{run}：エポック {epoch}/{planned} · 再開から {elapsed}",
     "train.starting": "開始中：写真を読み込み、計画を立てています…",
     "train.cancelling": "キャンセル中：実行中のエポックを保存しています…",
     "train.finished": "{run} は {elapsed} で終わりました。",
@@ -439,9 +441,10 @@ function renderTraining(training) {
   const box = document.getElementById("progress-box");
   box.dataset.state = training.state;
   box.dataset.epochs = rows.length;
-  let fraction = Math.min(1, training.elapsed / budget);
-  if (training.state === "running") {
-    text.textContent = !last ? t("train.starting") : t("train.running", {
+  let fraction = training.resumed && last ? Math.min(1, last.epoch / (last.planned_epochs || last.epoch))
+    : Math.min(1, training.elapsed / budget);
+  if (training.state === "running") {  // a resumed run's budget was partly spent before: its epochs tell
+    text.textContent = !last ? t("train.starting") : t(training.resumed ? "train.resumed" : "train.running", {
       run: training.run, epoch: last.epoch, planned: last.planned_epochs || "?", elapsed: clock(training.elapsed),
       left: clock(budget - training.elapsed), budget: training.budget });
   } else if (training.state === "cancelling") {
