@@ -66,6 +66,13 @@ class Checker:
                 self.thread = threading.Thread(target=self._run, daemon=True, name="visionpath-studio-check")
                 self.thread.start()
 
+    def wait(self, seconds: float = 60) -> None:
+        """Let a check in progress end (the studio is stopping): a thread killed mid-check by the interpreter's
+        exit takes PyTorch's threads down with a C++ 'terminate called' message."""
+        thread = self.thread
+        if thread is not None:
+            thread.join(seconds)
+
     def _run(self) -> None:
         while self.checked < self.changes:
             changes = self.changes
@@ -336,6 +343,7 @@ def application(project: Project, limits: Limits = Limits(), closing: threading.
         yield
         studio.closing.set()
         await run_in_threadpool(studio.training.stop)  # the run keeps its finished epochs and can be resumed
+        await run_in_threadpool(studio.checker.wait)
 
     app = Starlette(routes=[
         Route("/", lambda request: FileResponse(PAGE / "index.html")),
