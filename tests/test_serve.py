@@ -47,7 +47,7 @@ def test_the_server_describes_its_model_and_serves_its_page(trained):
     with visionpath.serve(trained["lite0"] / "model.onnx", port=0, background=True) as server:
         connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=30)
         answers = {}
-        for path in ("/health", "/model", "/", "/page/page.js", "/page/page.css"):
+        for path in ("/health", "/model", "/", "/page/page.js", "/page/page.css", "/page/theme.css"):
             connection.request("GET", path)
             response = connection.getresponse()
             answers[path] = response.status, response.read()

@@ -176,6 +176,7 @@ def test_every_bad_input_is_one_sentence_and_nothing_is_written_outside_the_proj
     assert call(url, "GET", "/api/runs/..%2F..%2Fdata/report.html")[0] == 404
     assert call(url, "POST", "/api/language", {"lang": "fr"}) == (400, {"error": "the studio speaks en, ja, not fr."})
     assert state(url)["classes"][0]["name"] == "cat"  # the server keeps answering
+    assert [call(url, "GET", f"/page/{name}")[0] for name in ("studio.js", "studio.css", "theme.css")] == [200] * 3
     outside = sorted(p.name for p in tmp_path.iterdir())
     assert outside == ["project"]
     written = {p.relative_to(tmp_path / "project").parts[:3] for p in (tmp_path / "project").rglob("*") if p.is_file()}

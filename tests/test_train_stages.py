@@ -179,7 +179,7 @@ def stand_ins(history, budget_minutes, spent, validation=10, test=20):
     from visionpath.training.state import TrainingState
     config = TrainConfig(data="photos", model="efficientnet_lite0", pretrained=True, budget=budget_minutes,
                          fill_budget=True, fine_tune_epochs=2)
-    data = SimpleNamespace(dataset=SimpleNamespace(validation=[0] * validation, test=[0] * test))
+    data = SimpleNamespace(dataset=SimpleNamespace(train=[0] * 100, validation=[0] * validation, test=[0] * test))
     state = TrainingState(history, {}, history[-1]["epoch"], spent, time.perf_counter(), elapsed_before=spent)
     stage = SimpleNamespace(epochs=range(2, 4), plans=[2], warm=0)
     return config, data, state, stage

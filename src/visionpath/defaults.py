@@ -333,13 +333,15 @@ def pace_note(forecast: float, measured: float) -> str | None:
     ratio = measured / forecast
     if abs(ratio - 1) <= OFF_PACE:
         return None
+
     def seconds(value: float) -> str:
         return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
     return tr("pace: a fine-tuning epoch takes {measured}s here, against the {forecast}s forecast from the "
               "speed kept for this machine: it runs {ratio:.1f}× {how} than when that speed was measured (another "
               "host, busy neighbours, power saving); filling the budget goes by the measured epochs, and `visionpath "
               "devices --measure` measures the kept speed again", measured=seconds(measured),
-              forecast=seconds(forecast), ratio=ratio if ratio > 1 else 1 / ratio, how=tr("slower") if ratio > 1 else tr("faster"))
+              forecast=seconds(forecast), ratio=ratio if ratio > 1 else 1 / ratio,
+              how=tr("slower") if ratio > 1 else tr("faster"))
 
 
 def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device: torch.device, parallel: int,

@@ -178,6 +178,17 @@ async def read_uploads(request, limits: Limits) -> list[InMemory]:
     return uploads
 
 
+async def decoded_uploads(request, limits: Limits, budget: PixelBudget, meta: dict
+                          ) -> tuple[list[InMemory], torch.Tensor]:
+    """A request's pictures, bounded (read_uploads, pixels_of) and decoded at the model's input size while the
+    pixel budget holds the largest of them; Refused otherwise."""
+    from starlette.concurrency import run_in_threadpool
+    uploads = await read_uploads(request, limits)
+    largest = max(await run_in_threadpool(pixels_of, uploads, limits))
+    async with budget.held(largest):
+        return uploads, await run_in_threadpool(decode, uploads, meta)
+
+
 def top_of(rows: torch.Tensor, classes: list[str], top_k: int, min_confidence: float) -> list[dict]:
     """Each picture's top-k classes, most likely first, as the JSON the API answers."""
     probs, index = rows.topk(min(top_k, len(classes)), dim=1)
@@ -191,7 +202,6 @@ def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, li
     """The ASGI application serving `run` (a run folder or checkpoint, or an exported model.onnx)."""
     stack()
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.responses import FileResponse, JSONResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -209,10 +219,7 @@ def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, li
             k = request.query_params.get("top_k", str(top_k))
             if not k.isdigit() or int(k) < 1:
                 raise Refused(400, f"top_k must be a whole number of at least 1, not '{k}'.")
-            uploads = await read_uploads(request, limits)
-            largest = max(await run_in_threadpool(pixels_of, uploads, limits))
-            async with budget.held(largest):
-                pictures = await run_in_threadpool(decode, uploads, meta)
+            uploads, pictures = await decoded_uploads(request, limits, budget, meta)
         except Refused as refused:
             return JSONResponse({"error": str(refused)}, status_code=refused.status)
         answers = top_of(await batcher(pictures), meta["classes"], int(k), min_confidence)
@@ -326,13 +333,24 @@ def serve(run: Annotated[str | Path, RUN_OR_EXPORTED],
         say(tr("warning: --host {host} opens the server to other machines: anyone who can reach port {getsockname} "
                "can send it pictures; there is no login",
                host=host, getsockname=sock.getsockname()[1]))
-    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
-    url = f"http://{shown}:{sock.getsockname()[1]}"
+    url = address(host, sock)
     say(tr("serving {name} at {url}  (open it in a browser; programs POST photos to /predict; {stop} stops)",
            name=Path(run).name, url=url, stop="stop()" if background else "Ctrl-C"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
     if background:
         return Serving(server, sock, url)
+    until_stopped(server, sock)
+    return None
+
+
+def address(host: str, sock: socket.socket) -> str:
+    """The URL to open for a server listening on `sock` (bound to `host`): the loopback address for 'all'."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
+    return f"http://{shown}:{sock.getsockname()[1]}"
+
+
+def until_stopped(server, sock: socket.socket) -> None:
+    """Serve in this thread until Ctrl-C; then the socket is closed and the server says so."""
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shuts down cleanly on Ctrl-C, then raises it again for the caller
@@ -340,4 +358,3 @@ def serve(run: Annotated[str | Path, RUN_OR_EXPORTED],
     finally:
         sock.close()
     say(tr("stopped"))
-    return None

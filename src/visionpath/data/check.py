@@ -478,8 +478,11 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
     # (compared once, by their first file): said once, and a leak wherever any member crosses a split
     touched = {k for i, j, _ in found for k in (i, j)}
     copies = [sorted(g) for g in exact if set(g) & touched]
-    for group in joined([(i, j) for i, j, _ in found] + copies):
-        members = set(group)
-        describe(sorted(members), exact=False,
-                 distance=max(d for i, j, d in found if i in members and j in members))
+    groups = joined([(i, j) for i, j, _ in found] + copies)
+    group_of = {member: n for n, group in enumerate(groups) for member in group}
+    largest = [0.0] * len(groups)
+    for i, _, distance in found:  # one pass: both members of a pair are in the same group
+        largest[group_of[i]] = max(largest[group_of[i]], distance)
+    for group, distance in zip(groups, largest):
+        describe(sorted(group), exact=False, distance=distance)
     return findings

@@ -19,7 +19,7 @@ from ..console import say
 from ..i18n import tr
 from ..options import Option, check_project, checked
 from ..extras import require
-from ..serve import WEB_STACK, Limits, Serving, is_loopback, listening_socket
+from ..serve import WEB_STACK, Limits, Serving, address, is_loopback, listening_socket, until_stopped
 
 __all__ = ["studio"]
 
@@ -69,8 +69,7 @@ def studio(project: Annotated[str | Path, Option("the project folder: its classe
         say(tr("warning: --host {host} opens the studio to other machines: anyone who can reach port {port} can "
                "see, add and delete its pictures and train; there is no login", host=host,
                port=sock.getsockname()[1]))
-    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
-    url = f"http://{shown}:{sock.getsockname()[1]}"
+    url = address(host, sock)
     say(tr("studio for {project} at {url}  (open it in a browser; {stop} stops, and a training in progress keeps "
            "its finished epochs)", project=folder.root, url=url, stop="stop()" if background else "Ctrl-C"))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5))
@@ -79,12 +78,5 @@ def studio(project: Annotated[str | Path, Option("the project folder: its classe
         threading.Timer(1.0, webbrowser.open, (url,)).start()
     if background:
         return Studio(server, sock, url, folder.root, closing)
-    try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C (the lifespan stops a training), then raises it again
-        pass
-    finally:
-        closing.set()
-        sock.close()
-    say(tr("stopped"))
+    until_stopped(server, sock)  # Ctrl-C: the event streams end, and the lifespan stops a training
     return None

@@ -40,7 +40,9 @@ from ..errors import VisionpathError
 from ..export import export
 from ..i18n import LANGUAGES, chosen_language, language, set_language, tr
 from ..predict import classifier
-from ..serve import Limits, PixelBudget, Refused, decode, pixels_of, read_uploads, top_of
+from ..run_files import read_history
+from ..serve import PAGE as SERVE_PAGE
+from ..serve import Limits, PixelBudget, Refused, decoded_uploads, pixels_of, read_uploads, top_of
 from .project import Project, Refusal
 from .trainer import Training, is_finished
 
@@ -106,7 +108,6 @@ def by_kind(findings: list) -> list[dict]:
 
 def run_summary(run: Path) -> dict:
     """A run, as the page lists it: finished or not, its epochs, scores and summary."""
-    from ..run_files import read_history
     history = read_history(run)
     metrics = run / "test_metrics.json"
     test = json.loads(metrics.read_text()) if metrics.is_file() else {}
@@ -291,10 +292,7 @@ class Handlers:
         if not 0 <= min_confidence <= 1:
             raise Refusal(tr("min_confidence is a probability between 0 and 1, not '{value}'.", value=threshold[:20]))
         classify, meta = await run_in_threadpool(self.loaded, run)
-        uploads = await read_uploads(request, self.limits)
-        largest = max(await run_in_threadpool(pixels_of, uploads, self.limits))
-        async with self.budget.held(largest):
-            pictures = await run_in_threadpool(decode, uploads, meta)
+        uploads, pictures = await decoded_uploads(request, self.limits, self.budget, meta)
         probabilities = await run_in_threadpool(classify, pictures)
         answers = top_of(probabilities, meta["classes"], len(meta["classes"]), min_confidence)
         return JSONResponse({"predictions": [{"file": u.name, **a} for u, a in zip(uploads, answers)]})
@@ -347,6 +345,7 @@ def application(project: Project, limits: Limits = Limits(), closing: threading.
 
     app = Starlette(routes=[
         Route("/", lambda request: FileResponse(PAGE / "index.html")),
+        Route("/page/theme.css", lambda request: FileResponse(SERVE_PAGE / "theme.css")),  # serve's, shared
         Route("/api/state", answered(studio.get_state)),
         Route("/api/events", studio.events),
         Route("/api/language", answered(studio.speak), methods=["POST"]),

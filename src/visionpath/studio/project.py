@@ -147,15 +147,15 @@ class Project:
             raise Refusal(tr("{name} is a {kind} picture, which training does not read; send JPEG, PNG, WebP, BMP, "
                              "GIF, TIFF, AVIF or HEIC.", name=upload.name, kind=extension or "?"), 415)
         name = hashlib.sha256(upload.data).hexdigest()[:16] + extension
-        for other in self.classes():
-            if any(p.name == name for p in self.pictures(other)):
-                if other == label:
-                    return next(p for p in self.pictures(label) if p.name == name)
-                raise Refusal(tr("{file} is already in class '{other}'; the same picture in two classes teaches "
-                                 "both. Move it there instead, or leave it.", file=upload.name, other=other), 409)
-        held = sum(p.split == "test" for p in self.pictures(label))
-        count = len(self.pictures(label)) + 1
-        split = "test" if count // TEST_SHARE > held else "train"
+        stored = {p.name: p for other in self.classes() for p in self.pictures(other)}
+        if name in stored:
+            if stored[name].label == label:
+                return stored[name]
+            raise Refusal(tr("{file} is already in class '{other}'; the same picture in two classes teaches "
+                             "both. Move it there instead, or leave it.", file=upload.name, other=stored[name].label),
+                          409)
+        mine = [p for p in stored.values() if p.label == label]
+        split = "test" if (len(mine) + 1) // TEST_SHARE > sum(p.split == "test" for p in mine) else "train"
         atomic_write(self.data / split / label / name, upload.data)
         return Picture(split, label, name)
 

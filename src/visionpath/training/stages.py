@@ -178,9 +178,8 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     config = replace(config, **values)
     if not resumed:
         say(why)
-        scored = len(dataset.test if scores_test(config, dataset) else dataset.validation)
-        say(rest_after_head(config, (len(dataset.train), len(dataset.validation), scored), data.device,
-                            data.processes.sharing(data.device), state.spent()))
+        say(rest_after_head(config, pictures_counted(config, data), data.device, data.processes.sharing(data.device),
+                            state.spent()))
     if record["settings"] != config.to_dict():
         record["settings"] = config.to_dict()
         record["decided"].update(dict.fromkeys(values, why))
@@ -188,14 +187,20 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     return config
 
 
+def pictures_counted(config: TrainConfig, data: TrainingData) -> tuple[int, int, int]:
+    """(training, validation, scored) pictures, on every device together: what the forecasts time; scored is the
+    test split where the run scores it, else validation."""
+    dataset = data.dataset
+    scored = len(dataset.test if scores_test(config, dataset) else dataset.validation)
+    return len(dataset.train), len(dataset.validation), scored
+
+
 def note_pace(run_dir: Path, config: TrainConfig, data: TrainingData, state: TrainingState) -> None:
     """After the second epoch of fine-tuning a photo defaults' run (the first also starts the stage): its pace_note
     when the epoch ran far off what the kept speed forecast."""
     if "model" not in json.loads((run_dir / "config.json").read_text()).get("decided", {}):
         return
-    dataset = data.dataset
-    scored = len(dataset.test if scores_test(config, dataset) else dataset.validation)
-    forecast, _ = forecast_after_head(config, (len(dataset.train), len(dataset.validation), scored), data.device,
+    forecast, _ = forecast_after_head(config, pictures_counted(config, data), data.device,
                                       data.processes.sharing(data.device))
     if (note := pace_note(forecast, state.history[-1]["epoch_time"])) is not None:
         say(note)
@@ -209,8 +214,7 @@ def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage:
     shorter when the plan no longer fits. What is left after the epochs is scoring the test split (about a
     validation pass per validation-sized share of it) and the report. Returns (the new length, the epochs that
     the time left holds)."""
-    validation = len(data.dataset.validation)
-    scored = len(data.dataset.test) if scores_test(config, data.dataset) else validation
+    _, validation, scored = pictures_counted(config, data)
     finish = REPORT_SECONDS + validating * scored / max(1, validation)
     left = 60 * config.budget - state.spent() - finish
     fits = max(0, int(left / state.history[-1]["epoch_time"] + 0.5))  # to the nearest epoch: within half of one
