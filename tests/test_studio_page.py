@@ -10,6 +10,7 @@ import http.client
 import importlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -80,10 +81,27 @@ def test_the_whole_path_in_a_browser(tmp_path, language_kept):
             assert ant.find_element(By.CSS_SELECTOR, ".counts").text == "30 pictures (24 to train on · 6 to test)"
             assert len(ant.find_elements(By.CSS_SELECTOR, ".thumbs img")) == 30
             # the camera's burst: a picture every half second while the button is held
+            # (held until two pictures came, however long the camera takes to start; released, it stops)
+            def ant_count(d) -> int:
+                return int(d.find_element(By.CSS_SELECTOR, '.class[data-class="ant"]').get_attribute("data-count"))
+
             hold = ant.find_element(By.CSS_SELECTOR, ".hold")
-            ActionChains(driver).click_and_hold(hold).pause(1.6).release().perform()
-            wait.until(lambda d: int(d.find_element(By.CSS_SELECTOR, '.class[data-class="ant"]')
-                                     .get_attribute("data-count")) >= 32)
+            # a tap while the camera is still starting (made slow here) is one picture, not an endless burst
+            driver.execute_script(
+                "const start = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);"
+                "navigator.mediaDevices.getUserMedia = (wanted) =>"
+                "  new Promise((resolve) => setTimeout(resolve, 2000)).then(() => start(wanted));")
+            ActionChains(driver).click_and_hold(hold).pause(0.2).release().perform()
+            wait.until(lambda d: ant_count(d) >= 31)
+            time.sleep(1.5)
+            assert ant_count(driver) == 31
+            ActionChains(driver).click_and_hold(hold).perform()
+            wait.until(lambda d: ant_count(d) >= 32)
+            ActionChains(driver).release().perform()
+            time.sleep(1.5)  # the pictures already on their way arrive
+            after_release = ant_count(driver)
+            time.sleep(1.5)  # three more half seconds: the burst has stopped
+            assert ant_count(driver) == after_release
             # 2. the data check, as the pictures arrived
             wait.until(lambda d: d.find_element(By.ID, "check-verdict").text.startswith(("clean", "warnings")))
             shot(driver, "step-classes")

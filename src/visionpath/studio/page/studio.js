@@ -235,12 +235,16 @@ function makeClassCard(name) {
   });
   const hold = card.querySelector(".hold");
   let timer = null;
-  const stop = () => { clearInterval(timer); timer = null; hold.classList.remove("on"); };
+  let held = false;
+  const stop = () => { held = false; clearInterval(timer); timer = null; hold.classList.remove("on"); };
   hold.addEventListener("pointerdown", async (event) => {
     event.preventDefault();
-    if (!(await cameraOn())) return;
+    held = true;
+    hold.setPointerCapture(event.pointerId);  // the release ends the burst even when the page moves under it
+    if (!(await cameraOn())) { stop(); return; }
+    snapInto(name);  // a tap is one picture, also when the camera took longer to start than the tap lasted
+    if (!held || timer) return;
     hold.classList.add("on");
-    snapInto(name);
     timer = setInterval(() => snapInto(name), BURST_MS);
   });
   for (const type of ["pointerup", "pointerleave", "pointercancel"]) hold.addEventListener(type, stop);
