@@ -250,6 +250,22 @@ def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_an_epochs_time_leaves_out_its_stages_start(photos, tmp_path, monkeypatch):
+    """A stage's start (here made 1.5 s slower) is in the run's time but not in its first epoch's, so that filling
+    the budget times the next epochs by what they will take again."""
+    import time
+    started = loop.start_stage
+
+    def slow_start(*args, **kwargs):
+        time.sleep(1.5)
+        return started(*args, **kwargs)
+    monkeypatch.setattr(loop, "start_stage", slow_start)  # as fit calls it
+    run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=1, **LITE0)
+    first, second = run.history
+    assert second["stage"] == 2 and second["time"] - first["time"] >= 1.5 + second["epoch_time"]
+    assert max(first["epoch_time"], second["epoch_time"]) < 1.5
+
+
 @pytest.mark.slow
 def test_a_photo_run_whose_head_already_fits_skips_fine_tuning(tmp_path, capsys):
     """Plain colours with noise, 27 validation pictures a class (81: enough to show an error under 5% when the

@@ -66,7 +66,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
         while state.epoch < (total := total_epochs(config, model, state.history)):
-            epoch, t0 = state.epoch + 1, time.perf_counter()
+            epoch, begun = state.epoch + 1, time.perf_counter()
             head = head_epochs(config, state.history)
             number = 2 if model.two_stages and epoch > head else 1
             if stage is None or stage.number != number:
@@ -86,6 +86,10 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                     say(tr("stage 1 converged: its validation loss has not fallen for {epochs}; fine-tuning starts "
                            "after epoch {head} of {epochs2}",
                            epochs=plural(config.early_stopping, 'epoch'), head=head, epochs2=config.epochs))
+            # an epoch's time is its training and validation, what the next epochs will take again: a stage's start
+            # (caching the frozen features, timing the block groups fine-tuning chose) is in the run's time only
+            t0 = time.perf_counter()
+            started_stage = t0 - begun
             trained = train_one_epoch(epoch, total, stage, config, data, model, generators, bar)
             validating = time.perf_counter()
             validation = validate(stage, data, model)
@@ -93,7 +97,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
                 raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss,
                                stage.peak_lr)
-            improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0)
+            improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0, started_stage)
             row = state.history[-1]
             if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
                 row["planned_epochs"], fits = on_main(data.processes,  # timed here, the same for every process
@@ -220,9 +224,10 @@ def validate(stage: Stage, data: TrainingData, model: TrainingModel) -> Evaluati
 
 
 def record_epoch(state: TrainingState, epoch: int, stage: Stage, trained: tuple[float, float],
-                 validation: Evaluation, seconds: float) -> bool:
-    """Add the epoch's row to the history; True when it is the best epoch so far (accuracy, then loss)."""
-    state.elapsed += seconds
+                 validation: Evaluation, seconds: float, before: float = 0.0) -> bool:
+    """Add the epoch's row to the history; True when it is the best epoch so far (accuracy, then loss). seconds:
+    the epoch's training and validation; before: what started its stage (in the run's time, not the epoch's)."""
+    state.elapsed += before + seconds
     state.epoch = epoch
     state.history.append({"epoch": epoch, "time": round(state.elapsed, 3), "epoch_time": round(seconds, 3),
                           "stage": stage.number, "lr": stage.optimizer.param_groups[0]["lr"],
