@@ -89,17 +89,19 @@ def _detail(x: torch.Tensor) -> torch.Tensor:
 
 def candidates(grey: torch.Tensor, progress: Progress | None = None) -> dict[tuple[int, int], float]:
     """Pairs (i < j) in which one is among the other's NEIGHBOURS closest at 16×16, over the crops of either, with
-    that closeness (a correlation). progress: told of each picture compared with all."""
+    that closeness (a correlation). grey: N×1×SIDE×SIDE uint8. progress: told of each picture compared with all."""
     n = len(grey)
     if n < 2:
         return {}
-    small = _unit(F.avg_pool2d(grey, SIDE // 16))
+    small = torch.cat([_unit(F.avg_pool2d(_float(grey[i:i + 1024]), SIDE // 16)) for i in range(0, n, 1024)])
     pairs: dict[tuple[int, int], float] = {}
-    for start in range(0, n, 64):  # 64 pictures' 49 crops at a time against all: memory stays small for any folder
-        chunk = grey[start:start + 64]
+    for start in range(0, n, 64):  # 64 pictures' 49 crops at a time, a crop against all at once: memory stays small
+        chunk = _float(grey[start:start + 64])
         warped = _warp(chunk.repeat_interleave(len(CROPS), 0), CROPS.repeat(len(chunk), 1, 1))
         crops = _unit(F.avg_pool2d(warped, SIDE // 16)).view(len(chunk), len(CROPS), -1)
-        closeness = torch.einsum("mvd,nd->mvn", crops, small).amax(1)
+        closeness = crops[:, 0] @ small.T
+        for view in range(1, len(CROPS)):
+            torch.maximum(closeness, crops[:, view] @ small.T, out=closeness)
         closeness[torch.arange(len(chunk)), torch.arange(start, start + len(chunk))] = -2.0  # not itself
         values, nearest = closeness.topk(min(NEIGHBOURS, n - 1), dim=1)
         for row, (near_values, near_indices) in enumerate(zip(values.tolist(), nearest.tolist())):
@@ -111,25 +113,34 @@ def candidates(grey: torch.Tensor, progress: Progress | None = None) -> dict[tup
     return pairs
 
 
+def _float(grey: torch.Tensor) -> torch.Tensor:
+    """uint8 thumbnails as 0-1 floats: made a chunk at a time (a folder's at once would be 4 times their size)."""
+    return grey.float() / 255
+
+
 def _aligned(pictures: torch.Tensor, sources: torch.Tensor, targets: torch.Tensor, refine: torch.Tensor,
-             progress: Callable[[int], None] = lambda steps: None) -> torch.Tensor:
-    """For each pair, the detail correlation of the target with the crop of the source that matches it best: the
-    best of CROPS by raw correlation (smooth in the crop), refined a coordinate at a time with halving steps where
-    `refine` says. All pairs at once, a chunk at a time, each picture prepared once (not once a pair: memory grows
-    with the pictures, not with the pairs). pictures: N×1×SIDE×SIDE; sources, targets: P indices into them;
-    refine: P bools."""
-    raw, chunk = _unit(pictures), 256
-    coarse = F.avg_pool2d(pictures, 2)  # the grid at half the side
-    coarse_raw = _unit(coarse)
-    best, theta = torch.empty(len(sources)), torch.empty(len(sources), 2, 3)
-    for start in range(0, len(sources), chunk):
-        part = slice(start, start + chunk)
-        mine, theirs = sources[part], targets[part]
-        scores = _scores(coarse[mine], coarse_raw[theirs], CROPS.expand(len(mine), -1, -1, -1))
-        theta[part] = CROPS[scores.argmax(1)]
-        best[part] = _scores(pictures[mine], raw[theirs], theta[part, None])[:, 0]
-    progress(1)
-    step, active = torch.full((len(sources),), 0.03), refine.clone()
+             progress: Callable[[int], None] = lambda pairs: None) -> torch.Tensor:
+    """For each pair, the detail correlation of the target with the crop of the source that matches it best
+    (_aligned_chunk). A chunk of pairs at a time, its pictures made 0-1 floats for it from the uint8 thumbnails:
+    memory stays the thumbnails' and a chunk's, for any folder. pictures: N×1×SIDE×SIDE uint8; sources, targets: P
+    indices into them; refine: P bools. progress: told of each chunk's pairs once they are done."""
+    found = []
+    for start in range(0, len(sources), 256):
+        part = slice(start, start + 256)
+        found.append(_aligned_chunk(_float(pictures[sources[part]]), _float(pictures[targets[part]]), refine[part]))
+        progress(len(found[-1]))
+    return torch.cat(found)
+
+
+def _aligned_chunk(mine: torch.Tensor, theirs: torch.Tensor, refine: torch.Tensor) -> torch.Tensor:
+    """_aligned for pairs (mine[k], theirs[k]): the best of CROPS of mine by raw correlation (smooth in the crop)
+    with theirs, found on the grid at half the side, refined a coordinate at a time with halving steps where
+    `refine` says; then the detail correlation at that crop."""
+    raw = _unit(theirs)
+    scores = _scores(F.avg_pool2d(mine, 2), _unit(F.avg_pool2d(theirs, 2)), CROPS.expand(len(mine), -1, -1, -1))
+    theta = CROPS[scores.argmax(1)]
+    best = _scores(mine, raw, theta[:, None])[:, 0]
+    step, active = torch.full((len(mine),), 0.03), refine.clone()
     moves = [(row, column, sign) for row, column in ((0, 0), (1, 1), (0, 2), (1, 2)) for sign in (-1.0, 1.0)]
     for _ in range(REFINE_STEPS):  # bounded: on a flat picture every crop scores alike
         ids = active.nonzero().squeeze(1)
@@ -140,8 +151,7 @@ def _aligned(pictures: torch.Tensor, sources: torch.Tensor, targets: torch.Tenso
             trials[:, k, row, column] += sign * step[ids]
         scale = trials[:, :, [0, 1], [0, 1]]  # a crop of at most 16% of a side, inside the picture
         valid = ((scale >= 0.84) & (scale <= 1) & (trials[:, :, :, 2].abs() <= 1 - scale + 1e-6)).all(-1)
-        scores = torch.cat([_scores(pictures[sources[ids[i:i + chunk]]], raw[targets[ids[i:i + chunk]]],
-                                    trials[i:i + chunk]) for i in range(0, len(ids), chunk)])
+        scores = _scores(mine[ids], raw[ids], trials)
         scores[~valid] = -2.0
         found, which = scores.max(1)
         better = found > best[ids] + 1e-5
@@ -149,10 +159,7 @@ def _aligned(pictures: torch.Tensor, sources: torch.Tensor, targets: torch.Tenso
         theta[ids[better]] = trials[better, which[better]]
         step[ids[~better]] /= 2
         active[ids[~better & (step[ids] < 0.004)]] = False
-        progress(1)
-    detail = _detail(pictures)
-    return torch.cat([(_detail(_warp(pictures[sources[i:i + chunk]], theta[i:i + chunk])) *
-                       detail[targets[i:i + chunk]]).sum(1) for i in range(0, len(sources), chunk)])
+    return (_detail(_warp(mine, theta)) * _detail(theirs)).sum(1)
 
 
 def _scores(sources: torch.Tensor, raw: torch.Tensor, thetas: torch.Tensor) -> torch.Tensor:
@@ -182,7 +189,7 @@ def near_duplicates(grey: np.ndarray, colour: np.ndarray, progress: Progress | N
     """The pairs of pictures that are the same picture, with what is left of their detail correlation (0: the
     same). grey: N×SIDE×SIDE uint8; colour: N×8×8×3 uint8. progress(what, done, total): told as the pictures are
     compared, then as the pairs proposed are confirmed (the longer part where many pictures look alike)."""
-    pictures = torch.from_numpy(grey).float().unsqueeze(1) / 255
+    pictures = torch.from_numpy(grey).unsqueeze(1)  # uint8: a chunk at a time is made 0-1 floats
     proposed = candidates(pictures, progress)
     if not proposed:
         return []
@@ -196,12 +203,12 @@ def near_duplicates(grey: np.ndarray, colour: np.ndarray, progress: Progress | N
     pairs = sorted(asked)
     first, second = (torch.tensor([pair[k] for pair in pairs]) for k in (0, 1))
     refine = torch.tensor([proposed[pair] >= PROPOSED for pair in pairs])  # the others only tell the folder's scale
-    steps, done = 2 * (1 + REFINE_STEPS), [0]
+    done = [0]
 
-    def confirmed(step: int) -> None:  # each crop search: its grid, then each of its refinements
-        done[0] += step
+    def confirmed(count: int) -> None:  # each pair is searched both ways
+        done[0] += count
         if progress is not None:
-            progress(tr("near duplicates: confirming {pairs:,} pairs", pairs=len(pairs)), done[0], steps)
+            progress(tr("near duplicates: confirming {pairs:,} pairs", pairs=len(pairs)), done[0], 2 * len(pairs))
     detail = torch.maximum(_aligned(pictures, first, second, refine, confirmed),
                            _aligned(pictures, second, first, refine, confirmed))
     left = {(i, j): max(1 - float(d), colour_distance(colour[i], colour[j])) for (i, j), d in zip(pairs, detail)}
