@@ -178,6 +178,12 @@ def test_class_and_file_names_that_are_not_utf8_never_crash_a_command(tmp_path, 
     assert main(["show", str(root)]) == 0 and (tmp_path / "photos-batch.png").is_file()
     assert main(["data", "check", str(root), "--output", str(tmp_path / "check")]) in (0, 1)
     assert (tmp_path / "check.png").is_file() and (tmp_path / "check.html").is_file()
+    # the JSON files stay valid UTF-8 (the name's bytes as \u escapes), and read back to the name
+    for written in (run / "config.json", run / "data.json", tmp_path / "check.json"):
+        written.read_bytes().decode("utf-8")
+    assert cafe in json.loads((run / "data.json").read_text())["classes"]
+    checked = json.loads((tmp_path / "check.json").read_text())["pictures"]
+    assert any(record["path"].endswith(f"{cafe}/{odd}") for record in checked)
     capsys.readouterr()
     assert main(["predict", str(run), str(root / "test" / "bee" / odd), "--csv", str(tmp_path / "p.csv")]) == 0
     out = capsys.readouterr().out

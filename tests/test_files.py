@@ -19,3 +19,15 @@ def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path
     monkeypatch.undo()
     files.atomic_write(target, b"bytes too\n")
     assert target.read_bytes() == b"bytes too\n"
+
+
+def test_json_text_stays_valid_utf8_and_reads_back_names_that_are_not():
+    """A name whose bytes are not UTF-8 (kept by Python as lone surrogates) is written as JSON escapes, so the file
+    is valid UTF-8 for any tool and json.loads gives the same name back; other letters stay as they are."""
+    import json
+    import os
+    from visionpath.files import json_text
+    odd = os.fsdecode(b"caf\xe9")
+    text = json_text({"classes": [odd, "ねこ"]})
+    assert json.loads(text.encode("utf-8").decode("utf-8")) == {"classes": [odd, "ねこ"]}
+    assert "\\udce9" in text and "ねこ" in text

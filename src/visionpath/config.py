@@ -23,7 +23,7 @@ from .console import say
 from .data.sets import UNBALANCED
 from .devices import PRECISIONS, parse_device
 from .errors import VisionpathError
-from .files import atomic_write
+from .files import atomic_write, json_text
 from .i18n import tr
 from .models import model_entry
 from .optim import OPTIMIZERS, SCHEDULES
@@ -194,7 +194,7 @@ class TrainConfig:
 
     def write(self, path: str | Path, **record) -> None:
         """config.json: {"settings": every setting, ...record} (the run's model arguments, classes and input shape)."""
-        atomic_write(path, json.dumps({"settings": self.to_dict(), **record}, indent=2, ensure_ascii=False))
+        atomic_write(path, json_text({"settings": self.to_dict(), **record}))
 
     @classmethod
     def read(cls, path: str | Path) -> "TrainConfig":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import io
+import json
 import os
+import re
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +42,17 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
             f.write(data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data)
     except OSError as e:
         raise write_error(path, e) from None
+
+
+def json_text(value: object, indent: int | None = 2) -> str:
+    """`value` as JSON that stays valid UTF-8 and readable (non-ASCII letters as they are): a name that is not valid
+    UTF-8 (its bytes kept as lone surrogates, U+DC80-U+DCFF) is written as the JSON escape of each, which
+    json.loads reads back to the same name, where its raw bytes would make the whole file unreadable to other tools."""
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    return UNDECODED.sub(lambda m: f"\\u{ord(m[0]):04x}", text)  # only inside strings: JSON's syntax is ASCII
+
+
+UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 def temporary_name(path: Path) -> Path:

@@ -28,7 +28,7 @@ from .console import say
 from .data import DATASETS, Dataset, Listing, load_dataset
 from .data.layout import scan_folder
 from .errors import VisionpathError
-from .files import atomic_write
+from .files import atomic_write, json_text
 from .i18n import tr
 from .models import create_model, model_entry, prepare_for_device
 
@@ -69,7 +69,7 @@ def write_data_record(run_dir: Path, dataset: Dataset) -> None:
         if dataset.folder.unreadable:
             atomic_write(run_dir / "unreadable.txt",
                          "".join(f"{path}\t{why}\n" for path, why in dataset.folder.unreadable))
-    atomic_write(run_dir / "data.json", json.dumps(record, indent=2, ensure_ascii=False))
+    atomic_write(run_dir / "data.json", json_text(record))
 
 
 def read_data_record(run_dir: Path) -> dict | None:

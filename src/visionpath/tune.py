@@ -21,7 +21,6 @@ the rest is in the rooms of `visionpath.tuning` (its __init__ lists them).
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
 import re
@@ -38,7 +37,7 @@ from typing import Annotated
 from .config import TrainConfig
 from .console import quietly, say
 from .errors import VisionpathError
-from .files import atomic_write
+from .files import atomic_write, json_text
 from .i18n import tr
 from .options import Option, checked
 from .run import Run
@@ -221,7 +220,7 @@ def score_best(study: Study) -> dict | None:
             outcome["test_accuracy"] = Run(outcome["run"]).evaluate("test").accuracy
         except VisionpathError as e:
             say(tr("no test score: {reason}", reason=e))
-    atomic_write(study.path / "best.json", json.dumps(outcome, indent=2, ensure_ascii=False))
+    atomic_write(study.path / "best.json", json_text(outcome))
     say(tr("the best settings, as a command: {command}", command=outcome["command"]))
     return outcome
 

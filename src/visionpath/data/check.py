@@ -13,7 +13,6 @@ finding (check_page.py).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from PIL import Image
 
 from ..console import padded, progress_bar, say
 from ..errors import VisionpathError
-from ..files import atomic_write
+from ..files import atomic_write, json_text
 from ..i18n import plural, tr
 from ..options import Option, check_output, checked
 from .sets import UNBALANCED, imbalance
@@ -185,12 +184,12 @@ class DataCheck:
         thumbnail of every picture a finding names)."""
         output = Path(output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(output.with_suffix(".json"), json.dumps(
+        atomic_write(output.with_suffix(".json"), json_text(
             {"root": self.root, "status": self.status, "counts": self.counts,
              "kinds": {kind: {"level": found[0].level, "count": count(kind, found),
                               "paths": sum(len(f.paths) for f in found)}
                        for kind, found in self.by_kind().items()},
-             "findings": [vars(f) for f in self.findings], "pictures": self.pictures}, indent=1, ensure_ascii=False))
+             "findings": [vars(f) for f in self.findings], "pictures": self.pictures}, indent=1))
         plot_check(self, output.with_suffix(".png"), TINY_SIDE)
         write_check_page(self, kinds(), count, output.with_suffix(".html"))
 

@@ -17,7 +17,7 @@ from ..console import say
 from ..data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
 from ..defaults import REPORT_SECONDS, after_head, forecast_after_head, pace_note, rest_after_head
 from ..distributed import in_shares, parallel
-from ..files import atomic_write
+from ..files import atomic_write, json_text
 from ..i18n import plural, tr
 from ..models import count_parameters, features_in_batches
 from ..optim import make_optimizer, warm_up_epochs
@@ -183,7 +183,7 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     if record["settings"] != config.to_dict():
         record["settings"] = config.to_dict()
         record["decided"].update(dict.fromkeys(values, why))
-        atomic_write(run_dir / "config.json", json.dumps(record, indent=2, ensure_ascii=False))
+        atomic_write(run_dir / "config.json", json_text(record))
     return config
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import TrainConfig
 from ..defaults import resolve
 from ..errors import VisionpathError
-from ..files import atomic_write
+from ..files import atomic_write, json_text
 from ..i18n import tr
 from ..models import model_entry
 from ..run_files import load_run_data, new_run_dir
@@ -64,7 +64,7 @@ class Study:
         return best_trial(self.optuna_study())
 
     def save(self) -> None:
-        atomic_write(self.path / "tune.json", json.dumps(self.to_dict(), indent=2, ensure_ascii=False))
+        atomic_write(self.path / "tune.json", json_text(self.to_dict()))
 
     def to_dict(self) -> dict:
         return {"settings": self.settings, "space": {k: d.to_dict() for k, d in self.space.items()},
