@@ -1,7 +1,7 @@
 """Near duplicates that are real: `visionpath data check` on folders of look-alikes and of real photos, each with
 edited copies of some of its pictures planted, and the pairs it calls near duplicates counted against the truth.
 
-    python benchmarks/near_duplicates.py [--quick]
+    python benchmarks/near_duplicates.py [--only all,memory] [--quick] [--compare-src OTHER/src]
 
 Folders (150 pictures made, or 300 photos drawn, in two classes; 30 of them copied with one edit each):
   scans     synthetic axial scans: dark background, a skull ring, brain texture of their own, sometimes a lesion
@@ -12,12 +12,18 @@ Edits, in turn: re-encoded (JPEG quality 15-50), resized (to 25-60%), cropped (0
 (brightness, contrast and saturation 0.7-1.3, 0-1.6), greyed, mixed (cropped up to 5%, resized, brightened,
 JPEG 40-80). A found pair is right when it is a copy and its original; every other pair found is false.
 The check as it was before (a 64-bit difference hash, at most 3 bits apart) is counted on the same folders.
+
+memory: `visionpath data check` on 3,500 and 7,000 CIFAR-10 training pictures (a few hundred with --quick), each
+in a fresh process: its peak memory and time, and the near duplicates it found; with --compare-src, the other
+checkout's beside it (its own results file, near_duplicates_memory).
 """
 from __future__ import annotations
 
 import io
 import json
 import random
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -195,5 +201,47 @@ def all_folders(bench: Bench) -> None:
     write(bench)
 
 
+# a command's peak memory is its own: measured by a fresh wrapper process whose only child it is
+PEAK = ("import json, resource, subprocess, sys, time; t0 = time.perf_counter(); subprocess.run(sys.argv[1:], "
+        "capture_output=True); print(json.dumps({'seconds': time.perf_counter() - t0, "
+        "'peak_gb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20}))")
+
+
+def memory(bench: Bench) -> None:
+    """`visionpath data check` on the first N CIFAR-10 training pictures of each class: its peak memory and time
+    as the folder grows, and the near duplicates it found; with --compare-src, the other checkout's beside it."""
+    rows, summary = [], {}
+    with zipfile.ZipFile(SHARED / "data" / "cifar10-jpg.zip") as z:
+        names = sorted(m for m in z.namelist() if m.startswith("train/") and m.endswith(".jpg"))
+        for n in (300, 600) if bench.quick else (3500, 7000):
+            folder = bench.tmp / f"cifar10-{n}"
+            per_class: dict[str, int] = {}
+            for m in names:
+                label = m.split("/")[1]
+                if per_class.get(label, 0) < n // 10:
+                    per_class[label] = per_class.get(label, 0) + 1
+                    (folder / m).parent.mkdir(parents=True, exist_ok=True)
+                    (folder / m).write_bytes(z.read(m))
+            for who, src in (("this", None), ("before", bench.compare_src)):
+                if who == "before" and not src:
+                    continue
+                output = bench.tmp / f"check-{n}-{who}"
+                done = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "visionpath", "data", "check",
+                                       str(folder), "--output", str(output)],
+                                      capture_output=True, text=True, env=bench.env(src), check=True)
+                r = json.loads(done.stdout)
+                findings = json.loads(output.with_suffix(".json").read_text())["findings"]
+                r["near"] = sum(1 for f in findings if f["kind"].startswith("near"))
+                summary.setdefault(str(n), {})[who] = r
+                print(json.dumps({n: {who: r}}), flush=True)
+                rows.append(f"| {n:,} | {who} | {r['peak_gb']:.2f} GB | {r['seconds']:.0f} s | {r['near']} |")
+    lines = ["`visionpath data check FOLDER --output NAME` on the first N/10 CIFAR-10 training pictures (32 px) of "
+             "each class, from a fresh process each time (the command keeps freed memory for speed: "
+             "devices.keep_freed_memory); near: its findings of near duplicates.", "",
+             "| pictures | code | peak memory | time | near findings |", "|---|---|---|---|---|", *rows]
+    bench.write("near_duplicates_memory", "Near duplicates: the data check's memory as the folder grows", lines,
+                {"results": summary})
+
+
 if __name__ == "__main__":
-    main(__doc__, {"all": all_folders})
+    main(__doc__, {"all": all_folders, "memory": memory})

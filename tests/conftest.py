@@ -44,6 +44,13 @@ def class_pattern(label: int, size: int, rng: np.random.Generator) -> np.ndarray
     return image
 
 
+def photo(seed: int, size: int = 64) -> Image.Image:
+    """A picture with structure (smooth blobs), each seed its own, so near-duplicate measures mean something."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
+
+
 def make_folder(root: Path, classes=("ant", "bee", "cat"), per_class: dict | None = None, size: int = 12,
                 seed: int = 0) -> Path:
     """root/<split>/<class>/i.png with `per_class[split]` images of each class."""

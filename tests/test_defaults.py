@@ -325,6 +325,23 @@ def test_the_smaller_backbone_stays_where_its_features_nearly_fit_or_the_budget_
     assert len(larger.sides) == 2  # asked only where a larger backbone was there to take
 
 
+def test_a_larger_backbone_must_fit_with_the_time_its_question_takes(larger, monkeypatch):
+    """Lite2's plan fits the budget alone, but not with the head on Lite0's frozen features that decides it (reading
+    the folder again and Lite0's features at Lite2's side): Lite0 stays, and the question is not asked."""
+    monkeypatch.setattr(defaults, "has_offline_weights", lambda name: True)
+    lite0 = defaults.Plan(224, 8, {"start": 20, "reading": 6, "features": 20, "evaluation": 30, "fine-tuning": 100})
+    lite2 = defaults.Plan(260, 8, {"start": 20, "reading": 6, "features": 25, "evaluation": 60, "fine-tuning": 179})
+    plans = {"efficientnet_lite2": lite2, "efficientnet_lite1": replace(lite2, side=240)}
+    one = speed.Speed(0.1, 0.3)
+    config = TrainConfig(data="photos", image_size=224, budget=5)  # 300 s: 290 s of Lite2, and the question's 33 s
+    assert lite2.total <= 300 < lite2.total + defaults.probe_seconds(lite0, 260)
+    assert defaults.larger_backbone(config, None, lite0, one, 8, lambda model: (plans[model], one)) is None
+    assert larger.sides == []
+    roomier = replace(config, budget=5.5)
+    chosen = defaults.larger_backbone(roomier, None, lite0, one, 8, lambda model: (plans[model], one))
+    assert chosen[0] == "efficientnet_lite2" and larger.sides == [260]
+
+
 def test_a_larger_backbone_is_timed_as_itself(tmp_path, probe, larger):
     resolve(TrainConfig(data=str(make_folder(tmp_path / "photos", size=32)), budget=60))
     assert probe.models[0] == "efficientnet_lite0" and "efficientnet_lite2" in probe.models

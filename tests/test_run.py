@@ -32,6 +32,28 @@ def test_a_run_without_a_test_split_says_how_to_evaluate(tmp_path):
         run.evaluate("holdout")
 
 
+def test_a_test_picture_whose_near_copy_is_in_train_counts_as_seen_once_a_check_found_it(tmp_path, capsys):
+    """A cropped, re-encoded copy of a training photo in test: not the same file, so training's quick check cannot
+    tell; once `data check` has found it, evaluate scores it apart and says how it was seen."""
+    from conftest import photo
+    from visionpath.data.check import check_data
+    root = tmp_path / "photos"
+    for s, split in enumerate(("train", "validation", "test")):
+        for k, name in enumerate(("ant", "bee")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(6 if split == "train" else 3):
+                photo(100 * k + 20 * s + i).save(root / split / name / f"{i}.png")
+    photo(0).crop((3, 2, 62, 61)).save(root / "test" / "ant" / "cropped.jpg", quality=90)  # train/ant/0.png
+    run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
+    assert "seen_in_training" not in json.loads((run.path / "test_metrics.json").read_text())
+    assert [f.kind for f in check_data(root).findings if f.kind.startswith("near")] == ["near-leak"]
+    capsys.readouterr()
+    again = visionpath.open_run(run.path).evaluate()
+    assert (again.seen, again.seen_near, int(again.unseen.confusion.sum())) == (1, 1, 6)
+    assert "1 test pictures are also in train (0 the same file, 1 a near copy that `visionpath data check` found)" \
+           in capsys.readouterr().out
+
+
 def test_a_test_split_that_leaks_is_scored_on_what_training_never_saw(tmp_path, capsys):
     import shutil
     from conftest import make_folder

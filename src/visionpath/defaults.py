@@ -459,13 +459,20 @@ def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int
     return plan, one
 
 
+def probe_seconds(plan: Plan, side: int) -> float:
+    """What asking whether Lite0's frozen features fall short (frozen_probe) costs, from Lite0's `plan`: reading the
+    folder and Lite0's features at `side` px. Spent whatever the answer (CIFAR-10 at 90 a class in fp32: Lite2's
+    plan, 290 s, fitted 5 minutes alone; the question took 21 s more, and fine-tuning was cut to one epoch)."""
+    return plan.seconds["reading"] + plan.seconds["features"] * (side / plan.side) ** 2
+
+
 def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Speed, most: int,
                     planned: Callable[[str], tuple[Plan, Speed]]) -> tuple[str, Plan, Speed, float, str] | None:
     """A larger backbone where the budget buys it: when Lite0's `plan` (at `speed`) has time to spare (its largest
     side and its most fine-tuning epochs fit), the largest installed backbone whose own plan, at its own resolution or
-    above, fits as many epochs, if a linear head on Lite0's frozen features (frozen_probe) shows that they fall
-    short. Returns (the backbone, its plan, its speed, the probe's seconds, why), Lite0's own once probed, or None
-    when there was nothing to ask."""
+    above, fits as many epochs with the time the question takes, if a linear head on Lite0's frozen features
+    (frozen_probe) shows that they fall short. Returns (the backbone, its plan, its speed, the probe's seconds,
+    why), Lite0's own once probed, or None when there was nothing to ask."""
     budget = 60 * (config.budget or PHOTO_BUDGET_MINUTES)
     spare = plan.total <= budget and plan.fine_tune_epochs >= (config.fine_tune_epochs or most) and \
         plan.side >= (config.image_size or photo_sides(folder)[0])
@@ -473,7 +480,8 @@ def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Spee
     for model in candidates:
         theirs, their_speed = planned(model)
         native = model_entry(model).resolution
-        if theirs.side < native or theirs.fine_tune_epochs < plan.fine_tune_epochs or theirs.total > budget:
+        if theirs.side < native or theirs.fine_tune_epochs < plan.fine_tune_epochs or \
+                theirs.total + probe_seconds(plan, theirs.side) > budget:
             continue
         asking = time.perf_counter()
         accuracy = frozen_accuracy(config, PHOTO_MODEL, theirs.side)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import ImageSet
+from .data.leaks import Seen
 from .files import atomic_write
 from .i18n import tr
 from .models import logits_in_batches
@@ -30,10 +31,12 @@ class Evaluation:
     confusion: torch.Tensor          # int64 K×K: true class on rows, predicted class on columns
     predictions: torch.Tensor        # predicted class of each image
     probabilities: torch.Tensor      # softmax of each image's scores
-    # the same scores on the pictures of this split that are not also in train (the same bytes), where some are:
-    # the score a leak does not inflate; `seen` counts the others
+    # the same scores on the pictures of this split that training did not see (the same file, or a near copy a
+    # data check found, in train), where it saw some: the score a leak does not inflate; `seen` counts the others,
+    # `seen_near` those of them it saw only as a near copy
     unseen: Evaluation | None = None
     seen: int = 0
+    seen_near: int = 0
     _confusion_png: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -76,14 +79,17 @@ class Evaluation:
 
     def leak_line(self) -> str:
         """What the pictures also in train did to the score (only when some are)."""
+        how = (tr("the same file") if not self.seen_near else
+               tr("{exact:,} the same file, {near:,} a near copy that `visionpath data check` found",
+                  exact=self.seen - self.seen_near, near=self.seen_near))
         if self.unseen is None:
-            return tr("every one of the {seen:,} {split} pictures is also in train (the same file): this score says "
-                      "nothing about new pictures; `visionpath data split` makes a clean split.",
-                      seen=self.seen, split=self.split)
-        return tr("{seen:,} {split} pictures are also in train (the same file), so the score above may be inflated: on "
-                  "the {n:,} not seen in training, accuracy {accuracy:.2%} · balanced accuracy "
-                  "{balanced_accuracy:.2%} (`visionpath data check` lists them)",
-                  seen=self.seen, split=self.split, n=int(self.unseen.confusion.sum()),
+            return tr("every one of the {seen:,} {split} pictures is also in train ({how}): this score says nothing "
+                      "about new pictures; `visionpath data split` makes a clean split.",
+                      seen=self.seen, split=self.split, how=how)
+        return tr("{seen:,} {split} pictures are also in train ({how}), so the score above may be inflated: on the "
+                  "{n:,} not seen in training, accuracy {accuracy:.2%} · balanced accuracy {balanced_accuracy:.2%} "
+                  "(`visionpath data check` lists them)",
+                  seen=self.seen, split=self.split, how=how, n=int(self.unseen.confusion.sum()),
                   accuracy=self.unseen.accuracy, balanced_accuracy=self.unseen.balanced_accuracy)
 
     def confusion_png(self) -> bytes:
@@ -109,7 +115,8 @@ class Evaluation:
             {"split": self.split, "loss": self.loss, "accuracy": self.accuracy,
              "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,
              "per_class": self.per_class, "confusion": self.confusion.tolist(),
-             **({"seen_in_training": self.seen, "unseen": None if self.unseen is None else {
+             **({"seen_in_training": self.seen, "seen_as_near_copy": self.seen_near,
+                 "unseen": None if self.unseen is None else {
                  "pictures": int(self.unseen.confusion.sum()), "accuracy": self.unseen.accuracy,
                  "balanced_accuracy": self.unseen.balanced_accuracy, "macro_f1": self.unseen.macro_f1}}
                 if self.seen else {})}, indent=2))
@@ -117,22 +124,23 @@ class Evaluation:
 
 def evaluate_images(model: torch.nn.Module, images: ImageSet, classes: list[str], mean: list[float],
                     std: list[float], device: torch.device, split: str = "test", bf16: bool = False,
-                    seen: torch.Tensor | None = None) -> Evaluation:
+                    seen: Seen | None = None) -> Evaluation:
     """The model's evaluation on a split of pictures (uint8, scaled with mean and std as it was trained); `seen`:
-    which of them are also in train, to score the others apart."""
+    which of them training saw (data.leaks.seen_in_training), to score the others apart."""
     logits = logits_in_batches(model, images.images, mean, std, device, bf16=bf16)
     return evaluate_logits(logits, images.labels, classes, split, seen)
 
 
 def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[str], split: str,
-                    seen: torch.Tensor | None = None) -> Evaluation:
-    """The evaluation of scores (one row per picture) against the true labels; with `seen` (a bool per picture:
-    also in train), also of the pictures not seen in training, where some were."""
+                    seen: Seen | None = None) -> Evaluation:
+    """The evaluation of scores (one row per picture) against the true labels; with `seen` (which pictures
+    training saw), also of the pictures not seen in training, where some were."""
     evaluation = _evaluation(logits, labels, classes, split)
-    if seen is not None and bool(seen.any()):
-        evaluation.seen = int(seen.sum())
-        if not bool(seen.all()):
-            evaluation.unseen = _evaluation(logits[~seen.to(logits.device)], labels[~seen.to(labels.device)],
+    if seen is not None and bool(seen.mask.any()):
+        mask = seen.mask
+        evaluation.seen, evaluation.seen_near = int(mask.sum()), seen.near
+        if not bool(mask.all()):
+            evaluation.unseen = _evaluation(logits[~mask.to(logits.device)], labels[~mask.to(labels.device)],
                                             classes, split)
     return evaluation
 

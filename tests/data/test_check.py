@@ -4,20 +4,12 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import SHARED_DATA, make_folder
+from conftest import SHARED_DATA, make_folder, photo
 from visionpath.cli import main
 from visionpath.data.check import check_data
-
-
-def photo(seed: int, size: int = 64) -> Image.Image:
-    """A picture with structure (smooth blobs), so near-duplicate hashes mean something."""
-    rng = np.random.default_rng(seed)
-    small = rng.integers(0, 255, (6, 6, 3), dtype=np.uint8)
-    return Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
 
 
 def planted(root):

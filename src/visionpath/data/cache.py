@@ -8,6 +8,8 @@
     $VISIONPATH_HOME/images/headers.json   file key -> height, width, is grey (so choosing the size does not open
                                            every photo again)
     $VISIONPATH_HOME/images/hashes.json    file key -> sha256 of the file, for train's duplicate check
+    $VISIONPATH_HOME/images/near-copies-1.json   sha256 -> the sha256s of its near copies that `data check`
+                                           found, so that a score leaves them out as seen (data.leaks)
 
 Several processes share this (runs, `predict`, `data check`). What makes that safe:
 - A published segment is never modified: new pictures go to a new segment, written whole, flushed, and named by
@@ -46,6 +48,10 @@ from .download import cache_home
 
 DECODER_VERSION = 2  # bump when load_image or the layout here changes: old folders are then never read
 CHECK_BYTES = 4 << 20  # rows covered by one CRC-32: a run checks only the chunks it maps, at about 3 GB/s
+# the files of facts about files: headers and content hashes by file, and which files (by content hash) the data
+# check found to be near copies of which (data.leaks; its number is the near check's version)
+NEAR_COPIES = "near-copies-1"
+FACT_FILES = ("headers", "hashes", NEAR_COPIES)
 
 
 def images_home() -> Path:
@@ -411,7 +417,7 @@ def remove_stale_folders() -> int:
 
 
 def clear_cache() -> int:
-    """Remove every decoded picture, header and hash (each store under its exclusive lock: a run that has mapped
+    """Remove every decoded picture, header, hash and near copy known (each store under its exclusive lock: a run that has mapped
     rows keeps reading them). Returns the bytes freed."""
     freed = 0
     for store in stores():
@@ -424,7 +430,7 @@ def clear_cache() -> int:
     home = images_home()
     if home.is_dir():
         with locked(home):
-            for name in ("headers", "hashes"):
+            for name in FACT_FILES:
                 path = home / f"{name}.json"
                 if path.exists():
                     freed += path.stat().st_size
@@ -452,7 +458,7 @@ def describe_cache() -> str:
         size = _bytes_under(folder)
         reclaim += size
         lines.append(f"  {folder.name}: an older format, never read, {size_text(size)}")
-    for name in ("headers", "hashes"):
+    for name in FACT_FILES:
         path = images_home() / f"{name}.json"
         if path.is_file():
             lines.append(f"  {name}.json: {size_text(path.stat().st_size)}")

@@ -29,6 +29,7 @@ from ..i18n import plural, tr
 from ..options import Option, check_output, checked
 from .sets import UNBALANCED, imbalance
 from .check_page import plot_check, write_check_page
+from .leaks import remember_near_copies
 from .layout import class_folders, find_splits, images_in, layout_help, scan_labels
 from .images import is_image_file, open_whole
 from .near import SIDE, joined, near_among_files, thumbnails
@@ -484,4 +485,5 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
         largest[group_of[i]] = max(largest[group_of[i]], distance)
     for group, distance in zip(groups, largest):
         describe(sorted(group), exact=False, distance=distance)
+    remember_near_copies([records[i]["sha256"] for i in group] for group in groups)  # for honest scores later
     return findings

@@ -1,16 +1,19 @@
 """What training learns about its data in seconds, from the files' bytes: exact duplicates within and across
 splits (the same photo trained on and scored on is a leak), and which pictures of a split training saw, so that a
-score can be given on the pictures it never saw. The full check (near duplicates too) is check.py."""
+score can be given on the pictures it never saw: the same file, or a near copy of one that the full check
+(check.py, minutes on thousands of pictures) found and kept in the picture cache."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 import torch
 
 from ..i18n import tr
 from .sets import imbalance
-from .cache import file_hashes
+from .cache import NEAR_COPIES, file_hashes, read_file_cache, write_file_cache
 
 
 def quick_check(dataset) -> str:
@@ -37,11 +40,38 @@ def quick_check(dataset) -> str:
                parts=tr("; ").join(parts), root=dataset.folder.root))
 
 
-def seen_in_training(train, images) -> torch.Tensor | None:
-    """For each picture of the ImageSet `images`, whether the same file (the same bytes) is also among the
-    ImageSet `train`'s: a leak, trained on and then scored on. None for pictures with no files (built-in
-    datasets)."""
+@dataclass
+class Seen:
+    """Which pictures of a split training saw: the same file is in train, or a near copy of one (the same picture
+    resized, re-encoded or slightly edited) that `visionpath data check` found on this machine."""
+    mask: torch.Tensor  # a bool per picture
+    near: int           # how many of them training saw only as a near copy
+
+
+def seen_in_training(train, images) -> Seen | None:
+    """For each picture of the ImageSet `images`, whether training saw it: the same file (the same bytes) among
+    the ImageSet `train`'s, or a near copy of one of them that a data check found (remember_near_copies). A leak,
+    trained on and then scored on. None for pictures with no files (built-in datasets)."""
     if images is None or images.paths is None or train.paths is None:
         return None
     trained = set(file_hashes(train.paths))
-    return torch.tensor([digest in trained for digest in file_hashes(images.paths)], dtype=torch.bool)
+    copies = read_file_cache(NEAR_COPIES)
+    digests = file_hashes(images.paths)
+    exact = [digest in trained for digest in digests]
+    near = [not same and any(other in trained for other in copies.get(digest, ()))
+            for digest, same in zip(digests, exact)]
+    return Seen(torch.tensor([a or b for a, b in zip(exact, near)], dtype=torch.bool), sum(near))
+
+
+def remember_near_copies(groups: Iterable[Iterable[str]]) -> None:
+    """Keep in the picture cache which files (by content hash) are near copies of which: each group is one
+    picture's files. A score then leaves out a test picture whose near copy is in train, once a check found it."""
+    known = read_file_cache(NEAR_COPIES)
+    learnt = {}
+    for group in groups:
+        members = set(group)
+        for digest in members:
+            together = sorted(members - {digest} | set(known.get(digest, ())))
+            if together != known.get(digest):
+                learnt[digest] = together
+    write_file_cache(NEAR_COPIES, learnt)
