@@ -417,8 +417,8 @@ def remove_stale_folders() -> int:
 
 
 def clear_cache() -> int:
-    """Remove every decoded picture, header, hash and near copy known (each store under its exclusive lock: a run that has mapped
-    rows keeps reading them). Returns the bytes freed."""
+    """Remove every decoded picture, header, hash and near copy known (each store under its exclusive lock: a run
+    that has mapped rows keeps reading them). Returns the bytes freed."""
     freed = 0
     for store in stores():
         with locked(store.dir):
