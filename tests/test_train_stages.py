@@ -173,15 +173,15 @@ def test_filling_a_budget_re_plans_fine_tuning_records_each_plan_and_resume_repe
 
 def stand_ins(history, budget_minutes, spent, validation=10, test=20):
     """What replan reads: the config, the data's split sizes, the state with its clock, the stage of fine-tuning
-    (stage 1 was epoch 1; fine-tuning was planned at 2 epochs)."""
+    (stage 1 was epoch 1; fine-tuning was planned at 3 epochs, to end after epoch 4)."""
     import time
     from types import SimpleNamespace
     from visionpath.training.state import TrainingState
     config = TrainConfig(data="photos", model="efficientnet_lite0", pretrained=True, budget=budget_minutes,
-                         fill_budget=True, fine_tune_epochs=2)
+                         fill_budget=True, fine_tune_epochs=3)
     data = SimpleNamespace(dataset=SimpleNamespace(train=[0] * 100, validation=[0] * validation, test=[0] * test))
     state = TrainingState(history, {}, history[-1]["epoch"], spent, time.perf_counter(), elapsed_before=spent)
-    stage = SimpleNamespace(epochs=range(2, 4), plans=[2], warm=0)
+    stage = SimpleNamespace(epochs=range(2, 5), plans=[3], warm=0)
     return config, data, state, stage
 
 
@@ -199,11 +199,16 @@ def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
     assert replan(config, data, state, stage, validating=1.0) == (3 + 6, 6)
     # not improving (fine-tuning's best was its first epoch): no longer than planned
     config, data, state, stage = stand_ins(rows(0.7, 0.6), budget_minutes=1, spent=12.0)
-    assert replan(config, data, state, stage, validating=1.0) == (3, 6)
+    assert replan(config, data, state, stage, validating=1.0) == (4, 6)
     # the same accuracy at a lower loss: the best epoch, but no reason to train longer
     config, data, state, stage = stand_ins(rows(0.7, 0.7), budget_minutes=1, spent=12.0)
     state.history[-1]["val_loss"] = 0.5
-    assert state.patience_used(2) == 0 and replan(config, data, state, stage, validating=1.0) == (3, 6)
+    assert state.patience_used(2) == 0 and replan(config, data, state, stage, validating=1.0) == (4, 6)
+    # improving, but the plan (cut short after epoch 2) ends with this epoch: its rate is down to 0, and epochs
+    # added would not move the weights
+    config, data, state, stage = stand_ins(rows(0.6, 0.7), budget_minutes=1, spent=12.0)
+    stage.plans = [3, 2]
+    assert replan(config, data, state, stage, validating=1.0) == (3, 6)
     # improving, and 4 s left: an epoch of 6 s runs (the run ends within half an epoch of its budget, not up to a
     # whole epoch short of it); 2 s left: it ends here
     config, data, state, stage = stand_ins(rows(0.6, 0.7), budget_minutes=1, spent=46.0)

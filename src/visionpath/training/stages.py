@@ -212,14 +212,16 @@ def replan(config: TrainConfig, data: TrainingData, state: TrainingState, stage:
     the time left holds, each as long as the last one measured, while validation accuracy still rises (this epoch
     beat the stage's earlier ones, or fine-tuning is still warming up); otherwise no longer than planned, and
     shorter when the plan no longer fits. What is left after the epochs is scoring the test split (about a
-    validation pass per validation-sized share of it) and the report. Returns (the new length, the epochs that
-    the time left holds)."""
+    validation pass per validation-sized share of it) and the report. A plan that ends with this epoch is not
+    lengthened: its learning rate has come down to 0, and re-fitted from there the epochs added would not move the
+    weights (CIFAR-10 at 90 a class in fp32: a plan cut to end at epoch 22, lengthened after it, trained epoch 23 at
+    rate 0 for 31 s). Returns (the new length, the epochs that the time left holds)."""
     _, validation, scored = pictures_counted(config, data)
     finish = REPORT_SECONDS + validating * scored / max(1, validation)
     left = 60 * config.budget - state.spent() - finish
     fits = max(0, int(left / state.history[-1]["epoch_time"] + 0.5))  # to the nearest epoch: within half of one
     planned = stage.epochs.start - 1 + stage.plans[-1]
-    improving = state.accuracy_rose(2, stage.warm)
+    improving = state.accuracy_rose(2, stage.warm) and state.epoch < planned
     return max(state.epoch, state.epoch + fits if improving else min(planned, state.epoch + fits)), fits
 
 
@@ -234,3 +236,6 @@ def say_replanned(state: TrainingState, before: int, fits: int) -> None:
                "at {seconds:.0f}s an epoch{improving}; the learning rate is re-fitted to the epochs left",
                after=after, before=before, seconds=seconds,
                improving=tr(", while validation accuracy improves") if after > before else ""))
+    elif after == state.epoch:
+        say(tr("fine-tuning ends after epoch {epoch}, as planned: its learning rate has come down to 0 (the budget "
+               "would hold {fits} more)", epoch=state.epoch, fits=plural(fits, "epoch")))
