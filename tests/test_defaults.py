@@ -235,13 +235,13 @@ def test_the_plan_times_the_backbone_in_the_precision_the_run_trains_in(photos_3
 
 def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_plans_the_same(photos_300, probe, capsys):
     from visionpath.devices import describe_machine
-    first = resolve(TrainConfig(data=str(photos_300)))[0]
+    first = resolve(TrainConfig(data=str(photos_300), precision="fp32"))[0]
     assert probe.calls == [(3, "fp32", 224, 32), (3, "fp32", 288, 16)]  # planned at 224, then at the side chosen
     probe.speeds = dict.fromkeys(defaults.PHOTO_SIDES, speed.Speed(20.0, 60.0))  # the machine is busy now
-    again = resolve(TrainConfig(data=str(photos_300)))[0]
+    again = resolve(TrainConfig(data=str(photos_300), precision="fp32"))[0]
     assert len(probe.calls) == 2 and again == first  # nothing measured: the kept speeds plan the same run
     assert probe.augmentations[0] == PRESETS["standard"]  # each step through the run's augmentation
-    resolve(TrainConfig(data=str(photos_300), augment="strong"))  # another augmentation, another speed
+    resolve(TrainConfig(data=str(photos_300), precision="fp32", augment="strong"))  # other augmentation, other speed
     assert probe.augmentations[-1] == PRESETS["strong"] and len(probe.calls) > 2
     del probe.calls[2:]
     describe_machine()
@@ -249,14 +249,14 @@ def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_pla
            "million pixels a second" in capsys.readouterr().out
     describe_machine(measure=True)  # measured again when next needed, at the busy machine's speed
     assert "4 kept speeds of the photo backbone forgotten" in capsys.readouterr().out  # standard and strong
-    busy = resolve(TrainConfig(data=str(photos_300)))[0]
+    busy = resolve(TrainConfig(data=str(photos_300), precision="fp32"))[0]
     assert len(probe.calls) > 2 and busy.image_size < first.image_size
 
 
 def test_the_forecast_is_made_at_the_speed_of_the_side_planned(photos_300, probe):
     # a million pixels fine-tune twice as fast in the larger steps at 288 px as at 224 (where the plan starts)
     probe.speeds = {224: speed.Speed(0.5, 2.0), 288: speed.Speed(0.5, 1.0)}
-    config, chosen = resolve(TrainConfig(data=str(photos_300), budget=0.5))
+    config, chosen = resolve(TrainConfig(data=str(photos_300), precision="fp32", budget=0.5))
     sides = [call[2] for call in probe.calls]
     assert sides[0] == 224 and config.image_size == sides[-1] and config.image_size != 224
     assert f"fine-tunes {1 / probe.speeds.get(config.image_size, SPEED).fine_tune:.2g} million pixels a second " \
