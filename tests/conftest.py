@@ -51,6 +51,16 @@ def photo(seed: int, size: int = 64) -> Image.Image:
     return Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)
 
 
+def photo_folder(root: Path) -> Path:
+    """root/train|validation|test/ant|bee/i.png: 6 photos a class in train, 3 in the others, each photo its own."""
+    for s, split in enumerate(("train", "validation", "test")):
+        for k, name in enumerate(("ant", "bee")):
+            (root / split / name).mkdir(parents=True)
+            for i in range(6 if split == "train" else 3):
+                photo(100 * k + 20 * s + i).save(root / split / name / f"{i}.png")
+    return root
+
+
 def make_folder(root: Path, classes=("ant", "bee", "cat"), per_class: dict | None = None, size: int = 12,
                 seed: int = 0) -> Path:
     """root/<split>/<class>/i.png with `per_class[split]` images of each class."""

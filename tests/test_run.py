@@ -35,14 +35,9 @@ def test_a_run_without_a_test_split_says_how_to_evaluate(tmp_path):
 def test_a_test_picture_whose_near_copy_is_in_train_counts_as_seen_once_a_check_found_it(tmp_path, capsys):
     """A cropped, re-encoded copy of a training photo in test: not the same file, so training's quick check cannot
     tell; once `data check` has found it, evaluate scores it apart and says how it was seen."""
-    from conftest import photo
+    from conftest import photo, photo_folder
     from visionpath.data.check import check_data
-    root = tmp_path / "photos"
-    for s, split in enumerate(("train", "validation", "test")):
-        for k, name in enumerate(("ant", "bee")):
-            (root / split / name).mkdir(parents=True)
-            for i in range(6 if split == "train" else 3):
-                photo(100 * k + 20 * s + i).save(root / split / name / f"{i}.png")
+    root = photo_folder(tmp_path / "photos")
     photo(0).crop((3, 2, 62, 61)).save(root / "test" / "ant" / "cropped.jpg", quality=90)  # train/ant/0.png
     run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
     assert "seen_in_training" not in json.loads((run.path / "test_metrics.json").read_text())

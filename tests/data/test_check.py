@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import SHARED_DATA, make_folder, photo
+from conftest import SHARED_DATA, make_folder, photo, photo_folder
 from visionpath.cli import main
 from visionpath.data.check import check_data
 
@@ -237,12 +237,7 @@ def test_exact_copies_do_not_hide_near_ones(tmp_path):
 def test_near_copies_that_chain_are_one_group_and_dedupe_moves_all_of_it(tmp_path, capsys):
     """A photo in train, a resized copy of it in validation (saved twice: the same bytes), and a cropped copy in
     test: one picture, said once with all four files, and data dedupe leaves no part of it outside train."""
-    root = tmp_path / "photos"
-    for s, split in enumerate(("train", "validation", "test")):
-        for k, name in enumerate(("ant", "bee")):
-            (root / split / name).mkdir(parents=True)
-            for i in range(6 if split == "train" else 3):
-                photo(100 * k + 20 * s + i).save(root / split / name / f"{i}.png")
+    root = photo_folder(tmp_path / "photos")
     original = photo(999, size=96)
     original.save(root / "train" / "ant" / "original.png")
     original.resize((60, 60)).save(root / "validation" / "ant" / "resized.jpg", quality=85)

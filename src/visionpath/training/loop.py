@@ -89,7 +89,6 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             # an epoch's time is its training and validation, what the next epochs will take again: a stage's start
             # (caching the frozen features, timing the block groups fine-tuning chose) is in the run's time only
             t0 = time.perf_counter()
-            started_stage = t0 - begun
             trained = train_one_epoch(epoch, total, stage, config, data, model, generators, bar)
             validating = time.perf_counter()
             validation = validate(stage, data, model)
@@ -97,7 +96,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
                 raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss,
                                stage.peak_lr)
-            improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0, started_stage)
+            improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0, t0 - begun)
             row = state.history[-1]
             if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
                 row["planned_epochs"], fits = on_main(data.processes,  # timed here, the same for every process
