@@ -1,6 +1,7 @@
 """What a run chooses for the settings left out: the user's value, else the model's recipe, else the photo
 defaults, else the setting's fallback; each with its reason."""
 import os
+import time
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -251,6 +252,24 @@ def test_the_backbone_is_timed_once_per_machine_and_kept_so_the_same_command_pla
     assert "4 kept speeds of the photo backbone forgotten" in capsys.readouterr().out  # standard and strong
     busy = resolve(TrainConfig(data=str(photos_300), precision="fp32"))[0]
     assert len(probe.calls) > 2 and busy.image_size < first.image_size
+
+
+def test_measuring_the_machine_is_said_once_and_kept_off_the_budget(photos_300, probe, monkeypatch):
+    # a first run measures the backbone (20-28 s on 2 cores), later runs read it back: counted in the budget, it
+    # cut the first run's fine-tuning; kept off the budget clock, the first run plans and fills like the later ones
+    from visionpath.devices import budget_clock
+    answer = speed.measure_speed
+
+    def slow(*args):
+        time.sleep(0.7)
+        return answer(*args)
+    monkeypatch.setattr(speed, "measure_speed", slow)
+    wall, clock = time.perf_counter(), budget_clock()
+    first, chosen = resolve(TrainConfig(data=str(photos_300), precision="fp32"))
+    assert len(probe.calls) == 2 and time.perf_counter() - wall >= 1.4 and budget_clock() - clock < 1.0
+    assert "; measuring this machine 1s, once, outside the budget)" in chosen["budget"].why
+    again, chosen = resolve(TrainConfig(data=str(photos_300), precision="fp32"))
+    assert again == first and "measuring" not in chosen["budget"].why
 
 
 def test_the_forecast_is_made_at_the_speed_of_the_side_planned(photos_300, probe):

@@ -147,3 +147,19 @@ def test_three_identical_runs_train_in_one_precision_and_score_alike(measuring, 
     scores = [[(r["train_loss"], r["train_accuracy"], r["val_loss"], r["val_accuracy"]) for r in run.history]
               for run in runs]
     assert scores[0] == scores[1] == scores[2]
+
+
+def test_measuring_the_machine_is_kept_off_the_time_a_run_spends_of_its_budget(measuring):
+    import time
+    from types import SimpleNamespace
+    from visionpath.training.state import TrainingState
+    timer, calls = measuring
+
+    def slow(device, precisions):
+        time.sleep(0.5)
+        return timer({"fp32": 1.0, "bf16": 0.5})(device, precisions)
+    state, _ = TrainingState.start(SimpleNamespace(seed=0), None, CPU, devices.budget_clock())
+    wall = time.perf_counter()
+    assert decide_precision(CPU, timer=slow).precision == "bf16" and calls  # measured: the first run here
+    time.sleep(0.2)  # and the run's own time
+    assert time.perf_counter() - wall >= 0.7 and 0.2 <= state.spent() < 0.5

@@ -10,6 +10,7 @@ import torch
 import visionpath
 from visionpath.checkpoint import load_tensors, read_metadata
 from visionpath.errors import VisionpathError
+from visionpath.run_files import read_history
 from visionpath.training import loop
 from visionpath.training.pictures import balance_classes, draw_order
 
@@ -141,6 +142,7 @@ def test_early_stopping_restores_the_best_epoch_and_scores_it_on_test(tmp_path):
     best = max(history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
     assert len(history) == best["epoch"] + 2 < 10  # stopped two epochs after the best
     assert read_metadata(run.path / "best.safetensors")["epoch"] == best["epoch"]
+    assert read_history(run.path)[-1]["best_epoch"] == best["epoch"]  # results.csv says which epoch is kept
     last = {k: v for k, v in load_tensors(run.path / "last.safetensors", "model.").items()}
     restored = load_tensors(run.path / "best.safetensors", "model.")
     assert not all(torch.equal(last[k], restored[k]) for k in last)  # the best is not simply the last

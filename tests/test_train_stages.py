@@ -174,13 +174,13 @@ def test_filling_a_budget_re_plans_fine_tuning_records_each_plan_and_resume_repe
 def stand_ins(history, budget_minutes, spent, validation=10, test=20):
     """What replan reads: the config, the data's split sizes, the state with its clock, the stage of fine-tuning
     (stage 1 was epoch 1; fine-tuning was planned at 3 epochs, to end after epoch 4)."""
-    import time
     from types import SimpleNamespace
+    from visionpath.devices import budget_clock
     from visionpath.training.state import TrainingState
     config = TrainConfig(data="photos", model="efficientnet_lite0", pretrained=True, budget=budget_minutes,
                          fill_budget=True, fine_tune_epochs=3)
     data = SimpleNamespace(dataset=SimpleNamespace(train=[0] * 100, validation=[0] * validation, test=[0] * test))
-    state = TrainingState(history, {}, history[-1]["epoch"], spent, time.perf_counter(), elapsed_before=spent)
+    state = TrainingState(history, {}, history[-1]["epoch"], spent, budget_clock(), elapsed_before=spent)
     stage = SimpleNamespace(epochs=range(2, 5), plans=[3], warm=0)
     return config, data, state, stage
 

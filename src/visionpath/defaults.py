@@ -20,7 +20,7 @@ from .config import TrainConfig, fallback
 from .console import say
 from .data import DATASETS
 from .data.folder import Survey, survey
-from .devices import pick_device, pick_precision
+from .devices import measuring_seconds, pick_device, pick_precision
 from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
 from .models import has_offline_weights, model_entry
@@ -380,14 +380,12 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     def planned(model: str) -> tuple[Plan, Speed]:
         return backbone_plan(model, config, folder, unfreeze, augmentation, most, device, parallel)
 
-    started = time.perf_counter()  # measuring: a few seconds the first time on this machine; nothing once kept
+    before = measuring_seconds()  # measuring: some seconds the first time on this machine; nothing once kept
     model, (plan, one) = PHOTO_MODEL, planned(PHOTO_MODEL)
     larger = (larger_backbone(config, folder, plan, one, most, planned)
               if config.model is None and config.weights is None else None)
     model, plan, one, asked, why = larger or (model, plan, one, 0.0, "")
-    measuring = time.perf_counter() - started - asked
-    if measuring > 1:  # in this run's time, once: later runs read what it measured (the plan is theirs too)
-        plan = replace(plan, seconds={"measuring": measuring, **plan.seconds})
+    measuring = measuring_seconds() - before
     if asked:
         plan = replace(plan, seconds={"probe": asked, **plan.seconds})
     chosen = {"model": Choice(model, "photos", why)} if config.model is None else {}
@@ -412,16 +410,17 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
         chosen["fine_tune_epochs"] = Choice(plan.fine_tune_epochs, "photos", line)
         if config.fill_budget is None:
             chosen["fill_budget"] = Choice(True, "photos", line)
-    parts = {"probe": tr("a head on Lite0's frozen features"), "measuring": tr("measuring this machine"),
-             "start": tr("start"), "reading": tr("reading"),
+    parts = {"probe": tr("a head on Lite0's frozen features"), "start": tr("start"), "reading": tr("reading"),
              "features": tr("features"), "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
     expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
+    if measuring > 1:  # this run's, once: later runs read what it measured, and plan the same
+        expected += tr("; measuring this machine {seconds:.0f}s, once, outside the budget", seconds=measuring)
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); the backbone reads "
            "{value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type} in {precision} at "
            "{side}×{side} (measured once on this machine and kept: `visionpath devices` shows it)",
-           minutes=minutes, value=plan.total / 60, expected=expected, value2=1 / one.forward,
+           minutes=minutes, value=(plan.total + measuring) / 60, expected=expected, value2=1 / one.forward,
            value3=1 / one.fine_tune, type=device.type, precision=config.precision, side=plan.side)
         + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
         + (tr("; even the smallest plan runs over the budget") if plan.total > 60 * budget else "")))

@@ -10,7 +10,7 @@ import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated, Callable, TypeVar
 
 import torch
 
@@ -64,6 +64,32 @@ def parse_device(device: str) -> torch.device:
 # visionpath home keyed by what decides it, and read back by every later run, so the same command trains in the same
 # precision every time, and every process of a run uses its first process's decision (train.py). `visionpath
 # devices --measure` measures again.
+
+# Seconds this process has spent measuring the machine (the precision decision, the backbone's speeds): done once
+# per machine and kept, so a first run would otherwise spend part of its budget on what later runs read back
+_measuring = {"seconds": 0.0}
+T = TypeVar("T")
+
+
+def budget_clock() -> float:
+    """time.perf_counter() less this process's time measuring the machine: what a --budget is counted in, so that
+    the first run on a machine plans, fills and ends its budget as every later run does."""
+    return time.perf_counter() - measuring_seconds()
+
+
+def measuring_seconds() -> float:
+    """The seconds this process has spent measuring the machine so far."""
+    return _measuring["seconds"]
+
+
+def measured(measure: Callable[[], T]) -> T:
+    """measure(), its time kept off the budget_clock."""
+    t0 = time.perf_counter()
+    try:
+        return measure()
+    finally:
+        _measuring["seconds"] += time.perf_counter() - t0
+
 
 PRECISION_FILE = "precision.json"  # in the visionpath home ($VISIONPATH_HOME, else ~/.cache/visionpath)
 # The one hook for tests and for people who want to force it: what `auto` decides, without measuring.
@@ -132,7 +158,7 @@ def decide_precision(device: torch.device, measure: bool = False,
     candidates = ("fp32", "bf16") if device.type == "cpu" else ("fp32", "bf16", "fp16")
     if device.type == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
         candidates = ("fp32", "fp16")
-    seconds = (timer or step_seconds)(device, candidates)
+    seconds = measured(lambda: (timer or step_seconds)(device, candidates))
     decision = Decision(precision_verdict(device.type, seconds)[0], key, seconds, time.strftime("%Y-%m-%d %H:%M"))
     write_kept(precision_file(), "decisions",
                [e for e in stored if e["machine"] != key] + [dataclasses.asdict(decision)])
@@ -206,7 +232,7 @@ def kept_speed(key: dict, measure: Callable[[], tuple[float, float]]) -> tuple[f
     for entry in stored:
         if entry["key"] == key:
             return entry["forward"], entry["fine_tune"]
-    forward, fine_tune = measure()
+    forward, fine_tune = measured(measure)
     write_kept(speed_file(), "speeds", [e for e in stored if e["key"] != key] + [
         {"key": key, "forward": forward, "fine_tune": fine_tune, "measured": time.strftime("%Y-%m-%d %H:%M")}])
     return forward, fine_tune

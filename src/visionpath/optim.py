@@ -26,12 +26,20 @@ def learning_rate(schedule: str, step: int, total_steps: int, peak: float, warm:
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+# A re-planned stage holds the rate it had and anneals over the last share of its plan only ("warmup-stable-decay",
+# as in Hägele et al. 2024, for runs whose length is not fixed in advance): filling a budget re-plans after every
+# epoch from its measured time, which differs between two runs of the same command (hymenoptera, three runs: 48, 55
+# and 54 epochs held). A cosine re-fitted to each end moved the rate with that noise from the first re-plan on, so
+# the runs' losses parted at the second fine-tuning epoch; held, they part only where one of them starts to anneal.
+ANNEAL_SHARE = 0.3
+
+
 def refitted_rate(schedule: str, step: int, iterations: int, peak: float, plans: list[int]) -> float:
     """The learning rate at `step` of a stage whose length is re-planned after each epoch: plans[k] is the stage's
     length in epochs while its epoch k+1 trains (the last plan holds after the list ends). With one plan this is
-    `learning_rate`. The warm-up is the first plan's; a new plan re-fits what follows it: from the rate at the
-    change (or, during the warm-up, from the warm-up's end) a cosine down to 0 at the new end, so the schedule
-    bends to the epochs left instead of jumping."""
+    `learning_rate`. The warm-up is the first plan's; a new plan re-fits what follows it: the rate at the change
+    (or, for a plan made during the warm-up, the peak once it is reached) held until the plan's last ANNEAL_SHARE (at least an epoch), then a
+    cosine down to 0 at the new end, so the schedule bends to the epochs left instead of jumping."""
     epoch = min(step // iterations, len(plans) - 1)
     start = epoch
     while start > 0 and plans[start - 1] == plans[epoch]:
@@ -39,11 +47,12 @@ def refitted_rate(schedule: str, step: int, iterations: int, peak: float, plans:
     total = plans[epoch] * iterations
     warm = max(1, int(WARM_UP[schedule] * plans[0] * iterations))
     changed = start * iterations
-    if schedule == "constant" or changed <= warm:  # the first plan, or one made during the warm-up
+    if schedule == "constant" or start == 0 or step < warm:  # the first plan, or still warming up
         return learning_rate(schedule, step, total, peak, warm)
-    rate = refitted_rate(schedule, changed, iterations, peak, plans[:start])
-    progress = (step - changed) / max(1, total - changed)
-    return rate * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    rate = peak if changed <= warm else refitted_rate(schedule, changed, iterations, peak, plans[:start])
+    anneal = max(changed, warm, total - max(iterations, int(ANNEAL_SHARE * total)))
+    progress = (step - anneal) / max(1, total - anneal)
+    return rate * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
 
 
 def warm_up_epochs(schedule: str, epochs: int) -> int:

@@ -26,7 +26,7 @@ from .errors import VisionpathError
 from .files import atomic_write, save_figure
 from .i18n import drawn_in_language, plural, tr
 from .options import Option, check_output, checked
-from .run_files import read_history
+from .run_files import kept_epoch, read_history
 
 
 @dataclass
@@ -209,8 +209,14 @@ def stage_notes(history: list[dict], config: TrainConfig) -> str:
     gain = fine_tuning_gain(history)
     rate = config.fine_tune_lr
     side = same_side(config)
+    kept = kept_epoch(history)
+    if gain <= 0 and kept.get("stage", 1) == 2:  # as accurate within what the validation pictures tell, a lower loss
+        notes.append(tr("fine-tuning matched the head's {val_accuracy:.1%} within what the validation pictures can "
+                        "tell, at a lower validation loss ({loss:.3f} against {head_loss:.3f}): the run kept "
+                        "fine-tuning's epoch {epoch}", val_accuracy=head[best]["val_accuracy"],
+                        loss=kept["val_loss"], head_loss=head[best]["val_loss"], epoch=kept["epoch"]))
     # fine-tuning after a head this accurate: asked for (--fine-tune-epochs), or too few validation pictures to skip it
-    if gain <= 0 and head[best]["val_accuracy"] >= FEATURES_FIT:
+    elif gain <= 0 and head[best]["val_accuracy"] >= FEATURES_FIT:
         # measured on cats-vs-dogs (the head 99.6% on validation): fine-tuning at a third of the rate edged past
         # the head on validation and scored 1.5 points lower on test; with nothing to correct, no remedy is told
         notes.append(tr("fine-tuning did not beat the head's {val_accuracy:.1%}: the frozen features already fit "
@@ -245,7 +251,7 @@ def plot_curves(history: list[dict], path: Path, config: TrainConfig | None = No
     """Loss and accuracy per epoch, training against validation, with the best epoch marked and, when the run
     overfits, the epochs where validation got worse while training improved shaded."""
     epochs = [r["epoch"] for r in history]
-    best = max(history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+    best = kept_epoch(history)
     diagnosis = diagnose(history, config)
     fig = Figure(figsize=(11, 4.2))
     ax_loss, ax_acc = fig.subplots(1, 2)

@@ -34,7 +34,7 @@ from .models import create_model, model_entry, prepare_for_device
 
 # planned_epochs: the run's length as planned after the epoch (fine-tuning that fills a --budget re-plans it)
 HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "stage", "lr", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "planned_epochs"]
+                   "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "planned_epochs", "best_epoch"]
 
 
 def new_run_dir(project: str | Path, name: str) -> Path:
@@ -242,6 +242,16 @@ def load_run_data(config: TrainConfig, data_dir: str | Path | None = None, run_d
 
 # -------------------------------------------------------------------------------------------- the history
 
+def kept_epoch(history: list[dict]) -> dict:
+    """The row of the epoch whose weights the run keeps (best.safetensors), as training chose it after its last
+    epoch (`best_epoch`: a fine-tuned epoch may win over the head's at the same accuracy within what the validation
+    pictures can tell, by a lower loss); for a run of an older version, the highest validation accuracy, then the
+    lowest loss."""
+    chosen = history[-1].get("best_epoch")
+    return next((row for row in history if row["epoch"] == chosen), None) or \
+        max(history, key=lambda r: (r["val_accuracy"], -r["val_loss"]))
+
+
 def write_history(run_dir: Path, history: list[dict]) -> None:
     """results.csv: one row per epoch, epoch and time first (rewritten whole: it is small)."""
     text = io.StringIO()
@@ -266,7 +276,7 @@ def read_history(run_dir: Path) -> list[dict]:
             for line, row in enumerate(reader, 2):
                 if None in row or None in row.values():  # more or fewer cells than columns: a torn row
                     raise ValueError
-                rows.append({k: (int(v) if k in ("epoch", "stage", "planned_epochs") else float(v))
+                rows.append({k: (int(v) if k in ("epoch", "stage", "planned_epochs", "best_epoch") else float(v))
                              for k, v in row.items() if v != ""})
         return rows
     except (OSError, ValueError, UnicodeDecodeError):

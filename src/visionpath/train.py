@@ -17,7 +17,6 @@ only for an epoch's files to be written whole); the run keeps every finished epo
 from __future__ import annotations
 
 import inspect
-import time
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Annotated, Callable
@@ -27,6 +26,7 @@ import torch
 from .config import TrainConfig
 from .console import say
 from .defaults import announce, resolve
+from .devices import budget_clock
 from .distributed import Processes, join, leave, lost_peer, on_main, under_torchrun
 from .errors import VisionpathError
 from .i18n import tr
@@ -77,7 +77,7 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None,
 def train_processes(processes: Processes, device: torch.device, data, config: TrainConfig | None, resume,
                     settings: dict, stop_if: Callable[[dict], bool] | None = None) -> Run:
     """`train` in this process, one of `processes` (all of them train the same run)."""
-    entered = time.perf_counter()  # a --budget counts from here: settling, reading and building take of it too
+    entered = budget_clock()  # a --budget counts from here: settling, reading and building take of it too
     # ---- 1. settle the settings ---------------------------------------------------------------------------
     if resume is not None:
         run, saved = open_for_resume(resume, data, config, settings)

@@ -13,6 +13,7 @@ from ..augment import augment_batch
 from ..checkpoint import optimizer_to_tensors, save_checkpoint
 from ..config import TrainConfig
 from ..console import progress_bar, say
+from ..devices import budget_clock
 from ..distributed import in_shares, on_main, sum_over
 from ..evaluate import Evaluation, evaluate_logits
 from ..i18n import plural, tr
@@ -66,7 +67,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
     stage = None
     with progress_bar() as bar, CtrlC() as ctrl_c:
         while state.epoch < (total := total_epochs(config, model, state.history)):
-            epoch, begun = state.epoch + 1, time.perf_counter()
+            epoch, begun = state.epoch + 1, budget_clock()  # a stage's start may measure the machine
             head = head_epochs(config, state.history)
             number = 2 if model.two_stages and epoch > head else 1
             if stage is None or stage.number != number:
@@ -88,7 +89,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                            epochs=plural(config.early_stopping, 'epoch'), head=head, epochs2=config.epochs))
             # an epoch's time is its training and validation, what the next epochs will take again: a stage's start
             # (caching the frozen features, timing the block groups fine-tuning chose) is in the run's time only
-            t0 = time.perf_counter()
+            t0 = budget_clock()
             trained = train_one_epoch(epoch, total, stage, config, data, model, generators, bar)
             validating = time.perf_counter()
             validation = validate(stage, data, model)
@@ -96,7 +97,7 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             if not (math.isfinite(trained[0]) and math.isfinite(validation.loss)):  # nothing of it is saved
                 raise Diverged(epoch, stage.number, trained[0] if not math.isfinite(trained[0]) else validation.loss,
                                stage.peak_lr)
-            improved = record_epoch(state, epoch, stage, trained, validation, time.perf_counter() - t0, t0 - begun)
+            improved = record_epoch(state, epoch, stage, trained, validation, budget_clock() - t0, t0 - begun)
             row = state.history[-1]
             if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
                 row["planned_epochs"], fits = on_main(data.processes,  # timed here, the same for every process
@@ -252,6 +253,7 @@ def record_epoch(state: TrainingState, epoch: int, stage: Stage, trained: tuple[
                                                    if row["epoch"] == state.best["epoch"]), stage.number), stage.number)
     if improved:
         state.best = {"epoch": epoch, "val_accuracy": validation.accuracy, "val_loss": validation.loss}
+    state.history[-1]["best_epoch"] = state.best["epoch"]  # what report and diagnosis call the kept epoch
     return improved
 
 

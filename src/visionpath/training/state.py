@@ -3,7 +3,6 @@ fine-tuning's length as planned and re-planned."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -11,6 +10,7 @@ import torch
 from ..checkpoint import load_tensors
 from ..config import TrainConfig
 from ..data import Dataset
+from ..devices import budget_clock
 from .model import TrainingModel
 from .start import Saved
 
@@ -30,14 +30,14 @@ class TrainingState:
     best: dict              # epoch, val_accuracy, val_loss of the best epoch so far
     epoch: int              # the last finished epoch (0 before the first)
     elapsed: float          # training seconds so far
-    started: float          # when this process took the run up (time.perf_counter())
+    started: float          # when this process took the run up (devices.budget_clock())
     elapsed_before: float = 0.0  # the training seconds of earlier processes (a resumed run)
 
     @staticmethod
     def start(config: TrainConfig, saved: Saved | None, device: torch.device, started: float
               ) -> tuple["TrainingState", Generators]:
         """A new run's state, or a resumed run's as its last checkpoint left it (random streams included); this
-        process took the run up at `started` (time.perf_counter())."""
+        process took the run up at `started` (devices.budget_clock())."""
         generators = Generators(torch.Generator().manual_seed(config.seed),
                                 torch.Generator(device=device).manual_seed(config.seed + 1))
         if saved is None:
@@ -76,8 +76,9 @@ class TrainingState:
         return len(rows) < 2 or rows[-1]["val_accuracy"] > max(row["val_accuracy"] for row in rows[:-1])
 
     def spent(self) -> float:
-        """Seconds the run has taken so far: its earlier processes' epochs, and all of this process's time."""
-        return self.elapsed_before + time.perf_counter() - self.started
+        """Seconds the run has taken so far: its earlier processes' epochs, and all of this process's time but what
+        measuring the machine took (devices.budget_clock)."""
+        return self.elapsed_before + budget_clock() - self.started
 
 
 def head_epochs(config: TrainConfig, history: list[dict]) -> int:
