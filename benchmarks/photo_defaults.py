@@ -15,13 +15,13 @@ folders of different sizes and kinds, each against the peer it must beat: a line
   first_plan       the folders whose head changed how they fine-tune, again with the first plan's fine-tuning (by
                    photos a class alone) given as flags: what choosing it from stage 1 gained or lost
   repeat           the first folder's command twice more: the same plan from the speeds kept on this machine,
-                   the same losses in results.csv until filling the budget re-plans by a measured epoch time
+                   and the same losses in results.csv while the epochs' measured times move only the plan's end
 
 Each run's forecast (the plan's "expected about N minutes") is set against its wall-clock time, and its budget use
 and how it ended (early stopping, the budget spent, or the planned epochs done) are recorded.
 
 Every command is timed from process start to exit, from an empty picture cache, offline. The backbone's speed is
-measured once per kind of step (the first run that needs it measures it, in its own time) and kept for the rest,
+measured once per kind of step (the first run that needs it measures it, outside its budget) and kept for the rest,
 as in a user's visionpath home. Times are scaled to the
 reference machine of the targets by the Keras CIFAR-10 CNN epoch measured before and after each folder (40 s
 there):
@@ -251,7 +251,7 @@ def first_plan(bench: Bench) -> None:
 
 def repeat(bench: Bench) -> None:
     """The first folder's command twice more: the kept speeds plan the same run; results.csv's losses are the same
-    until filling the budget re-plans by a measured epoch time (which a busy moment can change)."""
+    while the epochs' measured times (which a busy moment can change) move only the plan's end, not the rate."""
     name, folder = next(iter(FOLDERS.items()))
     REPEATS[name] = [run_defaults(bench, name, folder) for _ in range(2)]
     write(bench)

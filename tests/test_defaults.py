@@ -145,7 +145,7 @@ def test_after_the_head_a_setting_given_stays_as_given():
     assert "fine-tuning the top 4 of the backbone's 8 block groups at lr 0.01, each group below at 0.5 ×" in why
 
 
-def test_after_the_head_the_rest_of_the_run_is_forecast_at_the_speed_of_the_groups_chosen(probe):
+def test_after_the_head_the_rest_of_the_run_is_forecast_at_the_speed_of_the_groups_chosen(probe, monkeypatch):
     """Stage 1 chose the top 4 groups where the plan timed 3: the rest is timed as the top 4 (measured, then kept),
     at the run's side, precision and batch; a skipped fine-tuning leaves scoring and the report."""
     config = TrainConfig(data="photos", model="efficientnet_lite0", unfreeze=4, image_size=224, batch_size=32,
@@ -159,6 +159,16 @@ def test_after_the_head_the_rest_of_the_run_is_forecast_at_the_speed_of_the_grou
                     "and the budget holds it")
     defaults.rest_after_head(config, (1000, 200, 300), torch.device("cpu"), 1, spent=60.0)
     assert len(probe.calls) == 1  # kept: measured once on this machine
+    answer = speed.measure_speed  # the top 3 groups, not timed yet: measured now, said, and in the run's minutes
+
+    def slow(*args):
+        time.sleep(1.6)
+        return answer(*args)
+    monkeypatch.setattr(speed, "measure_speed", slow)
+    line = defaults.rest_after_head(replace(config, unfreeze=3), (1000, 200, 300), torch.device("cpu"), 1, 60.0)
+    assert line.endswith("about 4.1 minutes in all (185s from now), longer while validation improves and the "
+                         "budget holds it; measuring this machine 2s, once, outside the budget")
+    monkeypatch.setattr(speed, "measure_speed", answer)
     skipped = replace(config, fine_tune_epochs=0, fill_budget=False)
     line = defaults.rest_after_head(skipped, (1000, 200, 300), torch.device("cpu"), 2, spent=60.0)
     assert line == ("forecast again: the run ends after scoring and the report, about 1.2 minutes in all (12s from "
@@ -386,10 +396,10 @@ def test_a_head_on_frozen_features_measures_how_far_they_fall_short(tmp_path):
 
 
 def test_a_kept_speed_far_off_the_measured_epochs_is_said_with_which_way_and_how_to_measure_again():
-    assert defaults.pace_note(forecast=8.0, measured=9.9) is None  # within a quarter: the kept speed holds
-    assert defaults.pace_note(forecast=8.0, measured=6.1) is None
-    slower = defaults.pace_note(forecast=7.0, measured=9.8)
+    assert speed.pace_note(forecast=8.0, measured=9.9) is None  # within a quarter: the kept speed holds
+    assert speed.pace_note(forecast=8.0, measured=6.1) is None
+    slower = speed.pace_note(forecast=7.0, measured=9.8)
     assert slower.startswith("pace: a fine-tuning epoch takes 9.8s here, against the 7.0s forecast from the speed kept "
                              "for this machine: it runs 1.4× slower than when that speed was measured")
     assert "`visionpath devices --measure` measures the kept speed again" in slower
-    assert "runs 2.0× faster than" in defaults.pace_note(forecast=40.0, measured=20.0)
+    assert "runs 2.0× faster than" in speed.pace_note(forecast=40.0, measured=20.0)

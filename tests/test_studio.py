@@ -17,6 +17,7 @@ from PIL import Image
 
 import visionpath
 from conftest import make_folder, post_files
+from visionpath import i18n
 from visionpath.errors import VisionpathError
 
 studio_module = importlib.import_module("visionpath.studio")
@@ -175,6 +176,15 @@ def test_every_bad_input_is_one_sentence_and_nothing_is_written_outside_the_proj
     assert call(url, "POST", "/api/cancel") == (409, {"error": "no training is running."})
     assert call(url, "GET", "/api/runs/..%2F..%2Fdata/report.html")[0] == 404
     assert call(url, "POST", "/api/language", {"lang": "fr"}) == (400, {"error": "the studio speaks en, ja, not fr."})
+    try:  # a refused picture is said in the learner's language, serve's sentences too
+        assert call(url, "POST", "/api/language", {"lang": "ja"})[0] == 200
+        assert post_files(url, [("notes.png", b"not a picture")], path="/api/classes/cat/pictures")[1]["refused"] == [
+            {"file": "notes.png", "error": "notes.png は読み取れる画像ではありません。JPEG、PNG、BMP、WebP、GIF、TIFF、"
+                                           "AVIF のファイルを送ってください。"}]
+        assert post_files(url, [("big.png", b"0" * 100)], path="/api/classes/cat/pictures",
+                          headers={"Content-Length": str(10 ** 9)})[1]["error"].startswith("アップロードは 1000.0 MB で")
+    finally:
+        i18n.set_language(None)  # the studio runs in this process: its language is the tests' too
     assert state(url)["classes"][0]["name"] == "cat"  # the server keeps answering
     assert [call(url, "GET", f"/page/{name}")[0] for name in ("studio.js", "studio.css", "theme.css")] == [200] * 3
     outside = sorted(p.name for p in tmp_path.iterdir())

@@ -322,45 +322,32 @@ def forecast_after_head(config: TrainConfig, pictures: tuple[int, int, int], dev
     return fine_tuning_epoch(stepped, validation, speed, mpx), scored * speed.forward * mpx + REPORT_SECONDS
 
 
-# A kept speed further off than this from the epochs a run measures is said: the machine is not the one measured
-# (a VM moved to another host, neighbours busy, a laptop on battery); the plan still rests on the kept speed
-OFF_PACE = 0.25
-
-
-def pace_note(forecast: float, measured: float) -> str | None:
-    """What a run says when its fine-tuning epochs took `measured` seconds against the `forecast` of the kept
-    speed, if they differ by more than OFF_PACE; else None."""
-    ratio = measured / forecast
-    if abs(ratio - 1) <= OFF_PACE:
-        return None
-
-    def seconds(value: float) -> str:
-        return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
-    return tr("pace: a fine-tuning epoch takes {measured}s here, against the {forecast}s forecast from the "
-              "speed kept for this machine: it runs {ratio:.1f}× {how} than when that speed was measured (another "
-              "host, busy neighbours, power saving); filling the budget goes by the measured epochs, and `visionpath "
-              "devices --measure` measures the kept speed again", measured=seconds(measured),
-              forecast=seconds(forecast), ratio=ratio if ratio > 1 else 1 / ratio,
-              how=tr("slower") if ratio > 1 else tr("faster"))
-
-
 def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device: torch.device, parallel: int,
                     spent: float) -> str:
     """The run forecast again once stage 1 has chosen fine-tuning (after_head): the rest of it at the speed of the
     block groups fine-tuning will train (measured once on this machine and kept, as the plan's speeds are; the plan
-    timed the groups it first chose), and the whole run with the `spent` seconds so far. `pictures`: (training,
-    validation, scored) on every device together."""
+    timed the groups it first chose), and the whole run with the `spent` seconds so far by the clock on the wall.
+    `pictures`: (training, validation, scored) on every device together."""
+    before = measuring_seconds()
     epoch, scoring = forecast_after_head(config, pictures, device, parallel)
-    rest = config.fine_tune_epochs * epoch + scoring
+    measuring = measuring_seconds() - before  # the groups chosen, timed here where no run has timed them yet
+    spent, rest = spent + measuring, config.fine_tune_epochs * epoch + scoring
     if not config.fine_tune_epochs:
         return tr("forecast again: the run ends after scoring and the report, about {minutes:.1f} minutes in all "
-                  "({rest:.0f}s from now)", minutes=(spent + rest) / 60, rest=rest)
+                  "({rest:.0f}s from now)", minutes=(spent + rest) / 60, rest=rest) + once_outside(measuring)
     blocks = tr("the top {unfreeze} blocks", unfreeze=config.unfreeze) if config.unfreeze else tr("the whole network")
     return tr("forecast again: {epochs} of fine-tuning {blocks} at about {epoch:.0f}s each, then scoring and the "
               "report ({scoring:.0f}s): about {minutes:.1f} minutes in all ({rest:.0f}s from now){more}",
               epochs=plural(config.fine_tune_epochs, "epoch"), blocks=blocks, epoch=epoch,
               scoring=scoring, minutes=(spent + rest) / 60, rest=rest,
-              more=tr(", longer while validation improves and the budget holds it") if config.fill_budget else "")
+              more=tr(", longer while validation improves and the budget holds it") if config.fill_budget else ""
+              ) + once_outside(measuring)
+
+
+def once_outside(measuring: float) -> str:
+    """What a forecast adds for the seconds its run spent measuring the machine (once, off the budget)."""
+    return tr("; measuring this machine {seconds:.0f}s, once, outside the budget", seconds=measuring) \
+        if measuring > 1 else ""
 
 
 def photo_augmentation(config: TrainConfig) -> Augmentation:
@@ -413,8 +400,7 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     parts = {"probe": tr("a head on Lite0's frozen features"), "start": tr("start"), "reading": tr("reading"),
              "features": tr("features"), "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
     expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
-    if measuring > 1:  # this run's, once: later runs read what it measured, and plan the same
-        expected += tr("; measuring this machine {seconds:.0f}s, once, outside the budget", seconds=measuring)
+    expected += once_outside(measuring)  # later runs read what it measured, and plan the same
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); the backbone reads "

@@ -38,8 +38,8 @@ def refitted_rate(schedule: str, step: int, iterations: int, peak: float, plans:
     """The learning rate at `step` of a stage whose length is re-planned after each epoch: plans[k] is the stage's
     length in epochs while its epoch k+1 trains (the last plan holds after the list ends). With one plan this is
     `learning_rate`. The warm-up is the first plan's; a new plan re-fits what follows it: the rate at the change
-    (or, for a plan made during the warm-up, the peak once it is reached) held until the plan's last ANNEAL_SHARE (at least an epoch), then a
-    cosine down to 0 at the new end, so the schedule bends to the epochs left instead of jumping."""
+    (for a plan made during the warm-up, the peak once reached) held until the plan's last ANNEAL_SHARE (an epoch at
+    least), then a cosine down to 0 at the new end, so the schedule bends to the epochs left instead of jumping."""
     epoch = min(step // iterations, len(plans) - 1)
     start = epoch
     while start > 0 and plans[start - 1] == plans[epoch]:

@@ -109,14 +109,15 @@ def pixels_of(uploads: list[InMemory], limits: Limits) -> list[int]:
         try:
             (h, w), _ = peek_image(upload)
         except TooLarge:  # a header claiming more pixels than Pillow opens (a JPEG or GIF of 65,535² claimed)
-            raise Refused(413, f"{upload.name} claims more pixels than this server decodes ({limits.max_pixels:,}, "
-                               "--max-pixels); send a smaller picture.") from None
+            raise Refused(413, tr("{name} claims more pixels than this server decodes ({most:,}, --max-pixels); "
+                                  "send a smaller picture.", name=upload.name, most=limits.max_pixels)) from None
         except VisionpathError:
-            raise Refused(400, f"{upload.name} is not a picture that can be read; send JPEG, PNG, BMP, WebP, GIF, "
-                               "TIFF or AVIF files.") from None
+            raise Refused(400, tr("{name} is not a picture that can be read; send JPEG, PNG, BMP, WebP, GIF, TIFF "
+                                  "or AVIF files.", name=upload.name)) from None
         if h * w > limits.max_pixels:
-            raise Refused(413, f"{upload.name} is {w:,}×{h:,} pixels, more than this server decodes "
-                               f"({limits.max_pixels:,}, --max-pixels); send a smaller picture.")
+            raise Refused(413, tr("{name} is {w:,}×{h:,} pixels, more than this server decodes ({most:,}, "
+                                  "--max-pixels); send a smaller picture.", name=upload.name, w=w, h=h,
+                                  most=limits.max_pixels))
         counts.append(h * w)
     return counts
 
@@ -160,21 +161,23 @@ async def read_uploads(request, limits: Limits) -> list[InMemory]:
     from starlette.datastructures import UploadFile
     length = request.headers.get("content-length")
     if length is None or not length.isdigit():
-        raise Refused(411, "send the photos with a Content-Length header (as browsers, curl and requests do).")
+        raise Refused(411, tr("send the photos with a Content-Length header (as browsers, curl and requests do)."))
     if int(length) > limits.max_upload_mb * 1e6:
-        raise Refused(413, f"the upload is {int(length) / 1e6:.1f} MB, more than this server takes in one request "
-                           f"({limits.max_upload_mb:g} MB, --max-upload-mb); send fewer or smaller photos.")
+        raise Refused(413, tr("the upload is {mb:.1f} MB, more than this server takes in one request ({most:g} MB, "
+                              "--max-upload-mb); send fewer or smaller photos.", mb=int(length) / 1e6,
+                              most=limits.max_upload_mb))
     try:
         form = await request.form(max_files=MAX_FILES)
     except Exception as e:  # not multipart, malformed, or too many files: Starlette says which
-        raise Refused(400, f"send the photos as multipart/form-data file fields, at most {MAX_FILES} a request "
-                           f"(e.g. curl -F file=@photo.jpg URL/predict); this request could not be read ({e}).")
+        raise Refused(400, tr("send the photos as multipart/form-data file fields, at most {most} a request (e.g. "
+                              "curl -F file=@photo.jpg URL/predict); this request could not be read ({error}).",
+                              most=MAX_FILES, error=e))
     uploads = [InMemory(value.filename or key, await value.read()) for key, value in form.multi_items()
                if isinstance(value, UploadFile)]
     await form.close()
     if not uploads:
-        raise Refused(400, "the request has no photo; send each as a file field (e.g. curl -F file=@photo.jpg "
-                           "URL/predict).")
+        raise Refused(400, tr("the request has no photo; send each as a file field (e.g. curl -F file=@photo.jpg "
+                              "URL/predict)."))
     return uploads
 
 
@@ -218,7 +221,7 @@ def application(run: str | Path, top_k: int = 5, min_confidence: float = 0.6, li
         try:
             k = request.query_params.get("top_k", str(top_k))
             if not k.isdigit() or int(k) < 1:
-                raise Refused(400, f"top_k must be a whole number of at least 1, not '{k}'.")
+                raise Refused(400, tr("top_k must be a whole number of at least 1, not '{value}'.", value=k))
             uploads, pictures = await decoded_uploads(request, limits, budget, meta)
         except Refused as refused:
             return JSONResponse({"error": str(refused)}, status_code=refused.status)

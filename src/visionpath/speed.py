@@ -1,6 +1,7 @@
 """How fast a pretrained backbone runs on this machine: a forward pass and a fine-tuning step, timed as a run
 takes them, measured once per machine and kind of step and kept in the visionpath home (as the precision decision
-is), so that the same command makes the same plan every time. The photo defaults plan a run's budget on it."""
+is), so that the same command makes the same plan every time. The photo defaults plan a run's budget on it, and a
+run says when its epochs take far longer or shorter than it forecast (pace_note)."""
 from __future__ import annotations
 
 import statistics
@@ -12,6 +13,7 @@ import torch
 
 from .augment import PRESETS, Augmentation, augment_batch
 from .devices import kept_speed, machine, mixed_precision
+from .i18n import tr
 from .models import create_model, prepare_for_device, scale_pixels
 from .optim import make_optimizer
 
@@ -87,3 +89,25 @@ def measure_speed(device: torch.device, unfreeze: int | None, model: str, precis
             times.append(time.perf_counter() - t0)
         return statistics.median(times[4:]) / (batch * side * side / 1e6)
     return Speed(seconds(forward), seconds(step))
+
+
+# A kept speed further off than this from the epochs a run measures is said: the machine is not the one measured
+# (a VM moved to another host, neighbours busy, a laptop on battery); the plan still rests on the kept speed
+OFF_PACE = 0.25
+
+
+def pace_note(forecast: float, measured: float) -> str | None:
+    """What a run says when its fine-tuning epochs took `measured` seconds against the `forecast` of the kept
+    speed, if they differ by more than OFF_PACE; else None."""
+    ratio = measured / forecast
+    if abs(ratio - 1) <= OFF_PACE:
+        return None
+
+    def seconds(value: float) -> str:
+        return f"{value:.0f}" if value >= 10 else f"{value:.1f}"
+    return tr("pace: a fine-tuning epoch takes {measured}s here, against the {forecast}s forecast from the "
+              "speed kept for this machine: it runs {ratio:.1f}× {how} than when that speed was measured (another "
+              "host, busy neighbours, power saving); filling the budget goes by the measured epochs, and `visionpath "
+              "devices --measure` measures the kept speed again", measured=seconds(measured),
+              forecast=seconds(forecast), ratio=ratio if ratio > 1 else 1 / ratio,
+              how=tr("slower") if ratio > 1 else tr("faster"))

@@ -26,7 +26,7 @@ import torch
 from .config import TrainConfig
 from .console import say
 from .defaults import announce, resolve
-from .devices import budget_clock
+from .devices import budget_clock, measuring_seconds
 from .distributed import Processes, join, leave, lost_peer, on_main, under_torchrun
 from .errors import VisionpathError
 from .i18n import tr
@@ -77,7 +77,8 @@ def train(data: str | Path | None = None, *, config: TrainConfig | None = None,
 def train_processes(processes: Processes, device: torch.device, data, config: TrainConfig | None, resume,
                     settings: dict, stop_if: Callable[[dict], bool] | None = None) -> Run:
     """`train` in this process, one of `processes` (all of them train the same run)."""
-    entered = budget_clock()  # a --budget counts from here: settling, reading and building take of it too
+    # a --budget counts from here: settling, reading and building take of it too; measuring the machine does not
+    entered, measured = budget_clock(), measuring_seconds()
     # ---- 1. settle the settings ---------------------------------------------------------------------------
     if resume is not None:
         run, saved = open_for_resume(resume, data, config, settings)
@@ -110,7 +111,7 @@ def train_processes(processes: Processes, device: torch.device, data, config: Tr
         path = on_main(processes, lambda: start_run_folder(config, prepared.dataset, model_args, reasons))
         run = Run(path) if processes.main else Run.elsewhere(path, config)  # the folder is on rank 0's machine
         record_launch(run.path, processes)
-    state, generators = TrainingState.start(config, saved, prepared.device, entered)
+    state, generators = TrainingState.start(config, saved, prepared.device, entered, measured)
     introduce(run.path, config, prepared, model, state)
     # ---- 4. fit --------------------------------------------------------------------------------------------
     try:

@@ -15,12 +15,13 @@ from ..checkpoint import load_tensors, optimizer_from_tensors
 from ..config import TrainConfig
 from ..console import say
 from ..data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
-from ..defaults import REPORT_SECONDS, after_head, forecast_after_head, pace_note, rest_after_head
+from ..defaults import REPORT_SECONDS, after_head, forecast_after_head, rest_after_head
 from ..distributed import in_shares, parallel
 from ..files import atomic_write, json_text
 from ..i18n import plural, tr
 from ..models import count_parameters, features_in_batches
 from ..optim import make_optimizer, warm_up_epochs
+from ..speed import pace_note
 from .model import TrainingModel
 from .pictures import TrainingData
 from .start import Saved
@@ -179,7 +180,7 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     if not resumed:
         say(why)
         say(rest_after_head(config, pictures_counted(config, data), data.device, data.processes.sharing(data.device),
-                            state.spent()))
+                            state.taken()))
     if record["settings"] != config.to_dict():
         record["settings"] = config.to_dict()
         record["decided"].update(dict.fromkeys(values, why))

@@ -10,7 +10,7 @@ import torch
 from ..checkpoint import load_tensors
 from ..config import TrainConfig
 from ..data import Dataset
-from ..devices import budget_clock
+from ..devices import budget_clock, measuring_seconds
 from .model import TrainingModel
 from .start import Saved
 
@@ -32,9 +32,10 @@ class TrainingState:
     elapsed: float          # training seconds so far
     started: float          # when this process took the run up (devices.budget_clock())
     elapsed_before: float = 0.0  # the training seconds of earlier processes (a resumed run)
+    measured: float = 0.0   # this process's seconds measuring the machine when it took the run up (off the budget)
 
     @staticmethod
-    def start(config: TrainConfig, saved: Saved | None, device: torch.device, started: float
+    def start(config: TrainConfig, saved: Saved | None, device: torch.device, started: float, measured: float = 0.0
               ) -> tuple["TrainingState", Generators]:
         """A new run's state, or a resumed run's as its last checkpoint left it (random streams included); this
         process took the run up at `started` (devices.budget_clock())."""
@@ -42,7 +43,7 @@ class TrainingState:
                                 torch.Generator(device=device).manual_seed(config.seed + 1))
         if saved is None:
             return TrainingState([], {"epoch": 0, "val_accuracy": -1.0, "val_loss": math.inf}, 0, 0.0,
-                                 started), generators
+                                 started, measured=measured), generators
         rng = load_tensors(saved.path, "rng.")
         torch.set_rng_state(rng["torch"])
         generators.shuffle.set_state(rng["shuffle"])
@@ -51,7 +52,7 @@ class TrainingState:
         history = saved.resume["history"]
         elapsed = history[-1]["time"] if history else 0.0
         return TrainingState(history, saved.resume["best"], saved.resume["epoch"], elapsed, started,
-                             elapsed), generators
+                             elapsed, measured), generators
 
     def counted_rows(self, stage: int, warm: int = 0) -> list[dict]:
         """The stage's epochs after its first `warm` (those inside its learning rate's warm-up)."""
@@ -79,6 +80,11 @@ class TrainingState:
         """Seconds the run has taken so far: its earlier processes' epochs, and all of this process's time but what
         measuring the machine took (devices.budget_clock)."""
         return self.elapsed_before + budget_clock() - self.started
+
+    def taken(self) -> float:
+        """Seconds the run has taken by the clock on the wall: spent(), and this process's measuring of the machine
+        since it took the run up (what a forecast of the whole run counts)."""
+        return self.spent() + measuring_seconds() - self.measured
 
 
 def head_epochs(config: TrainConfig, history: list[dict]) -> int:
