@@ -118,7 +118,8 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
     keep_speeds(home / SPEED_FILE, bench.tmp / SPEED_FILE)
     (run,) = project.iterdir()
     history = read_csv(run / "results.csv")
-    best = max(history, key=lambda r: (float(r["val_accuracy"]), -float(r["val_loss"])))
+    best = next((r for r in history if r["epoch"] == history[-1].get("best_epoch")), None) or \
+        max(history, key=lambda r: (float(r["val_accuracy"]), -float(r["val_loss"])))  # the epoch the run kept
     metrics = run / "test_metrics.json"
     config = json.loads((run / "config.json").read_text())["settings"]
     forecast = re.search(r"expected about ([0-9.]+) minutes", out)
@@ -278,7 +279,8 @@ def verdict(name: str, result: dict) -> tuple[str, float, float]:
     epoch = epoch_forecast(v)
     # a run that spent its budget takes the minutes asked for, on any machine: it must end within half an epoch of
     # them, and, while its validation still rose, have used ≥ 90%; a run that ended sooner is held to the scaled time
-    spent = v["ended"] == "budget spent"
+    # (a filled budget's plan that ended, its rate down to 0, is a budget's end too: the budget set that plan)
+    spent = v["ended"] == "budget spent" or (v["ended"] == "stage 2's epochs done" and v["settings"]["fill_budget"])
     half = 0.5 * epoch[1] if epoch else 0.0
     budget = v["settings"]["budget"] * 60
     checks = [(ours >= probe + margin - 1e-9, f"beats the probe by ≥ {margin * 100:.1f} points"),
@@ -297,7 +299,7 @@ def epoch_forecast(v: dict) -> tuple[float, float] | None:
     """(the forecast seconds of a fine-tuning epoch, the mean measured): the speed probe's forecast against what
     ran; the forecast made again after stage 1 where it chose other block groups than the plan timed. The whole
     run's forecast is for the planned epochs, which early stopping cuts and a filled budget stretches."""
-    planned = next((re.search(r"fine-tuning (\d+)s\)", line) for line in v["chosen"] if line.startswith("budget")),
+    planned = next((re.search(r"fine-tuning (\d+)s[;)]", line) for line in v["chosen"] if line.startswith("budget")),
                    None)
     tuned = [s for s, stage in zip(v["epoch_seconds"], v["stages"]) if stage == 2]
     if not planned or not tuned or not v["settings"]["fine_tune_epochs"]:
@@ -387,7 +389,7 @@ def write(bench: Bench) -> None:
         v = r["visionpath"]
         lines += ["", f"**{name}**{': ' + r['note'] if r['note'] else ''}",
                   f"- settings chosen: {', '.join(f'{k} {x}' for k, x in v['settings'].items())}",
-                  f"- epochs by stage: {v['stages'].count(1)} + {v['stages'].count(2)}; best epoch {v['best_epoch']}; "
+                  f"- epochs by stage: {v['stages'].count(1)} + {v['stages'].count(2)}; epoch kept {v['best_epoch']}; "
                   f"validation by epoch: {', '.join(f'{a:.1%}' for a in v['val_accuracy'])}",
                   f"- planned epochs after each epoch: {', '.join(map(str, v['planned_epochs']))}",
                   f"- probe: C {r['probe']['C']}, validation {r['probe']['validation_accuracy']:.2%}",

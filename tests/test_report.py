@@ -209,6 +209,18 @@ def test_a_fine_tuned_epoch_the_run_kept_over_the_head_is_not_called_worse(tmp_p
     assert kept_epoch(rows)["epoch"] == 2 and "did not beat the head's 84.0%" in diagnose(rows, config).text
 
 
+def test_an_overfitting_photo_run_names_the_epoch_it_kept():
+    """CIFAR-10 at 90 a class: the run kept fine-tuning's epoch 23 (83%, its loss the lowest); the diagnosis said
+    "early stopping kept epoch 12", the head's first 84%."""
+    rows = history(train_loss=[1.0, 0.8, 0.7, 0.6, 0.4, 0.3], val_loss=[0.9, 0.77, 0.78, 0.70, 0.577, 0.621],
+                   train_acc=[0.70, 0.80, 0.81, 0.82, 0.88, 0.93], val_acc=[0.80, 0.84, 0.84, 0.79, 0.83, 0.83])
+    for row in rows:
+        row["stage"], row["best_epoch"] = 1 if row["epoch"] <= 3 else 2, 5 if row["epoch"] >= 5 else 2
+    text = diagnose(rows, TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=3, fine_tune_epochs=3,
+                                      early_stopping=3)).text
+    assert text.startswith("diagnosis: overfitting from epoch 6") and "early stopping kept epoch 5, from before" in text
+
+
 def test_fine_tuning_that_climbs_back_towards_the_head_is_not_still_rising():
     """Cats and dogs at 1e-3: the head reached 99.3%, fine-tuning fell to 86.3% and climbed back to 98.1%."""
     recovered = two_stages(head=[0.970, 0.985, 0.989, 0.993, 0.989], tuned=[0.863, 0.981])

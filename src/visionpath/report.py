@@ -46,7 +46,7 @@ def overfitting_remedies(history: list[dict], best_acc: int, config: TrainConfig
         # one and lost 0.5 on the other; none is told
         return [tr("more photos a class: early stopping kept epoch {epoch}, from before it set in, and stronger "
                    "augmentation, dropout and weight decay, measured on photo folders, did not help a pretrained "
-                   "backbone", epoch=history[best_acc]["epoch"])]
+                   "backbone", epoch=kept_epoch(history)["epoch"])]
     remedies = []
     augment = config.augment or "none"
     if augment != "strong":
