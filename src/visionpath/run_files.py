@@ -32,7 +32,8 @@ from .files import atomic_write, json_text
 from .i18n import tr
 from .models import create_model, model_entry, prepare_for_device
 
-# planned_epochs: the run's length as planned after the epoch (fine-tuning that fills a --budget re-plans it)
+# planned_epochs: the run's length as planned after the epoch (fine-tuning that fills a --budget re-plans it);
+# best_epoch: the epoch whose weights the run keeps (best.safetensors) after this one
 HISTORY_COLUMNS = ["epoch", "time", "epoch_time", "stage", "lr", "train_loss", "train_accuracy", "val_loss",
                    "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "planned_epochs", "best_epoch"]
 
