@@ -261,7 +261,7 @@ def plot_curves(history: list[dict], path: Path, config: TrainConfig | None = No
                        label=tr("overfitting: validation worse,\ntraining still improving"))
         ax.plot(epochs, [r[f"train_{key}"] for r in history], "o-", label=tr("training"), color="tab:blue")
         ax.plot(epochs, [r[f"val_{key}"] for r in history], "o-", label=tr("validation"), color="tab:orange")
-        ax.axvline(best["epoch"], color="grey", linestyle=":", label=tr("best epoch ({epoch})", epoch=best['epoch']))
+        ax.axvline(best["epoch"], color="grey", linestyle=":", label=tr("epoch kept ({epoch})", epoch=best['epoch']))
         switch = next((r["epoch"] for r in history if r.get("stage") == 2), None)
         if switch is not None:
             ax.axvline(switch - 0.5, color="tab:green", linestyle="--", label=tr("fine-tuning starts"))
@@ -271,7 +271,7 @@ def plot_curves(history: list[dict], path: Path, config: TrainConfig | None = No
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
     ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0))
-    fig.suptitle(tr("learning curves · best validation accuracy {val_accuracy:.2%} at epoch {epoch} · {verdict}",
+    fig.suptitle(tr("learning curves · the epoch kept: {epoch}, validation accuracy {val_accuracy:.2%} · {verdict}",
                     val_accuracy=best['val_accuracy'], epoch=best['epoch'], verdict=verdict_words(diagnosis.verdict)))
     fig.tight_layout()
     save_figure(fig, path, dpi=110)
