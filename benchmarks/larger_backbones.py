@@ -21,6 +21,7 @@ from pathlib import Path
 
 from photo_defaults import cifar10_subset_folder, hymenoptera_folder
 from runner import Bench, main, read_csv
+from visionpath.run_files import kept_epoch, read_history
 
 RESULTS: dict[str, list[dict]] = {}
 REPLACE = ("import sys, visionpath.defaults as d; d.PHOTO_MODEL = sys.argv[1] or d.PHOTO_MODEL; "
@@ -41,7 +42,7 @@ def run(bench: Bench, name: str, folder: Path, backbone: str, *flags: str) -> di
         raise RuntimeError(f"{label} failed:\n{done.stderr[-2000:]}")
     (run_dir,) = project.iterdir()
     history = read_csv(run_dir / "results.csv")
-    best = max(history, key=lambda r: (float(r["val_accuracy"]), -float(r["val_loss"])))
+    best = kept_epoch(read_history(run_dir))  # the epoch of best.safetensors
     settings = json.loads((run_dir / "config.json").read_text())["settings"]
     metrics = run_dir / "test_metrics.json"
     result = {"backbone": settings["model"], "replaced": bool(backbone), "flags": list(flags), "wall_seconds": wall,

@@ -43,6 +43,7 @@ from runner import REPO, SHARED, Bench, main, read_csv
 
 from visionpath.data.download import cache_home
 from visionpath.devices import PRECISION_FILE, SPEED_FILE, decide_precision
+from visionpath.run_files import kept_epoch, read_history
 
 DECISIONS = cache_home() / PRECISION_FILE  # this machine's --precision auto, measured once for every run below
 # the backbone's speeds as this benchmark's runs measured them (bench.tmp / SPEED_FILE): each measured once, in the
@@ -118,8 +119,7 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
     keep_speeds(home / SPEED_FILE, bench.tmp / SPEED_FILE)
     (run,) = project.iterdir()
     history = read_csv(run / "results.csv")
-    best = next((r for r in history if r["epoch"] == history[-1].get("best_epoch")), None) or \
-        max(history, key=lambda r: (float(r["val_accuracy"]), -float(r["val_loss"])))  # the epoch the run kept
+    best = kept_epoch(read_history(run))  # the epoch of best.safetensors
     metrics = run / "test_metrics.json"
     config = json.loads((run / "config.json").read_text())["settings"]
     forecast = re.search(r"expected about ([0-9.]+) minutes", out)
@@ -140,6 +140,7 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
             "test_accuracy": json.loads(metrics.read_text())["accuracy"] if metrics.is_file() else None,
             "stages": [int(r["stage"]) for r in history], "epoch_seconds": [float(r["epoch_time"]) for r in history],
             "val_accuracy": [float(r["val_accuracy"]) for r in history],
+            "val_pictures": int(history[-1].get("val_pictures") or 0),
             "losses": [(float(r["train_loss"]), float(r["val_loss"])) for r in history],
             "measuring_seconds": once,
             "settings": {k: config[k] for k in ("image_size", "batch_size", "epochs", "fine_tune_epochs", "unfreeze",

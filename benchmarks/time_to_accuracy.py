@@ -25,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from runner import RESULTS, SHARED, Bench, main, median, read_csv
+from visionpath.run_files import kept_epoch, read_history
 
 REFERENCE = {"keras_mnist_mlp": 12.0, "keras_mnist_convnet_epoch": 10.3, "keras_cifar10_epoch": 40.0}
 HISTORY_HEADER = ["| run | epochs | training s | s/epoch | train acc (last) | val acc (last) | gap (points) | "
@@ -222,7 +223,7 @@ def hymenoptera_defaults(bench: Bench) -> None:
             wall, out = bench.visionpath("train", str(root), *quick, env=env)
             run = max((bench.tmp / "runs").iterdir(), key=lambda p: p.stat().st_mtime)
             history, data = read_csv(run / "results.csv"), json.loads((run / "data.json").read_text())
-            best = max(history, key=lambda r: float(r["val_accuracy"]))
+            best = kept_epoch(read_history(run))  # the epoch of best.safetensors
             runs.append({"code": code, "attempt": attempt, "run": run.name, "wall_seconds": wall,
                          "best_val_accuracy": float(best["val_accuracy"]), "best_epoch": int(best["epoch"]),
                          "epochs": len(history), "stages": [int(r["stage"]) for r in history],

@@ -144,6 +144,22 @@ def test_compare_runs(tiny_folder, tmp_path):
     assert compare_runs([a, b], tmp_path / "again")[0]["test_accuracy"] == tests[0]  # Runs work as paths do
 
 
+def test_compare_shows_the_validation_accuracy_of_the_epoch_the_run_kept(tiny_folder, tmp_path):
+    """Not the highest of any epoch: a fine-tuned epoch kept over a head's higher one (within noise, at a lower
+    loss) is the one best.safetensors holds and the test accuracy scored."""
+    import visionpath
+    from visionpath.run_files import read_history, write_history
+    run = visionpath.train(tiny_folder, project=tmp_path, model="mlp", epochs=2, batch_size=8, precision="fp32")
+    rows = read_history(run.path)
+    rows[0]["val_accuracy"], rows[1]["val_accuracy"] = 0.75, 0.70
+    for row in rows:
+        row["best_epoch"] = 2
+    write_history(run.path, rows)
+    (row,) = compare_runs([run], tmp_path / "cmp")
+    assert (row["best_val_accuracy"], row["kept_epoch"]) == (0.70, 2)
+    assert "| 70.00% (2) |" in (tmp_path / "cmp.md").read_text()
+
+
 def two_stages(head: list[float], tuned: list[float]) -> list[dict]:
     """A pretrained run's history: validation accuracies of stage 1 (the head) and stage 2 (fine-tuning)."""
     rows = history(train_loss=[1.0] * (len(head) + len(tuned)), val_loss=[1.0] * (len(head) + len(tuned)),
@@ -177,6 +193,22 @@ def test_a_photo_run_still_rising_is_told_to_keep_its_resolution_and_take_a_long
     assert "--fine-tune-epochs" not in filled
     fixed = diagnose(rising, TrainConfig(**photos, fill_budget=False)).text
     assert "--fine-tune-epochs 6 --image-size 256" in fixed
+
+
+def test_a_rise_within_what_the_validation_pictures_can_tell_is_not_still_rising():
+    """The CIFAR-10 subset (500 validation pictures): its last epoch rose 0.6 points, and twice the budget it was
+    told scored 0.7 points lower on test; runs whose last epoch rose 5.4 and 5.2 points gained 1.0 and 0.8."""
+    photos = TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=10, fine_tune_epochs=5, image_size=160,
+                         budget=5.0, fill_budget=True)
+    within = two_stages(head=[0.74, 0.76, 0.772], tuned=[0.782, 0.842, 0.848, 0.854])
+    for row in within:
+        row["val_pictures"], row["train_accuracy"] = 500, 0.95  # training ahead, as it was (not underfitting)
+    text = diagnose(within, photos).text
+    assert "--budget" not in text and "still rising" not in text and text.startswith("diagnosis: healthy fit")
+    surely = within[:-1] + [{**within[-1], "val_accuracy": 0.880}]  # up 3.2 points: twice the standard error
+    assert "a longer budget at the same resolution (--budget 10 --image-size 160)" in diagnose(surely, photos).text
+    older = [{k: v for k, v in row.items() if k != "val_pictures"} for row in within]  # not recorded: 0.3 points
+    assert "--budget 10" in diagnose(older, photos).text
 
 
 def test_fine_tuning_that_made_things_worse_is_named_with_its_flags():
@@ -219,6 +251,10 @@ def test_an_overfitting_photo_run_names_the_epoch_it_kept():
     text = diagnose(rows, TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=3, fine_tune_epochs=3,
                                       early_stopping=3)).text
     assert text.startswith("diagnosis: overfitting from epoch 6") and "early stopping kept epoch 5, from before" in text
+    rows[-1]["best_epoch"] = 6  # the CIFAR-10 subset on a 10-minute budget: the lowest loss at 24, the best at 25
+    text = diagnose(rows, TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=3, fine_tune_epochs=3,
+                                      early_stopping=3)).text
+    assert "early stopping kept epoch 6, the best on validation" in text and "from before" not in text
 
 
 def test_fine_tuning_that_climbs_back_towards_the_head_is_not_still_rising():

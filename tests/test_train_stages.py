@@ -221,6 +221,45 @@ def test_fine_tuning_goes_on_while_it_improves_and_the_next_epoch_fits():
     assert replan(config, data, state, stage, validating=1.0) == (3 + 6, 6)
 
 
+def test_fine_tuning_that_stops_paying_at_a_held_rate_brings_the_rate_down_then_ends():
+    from dataclasses import replace
+    from visionpath.optim import refitted_rate
+    from visionpath.training.stages import replan, stopped_paying
+    # fine-tuning's best was its first epoch, three epochs ago; its plan (12 epochs, held) far from its anneal
+    config, data, state, stage = stand_ins(rows(0.7, 0.6, 0.65, 0.66), budget_minutes=5, spent=12.0)
+    config = replace(config, early_stopping=3)
+    stage.plans = [3, 12, 12, 12]
+    assert stopped_paying(config, state, stage)
+    assert replan(config, data, state, stage, validating=1.0) == (5 + 1, 46)  # one epoch (of four done) comes down
+    rates = [refitted_rate("onecycle", step, 4, 1.0, [3, 12, 12, 12, 5]) for step in range(12, 20)]
+    assert rates[:4] == [rates[0]] * 4 and rates[0] > 0.9  # the fourth epoch at the held rate
+    assert rates[4] > rates[5] > rates[6] > rates[7] and rates[7] < 0.2 * rates[0]  # the fifth, coming down to 0
+    # without early stopping the plan holds
+    assert replan(replace(config, early_stopping=None), data, state, stage, validating=1.0) == (1 + 12, 46)
+    # where the rate is already coming down (the last 30% of the plan), nothing is cut, and nothing lengthened
+    config, data, state, stage = stand_ins(rows(0.6, 0.7, 0.8), budget_minutes=5, spent=12.0)
+    stage.plans = [3, 4, 4]
+    assert not stopped_paying(replace(config, early_stopping=1), state, stage)
+    assert replan(config, data, state, stage, validating=1.0)[0] == 1 + 4  # rising, but annealing: it ends
+
+
+@pytest.mark.slow
+def test_fine_tuning_that_fills_a_budget_and_stops_paying_ends_with_its_rate_come_down(tmp_path, capsys):
+    """Early stopping ended a run that filled its budget while the rate was held (the CIFAR-10 subset on `--budget 10
+    --seed 1`: the epoch it kept scored 82.0% on test against 87.5% for the 5-minute run): the rate comes down
+    first."""
+    from conftest import make_folder, mislabel_validation
+    photos = mislabel_validation(make_folder(tmp_path / "photos", size=32))  # validation worse as training learns
+    run = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=2, fill_budget=True, budget=1,
+                           early_stopping=1, **LITE0)
+    out = capsys.readouterr().out
+    assert re.search(r"early stopping: no better validation accuracy for 1 epoch at the held learning rate; it "
+                     r"comes down to 0 over \d+ epochs?, and fine-tuning ends after epoch \d+", out)
+    last = run.history[-1]
+    assert last["stage"] == 2 and last["planned_epochs"] == last["epoch"]  # it ended with its plan
+    assert last["lr"] < 0.2 * run.config.fine_tune_lr  # its rate come down, not held
+
+
 @pytest.mark.slow  # over 3 s here: the full suite runs it
 def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_the_same(tmp_path, capsys):
     """The head on mislabelled validation falls far short: fine-tuning is chosen again, harder than first planned

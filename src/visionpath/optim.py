@@ -34,6 +34,19 @@ def learning_rate(schedule: str, step: int, total_steps: int, peak: float, warm:
 ANNEAL_SHARE = 0.3
 
 
+def annealing(epoch: int, plan: int) -> bool:
+    """Whether a stage's epoch `epoch` (counted from 1) trains in the last ANNEAL_SHARE (an epoch at least) of a
+    plan of `plan` epochs, where its rate comes down to 0 (for a first plan, the cosine's last stretch)."""
+    return epoch > plan - max(1.0, ANNEAL_SHARE * plan)
+
+
+def cool_down_epochs(done: int) -> int:
+    """The epochs over which a held rate comes down when a stage stops paying after `done` epochs: the share an
+    anneal at its plan's end would have had (ANNEAL_SHARE of the whole), an epoch at least. refitted_rate then
+    anneals from the change."""
+    return max(1, int(done * ANNEAL_SHARE / (1 - ANNEAL_SHARE)))
+
+
 def refitted_rate(schedule: str, step: int, iterations: int, peak: float, plans: list[int]) -> float:
     """The learning rate at `step` of a stage whose length is re-planned after each epoch: plans[k] is the stage's
     length in epochs while its epoch k+1 trains (the last plan holds after the list ends). With one plan this is

@@ -40,7 +40,7 @@ from ..errors import VisionpathError
 from ..export import export
 from ..i18n import LANGUAGES, chosen_language, language, set_language, tr
 from ..predict import classifier
-from ..run_files import read_history
+from ..run_files import kept_epoch, read_history
 from ..serve import PAGE as SERVE_PAGE
 from ..serve import Limits, PixelBudget, Refused, decoded_uploads, pixels_of, read_uploads, top_of
 from .project import Project, Refusal
@@ -113,7 +113,7 @@ def run_summary(run: Path) -> dict:
     test = json.loads(metrics.read_text()) if metrics.is_file() else {}
     summary = run / "summary.txt"
     return {"name": run.name, "finished": is_finished(run), "epochs": len(history),
-            "best_val_accuracy": max((r["val_accuracy"] for r in history), default=None),
+            "best_val_accuracy": kept_epoch(history)["val_accuracy"] if history else None,  # best.safetensors' epoch
             "test_accuracy": test.get("accuracy"), "test_pictures": sum(map(sum, test.get("confusion", []))),
             "summary": summary.read_text(encoding="utf-8") if summary.is_file() else "",
             "onnx": (run / "model.onnx").is_file()}

@@ -19,11 +19,12 @@ from ..evaluate import Evaluation, evaluate_logits
 from ..i18n import plural, tr
 from ..models import count_parameters, logits_in_batches
 from ..optim import penalised_loss, refitted_rate, set_learning_rate
-from ..run_files import write_history
+from ..run_files import standard_error, write_history
 from ..tensorboard_log import log_epoch
 from .model import TrainingModel
 from .pictures import TrainingData, batch_of, draw_order
-from .stages import Stage, note_disputed_labels, note_pace, replan, say_replanned, settings_after_head, start_stage
+from .stages import (Stage, note_disputed_labels, note_pace, replan, say_replanned, settings_after_head, start_stage,
+                     stopped_paying)
 from .start import Saved
 from .state import Generators, TrainingState, fine_tune_plans, head_epochs, total_epochs
 from .stopping import CtrlC, Diverged
@@ -61,7 +62,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
         ) -> tuple[bool, TrainConfig]:
     """The epochs after state.epoch, each: train, validate, record, checkpoint. Early stopping ends stage 1 of a
     pretrained backbone when the head has converged (head_epochs), and the last stage when validation accuracy
-    has not improved for `early_stopping` epochs; `stop_if` (given each epoch's row) ends the run when it says so.
+    has not improved for `early_stopping` epochs (fine-tuning that fills a budget brings its rate down first, and
+    ends with the plan that made: stopped_paying); `stop_if` (given each epoch's row) ends the run when it says so.
     Returns whether stop_if ended it, and the settings it ended with (a folder of photos chooses fine-tuning again
     once stage 1 is done: settings_after_head). Ctrl-C raises KeyboardInterrupt."""
     stage = None
@@ -100,10 +102,11 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
             improved = record_epoch(state, epoch, stage, trained, validation, budget_clock() - t0, t0 - begun)
             row = state.history[-1]
             if config.fill_budget and stage.number == 2:  # decided now, recorded in the row: --resume repeats it
+                cooling = stopped_paying(config, state, stage)  # from the history every process shares
                 row["planned_epochs"], fits = on_main(data.processes,  # timed here, the same for every process
                                                       lambda: replan(config, data, state, stage, validating))
                 stage.plans = fine_tune_plans(config, state.history, head)  # the lr's from now on
-                say_replanned(state, total, fits)
+                say_replanned(state, total, fits, config.early_stopping if cooling else 0)
             total = row["planned_epochs"] = total_epochs(config, model, state.history)  # stage 1 may have converged
             say(tr("epoch {epoch}/{total} · {iterations:,} iterations × {batch_size} images · {epoch_time:.1f}s · "
                    "loss {train_loss:.4f} acc {train_accuracy:.2%} · val loss {val_loss:.4f} acc "
@@ -125,7 +128,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                        epoch=epoch, best=state.best['epoch']))
                 return True, config
             last_stage = stage.number == (2 if model.two_stages else 1)  # stage 1 ends by head_epochs
-            if config.early_stopping and last_stage and \
+            filling = config.fill_budget and stage.number == 2  # ends with its plan, the rate come down (replan)
+            if config.early_stopping and last_stage and not filling and \
                     state.patience_used(stage.number, stage.warm) >= config.early_stopping:
                 say(tr("early stopping: no better validation accuracy for {epochs}; restoring epoch {epoch}",
                        epochs=plural(config.early_stopping, 'epoch'), epoch=state.best['epoch']))
@@ -234,7 +238,7 @@ def better(validation: Evaluation, best: dict, best_stage: int, stage: int) -> b
     if stage == best_stage:
         return (accuracy, -loss) > (best["val_accuracy"], -best["val_loss"])
     p = best["val_accuracy"]
-    noise = math.sqrt(max(0.0, p * (1 - p)) / max(1, int(validation.confusion.sum())))
+    noise = standard_error(p, int(validation.confusion.sum()))
     return accuracy > p + noise or (accuracy >= p - noise and loss < best["val_loss"])
 
 
@@ -248,7 +252,7 @@ def record_epoch(state: TrainingState, epoch: int, stage: Stage, trained: tuple[
                           "stage": stage.number, "lr": stage.optimizer.param_groups[0]["lr"],
                           "train_loss": trained[0], "train_accuracy": trained[1], "val_loss": validation.loss,
                           "val_accuracy": validation.accuracy, "val_balanced_accuracy": validation.balanced_accuracy,
-                          "val_macro_f1": validation.macro_f1})
+                          "val_macro_f1": validation.macro_f1, "val_pictures": int(validation.confusion.sum())})
     improved = better(validation, state.best, next((row["stage"] for row in state.history
                                                    if row["epoch"] == state.best["epoch"]), stage.number), stage.number)
     if improved:
