@@ -196,16 +196,16 @@ def test_a_photo_run_still_rising_is_told_to_keep_its_resolution_and_take_a_long
 
 
 def test_a_rise_within_what_the_validation_pictures_can_tell_is_not_still_rising():
-    """The CIFAR-10 subset (500 validation pictures): its last epoch rose 0.6 points, and twice the budget it was
-    told scored 0.7 points lower on test; runs whose last epoch rose 5.4 and 5.2 points gained 1.0 and 0.8."""
-    photos = TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=10, fine_tune_epochs=5, image_size=160,
+    """The CIFAR-10 subset (500 validation pictures, benchmarks/results/longer_budget.md): after a last epoch up 2.8
+    points twice the budget it was told scored 1.2 points lower on test; after one up 3.6, 0.4 higher."""
+    photos = TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=12, fine_tune_epochs=6, image_size=160,
                          budget=5.0, fill_budget=True)
-    within = two_stages(head=[0.74, 0.76, 0.772], tuned=[0.782, 0.842, 0.848, 0.854])
+    within = two_stages(head=[0.776, 0.79, 0.794], tuned=[0.786, 0.806, 0.818, 0.842, 0.870])
     for row in within:
         row["val_pictures"], row["train_accuracy"] = 500, 0.95  # training ahead, as it was (not underfitting)
     text = diagnose(within, photos).text
     assert "--budget" not in text and "still rising" not in text and text.startswith("diagnosis: healthy fit")
-    surely = within[:-1] + [{**within[-1], "val_accuracy": 0.880}]  # up 3.2 points: twice the standard error
+    surely = within[:-2] + [{**within[-2], "val_accuracy": 0.824}, {**within[-1], "val_accuracy": 0.860}]
     assert "a longer budget at the same resolution (--budget 10 --image-size 160)" in diagnose(surely, photos).text
     older = [{k: v for k, v in row.items() if k != "val_pictures"} for row in within]  # not recorded: 0.3 points
     assert "--budget 10" in diagnose(older, photos).text

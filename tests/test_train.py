@@ -143,7 +143,7 @@ def test_early_stopping_restores_the_best_epoch_and_scores_it_on_test(tmp_path):
     assert len(history) == best["epoch"] + 2 < 10  # stopped two epochs after the best
     assert read_metadata(run.path / "best.safetensors")["epoch"] == best["epoch"]
     assert read_history(run.path)[-1]["best_epoch"] == best["epoch"]  # results.csv says which epoch is kept
-    assert {row["val_pictures"] for row in read_history(run.path)} == {12}  # and what its accuracy can tell
+    assert {row.get("val_pictures") for row in read_history(run.path)} == {12}  # and what its accuracy can tell
     last = {k: v for k, v in load_tensors(run.path / "last.safetensors", "model.").items()}
     restored = load_tensors(run.path / "best.safetensors", "model.")
     assert not all(torch.equal(last[k], restored[k]) for k in last)  # the best is not simply the last
