@@ -62,8 +62,8 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
         ) -> tuple[bool, TrainConfig]:
     """The epochs after state.epoch, each: train, validate, record, checkpoint. Early stopping ends stage 1 of a
     pretrained backbone when the head has converged (head_epochs), and the last stage when validation accuracy
-    has not improved for `early_stopping` epochs (fine-tuning that fills a budget brings its rate down first, and
-    ends with the plan that made: stopped_paying); `stop_if` (given each epoch's row) ends the run when it says so.
+    has not improved for `early_stopping` epochs (fine-tuning that fills a budget first brings its rate down, and
+    ends where that re-plan says: stopped_paying); `stop_if` (given each epoch's row) ends the run when it says so.
     Returns whether stop_if ended it, and the settings it ended with (a folder of photos chooses fine-tuning again
     once stage 1 is done: settings_after_head). Ctrl-C raises KeyboardInterrupt."""
     stage = None
