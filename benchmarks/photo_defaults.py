@@ -337,12 +337,14 @@ def row_of(name: str, v: dict) -> str:
 def write(bench: Bench) -> None:
     lines = ["| folder | split scored | visionpath, no options | precision | wall-clock here | forecast (error) | "
              "fine-tuning epoch: forecast / measured | budget used | ended by | scaled | linear probe | probe "
-             "wall-clock | target |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "wall-clock | target | the probe + half its error |", "|---" * 14 + "|"]
     for name, r in RESULTS.items():
         met, ours, probe = verdict(name, r)
+        release = probe + (1 - probe) / 2  # what a release asks of the no-options run on folders we do not have
         lines.append(f"| {name} | {TARGETS[name][0]} | {row_of(name, r['visionpath'])} | "
                      f"{r['visionpath']['wall_seconds'] * r['scale']:.0f} s | {probe:.2%} | "
-                     f"{r['probe']['wall_seconds']:.0f} s | {met} |")
+                     f"{r['probe']['wall_seconds']:.0f} s | {met} | {release:.2%}: "
+                     f"{'reached' if ours >= release - 1e-9 else 'NOT reached'} |")
     lines += ["", "Keras CIFAR-10 CNN epoch here, before and after each folder (reference machine 40 s): " + "; ".join(
         f"{name} {r['keras_epochs'][0]:.1f} s and {r['keras_epochs'][1]:.1f} s (× {r['scale']:.2f})"
         for name, r in RESULTS.items()) + "."]

@@ -332,6 +332,10 @@ def test_a_budget_with_time_to_spare_buys_a_larger_backbone_where_the_frozen_fea
     out = capsys.readouterr().out
     assert "trains efficientnet_lite2, pretrained on ImageNet (its weights come with the lite extra: no download)" \
            in out and "a head on efficientnet_lite0's frozen features reached only 77.0% on validation" in out
+    # the way back it tells keeps ImageNet's weights (a --model alone would train from scratch)
+    assert "(--model efficientnet_lite0 --pretrained trains the smaller one" in out
+    kept, _ = resolve(TrainConfig(data=str(small_pictures), model="efficientnet_lite0", pretrained=True))
+    assert (kept.model, kept.pretrained) == ("efficientnet_lite0", True)
     assert "(the pictures are smaller: enlarging them further adds no detail)" in chosen["image_size"].why
     assert "a head on Lite0's frozen features" in chosen["budget"].why  # its seconds are in the forecast
 

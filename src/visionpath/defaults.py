@@ -28,7 +28,7 @@ from .speed import Speed, backbone_speed
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
 # Larger backbones, largest first, that the plan takes (where the lite extra is installed) when the budget has time
-# to spare and the frozen features fall short. Measured on a 2-core Xeon (benchmarks/results/photo_defaults.md):
+# to spare and the frozen features fall short. Measured on a 2-core Xeon (benchmarks/results/larger_backbones.md):
 # the CIFAR-10 subset at 90 a class, --budget 15, its frozen Lite0 features 23 points short: Lite2 at 260 px 82.6%
 # test, Lite0 79.0% at 260 px and 79.2% at 224; hymenoptera, its frozen features nearly fitting (a head 97% right):
 # Lite2 96.7% and Lite1 96.1% validation where Lite0 97.4%, in twice Lite0's time.
@@ -479,7 +479,8 @@ def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Spee
         return model, theirs, their_speed, asked, tr(
             "larger than {PHOTO_MODEL}, because the budget buys it and the features fall short: {PHOTO_MODEL}'s plan "
             "left time to spare, {model}'s fits at {side}×{side} with {epochs} epochs of fine-tuning, and a head on "
-            "{PHOTO_MODEL}'s frozen features reached only {accuracy:.1%} on validation (--model {PHOTO_MODEL} keeps "
-            "the smaller one)", PHOTO_MODEL=PHOTO_MODEL, model=model, side=theirs.side,
+            "{PHOTO_MODEL}'s frozen features reached only {accuracy:.1%} on validation (--model {PHOTO_MODEL} "
+            "--pretrained trains the smaller one, with its recipe's settings instead of this plan)",
+            PHOTO_MODEL=PHOTO_MODEL, model=model, side=theirs.side,
             epochs=theirs.fine_tune_epochs, accuracy=accuracy)
     return None

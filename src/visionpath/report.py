@@ -241,7 +241,7 @@ def stage_notes(history: list[dict], config: TrainConfig) -> str:
                         val_accuracy=head[best]['val_accuracy'], lower=lower, fewer=fewer, side=side))
     elif surely_rising(tuned, head):
         # no "higher rate" remedy: on the CIFAR-10 subset, still rising at 1e-3, 3e-3 scored 4 points lower on test
-        # where a longer budget at the same rate gained 1 (benchmarks/results/photo_defaults.md)
+        # where a longer budget at the same rate gained 1 (README: Remedies, run as printed)
         notes.append(tr("fine-tuning added {value:.1f} points and was still rising", value=gain * 100))
     return "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
 
