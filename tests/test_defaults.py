@@ -407,3 +407,16 @@ def test_a_kept_speed_far_off_the_measured_epochs_is_said_with_which_way_and_how
                              "for this machine: it runs 1.4× slower than when that speed was measured")
     assert "`visionpath devices --measure` measures the kept speed again" in slower
     assert "runs 2.0× faster than" in speed.pace_note(forecast=40.0, measured=20.0)
+
+
+def test_a_plan_over_its_budget_says_why():
+    """The 'even the smallest plan' line only where it is so: a larger backbone's plan that fitted with the time
+    allowed for its question runs over because the question took longer (CIFAR-10 at 90 a class: 29 s)."""
+    plan = defaults.Plan(240, 3, {"probe": 29, "start": 20, "reading": 6, "features": 15, "evaluation": 146,
+                                  "fine-tuning": 91})  # 307 s
+    assert defaults.over_budget(plan, 300) == \
+        "; the head on Lite0's frozen features took 29s, longer than the plan allowed for it, and the plan runs 7s " \
+        "over the budget"
+    longer = replace(plan, seconds={**plan.seconds, "fine-tuning": 200})
+    assert defaults.over_budget(longer, 300) == "; even the smallest plan runs over the budget"
+    assert defaults.over_budget(plan, 400) == ""
