@@ -101,6 +101,7 @@ def test_the_hook_decides_without_measuring_and_a_bad_value_is_one_sentence(monk
         decide_precision(CPU)
 
 
+@pytest.mark.slow  # 10 s on a CPU without native bf16, where bf16 is emulated: the full suite runs it
 def test_the_real_probe_times_a_training_step_in_each_precision(measuring):
     seconds = devices.step_seconds(CPU, ("fp32", "bf16"), rounds=2)
     assert set(seconds) == {"fp32", "bf16"} and all(0 < s < 60 for s in seconds.values())

@@ -313,6 +313,7 @@ def test_fine_tuning_beats_the_heads_best_by_more_than_validation_can_tell_or_as
     assert not loop.better(scored(99, 0.001), everything, 1, 2)
 
 
+@pytest.mark.slow  # over 5 s on an AVX2-only CPU: the full suite runs it
 def test_an_epochs_time_leaves_out_its_stages_start(photos, tmp_path, monkeypatch):
     """A stage's start (here made 1.5 s slower) is in the run's time but not in its first epoch's, so that filling
     the budget times the next epochs by what they will take again."""
