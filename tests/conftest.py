@@ -6,6 +6,7 @@ import http.client
 import http.server
 import json
 import os
+import signal
 import threading
 import uuid
 from pathlib import Path
@@ -15,6 +16,21 @@ import pytest
 from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_reaches_python():
+    """Ctrl-C is Python's KeyboardInterrupt in every test, as in a terminal, also where the suite was started with
+    SIGINT ignored: a non-interactive shell's background job (`pytest &`, nohup) inherits that, and visionpath then
+    leaves Ctrl-C alone by design, so the tests that press it failed by how they were started."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 @pytest.fixture(autouse=True)

@@ -416,7 +416,8 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
 def over_budget(plan: Plan, budget: float) -> str:
     """What the plan's line adds where the plan runs over `budget` seconds: a plan that fitted with the time allowed
     for the question of a larger backbone runs over only because the question took longer (CIFAR-10 at 90 a class
-    on an AVX2 CPU: 29 s, reading 11,000 pictures at 240 px), which is not its smallest plan running over."""
+    on an AVX2 CPU: 29 s, in which it read all 11,000 pictures at 240 px), which is not its smallest plan running
+    over."""
     over, asked = plan.total - budget, plan.seconds.get("probe", 0.0)
     if over <= 0:
         return ""
