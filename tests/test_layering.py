@@ -21,7 +21,7 @@ LAYERS = {
         "models.kernels", "models.scratch", "models.transfer", "models.registry", "models.running", "models",
         "checkpoint", "augment", "devices", "speed", "distributed", "optim"],
     "settings: what a run is given, what it decides, the run folder on disk": [
-        "config", "frozen_probe", "defaults", "run_files"],
+        "config", "frozen_probe", "photo_plan", "defaults", "run_files"],
     "results: scores, reports, prediction, export, serving, a run as an object": [
         "inside", "report", "evaluate", "report_html", "tensorboard_log", "export", "predict", "serve", "run"],
     "training: the entry and its rooms": [

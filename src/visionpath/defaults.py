@@ -24,21 +24,17 @@ from .devices import measuring_seconds, pick_device, pick_precision
 from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
 from .models import has_offline_weights, model_entry
+from .photo_plan import REPORT_SECONDS, Plan, fine_tuning_epoch, photo_sides, plan_photo_run, reading_seconds
 from .speed import Speed, backbone_speed
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
 # Larger backbones, largest first, that the plan takes (where the lite extra is installed) when the budget has time
-# to spare and the frozen features fall short. Measured on a 2-core Xeon (benchmarks/results/larger_backbones.md):
-# the CIFAR-10 subset at 90 a class, --budget 15, its frozen Lite0 features 23 points short: Lite2 at 260 px 82.6%
-# test, Lite0 79.0% at 260 px and 79.2% at 224; hymenoptera, its frozen features nearly fitting (a head 97% right):
-# Lite2 96.7% and Lite1 96.1% validation where Lite0 97.4%, in twice Lite0's time.
-LARGER_BACKBONES = ("efficientnet_lite2", "efficientnet_lite1")
-# Sides the photo defaults choose from, largest first: the largest that fits the budget wins. Above 224: the backbone
-# was trained on random crops, which enlarge objects, so it recognises whole pictures best a little above its
-# training resolution ("FixRes", Touvron et al. 2019). Measured on hymenoptera (frozen Lite0 features, same head):
-# 144/153 right at 224 px, 146 at 256, 148 at 288 and 148 at 320; with the head run to convergence and fine-tuned
-# at 1e-5, the best epoch 148 at 288 and 149 at 320.
-PHOTO_SIDES = (320, 288, 256, 224, 192, 160, 128, 112, 96, 64)
+# to spare and the frozen features fall short; only those measured to win (benchmarks/results/larger_backbones.md).
+# The CIFAR-10 subset at 90 a class, its frozen Lite0 features 23 points short: on a 2-core Xeon, --budget 15, Lite2
+# at 260 px 82.6% test, Lite0 79.0% at 260 px and 79.2% at 224; on an AVX2-only EPYC in fp32, the default budget,
+# each in Lite0's place: Lite2 81.0% at 224 px, Lite0 79.3%, and Lite1 77.3% at 240 px, below Lite0, as on
+# hymenoptera (Lite1 96.1%, Lite2 96.7%, Lite0 97.4% validation): Lite1 is trained only when named.
+LARGER_BACKBONES = ("efficientnet_lite2",)
 PROBE_SIDE = 224            # the side the backbone's speed is first measured at (then at the side planned)
 PHOTO_BUDGET_MINUTES = 5.0  # what a person waits for on a laptop CPU; a GPU fills it with more
 PHOTO_HEAD_EPOCHS = 20      # stage 1's most: it ends sooner once converged, and its epochs (on cached features)
@@ -103,65 +99,6 @@ def announce(chosen: dict[str, Choice]) -> None:
 def is_photo_folder(data: str | Path) -> bool:
     """A folder (not a built-in dataset's name): with no --model it gets the pretrained backbone and photo defaults."""
     return str(data) not in DATASETS and Path(data).is_dir()
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a folder of photos will be trained within its budget, and what each part is expected to take."""
-    side: int
-    fine_tune_epochs: int
-    seconds: dict[str, float]   # expected seconds: start, reading, features, fine-tuning, evaluation
-
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
-
-
-# What the run spends besides the backbone, measured on 2 cores (AVX2): starting (imports, checks, the probe) and
-# writing the report; reading a picture costs about 0.5 ms plus 25 ns a pixel of its shorter side squared
-# (1,802 photos of median side 350 px in 6.5 s; 15,000 CIFAR pictures of 32 px in 11 s).
-START_SECONDS, REPORT_SECONDS = 12.0, 8.0
-# Filling a budget ends on a whole epoch, within half of one of the budget: an epoch of at most a fifth of the budget
-# leaves at most a tenth of it unused (the CIFAR-10 subset at 224 px, 68 s epochs: the run ended at 89%)
-EPOCH_SHARE = 0.2
-
-
-def photo_sides(folder: Survey, native: int = 224, smallest: int = 0) -> list[int]:
-    """The sides a plan chooses from, largest first: above the backbone's `native` resolution only for pictures
-    that large, none under `smallest`."""
-    return [s for s in sorted({*PHOTO_SIDES, native}, reverse=True) if smallest <= s <= max(native, folder.median_side)]
-
-
-def fine_tuning_epoch(train: int, validation: int, speed: Speed, mpx: float) -> float:
-    """The seconds of a fine-tuning epoch at `speed`: a step over each training picture and a forward pass over each
-    validation one, of `mpx` million pixels each."""
-    return (train * speed.fine_tune + validation * speed.forward) * mpx
-
-
-def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
-                   fewest: int, most: int, native: int = 224, smallest: int = 0) -> Plan:
-    """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, each
-    at most EPOCH_SHARE of it (unless the epochs are given), and as many epochs as fit there, up to `most` (unless
-    given), from photo_sides. When even the smallest side cannot fit `fewest`, the smallest side and `fewest`
-    epochs: the plan then says it runs over."""
-    validation = folder.validation or round(0.1 * folder.train)  # held out of train when there is none
-    train = folder.train - (0 if folder.validation else validation)
-    scored = folder.test or validation  # the report scores test, else validation
-    sides = [side] if side else photo_sides(folder, native, smallest)
-    reading = (folder.train + folder.validation + folder.test) * (5e-4 + 25e-9 * folder.median_side ** 2)
-    plan = None
-    for s in sides:
-        mpx = s * s / 1e6
-        seconds = {"start": START_SECONDS + REPORT_SECONDS, "reading": reading,
-                   "features": (train + validation) * mpx * speed.forward,
-                   "evaluation": scored * mpx * speed.forward}
-        per_epoch = fine_tuning_epoch(train, validation, speed, mpx)
-        fits = int((budget - sum(seconds.values())) // per_epoch)
-        n = epochs if epochs is not None else min(fits, most) if fits >= fewest else fewest
-        plan = Plan(s, n, {**seconds, "fine-tuning": n * per_epoch})
-        if plan.total <= budget and (side or epochs is not None or per_epoch <= EPOCH_SHARE * budget):
-            return plan
-    return plan  # the smallest side, over the budget
 
 
 def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
@@ -364,8 +301,8 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     most = 3 if small else 8
     augmentation = photo_augmentation(config)
 
-    def planned(model: str) -> tuple[Plan, Speed]:
-        return backbone_plan(model, config, folder, unfreeze, augmentation, most, device, parallel)
+    def planned(model: str, smallest: int = 0) -> tuple[Plan, Speed]:
+        return backbone_plan(model, config, folder, unfreeze, augmentation, most, device, parallel, smallest)
 
     before = measuring_seconds()  # measuring: some seconds the first time on this machine; nothing once kept
     model, (plan, one) = PHOTO_MODEL, planned(PHOTO_MODEL)
@@ -428,11 +365,11 @@ def over_budget(plan: Plan, budget: float) -> str:
 
 
 def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int | None,
-                  augmentation: Augmentation, most: int, device: torch.device, parallel: int) -> tuple[Plan, Speed]:
-    """`model`'s plan within the budget, at the speed measured at one side, then again at the speed of the side
-    chosen (a million pixels cost up to a fifth less in larger steps), so that the forecast is made at the speed
-    that will run; and that speed. A larger backbone never below its own resolution: there Lite0 would be the
-    better choice."""
+                  augmentation: Augmentation, most: int, device: torch.device, parallel: int, smallest: int = 0
+                  ) -> tuple[Plan, Speed]:
+    """`model`'s plan within the budget, at no side under `smallest`, at the speed measured at one side, then again
+    at the speed of the side chosen (a million pixels cost up to a fifth less in larger steps), so that the forecast
+    is made at the speed that will run; and that speed."""
     budget, native = config.budget or PHOTO_BUDGET_MINUTES, model_entry(model).resolution
 
     def speed_at(side: int) -> Speed:  # one device's speed, at its share of the batch the run has at `side`
@@ -443,7 +380,7 @@ def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int
     def plan_at(speed: Speed, side: int | None) -> Plan:
         return plan_photo_run(folder, Speed(speed.forward / parallel, speed.fine_tune / parallel), 60 * budget,
                               side, config.fine_tune_epochs, fewest=2, most=most, native=native,
-                              smallest=0 if model == PHOTO_MODEL else native)
+                              smallest=smallest)
 
     first = config.image_size or max(PROBE_SIDE, native)
     one = speed_at(first)
@@ -458,29 +395,31 @@ def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int
     return plan, one
 
 
-def probe_seconds(plan: Plan, side: int) -> float:
+def probe_seconds(plan: Plan, folder: Survey, side: int) -> float:
     """What asking whether Lite0's frozen features fall short (frozen_probe) costs, from Lite0's `plan`: reading the
     folder and Lite0's features at `side` px. Spent whatever the answer (CIFAR-10 at 90 a class in fp32: Lite2's
     plan, 290 s, fitted 5 minutes alone; the question took 21 s more, and fine-tuning was cut to one epoch)."""
-    return plan.seconds["reading"] + plan.seconds["features"] * (side / plan.side) ** 2
+    return reading_seconds(folder, side) + plan.seconds["features"] * (side / plan.side) ** 2
 
 
 def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Speed, most: int,
-                    planned: Callable[[str], tuple[Plan, Speed]]) -> tuple[str, Plan, Speed, float, str] | None:
+                    planned: Callable[[str, int], tuple[Plan, Speed]]) -> tuple[str, Plan, Speed, float, str] | None:
     """A larger backbone where the budget buys it: when Lite0's `plan` (at `speed`) has time to spare (its largest
-    side and its most fine-tuning epochs fit), the largest installed backbone whose own plan, at its own resolution or
-    above, fits as many epochs with the time the question takes, if a linear head on Lite0's frozen features
-    (frozen_probe) shows that they fall short. Returns (the backbone, its plan, its speed, the probe's seconds,
-    why), Lite0's own once probed, or None when there was nothing to ask."""
+    side and its most fine-tuning epochs fit), the largest installed backbone whose own plan fits as many epochs with
+    the time the question takes, if a linear head on Lite0's frozen features (frozen_probe) shows that they fall
+    short. Its plan is at its own resolution or above, or at Lite0's side where that is lower (Lite2 at 224 px beat
+    Lite0 at 224 by 1.7 points on CIFAR-10 at 90 a class), never at fewer pixels than Lite0 would read. Returns (the
+    backbone, its plan, its speed, the probe's seconds, why), Lite0's own once probed, or None when there was nothing
+    to ask."""
     budget = 60 * (config.budget or PHOTO_BUDGET_MINUTES)
     spare = plan.total <= budget and plan.fine_tune_epochs >= (config.fine_tune_epochs or most) and \
         plan.side >= (config.image_size or photo_sides(folder)[0])
     candidates = [m for m in LARGER_BACKBONES if has_offline_weights(model_entry(m).timm_name)] if spare else []
     for model in candidates:
-        theirs, their_speed = planned(model)
-        native = model_entry(model).resolution
-        if theirs.side < native or theirs.fine_tune_epochs < plan.fine_tune_epochs or \
-                theirs.total + probe_seconds(plan, theirs.side) > budget:
+        smallest = min(model_entry(model).resolution, plan.side)
+        theirs, their_speed = planned(model, smallest)
+        if theirs.side < smallest or theirs.fine_tune_epochs < plan.fine_tune_epochs or \
+                theirs.total + probe_seconds(plan, folder, theirs.side) > budget:
             continue
         asking = time.perf_counter()
         accuracy = frozen_accuracy(config, PHOTO_MODEL, theirs.side)

@@ -15,12 +15,13 @@ from ..checkpoint import load_tensors, optimizer_from_tensors
 from ..config import TrainConfig
 from ..console import say
 from ..data.suspects import SUSPECTS_FILE, TRUSTED, disputed_labels, write_suspects
-from ..defaults import REPORT_SECONDS, after_head, forecast_after_head, rest_after_head
+from ..defaults import after_head, forecast_after_head, rest_after_head
 from ..distributed import in_shares, parallel
 from ..files import atomic_write, json_text
 from ..i18n import plural, tr
 from ..models import count_parameters, features_in_batches
 from ..optim import annealing, cool_down_epochs, make_optimizer, warm_up_epochs
+from ..photo_plan import REPORT_SECONDS
 from ..speed import pace_note
 from .model import TrainingModel
 from .pictures import TrainingData

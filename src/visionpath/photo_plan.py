@@ -1,0 +1,84 @@
+"""How a folder of photos fits a time budget: the sides a plan chooses from, what each part of a run is expected to
+take, and the largest plan that fits. Arithmetic only: the speeds come from speed.py, the choices from defaults.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .data.folder import Survey
+from .speed import Speed
+
+# Sides the photo defaults choose from, largest first: the largest that fits the budget wins. Above 224: the backbone
+# was trained on random crops, which enlarge objects, so it recognises whole pictures best a little above its
+# training resolution ("FixRes", Touvron et al. 2019). Measured on hymenoptera (frozen Lite0 features, same head):
+# 144/153 right at 224 px, 146 at 256, 148 at 288 and 148 at 320; with the head run to convergence and fine-tuned
+# at 1e-5, the best epoch 148 at 288 and 149 at 320.
+PHOTO_SIDES = (320, 288, 256, 224, 192, 160, 128, 112, 96, 64)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a folder of photos will be trained within its budget, and what each part is expected to take."""
+    side: int
+    fine_tune_epochs: int
+    seconds: dict[str, float]   # expected seconds: start, reading, features, fine-tuning, evaluation
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+
+# What the run spends besides the backbone, measured on 2 cores (AVX2): starting (imports, checks, the probe) and
+# writing the report.
+START_SECONDS, REPORT_SECONDS = 12.0, 8.0
+# Reading a picture into the picture cache at a side: 0.6 ms, 10 ns a pixel of its shorter side squared (decoding)
+# and 16 ns a pixel of the side squared (resizing, storing). Measured from an empty cache on an AVX2-only EPYC:
+# 11,000 CIFAR-10 pictures of 32 px in 7.4 s at 64 px, 9.4 s at 128, 14.8 s at 224 and 22.2 s at 320; 1,802 photos
+# of median side 350 px in 4.5 s at 224 and 6.3 s at 320; 398 of 370 px in 1.1 s at 224.
+READ_SECONDS, DECODE_PIXEL_SECONDS, STORE_PIXEL_SECONDS = 6e-4, 10e-9, 16e-9
+# Filling a budget ends on a whole epoch, within half of one of the budget: an epoch of at most a fifth of the budget
+# leaves at most a tenth of it unused (the CIFAR-10 subset at 224 px, 68 s epochs: the run ended at 89%)
+EPOCH_SHARE = 0.2
+
+
+def photo_sides(folder: Survey, native: int = 224, smallest: int = 0) -> list[int]:
+    """The sides a plan chooses from, largest first: above the backbone's `native` resolution only for pictures
+    that large, none under `smallest`."""
+    return [s for s in sorted({*PHOTO_SIDES, native}, reverse=True) if smallest <= s <= max(native, folder.median_side)]
+
+
+def reading_seconds(folder: Survey, side: int) -> float:
+    """The seconds it takes to read every picture of `folder` into the picture cache at `side` px."""
+    per_picture = READ_SECONDS + DECODE_PIXEL_SECONDS * folder.median_side ** 2 + STORE_PIXEL_SECONDS * side ** 2
+    return (folder.train + folder.validation + folder.test) * per_picture
+
+
+def fine_tuning_epoch(train: int, validation: int, speed: Speed, mpx: float) -> float:
+    """The seconds of a fine-tuning epoch at `speed`: a step over each training picture and a forward pass over each
+    validation one, of `mpx` million pixels each."""
+    return (train * speed.fine_tune + validation * speed.forward) * mpx
+
+
+def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,
+                   fewest: int, most: int, native: int = 224, smallest: int = 0) -> Plan:
+    """The largest side (unless given) at which at least `fewest` fine-tuning epochs fit in `budget` seconds, each
+    at most EPOCH_SHARE of it (unless the epochs are given), and as many epochs as fit there, up to `most` (unless
+    given), from photo_sides. When even the smallest side cannot fit `fewest`, the smallest side and `fewest`
+    epochs: the plan then says it runs over."""
+    validation = folder.validation or round(0.1 * folder.train)  # held out of train when there is none
+    train = folder.train - (0 if folder.validation else validation)
+    scored = folder.test or validation  # the report scores test, else validation
+    sides = [side] if side else photo_sides(folder, native, smallest)
+    plan = None
+    for s in sides:
+        mpx = s * s / 1e6
+        seconds = {"start": START_SECONDS + REPORT_SECONDS, "reading": reading_seconds(folder, s),
+                   "features": (train + validation) * mpx * speed.forward,
+                   "evaluation": scored * mpx * speed.forward}
+        per_epoch = fine_tuning_epoch(train, validation, speed, mpx)
+        fits = int((budget - sum(seconds.values())) // per_epoch)
+        n = epochs if epochs is not None else min(fits, most) if fits >= fewest else fewest
+        plan = Plan(s, n, {**seconds, "fine-tuning": n * per_epoch})
+        if plan.total <= budget and (side or epochs is not None or per_epoch <= EPOCH_SHARE * budget):
+            return plan
+    return plan  # the smallest side, over the budget
