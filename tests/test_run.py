@@ -59,8 +59,28 @@ def test_a_test_split_that_leaks_is_scored_on_what_training_never_saw(tmp_path, 
     run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
     saved = json.loads((run.path / "test_metrics.json").read_text())
     assert saved["seen_in_training"] == 4 and saved["unseen"]["pictures"] == 12
-    assert "4 test pictures are also in train (the same file)" in (run.path / "summary.txt").read_text()
+    assert "4 test pictures are also in train (the same file" in (run.path / "summary.txt").read_text()
     assert "4 test pictures are also in train" in (run.path / "report.html").read_text()
     again = visionpath.open_run(run.path).evaluate()
     assert again.seen == 4 and again.unseen.accuracy == saved["unseen"]["accuracy"]
     assert "on the 12 not seen in training" in capsys.readouterr().out
+
+
+def test_a_leak_scored_before_any_check_says_near_copies_were_not_looked_for(tmp_path, capsys):
+    """Training finds the same file in seconds; near copies only a data check finds. Until one has looked at every
+    picture, the score on the pictures not seen says it counted files only; after it, not."""
+    import shutil
+    from conftest import photo_folder
+    from visionpath.data.check import check_data
+    root = photo_folder(tmp_path / "photos")
+    shutil.copy(root / "train" / "ant" / "0.png", root / "test" / "ant" / "copy.png")
+    run = visionpath.train(root, project=tmp_path, model="mlp", epochs=1, batch_size=8, precision="fp32")
+    assert json.loads((run.path / "test_metrics.json").read_text())["near_copies_looked_for"] is False
+    assert "1 test pictures are also in train (the same file; near copies not looked for yet: `visionpath data " \
+           "check` finds them, and scores leave them out once it has)" in (run.path / "summary.txt").read_text()
+    check_data(root)
+    capsys.readouterr()
+    checked = visionpath.open_run(run.path).evaluate()
+    assert (checked.seen, checked.seen_near, checked.near_looked_for) == (1, 0, True)
+    out = capsys.readouterr().out
+    assert "1 test pictures are also in train (the same file)" in out and "not looked for" not in out

@@ -33,10 +33,12 @@ class Evaluation:
     probabilities: torch.Tensor      # softmax of each image's scores
     # the same scores on the pictures of this split that training did not see (the same file, or a near copy a
     # data check found, in train), where it saw some: the score a leak does not inflate; `seen` counts the others,
-    # `seen_near` those of them it saw only as a near copy
+    # `seen_near` those of them it saw only as a near copy; `near_looked_for`: whether a data check had looked for
+    # near copies (before one has, only the same file counts)
     unseen: Evaluation | None = None
     seen: int = 0
     seen_near: int = 0
+    near_looked_for: bool = True
     _confusion_png: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -82,6 +84,9 @@ class Evaluation:
         how = (tr("the same file") if not self.seen_near else
                tr("{exact:,} the same file, {near:,} a near copy that `visionpath data check` found",
                   exact=self.seen - self.seen_near, near=self.seen_near))
+        if not self.near_looked_for:
+            how += tr("; near copies not looked for yet: `visionpath data check` finds them, and scores leave them "
+                      "out once it has")
         if self.unseen is None:
             return tr("every one of the {seen:,} {split} pictures is also in train ({how}): this score says nothing "
                       "about new pictures; `visionpath data split` makes a clean split.",
@@ -116,6 +121,7 @@ class Evaluation:
              "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,
              "per_class": self.per_class, "confusion": self.confusion.tolist(),
              **({"seen_in_training": self.seen, "seen_as_near_copy": self.seen_near,
+                 "near_copies_looked_for": self.near_looked_for,
                  "unseen": None if self.unseen is None else {
                  "pictures": int(self.unseen.confusion.sum()), "accuracy": self.unseen.accuracy,
                  "balanced_accuracy": self.unseen.balanced_accuracy, "macro_f1": self.unseen.macro_f1}}
@@ -139,6 +145,7 @@ def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, classes: list[st
     if seen is not None and bool(seen.mask.any()):
         mask = seen.mask
         evaluation.seen, evaluation.seen_near = int(mask.sum()), seen.near
+        evaluation.near_looked_for = seen.near_looked_for
         if not bool(mask.all()):
             evaluation.unseen = _evaluation(logits[~mask.to(logits.device)], labels[~mask.to(labels.device)],
                                             classes, split)

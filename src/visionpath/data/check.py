@@ -485,5 +485,6 @@ def _duplicate_findings(records: list[dict], thumbs: dict[int, tuple[np.ndarray,
         largest[group_of[i]] = max(largest[group_of[i]], distance)
     for group, distance in zip(groups, largest):
         describe(sorted(group), exact=False, distance=distance)
-    remember_near_copies([records[i]["sha256"] for i in group] for group in groups)  # for honest scores later
+    remember_near_copies((records[i]["sha256"] for i in thumbs),  # for honest scores later
+                         ([records[i]["sha256"] for i in group] for group in groups))
     return findings

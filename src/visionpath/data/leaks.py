@@ -46,6 +46,9 @@ class Seen:
     resized, re-encoded or slightly edited) that `visionpath data check` found on this machine."""
     mask: torch.Tensor  # a bool per picture
     near: int           # how many of them training saw only as a near copy
+    # whether a data check on this machine looked at every picture of the split and of train for near copies:
+    # before one has, only the same file counts as seen
+    near_looked_for: bool = True
 
 
 def seen_in_training(train, images) -> Seen | None:
@@ -60,14 +63,16 @@ def seen_in_training(train, images) -> Seen | None:
     exact = [digest in trained for digest in digests]
     near = [not same and any(other in trained for other in copies.get(digest, ()))
             for digest, same in zip(digests, exact)]
-    return Seen(torch.tensor([a or b for a, b in zip(exact, near)], dtype=torch.bool), sum(near))
+    looked_for = all(digest in copies for digest in [*digests, *trained])
+    return Seen(torch.tensor([a or b for a, b in zip(exact, near)], dtype=torch.bool), sum(near), looked_for)
 
 
-def remember_near_copies(groups: Iterable[Iterable[str]]) -> None:
+def remember_near_copies(looked_at: Iterable[str], groups: Iterable[Iterable[str]]) -> None:
     """Keep in the picture cache which files (by content hash) are near copies of which: each group is one
-    picture's files. A score then leaves out a test picture whose near copy is in train, once a check found it."""
+    picture's files, and every file the check looked at has an entry (empty: no near copy), so that a score knows
+    whether near copies were looked for. A score then leaves out a test picture whose near copy is in train."""
     known = read_file_cache(NEAR_COPIES)
-    learnt = {}
+    learnt = {digest: [] for digest in looked_at if digest not in known}
     for group in groups:
         members = set(group)
         for digest in members:
