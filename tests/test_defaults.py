@@ -202,6 +202,23 @@ def test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning():
     assert photo_plan.plan_photo_run(small_pictures, SPEED, 3600, None, None, 2, 8).side == 224  # not enlarged past
 
 
+def test_fine_tuning_does_not_shrink_large_pictures_to_a_thumbnail_where_the_head_alone_fits_larger():
+    """cats-vs-dogs in a 1-minute budget: two fine-tuning epochs fitted only at 112 px (96.30% test); the head alone
+    at 224 px scored 99.26%. Pictures smaller than that floor (CIFAR's 32 px) lose nothing at a small side."""
+    cats = defaults.Survey(classes=2, train=1262, validation=270, test=270, median_side=350)
+    laptop = speed.Speed(forward=0.22, fine_tune=0.7)  # this EPYC's kept speed, s a million pixels
+    one_minute = photo_plan.plan_photo_run(cats, laptop, 60, None, None, 2, 8)
+    assert one_minute.fine_tune_epochs == 0 and one_minute.side >= 224 and one_minute.total <= 60
+    fine_tuned = photo_plan.plan_photo_run(cats, laptop, 60, 112, None, 2, 8)
+    assert fine_tuned.fine_tune_epochs >= 2  # what the plan took before: two epochs fitted only there
+    assert photo_plan.plan_photo_run(cats, laptop, 300, None, None, 2, 8).fine_tune_epochs >= 2  # 5 minutes
+    tiny = defaults.Survey(classes=10, train=4500, validation=500, test=10000, median_side=32)
+    assert photo_plan.plan_photo_run(tiny, laptop, 120, None, None, 2, 8).fine_tune_epochs >= 2
+    fill, line = defaults.fine_tuning_line(one_minute, TrainConfig(data="cats"), 128, 1)
+    assert not fill and line.startswith("stage 2: no fine-tuning: in the 1-minute budget two epochs of it fit only "
+                                        "on pictures smaller than 128 px")
+
+
 def test_a_given_budget_and_given_settings_shape_the_plan(photos_300, fixed_speed):
     quick = resolve(TrainConfig(data=str(photos_300), budget=0.5))[0]
     slow = resolve(TrainConfig(data=str(photos_300), budget=60))[0]
@@ -291,6 +308,21 @@ def test_the_forecast_is_made_at_the_speed_of_the_side_planned(photos_300, probe
     assert sides[0] == 224 and config.image_size == sides[-1] and config.image_size != 224
     assert f"fine-tunes {1 / probe.speeds.get(config.image_size, SPEED).fine_tune:.2g} million pixels a second " \
            f"on cpu in fp32 at {config.image_size}×{config.image_size}" in chosen["budget"].why
+
+
+def test_a_plan_that_moves_to_the_head_alone_at_its_own_speed_keeps_it(photos_300, probe):
+    """At 224 px's speed fine-tuning fits at 160; at 160's own (slower) speed it fits only under 128 px, and the head
+    alone fits at 288: the plan is that, at 288's speed, with no fine-tuning (it had gone back to two epochs there,
+    over the budget: cats-vs-dogs in 1 minute planned 3.2 minutes)."""
+    probe.speeds = {s: speed.Speed(0.5, 4.0) for s in photo_plan.PHOTO_SIDES}
+    probe.speeds[224] = speed.Speed(0.5, 1.0)
+    config, chosen = resolve(TrainConfig(data=str(photos_300), precision="fp32", budget=0.5))
+    assert [call[2] for call in probe.calls] == [224, 160, 288]
+    assert (config.image_size, config.fine_tune_epochs, config.fill_budget) == (288, 0, False)
+    assert chosen["image_size"].why.startswith("resolution 288×288: the largest at which the head on frozen features "
+                                               "fits the 0.5-minute budget")
+    assert chosen["fine_tune_epochs"].why.startswith("stage 2: no fine-tuning: in the 0.5-minute budget")
+    assert "runs over the budget" not in chosen["budget"].why
 
 
 def test_a_bad_speed_hook_is_one_sentence(photos_300, monkeypatch):
