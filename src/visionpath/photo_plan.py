@@ -40,9 +40,11 @@ READ_SECONDS, DECODE_PIXEL_SECONDS, STORE_PIXEL_SECONDS = 6e-4, 10e-9, 16e-9
 # leaves at most a tenth of it unused (the CIFAR-10 subset at 224 px, 68 s epochs: the run ended at 89%)
 EPOCH_SHARE = 0.2
 # Fine-tuning does not shrink pictures below this side (or their own, if smaller) while the head alone fits at a
-# larger one: in a 1-minute budget on an AVX2-only EPYC, cats-vs-dogs fine-tuned at the 112 px that fitted two epochs
-# scored 96.30% test, the head alone at 224 px 99.26%; hymenoptera, fine-tuned at 256 px, 95.42% against the head
-# alone's 94.12%. Between 128 and 224 px it is not measured, and fine-tuning keeps the side it fits.
+# larger one (benchmarks/results/short_budget.md, an AVX2-only EPYC): in a 1-minute budget cats-vs-dogs fine-tuned
+# at the 112 px that fitted two epochs scored 96.30% test, the head alone at 224 px 99.26%; hymenoptera, fine-tuned
+# at 288 px, 96.08% against the head alone's 94.12%. Low on purpose: at 2 minutes cats-vs-dogs fine-tuned at 160 px
+# scored 97.78% and the head alone at 288 px 100.00%, but its frozen features nearly fit, and where they fall short
+# (the CIFAR subset's head 77%, fine-tuned 87%) fine-tuning is what pays, which the plan cannot know before stage 1.
 SMALLEST_FINE_TUNED = 128
 
 
