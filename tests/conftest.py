@@ -178,7 +178,7 @@ def post_files(url: str, files: list[tuple[str, bytes]], path: str = "/predict",
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict[str, Path]:
-    """A Lite0 run on its offline ImageNet weights (with its model.onnx) and a small CNN run, made once."""
+    """A Lite0 run on its offline ImageNet weights and a small CNN run, made once."""
     import visionpath
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("VISIONPATH_HOME", str(tmp_path_factory.mktemp("home")))
@@ -188,10 +188,16 @@ def trained(tmp_path_factory) -> dict[str, Path]:
         quick = {"epochs": 1, "batch_size": 8, "augment": "none"}
         lite0 = visionpath.train(folder, project=runs, model="efficientnet_lite0", pretrained=True, image_size=64,
                                  fine_tune_epochs=0, **quick)
-        visionpath.export(lite0.path)
         # trained long enough that every picture gets its own answer: a mix-up between clients would show
         cnn = visionpath.train(folder, project=runs, model="cnn", **{**quick, "epochs": 8})
     return {"lite0": lite0.path, "cnn": cnn.path, "pictures": folder / "test"}
+
+
+@pytest.fixture(scope="session")
+def exported(trained) -> Path:
+    """The Lite0 run's model.onnx, exported once (12 s here: the tests that need it run in the full suite)."""
+    import visionpath
+    return visionpath.export(trained["lite0"])
 
 
 @pytest.fixture(scope="session")

@@ -28,11 +28,12 @@ def sent(paths: list[Path]) -> list[tuple[str, bytes]]:
     return [(path.name, path.read_bytes()) for path in paths]
 
 
-def test_the_api_answers_as_predict_does_from_the_run_and_from_its_onnx_file(trained, photos):
+@pytest.mark.slow  # the ONNX export: the full suite runs it
+def test_the_api_answers_as_predict_does_from_the_run_and_from_its_onnx_file(trained, exported, photos):
     photos = sorted(photos.iterdir())
     from_run = visionpath.predict(trained["lite0"], photos, top_k=3)
-    from_onnx = visionpath.predict(trained["lite0"] / "model.onnx", photos, top_k=3)
-    for served in (trained["lite0"], trained["lite0"] / "model.onnx"):
+    from_onnx = visionpath.predict(exported, photos, top_k=3)
+    for served in (trained["lite0"], exported):
         with visionpath.serve(served, port=0, top_k=3, background=True) as server:
             status, answer = post_files(server.url, sent(photos))
         assert status == 200 and len(answer["predictions"]) == len(photos)
@@ -43,8 +44,9 @@ def test_the_api_answers_as_predict_does_from_the_run_and_from_its_onnx_file(tra
                 assert abs(p - t["probability"]) <= 1e-4 and abs(q - t["probability"]) <= 1e-4
 
 
-def test_the_server_describes_its_model_and_serves_its_page(trained):
-    with visionpath.serve(trained["lite0"] / "model.onnx", port=0, background=True) as server:
+@pytest.mark.slow  # the ONNX export: the full suite runs it
+def test_the_server_describes_its_model_and_serves_its_page(trained, exported):
+    with visionpath.serve(exported, port=0, background=True) as server:
         connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=30)
         answers = {}
         for path in ("/health", "/model", "/", "/page/page.js", "/page/page.css", "/page/theme.css"):
