@@ -26,7 +26,7 @@ FAMILIES = {  # each built-in family, and a timm backbone with its offline Image
     "mlp": {"model": "mlp"},
     "cnn": {"model": "cnn"},
     "resnet9": {"model": "resnet9", "width": 8},
-    "timm backbone": None,  # the Lite0 run (and its export) conftest's `trained` makes once for these and serve's
+    "timm backbone": None,  # the Lite0 run conftest's `trained` makes once, and its `exported` model.onnx
 }
 
 
@@ -35,7 +35,7 @@ FAMILIES = {  # each built-in family, and a timm backbone with its offline Image
 def test_predict_from_the_onnx_file_answers_as_the_run_does(tiny_folder, tmp_path, photos, family, request):
     if FAMILIES[family] is None:  # exported there by visionpath.export, as below
         run = request.getfixturevalue("trained")["lite0"]
-        exported = run / "model.onnx"
+        exported = request.getfixturevalue("exported")
     else:
         run = visionpath.train(tiny_folder, project=tmp_path / "runs", **{**QUICK, **FAMILIES[family]}).path
         exported = visionpath.export(run)
