@@ -368,7 +368,7 @@ MUTATIONS = [
   "    learnt = {digest: [] for digest in looked_at if digest not in known}", "    learnt = {}",
   ["tests/test_run.py::test_a_leak_scored_before_any_check_says_near_copies_were_not_looked_for"]),
  ("the pictures the question read counted again in the larger backbone's plan", "src/visionpath/defaults.py",
-  "                read_by_question(theirs, theirs.side).total + probe_seconds(", "                theirs.total + probe_seconds(",
+  "        theirs = read_by_question(theirs, theirs.side)  # the question reads the folder at its side first\n", "",
   ["tests/test_defaults.py::test_a_larger_backbone_must_fit_with_the_time_its_question_takes"]),
  ("fine-tuning shrinks large pictures to any side it fits", "src/visionpath/photo_plan.py",
   "        if alone is not None and s < detail:", "        if False:",

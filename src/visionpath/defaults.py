@@ -437,8 +437,9 @@ def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Spee
     for model in candidates:
         smallest = min(model_entry(model).resolution, plan.side)
         theirs, their_speed = planned(model, smallest)
+        theirs = read_by_question(theirs, theirs.side)  # the question reads the folder at its side first
         if theirs.side < smallest or theirs.fine_tune_epochs < plan.fine_tune_epochs or \
-                read_by_question(theirs, theirs.side).total + probe_seconds(plan, folder, theirs.side) > budget:
+                theirs.total + probe_seconds(plan, folder, theirs.side) > budget:
             continue
         asking = time.perf_counter()
         accuracy = frozen_accuracy(config, PHOTO_MODEL, theirs.side)
@@ -448,7 +449,7 @@ def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Spee
                 "the budget would buy {model}, but a head on {PHOTO_MODEL}'s frozen features reached {accuracy:.1%} "
                 "on validation: they nearly fit, and a larger backbone measured no better there", model=model,
                 PHOTO_MODEL=PHOTO_MODEL, accuracy=accuracy)
-        return model, read_by_question(theirs, theirs.side), their_speed, asked, tr(
+        return model, theirs, their_speed, asked, tr(
             "larger than {PHOTO_MODEL}, because the budget buys it and the features fall short: {PHOTO_MODEL}'s plan "
             "left time to spare, {model}'s fits at {side}×{side} with {epochs} epochs of fine-tuning, and a head on "
             "{PHOTO_MODEL}'s frozen features reached only {accuracy:.1%} on validation (--model {PHOTO_MODEL} "
