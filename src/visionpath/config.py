@@ -107,8 +107,10 @@ class TrainConfig:
                                          metavar="PATIENCE")
     # ---- transfer learning
     pretrained: bool | None = setting(None, "start a backbone (efficientnet_lite0, resnet18, timm:<name>...) from "
-                                      "ImageNet weights: head first, then fine-tuning (default: on for a folder of "
-                                      "photos with no --model, else off)", fallback=False, absent=False)
+                                      "ImageNet weights: head first, then fine-tuning (default: on for "
+                                      "efficientnet_lite0/1/2, whose weights install with visionpath, and for a "
+                                      "folder of photos with no --model; off for a backbone whose weights come from "
+                                      "the internet)", fallback=False, absent=False)
     weights: str | None = setting(None, "pretrained backbone weights from a file (.pth or .safetensors)",
                                   metavar="FILE")
     fine_tune_epochs: int | None = setting(None, "epochs of stage 2, fine-tuning the backbone (0: feature "

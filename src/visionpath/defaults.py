@@ -23,7 +23,7 @@ from .data.folder import Survey, survey
 from .devices import measuring_seconds, pick_device, pick_precision
 from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
-from .models import has_offline_weights, model_entry
+from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry
 from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, photo_sides, plan_photo_run,
                          reading_seconds)
 from .speed import Speed, backbone_speed
@@ -77,6 +77,12 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
         chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
                        if getattr(config, k) is None})
         chosen.update(planned)
+    if config.pretrained is None and config.weights is None and "pretrained" not in chosen and \
+            model_entry(model).timm_name in OFFLINE_WEIGHTS:  # a named Lite backbone: from scratch it reached 33%
+        # on the CIFAR-10 subset at 90 a class (README), and its ImageNet weights need no internet
+        chosen["pretrained"] = Choice(True, "recipe", tr(
+            "{model} starts from its ImageNet weights, which install with visionpath: no download (--no-pretrained "
+            "trains it from scratch)", model=model))
     recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
     recipe_line = tr("{model}'s recipe: {settings}", model=model,
                      settings=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items()))
@@ -453,7 +459,7 @@ def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Spee
             "larger than {PHOTO_MODEL}, because the budget buys it and the features fall short: {PHOTO_MODEL}'s plan "
             "left time to spare, {model}'s fits at {side}×{side} with {epochs} epochs of fine-tuning, and a head on "
             "{PHOTO_MODEL}'s frozen features reached only {accuracy:.1%} on validation (--model {PHOTO_MODEL} "
-            "--pretrained trains the smaller one, with its recipe's settings instead of this plan)",
+            "trains the smaller one, with its recipe's settings instead of this plan)",
             PHOTO_MODEL=PHOTO_MODEL, model=model, side=theirs.side,
             epochs=theirs.fine_tune_epochs, accuracy=accuracy)
     return None
