@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from visionpath.config import TrainConfig
-from visionpath.report import compare_runs, diagnose, plot_curves
+from visionpath.report import compare_runs, diagnose, plot_curves, training_summary
 from visionpath.run_files import kept_epoch
 
 
@@ -72,8 +72,14 @@ def test_regularised_and_still_rising_is_not_underfitting():
     assert d.verdict == "healthy" and "still improving" in d.text and "--epochs 10" in d.text
 
 
-def test_too_short_to_tell():
+def test_too_short_to_tell_in_plain_english_for_one_epoch_too(tmp_path):
     assert diagnose(HEALTHY[:2]).verdict == "too short to tell"
+    assert diagnose(HEALTHY[:1]).text == ("diagnosis: too few epochs (1) to tell overfitting from underfitting; train "
+                                          "for at least 3.")  # not "1 epoch are too few"
+    one = training_summary(tmp_path, TrainConfig(model="mlp"), HEALTHY[:1], HEALTHY[0], None, False)
+    assert one.startswith(f"run {tmp_path}: mlp on mnist, 1 epoch in 1.0s (1.00s per epoch)")  # not "1 epochs"
+    assert ", 5 epochs in 5.0s" in training_summary(tmp_path, TrainConfig(model="mlp"), HEALTHY, HEALTHY[-1], None,
+                                                    False)
 
 
 def test_curves_are_drawn_for_every_verdict(tmp_path):

@@ -79,9 +79,9 @@ def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosi
     last = history[-1]
     gap = last["train_accuracy"] - last["val_accuracy"]
     if n < 3:
-        return Diagnosis("too short to tell", None, gap, tr("diagnosis: {epochs} are too few to tell overfitting "
-                                                            "from underfitting; train for at least 3.",
-                                                            epochs=plural(n, "epoch")))
+        return Diagnosis("too short to tell", None, gap, tr("diagnosis: too few epochs ({epochs}) to tell "
+                                                            "overfitting from underfitting; train for at least 3.",
+                                                            epochs=n))
     low = min(range(n), key=lambda i: history[i]["val_loss"])  # index of the lowest validation loss
     at_low = history[low]
     best_acc = max(range(n), key=lambda i: history[i]["val_accuracy"])
@@ -323,8 +323,9 @@ def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], be
     """The plain-text account printed at the end of training and kept as summary.txt (`test`: the Evaluation of
     the test split, or None)."""
     last = history[-1]
-    lines = [tr("run {run_dir}: {model} on {data}, {n_history} epochs in {time:.1f}s ({value:.2f}s per epoch)",
-                run_dir=run_dir, model=config.model, data=config.data, n_history=len(history), time=last['time'],
+    lines = [tr("run {run_dir}: {model} on {data}, {epochs} in {time:.1f}s ({value:.2f}s per epoch)",
+                run_dir=run_dir, model=config.model, data=config.data, epochs=plural(len(history), "epoch"),
+                time=last['time'],
                 value=last['time'] / len(history)),
              tr("best epoch {epoch}: validation accuracy {val_accuracy:.2%}, loss {val_loss:.4f} (these weights are "
                 "in best.safetensors)",
