@@ -22,6 +22,9 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("a named Lite backbone on a folder of photos gets its recipe", "src/visionpath/defaults.py",
+  "return entry.timm_name in OFFLINE_WEIGHTS and config.pretrained is not False", "return False",
+  ["tests/test_defaults.py::test_a_lite_backbone_named_for_a_folder_of_photos_is_planned_as_lite0_is"]),
  ("a named Lite backbone trains from scratch", "src/visionpath/defaults.py",
   'model_entry(model).timm_name in OFFLINE_WEIGHTS:', 'model_entry(model).timm_name in ():',
   ["tests/test_defaults.py::test_a_lite_backbone_named_starts_from_the_imagenet_weights_that_install_with_it"]),

@@ -49,22 +49,38 @@ def test_a_pretrained_backbone_fine_tunes_ten_times_gentler_unless_told(capsys):
                                                         "3, augment standard"]
 
 
-def test_a_lite_backbone_named_starts_from_the_imagenet_weights_that_install_with_it(tmp_path, capsys):
-    photos = make_folder(tmp_path / "photos", size=32)
-    for data in (str(photos), "cifar10"):  # from scratch it reached 33% where pretrained reached 79% (README)
-        for model in ("efficientnet_lite0", "efficientnet_lite2"):
-            config, chosen = resolve(TrainConfig(data=data, model=model))
-            assert config.pretrained is True and config.fine_tune_epochs == TRANSFER_RECIPE["fine_tune_epochs"]
-            assert config.fine_tune_lr == pytest.approx(config.lr / 10)
+def test_a_lite_backbone_named_starts_from_the_imagenet_weights_that_install_with_it(capsys):
+    for model in ("efficientnet_lite0", "efficientnet_lite2"):  # from scratch Lite0 reached 33% (README)
+        config, chosen = resolve(TrainConfig(data="cifar10", model=model))
+        assert config.pretrained is True and config.fine_tune_epochs == TRANSFER_RECIPE["fine_tune_epochs"]
+        assert config.fine_tune_lr == pytest.approx(config.lr / 10)  # a built-in dataset: the model's recipe
     announce(chosen)
     assert capsys.readouterr().out.splitlines()[1] == (
-        "efficientnet_lite2 starts from its ImageNet weights, which install with visionpath: no download "
-        "(--no-pretrained trains it from scratch)")
-    scratch, chosen = resolve(TrainConfig(data=str(photos), model="efficientnet_lite0", pretrained=False))
+        "efficientnet_lite2 starts from ImageNet weights (its weights come with the lite extra: no download; "
+        "--no-pretrained trains it from scratch)")
+    scratch, chosen = resolve(TrainConfig(data="cifar10", model="efficientnet_lite0", pretrained=False))
     assert scratch.pretrained is False and "pretrained" not in chosen
     # a backbone whose weights come from the internet starts from them only when asked (offline first)
-    assert resolve(TrainConfig(data=str(photos), model="resnet18"))[0].pretrained is False
-    assert resolve(TrainConfig(data=str(photos), model="cnn"))[0].pretrained is False
+    assert resolve(TrainConfig(data="cifar10", model="resnet18"))[0].pretrained is False
+
+
+def test_a_lite_backbone_named_for_a_folder_of_photos_is_planned_as_lite0_is(tmp_path, capsys):
+    photos = make_folder(tmp_path / "photos", size=32)
+    unnamed, _ = resolve(TrainConfig(data=str(photos)))
+    named, chosen = resolve(TrainConfig(data=str(photos), model="efficientnet_lite0"))
+    assert named == unnamed  # the same plan, from the photo defaults, not the model's recipe
+    announce(chosen)
+    assert ("--model efficientnet_lite0 on a folder of photos: pretrained on ImageNet (its weights ship with "
+            "visionpath: no download; --no-pretrained trains it from scratch), the new head first on frozen "
+            "features, then fine-tuning, planned for this folder as with no --model") in capsys.readouterr().out
+    assert "model" in chosen  # config.json's mark of a run the photo defaults planned: stage 1 re-chooses
+    # Lite2's recipe fine-tuned 128 pictures of 260 px a batch: it ran out of 24 GB on hymenoptera; planned, a few
+    lite2, _ = resolve(TrainConfig(data=str(photos), model="efficientnet_lite2", pretrained=True))
+    assert lite2.model == "efficientnet_lite2" and lite2.batch_size <= 32 and lite2.early_stopping == 3
+    assert resolve(lite2) == (lite2, {})  # resumed: decided already
+    scratch, chosen = resolve(TrainConfig(data=str(photos), model="efficientnet_lite0", pretrained=False))
+    assert scratch.pretrained is False and scratch.batch_size == 128 and "model" not in chosen  # the recipe's
+    assert resolve(TrainConfig(data=str(photos), model="resnet18", pretrained=True))[0].batch_size == 128
 
 
 SPEED = speed.Speed(forward=0.5, fine_tune=1.0)  # seconds per million pixels, as on a slow laptop

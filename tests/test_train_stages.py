@@ -358,8 +358,8 @@ def test_a_photo_run_whose_head_already_fits_skips_fine_tuning(tmp_path, capsys)
 @pytest.mark.slow
 def test_a_photo_run_says_when_its_fine_tuning_runs_far_off_the_kept_speed(tmp_path, capsys, monkeypatch):
     """The kept speed (injected: a thousand times too fast) forecasts fine-tuning epochs of milliseconds: after the
-    second one (the first also starts the stage) the run says how far off it runs; a --model run, with no plan
-    made from the kept speed, does not."""
+    second one (the first also starts the stage) the run says how far off it runs, with Lite0 named too (planned
+    the same way); a run whose every setting was given, with no plan made from the kept speed, does not."""
     from conftest import make_folder
     monkeypatch.setenv("VISIONPATH_SPEED", "0.0001,0.0003")
     photos = make_folder(tmp_path / "photos", size=32)
@@ -370,4 +370,7 @@ def test_a_photo_run_says_when_its_fine_tuning_runs_far_off_the_kept_speed(tmp_p
     assert re.search(r"\nepoch 3/4 [^\n]*\npace: a fine-tuning epoch takes [0-9.]+s here, against the 0.0s "
                      r"forecast from the speed kept for this machine: it runs [0-9.]+× slower than when", out)
     visionpath.train(photos, project=tmp_path / "b", model="efficientnet_lite0", **settings)
+    assert capsys.readouterr().out.count("pace: a fine-tuning epoch takes") == 1
+    visionpath.train(photos, project=tmp_path / "c", model="efficientnet_lite0", pretrained=True, unfreeze=3,
+                     fine_tune_lr=1e-4, layer_lr_decay=1.0, early_stopping=3, **settings)
     assert "pace:" not in capsys.readouterr().out

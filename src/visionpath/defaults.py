@@ -55,7 +55,7 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
     """The config with every setting left as None decided, and how each was. A setting given stays as given; the
     photo defaults come before the model's recipe, and both before a setting's fallback. parallel: how many devices
     share the training (GPUs, or machines of CPU processes), each as fast as this one."""
-    photo = config.model is None and is_photo_folder(config.data)
+    photo = is_photo_folder(config.data) and (config.model is None or planned_like_lite0(config))
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
     chosen: dict[str, Choice] = {}  # in the order the run prints them
     if config.precision == "auto":  # first: the photo defaults time the backbone in the precision it will train in
@@ -66,23 +66,27 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
         config = replace(config, precision=precision)
     if photo:
         planned = photo_defaults(config, parallel)  # chosen for this folder: before the model's general recipe
-        backbone = planned.pop("model", Choice(PHOTO_MODEL, "photos", ""))
+        backbone = planned.pop("model", Choice(model, "photos", ""))
         model = backbone.value
         weights = (tr("weights from {weights}", weights=config.weights) if config.weights else
-                   tr("its weights ship with visionpath: no download") if model == PHOTO_MODEL else
-                   tr("its weights come with the lite extra: no download"))
-        line = tr("no --model: a folder of photos trains {model}, pretrained on ImageNet ({weights}), the new head "
-                  "first on frozen features, then fine-tuning", model=model, weights=weights)
+                   offline_weights_line(model))
+        line = (tr("no --model: a folder of photos trains {model}, pretrained on ImageNet ({weights}), the new head "
+                   "first on frozen features, then fine-tuning", model=model, weights=weights) if config.model is None
+                else tr("--model {model} on a folder of photos: pretrained on ImageNet ({weights}; --no-pretrained "
+                        "trains it from scratch), the new head first on frozen features, then fine-tuning, planned "
+                        "for this folder as with no --model", model=model, weights=weights))
         line += tr("; {why}", why=backbone.why) if backbone.why else ""
-        chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
-                       if getattr(config, k) is None})
+        if planned or config.pretrained is None:  # a resumed run has decided everything already
+            # the model too, when named: its line, and the mark of a run the photo defaults planned (config.json)
+            chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
+                           if getattr(config, k) is None or k == "model"})
         chosen.update(planned)
     if config.pretrained is None and config.weights is None and "pretrained" not in chosen and \
-            model_entry(model).timm_name in OFFLINE_WEIGHTS:  # a named Lite backbone: from scratch it reached 33%
-        # on the CIFAR-10 subset at 90 a class (README), and its ImageNet weights need no internet
+            model_entry(model).timm_name in OFFLINE_WEIGHTS:  # a Lite backbone named for a built-in dataset: from
+        # scratch Lite0 reached 33% on the CIFAR-10 subset at 90 a class (README); its weights need no internet
         chosen["pretrained"] = Choice(True, "recipe", tr(
-            "{model} starts from its ImageNet weights, which install with visionpath: no download (--no-pretrained "
-            "trains it from scratch)", model=model))
+            "{model} starts from ImageNet weights ({weights}; --no-pretrained trains it from scratch)", model=model,
+            weights=offline_weights_line(model)))
     recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
     recipe_line = tr("{model}'s recipe: {settings}", model=model,
                      settings=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items()))
@@ -95,6 +99,20 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
         chosen["fine_tune_lr"] = Choice(decided.lr / 10, "derived", "")  # ten times gentler than the head's
         decided = replace(decided, fine_tune_lr=decided.lr / 10)
     return decided, chosen
+
+
+def planned_like_lite0(config: TrainConfig) -> bool:
+    """Whether a Lite backbone is named, starting from its ImageNet weights (not --no-pretrained): for a folder of
+    photos the photo defaults plan it as they plan Lite0 (measured in Lite0's place: benchmarks/larger_backbones.py), where its
+    model's general recipe (a batch of 128 whole pictures) fine-tuned Lite2 at 260 px out of 24 GB of memory."""
+    entry = model_entry(config.model)
+    return entry.timm_name in OFFLINE_WEIGHTS and config.pretrained is not False
+
+
+def offline_weights_line(model: str) -> str:
+    """Where a Lite backbone's ImageNet weights come from, said in the run's first lines."""
+    return (tr("its weights ship with visionpath: no download") if model == PHOTO_MODEL else
+            tr("its weights come with the lite extra: no download"))
 
 
 def announce(chosen: dict[str, Choice]) -> None:
@@ -296,8 +314,8 @@ def once_outside(measuring: float) -> str:
 
 def photo_augmentation(config: TrainConfig) -> Augmentation:
     """The augmentation a photo run trains with (its recipe's, unless given): the backbone's speed is timed with it."""
-    return make_augmentation(config.augment or model_entry(PHOTO_MODEL).recipe["augment"], config.rotation,
-                             config.shift, config.zoom, config.flip)
+    return make_augmentation(config.augment or model_entry(config.model or PHOTO_MODEL).recipe["augment"],
+                             config.rotation, config.shift, config.zoom, config.flip)
 
 
 def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: int | None, device: torch.device,
@@ -312,7 +330,8 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
         return backbone_plan(model, config, folder, unfreeze, augmentation, most, device, parallel, smallest)
 
     before = measuring_seconds()  # measuring: some seconds the first time on this machine; nothing once kept
-    model, (plan, one) = PHOTO_MODEL, planned(PHOTO_MODEL)
+    model = config.model or PHOTO_MODEL
+    plan, one = planned(model)
     larger = (larger_backbone(config, folder, plan, one, most, planned)
               if config.model is None and config.weights is None else None)
     model, plan, one, asked, why = larger or (model, plan, one, 0.0, "")
@@ -459,7 +478,7 @@ def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Spee
             "larger than {PHOTO_MODEL}, because the budget buys it and the features fall short: {PHOTO_MODEL}'s plan "
             "left time to spare, {model}'s fits at {side}×{side} with {epochs} epochs of fine-tuning, and a head on "
             "{PHOTO_MODEL}'s frozen features reached only {accuracy:.1%} on validation (--model {PHOTO_MODEL} "
-            "trains the smaller one, with its recipe's settings instead of this plan)",
+            "trains the smaller one, planned the same way)",
             PHOTO_MODEL=PHOTO_MODEL, model=model, side=theirs.side,
             epochs=theirs.fine_tune_epochs, accuracy=accuracy)
     return None

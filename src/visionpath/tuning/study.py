@@ -108,9 +108,9 @@ def new_study(data: str, space: str | Path | None, settings: dict, storage: str 
     path = new_run_dir(Path(config.project), config.name or f"tune-{Path(str(data)).name or 'data'}")
     # every trial trains as long and on batches as large as the first would (the photo defaults choose them by
     # resolution and this machine's speed), unless searched; the model is left to resolve as `train` would (for a
-    # folder of photos the photo defaults size the batch to the folder only when no model is named); the trials'
-    # runs go in the study's folder, each named after its trial
-    # and in the precision this machine decided, whatever a later measurement on it would say
+    # folder of photos the photo defaults size the batch to the folder unless a model other than a Lite backbone is
+    # named); the trials' runs go in the study's folder, each named after its trial, and in the precision this
+    # machine decided, whatever a later measurement on it would say
     derived = {"epochs": config.epochs, "batch_size": config.batch_size, "precision": config.precision}
     if model_entry(config.model).pretrained:
         derived["fine_tune_epochs"] = config.fine_tune_epochs
