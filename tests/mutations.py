@@ -22,6 +22,12 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("measuring the machine draws from the run's random numbers", "src/visionpath/devices.py",
+  "with torch.random.fork_rng(devices=gpus):", "if gpus is not None:",
+  ["tests/test_defaults.py::test_the_speed_probe_measures_this_machine_and_leaves_the_runs_random_numbers_as_they_were"]),
+ ("a backbone on a CPU keeps the fallback's batch of 128", "src/visionpath/defaults.py",
+  'chosen["batch_size"] = batch_choice(side, device, parallel, None, "derived")', "pass",
+  ["tests/test_defaults.py::test_a_backbone_fine_tuned_on_a_cpu_gets_a_batch_that_fits_in_memory"]),
  ("a named Lite backbone on a folder of photos gets its recipe", "src/visionpath/defaults.py",
   "return entry.timm_name in OFFLINE_WEIGHTS and config.pretrained is not False", "return False",
   ["tests/test_defaults.py::test_a_lite_backbone_named_for_a_folder_of_photos_is_planned_as_lite0_is"]),

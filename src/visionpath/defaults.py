@@ -87,6 +87,13 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
         chosen["pretrained"] = Choice(True, "recipe", tr(
             "{model} starts from ImageNet weights ({weights}; --no-pretrained trains it from scratch)", model=model,
             weights=offline_weights_line(model)))
+    device = pick_device(config.device)
+    if config.batch_size is None and "batch_size" not in chosen and device.type == "cpu" and \
+            (config.pretrained or config.weights or getattr(chosen.get("pretrained"), "value", False)):
+        # a backbone fine-tuned on a CPU, with no batch of its own: the fallback, 128 whole pictures, took 11.2 GB
+        # for Lite0 at 224 px (32: 3.4 GB, and 1.5× faster a picture) and 20 GB for Lite2 at 260 (32: 5.8 GB)
+        side = config.image_size or model_entry(model).resolution
+        chosen["batch_size"] = batch_choice(side, device, parallel, None, "derived")
     recipe = {k: v for k, v in model_entry(model).recipe.items() if getattr(config, k) is None and k not in chosen}
     recipe_line = tr("{model}'s recipe: {settings}", model=model,
                      settings=", ".join(f"{k.replace('_', ' ')} {v}" for k, v in recipe.items()))
@@ -156,18 +163,23 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
         chosen.update(budget_choices(config, folder, small, unfreeze, device, parallel))
     side = chosen["image_size"].value if "image_size" in chosen else config.image_size
     if config.batch_size is None:
-        batch = photo_batch(side, device, parallel, folder.train)
-        cpu = device.type == "cpu"
-        chosen["batch_size"] = Choice(batch, "photos", (
-            tr("batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory", batch=batch, side=side)
-            + (tr(" on each of the {parallel} GPUs", parallel=parallel) if parallel > 1 and not cpu else "")
-            + (tr(", and gives fine-tuning more steps where larger batches are no faster (a CPU)") if cpu else "")
-            + tr(" (change with --batch-size)")))
+        chosen["batch_size"] = batch_choice(side, device, parallel, folder.train, "photos")
     return chosen
 
 
-def photo_batch(side: int, device: torch.device, parallel: int, train: int) -> int:
-    """The batch (all devices' together) for fine-tuning at `side` px on `train` training pictures."""
+def batch_choice(side: int, device: torch.device, parallel: int, train: int | None, source: str) -> Choice:
+    """The batch for fine-tuning a backbone at `side` px (photo_batch), and the line that says why."""
+    batch = photo_batch(side, device, parallel, train)
+    cpu = device.type == "cpu"
+    return Choice(batch, source, (
+        tr("batch size {batch}: fits fine-tuning at {side}×{side} in a few GB of memory", batch=batch, side=side)
+        + (tr(" on each of the {parallel} GPUs", parallel=parallel) if parallel > 1 and not cpu else "")
+        + (tr(", and gives fine-tuning more steps where larger batches are no faster (a CPU)") if cpu else "")
+        + tr(" (change with --batch-size)")))
+
+
+def photo_batch(side: int, device: torch.device, parallel: int, train: int | None) -> int:
+    """The batch (all devices' together) for fine-tuning at `side` px on `train` training pictures (None: many)."""
     # memory for fine-tuning grows with batch × side²: 32 pictures at 224 px take about 2 GB. On a CPU a larger
     # batch is no faster a picture, and a few epochs of fine-tuning need many steps: at most 32 there
     batch = min(128, max(16, 2 ** round(math.log2(32 * 224 ** 2 / side ** 2))))
@@ -175,7 +187,7 @@ def photo_batch(side: int, device: torch.device, parallel: int, train: int) -> i
     # several GPUs: --batch-size is the whole batch, so each GPU's share stays this size
     per_device = min(batch, 32) if cpu else batch
     # a tiny folder: a batch smaller than its training pictures, leaving room for validation
-    return min(per_device * (1 if cpu else parallel), max(1, int(0.85 * train)))
+    return min(per_device * (1 if cpu else parallel), max(1, int(0.85 * train)) if train else per_device)
 
 
 @dataclass(frozen=True)

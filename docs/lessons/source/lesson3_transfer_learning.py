@@ -71,7 +71,7 @@ print(", ".join(cifar.classes), "·", sum(1 for _ in (few / "train").rglob("*.pn
 | `base = EfficientNetB0(include_top=False, weights="imagenet", input_shape=(128, 128, 3))` | `model="efficientnet_lite0", pretrained=True, image_size=128` |
 | `base.trainable = False` | stage 1: the backbone is frozen for `epochs` |
 | `Sequential([base, GlobalAveragePooling2D(), Dense(10, activation="softmax")])` | the new head, made for the folder's classes |
-| `base.trainable = True; model.compile(optimizer=Adam(1e-5))` | stage 2: `fine_tune_epochs=3, fine_tune_lr=1e-4` (`--unfreeze N` for the top blocks only) |
+| `base.trainable = True; model.compile(optimizer=Adam(1e-5))` | stage 2: `fine_tune_epochs=3, fine_tune_lr=1e-4`; the top blocks that train are chosen for the folder (`unfreeze=8`: all of Lite0's eight block groups) |
 """, "ja": """
 ## ステップ 2 · モデル：事前学習済みのバックボーンと新しいヘッド
 
@@ -80,7 +80,7 @@ print(", ".join(cifar.classes), "·", sum(1 for _ in (few / "train").rglob("*.pn
 | `base = EfficientNetB0(include_top=False, weights="imagenet", input_shape=(128, 128, 3))` | `model="efficientnet_lite0", pretrained=True, image_size=128` |
 | `base.trainable = False` | ステージ 1：`epochs` の間、バックボーンを凍結 |
 | `Sequential([base, GlobalAveragePooling2D(), Dense(10, activation="softmax")])` | フォルダのクラスに合わせて作る新しいヘッド |
-| `base.trainable = True; model.compile(optimizer=Adam(1e-5))` | ステージ 2：`fine_tune_epochs=3, fine_tune_lr=1e-4`（上位のブロックだけなら `--unfreeze N`） |
+| `base.trainable = True; model.compile(optimizer=Adam(1e-5))` | ステージ 2：`fine_tune_epochs=3, fine_tune_lr=1e-4`。学習する上位のブロックはフォルダに合わせて選ばれます（`unfreeze=8` で Lite0 の 8 つのブロックグループすべて） |
 """}),
 ("code", """
 lite0 = visionpath.models.create_model("efficientnet_lite0", 10, (3, SIDE, SIDE))
@@ -92,8 +92,11 @@ print(f"EfficientNet-Lite0: {visionpath.models.count_parameters(lite0):,} weight
 
 **Stage 1, feature extraction.** The backbone is frozen: its output for each photo never changes, so visionpath
 computes it once (the "features") and trains only the head on them, a fraction of a second per epoch.
-**Stage 2, fine-tuning.** Every weight trains, at a tenth of the head's learning rate, so that the pretrained
-features are adjusted to our photos rather than overwritten.
+**Stage 2, fine-tuning.** The backbone's top blocks train too, at a tenth of the head's learning rate, so that
+the pretrained features are adjusted to our photos rather than overwritten. How many blocks, visionpath chooses
+for a folder of photos from its photos a class and from how far stage 1's head falls short, and says why in the
+run's first lines and after stage 1 (the settings we leave out are chosen as `visionpath train FOLDER` would);
+each stage also ends early once validation stops improving, and the run keeps its best epoch.
 
 In a terminal: `visionpath train cifar10-few --model efficientnet_lite0 --pretrained --image-size 128
 --epochs 10 --fine-tune-epochs 3 --fine-tune-lr 1e-4 --batch-size 32`
@@ -102,8 +105,11 @@ In a terminal: `visionpath train cifar10-few --model efficientnet_lite0 --pretra
 
 **ステージ 1、特徴抽出。** バックボーンは凍結されているので、写真ごとの出力は変わりません。そこで visionpath は
 その出力（「特徴量」）を 1 回だけ計算し、ヘッドだけをその上で学習します。1 エポックは 1 秒もかかりません。
-**ステージ 2、ファインチューニング。** すべての重みを、ヘッドの 10 分の 1 の学習率で学習します。事前学習で得た
-特徴量を上書きするのではなく、自分の写真に合わせて少しだけ調整するためです。
+**ステージ 2、ファインチューニング。** バックボーンの上位のブロックも、ヘッドの 10 分の 1 の学習率で学習します。
+事前学習で得た特徴量を上書きするのではなく、自分の写真に合わせて少しだけ調整するためです。何ブロックを学習するかは、
+写真のフォルダでは、クラスあたりの写真の枚数と、ステージ 1 のヘッドがどれだけ届かないかから visionpath が選び、
+その理由を実行の最初とステージ 1 の後に表示します（指定しなかった設定は `visionpath train フォルダ` と同じように
+選ばれます）。どちらのステージも、検証の正解率が伸びなくなると早めに終わり、最良のエポックが残ります。
 
 ターミナルでは：`visionpath train cifar10-few --model efficientnet_lite0 --pretrained --image-size 128
 --epochs 10 --fine-tune-epochs 3 --fine-tune-lr 1e-4 --batch-size 32`
