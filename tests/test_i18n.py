@@ -90,7 +90,7 @@ def test_train_with_lang_ja_explains_in_japanese_and_writes_a_japanese_report(ti
     assert "<html lang='ja'>" in report and "<h2>コマンドと設定</h2>" in report and "混同行列" in report
     assert main(["train", str(tiny_folder), "--model", "mlp", "--epochs", "1", "--batch-size", "8", "--width", "16",
                  "--precision", "fp32", "--project", str(tmp_path / "runs")]) == 0
-    assert "1 epochs × 4 iterations × 8 images" in capsys.readouterr().out  # English again without the flag
+    assert "1 epoch × 4 iterations × 8 images" in capsys.readouterr().out  # English again without the flag
 
 
 def test_errors_are_one_japanese_sentence(tmp_path, capsys):

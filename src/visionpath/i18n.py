@@ -136,8 +136,9 @@ def tr(message: str, /, **values: object) -> str:
 
 
 def plural(count: int, word: str) -> str:
-    """"1 epoch", "3 epochs"; in Japanese "3 エポック", "3 枚の画像" (no plural forms; a counter where one is used)."""
+    """"1 epoch", "3 epochs", "1,563 iterations"; in Japanese "3 エポック", "8 枚" (no plural forms; a counter where
+    one is used)."""
     translated = catalog(language()).gettext(word)
     if translated != word:
-        return f"{count} {translated}"
-    return f"{count} {word}{('es' if word.endswith(('s', 'sh', 'x')) else 's') * (count != 1)}"
+        return f"{count:,} {translated}"
+    return f"{count:,} {word}{('es' if word.endswith(('s', 'sh', 'x')) else 's') * (count != 1)}"

@@ -42,10 +42,11 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
            lr=config.lr, schedule=config.schedule, type=data.device.type, precision=model.precision))
     if data.processes.several:
         say(data.processes.describe(config.batch_size))
-    say(tr("{total} epochs × {iterations:,} iterations × {batch_size} images = {value:,} steps (an iteration is one "
-           "batch; an epoch is every one of the {n_labels:,} training images once); results in {run_dir}",
-           total=total, iterations=data.iterations, batch_size=config.batch_size, value=total * data.iterations,
-           n_labels=len(data.labels), run_dir=run_dir))
+    say(tr("{epochs} × {iterations} × {images} = {value:,} steps (an iteration is one batch; an epoch is every one "
+           "of the {n_labels:,} training images once); results in {run_dir}",
+           epochs=plural(total, "epoch"), iterations=plural(data.iterations, "iteration"),
+           images=plural(config.batch_size, "image"), value=total * data.iterations, n_labels=len(data.labels),
+           run_dir=run_dir))
     if model.two_stages:
         say(tr("stage 1: {value}{epochs} epochs training the new head, backbone frozen{value2}; stage 2: "
                "{value}{fine_tune_epochs} epochs fine-tuning {value3} at lr {fine_tune_lr:g}",
@@ -108,10 +109,11 @@ def fit(run_dir: Path, config: TrainConfig, data: TrainingData, model: TrainingM
                 stage.plans = fine_tune_plans(config, state.history, head)  # the lr's from now on
                 say_replanned(state, total, fits, config.early_stopping if cooling else 0)
             total = row["planned_epochs"] = total_epochs(config, model, state.history)  # stage 1 may have converged
-            say(tr("epoch {epoch}/{total} · {iterations:,} iterations × {batch_size} images · {epoch_time:.1f}s · "
+            say(tr("epoch {epoch}/{total} · {iterations} × {images} · {epoch_time:.1f}s · "
                    "loss {train_loss:.4f} acc {train_accuracy:.2%} · val loss {val_loss:.4f} acc "
                    "{val_accuracy:.2%}{value}{value2}",
-                   epoch=epoch, total=total, iterations=data.iterations, batch_size=config.batch_size,
+                   epoch=epoch, total=total, iterations=plural(data.iterations, "iteration"),
+                   images=plural(config.batch_size, "image"),
                    epoch_time=row['epoch_time'], train_loss=row['train_loss'], train_accuracy=row['train_accuracy'],
                    val_loss=row['val_loss'], val_accuracy=row['val_accuracy'],
                    value=tr(" (balanced {accuracy:.2%})", accuracy=validation.balanced_accuracy)
