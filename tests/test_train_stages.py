@@ -261,15 +261,18 @@ def test_fine_tuning_that_fills_a_budget_and_stops_paying_ends_with_its_rate_com
 
 
 @pytest.mark.slow  # over 3 s here: the full suite runs it
-def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_the_same(tmp_path, capsys):
+@pytest.mark.parametrize("named", [{}, {"model": "efficientnet_lite0"}], ids=["no model", "Lite0 named"])
+def test_a_photo_run_chooses_fine_tuning_again_from_the_head_and_resume_decides_the_same(tmp_path, capsys, named):
     """The head on mislabelled validation falls far short: fine-tuning is chosen again, harder than first planned
     for 10 photos a class (the top 4 groups at 1e-4, 0.7 × a group), written to config.json with why, and used;
-    a run stopped at the first step of fine-tuning and resumed decides the same and ends with the same weights."""
+    a run stopped at the first step of fine-tuning and resumed decides the same and ends with the same weights.
+    Lite0 named is planned the same way."""
     import json
     from conftest import make_folder, mislabel_validation
     from test_train import CtrlCAtStep
     photos = mislabel_validation(make_folder(tmp_path / "photos", size=32))
-    settings = dict(epochs=2, fine_tune_epochs=1, batch_size=8, image_size=32, precision="fp32", augment="none")
+    settings = dict(epochs=2, fine_tune_epochs=1, batch_size=8, image_size=32, precision="fp32", augment="none",
+                    **named)
     whole = visionpath.train(photos, project=tmp_path / "a", **settings)
     out = capsys.readouterr().out
     assert "fine-tuning planned for the top 3 of the backbone's 8 block groups at lr 1e-05" in out  # first plan
