@@ -55,13 +55,15 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
     """The config with every setting left as None decided, and how each was. A setting given stays as given; the
     photo defaults come before the model's recipe, and both before a setting's fallback. parallel: how many devices
     share the training (GPUs, or machines of CPU processes), each as fast as this one."""
-    photo = is_photo_folder(config.data) and (config.model is None or planned_like_lite0(config))
+    named_lite = config.model is not None and planned_like_lite0(config)
+    photo = is_photo_folder(config.data) and (config.model is None or named_lite)
     model = config.model or (PHOTO_MODEL if photo else fallback("model"))
-    if config.model is not None and config.weights is None and planned_like_lite0(config):
+    if named_lite and config.weights is None:
         offline_weights(model_entry(model).timm_name)  # the lite extra missing: its sentence now, before any work
+    device = pick_device(config.device)
     chosen: dict[str, Choice] = {}  # in the order the run prints them
     if config.precision == "auto":  # first: the photo defaults time the backbone in the precision it will train in
-        precision, why = pick_precision("auto", pick_device(config.device))
+        precision, why = pick_precision("auto", device)
         chosen["precision"] = Choice(precision, "machine", tr(
             "precision {precision}: {why} (decided once for this machine; `visionpath devices` shows it, --precision "
             "sets it)", precision=precision, why=why))
@@ -80,8 +82,9 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
         line += tr("; {why}", why=backbone.why) if backbone.why else ""
         if planned or config.pretrained is None:  # a resumed run has decided everything already
             # the model too, when named: its line, and the mark of a run the photo defaults planned (config.json)
-            chosen.update({k: Choice(v, "photos", line) for k, v in (("model", model), ("pretrained", True))
-                           if getattr(config, k) is None or k == "model"})
+            chosen["model"] = Choice(model, "photos", line)
+            if config.pretrained is None:
+                chosen["pretrained"] = Choice(True, "photos", line)
         chosen.update(planned)
     if config.pretrained is None and config.weights is None and "pretrained" not in chosen and \
             model_entry(model).timm_name in OFFLINE_WEIGHTS:  # a Lite backbone named for a built-in dataset: from
@@ -89,9 +92,8 @@ def resolve(config: TrainConfig, parallel: int = 1) -> tuple[TrainConfig, dict[s
         chosen["pretrained"] = Choice(True, "recipe", tr(
             "{model} starts from ImageNet weights ({weights}; --no-pretrained trains it from scratch)", model=model,
             weights=offline_weights_line(model)))
-    device = pick_device(config.device)
     if config.batch_size is None and "batch_size" not in chosen and device.type == "cpu" and \
-            (config.pretrained or config.weights or getattr(chosen.get("pretrained"), "value", False)):
+            (config.pretrained or config.weights or "pretrained" in chosen):  # chosen only ever as True
         # a backbone fine-tuned on a CPU, with no batch of its own: the fallback, 128 whole pictures, took 11.2 GB
         # for Lite0 at 224 px (32: 3.4 GB, and 1.5× faster a picture) and 20 GB for Lite2 at 260 (32: 5.8 GB)
         side = config.image_size or model_entry(model).resolution

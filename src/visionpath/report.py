@@ -325,8 +325,7 @@ def training_summary(run_dir: Path, config: TrainConfig, history: list[dict], be
     last = history[-1]
     lines = [tr("run {run_dir}: {model} on {data}, {epochs} in {time:.1f}s ({value:.2f}s per epoch)",
                 run_dir=run_dir, model=config.model, data=config.data, epochs=plural(len(history), "epoch"),
-                time=last['time'],
-                value=last['time'] / len(history)),
+                time=last['time'], value=last['time'] / len(history)),
              tr("best epoch {epoch}: validation accuracy {val_accuracy:.2%}, loss {val_loss:.4f} (these weights are "
                 "in best.safetensors)",
                 epoch=best['epoch'], val_accuracy=best['val_accuracy'], val_loss=best['val_loss']),
