@@ -92,8 +92,10 @@ def test_pretrained_only_for_backbones(photos, tmp_path):
 
 
 @pytest.mark.slow  # over 2.5 s here: the full suite runs it
-def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path):
+def test_a_transfer_run_evaluates_and_predicts_like_any_other(photos, tmp_path, capsys):
     run = visionpath.train(photos, project=tmp_path, epochs=1, fine_tune_epochs=0, **LITE0)
+    assert "stage 1: up to 1 epoch training the new head, backbone frozen (on cached features); stage 2: up to 0 " \
+           "epochs fine-tuning" in capsys.readouterr().out  # not "1 epochs"
     evaluation = run.evaluate()
     assert evaluation.confusion.sum() == 12 and evaluation.split == "test"
     paths = sorted((photos / "test").rglob("*.png"))  # the order evaluation scored them in: class folders sorted

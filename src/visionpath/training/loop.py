@@ -48,11 +48,11 @@ def introduce(run_dir: Path, config: TrainConfig, data: TrainingData, model: Tra
            images=plural(config.batch_size, "image"), value=total * data.iterations, n_labels=len(data.labels),
            run_dir=run_dir))
     if model.two_stages:
-        say(tr("stage 1: {value}{epochs} epochs training the new head, backbone frozen{value2}; stage 2: "
-               "{value}{fine_tune_epochs} epochs fine-tuning {value3} at lr {fine_tune_lr:g}",
-               value=tr("up to ") if config.early_stopping else "", epochs=config.epochs,
+        say(tr("stage 1: {value}{epochs} training the new head, backbone frozen{value2}; stage 2: "
+               "{value}{fine_tune_epochs} fine-tuning {value3} at lr {fine_tune_lr:g}",
+               value=tr("up to ") if config.early_stopping else "", epochs=plural(config.epochs, "epoch"),
                value2=tr(" (on cached features)") if config.feature_cache else "",
-               fine_tune_epochs=config.fine_tune_epochs,
+               fine_tune_epochs=plural(config.fine_tune_epochs, "epoch"),
                value3=tr("the top {unfreeze} blocks", unfreeze=config.unfreeze) if config.unfreeze
                else tr("the whole network"),
                fine_tune_lr=config.fine_tune_lr))
