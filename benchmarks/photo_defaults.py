@@ -17,7 +17,8 @@ folders of different sizes and kinds, each against the peer it must beat: a line
   repeat           the first folder's command twice more: the same plan from the speeds kept on this machine,
                    and the same losses in results.csv while the epochs' measured times move only the plan's end
 
-Each run's forecast (the plan's "expected about N minutes") is set against its wall-clock time, and its budget use
+Each run's forecast (the plan's "expected about N minutes", and "up to about M minutes in all" where filling the
+budget may stretch it: within that range counts as no error) is set against its wall-clock time, and its budget use
 and how it ended (early stopping, the budget spent, or the planned epochs done) are recorded.
 
 Every command is timed from process start to exit, from an empty picture cache, offline. The backbone's speed is
@@ -122,7 +123,8 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
     best = kept_epoch(read_history(run))  # the epoch of best.safetensors
     metrics = run / "test_metrics.json"
     config = json.loads((run / "config.json").read_text())["settings"]
-    forecast = re.search(r"expected about ([0-9.]+) minutes", out)
+    forecast = re.search(r"expected about ([0-9.]+) minutes.*?(?:up to about ([0-9.]+) minutes in all)?; the backbone",
+                         out)
     budget = config["budget"] * 60
     ended = ("fine-tuning skipped" if "fine-tuning, with nothing left" in out else
              "early stopping" if "early stopping: no better" in out else
@@ -130,10 +132,14 @@ def run_defaults(bench: Bench, name: str, folder: Path, *flags: str, precision: 
     # a first run's measuring of the machine, outside its budget: said by the plan, and by the forecast after stage 1
     # where that timed the block groups it chose
     once = sum(float(seconds) for seconds in re.findall(r"measuring this machine (\d+)s", out))
-    again = re.search(r"forecast again: (?:.* at about (\d+)s each, )?.*?about ([0-9.]+) minutes in all", out)
+    again = re.search(r"forecast again: (?:.* at about (\d+)s each, )?.*?about ([0-9.]+) minutes in all"
+                      r"(?:.*up to about ([0-9.]+) minutes in all)?", out)
     return {"flags": list(flags), "precision": config["precision"], "wall_seconds": wall,
             "forecast_seconds": float(forecast[1]) * 60 if forecast else None, "budget_used": (wall - once) / budget,
             "forecast_again_seconds": float(again[2]) * 60 if again else None,
+            # the longest a run that fills its budget may take, where the forecast says it may grow
+            "forecast_longest_seconds": float(forecast[2]) * 60 if forecast and forecast[2] else None,
+            "forecast_again_longest_seconds": float(again[3]) * 60 if again and again[3] else None,
             "forecast_again_epoch": float(again[1]) if again and again[1] else None,
             "ended": ended, "planned_epochs": [int(r["planned_epochs"]) for r in history if r.get("planned_epochs")],
             "best_val_accuracy": float(best["val_accuracy"]), "best_epoch": int(best["epoch"]),
@@ -290,7 +296,12 @@ def verdict(name: str, result: dict) -> tuple[str, float, float]:
                "within half an epoch of its budget" if spent else f"≤ {seconds} s scaled"),
               (not spent or v["budget_used"] >= 0.9, "≥ 90% of its budget used"),
               (epoch is None or abs(epoch[1] / epoch[0] - 1) <= 0.15,
-               "a fine-tuning epoch's forecast within ±15%")]
+               "a fine-tuning epoch's forecast within ±15%"),
+              # the forecast before stage 1 cannot know whether the head alone will do (cats-vs-dogs): held to the
+              # one after it, which knows what fine-tunes
+              (not v.get("forecast_again_seconds") or abs(forecast_error(
+                  v["wall_seconds"], v["forecast_again_seconds"], v.get("forecast_again_longest_seconds"))) <= 0.15,
+               "the forecast after stage 1 within ±15%")]
     if floor is not None:
         checks.append((ours >= floor, f"≥ {floor:.0%} {split}"))
     failed = [why for ok, why in checks if not ok]
@@ -321,13 +332,24 @@ def groups_changed(v: dict) -> str:
     return f" (the plan timed the top {planned[1]}; the top {v['settings']['unfreeze']} trained{again})"
 
 
+def forecast_error(wall: float, forecast: float, longest: float | None) -> float:
+    """How far the run's wall-clock time fell from its forecast: from the forecast's range where it said the run may
+    grow, while validation improves, up to `longest` seconds (0 inside it)."""
+    return wall / forecast - 1 if wall < forecast or not longest else max(0.0, wall / longest - 1)
+
+
+def said_and_error(wall: float, forecast: float, longest: float | None) -> str:
+    said = f"{forecast:.0f}–{longest:.0f} s" if longest else f"{forecast:.0f} s"
+    return f"{said} ({forecast_error(wall, forecast, longest):+.0%})"
+
+
 def row_of(name: str, v: dict) -> str:
     """What one run did: accuracy, time, forecast (of the run; of a fine-tuning epoch), budget, how it ended."""
-    forecast, epoch = v["forecast_seconds"], epoch_forecast(v)
-    error = f"{forecast:.0f} s ({v['wall_seconds'] / forecast - 1:+.0%})" if forecast else "-"
+    forecast, epoch, wall = v["forecast_seconds"], epoch_forecast(v), v["wall_seconds"]
+    error = said_and_error(wall, forecast, v.get("forecast_longest_seconds")) if forecast else "-"
     if v.get("forecast_again_seconds"):
-        again = v["forecast_again_seconds"]
-        error += f"; after stage 1 {again:.0f} s ({v['wall_seconds'] / again - 1:+.0%})"
+        error += "; after stage 1 " + said_and_error(wall, v["forecast_again_seconds"],
+                                                     v.get("forecast_again_longest_seconds"))
     each = (f"{epoch[0]:.1f} s / {epoch[1]:.1f} s ({epoch[1] / epoch[0] - 1:+.0%}){groups_changed(v)}" if epoch
             else "-")
     return (f"**{scored(name, v):.2%}** | {v['precision']} | {v['wall_seconds']:.0f} s | {error} | {each} | "

@@ -22,6 +22,13 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("the forecast grows with its budget where no epoch more fits", "src/visionpath/photo_plan.py",
+  "if not fills or longest - expected < epoch / 2:", "if not fills:",
+  ["tests/test_defaults.py::test_the_forecast_says_how_long_a_run_that_fills_its_budget_may_grow"]),
+ ("the forecast after stage 1 forgets the time spent measuring", "src/visionpath/defaults.py",
+  "longest = 60 * (config.budget or PHOTO_BUDGET_MINUTES) + outside + measuring",
+  "longest = 60 * (config.budget or PHOTO_BUDGET_MINUTES) + measuring",
+  ["tests/test_defaults.py::test_after_the_head_the_rest_of_the_run_is_forecast_at_the_speed_of_the_groups_chosen"]),
  ("measuring the machine draws from the run's random numbers", "src/visionpath/devices.py",
   "with torch.random.fork_rng(devices=gpus):", "if gpus is not None:",
   ["tests/test_defaults.py::test_the_speed_probe_measures_this_machine_and_leaves_the_runs_random_numbers_as_they_were"]),

@@ -24,8 +24,8 @@ from .devices import measuring_seconds, pick_device, pick_precision
 from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
 from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry, offline_weights
-from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, photo_sides, plan_photo_run,
-                         reading_seconds)
+from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, longer_while_improving,
+                         once_outside, over_budget, photo_sides, plan_photo_run, reading_seconds)
 from .speed import Speed, backbone_speed
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
@@ -301,11 +301,12 @@ def forecast_after_head(config: TrainConfig, pictures: tuple[int, int, int], dev
 
 
 def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device: torch.device, parallel: int,
-                    spent: float) -> str:
+                    spent: float, outside: float = 0.0) -> str:
     """The run forecast again once stage 1 has chosen fine-tuning (after_head): the rest of it at the speed of the
     block groups fine-tuning will train (measured once on this machine and kept, as the plan's speeds are; the plan
-    timed the groups it first chose), and the whole run with the `spent` seconds so far by the clock on the wall.
-    `pictures`: (training, validation, scored) on every device together."""
+    timed the groups it first chose), and the whole run with the `spent` seconds so far by the clock on the wall,
+    `outside` of them off the budget (measuring the machine). `pictures`: (training, validation, scored) on every
+    device together."""
     before = measuring_seconds()
     epoch, scoring = forecast_after_head(config, pictures, device, parallel)
     measuring = measuring_seconds() - before  # the groups chosen, timed here where no run has timed them yet
@@ -314,18 +315,13 @@ def rest_after_head(config: TrainConfig, pictures: tuple[int, int, int], device:
         return tr("forecast again: the run ends after scoring and the report, about {minutes:.1f} minutes in all "
                   "({rest:.0f}s from now)", minutes=(spent + rest) / 60, rest=rest) + once_outside(measuring)
     blocks = tr("the top {unfreeze} blocks", unfreeze=config.unfreeze) if config.unfreeze else tr("the whole network")
+    longest = 60 * (config.budget or PHOTO_BUDGET_MINUTES) + outside + measuring
     return tr("forecast again: {epochs} of fine-tuning {blocks} at about {epoch:.0f}s each, then scoring and the "
               "report ({scoring:.0f}s): about {minutes:.1f} minutes in all ({rest:.0f}s from now){more}",
               epochs=plural(config.fine_tune_epochs, "epoch"), blocks=blocks, epoch=epoch,
               scoring=scoring, minutes=(spent + rest) / 60, rest=rest,
-              more=tr(", longer while validation improves and the budget holds it") if config.fill_budget else ""
+              more=longer_while_improving(bool(config.fill_budget), spent + rest, longest, epoch)
               ) + once_outside(measuring)
-
-
-def once_outside(measuring: float) -> str:
-    """What a forecast adds for the seconds its run spent measuring the machine (once, off the budget)."""
-    return tr("; measuring this machine {seconds:.0f}s, once, outside the budget", seconds=measuring) \
-        if measuring > 1 else ""
 
 
 def photo_augmentation(config: TrainConfig) -> Augmentation:
@@ -375,12 +371,16 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
              "features": tr("features"), "evaluation": tr("evaluation"), "fine-tuning": tr("fine-tuning")}
     expected = ", ".join(f"{parts[k]} {v:.0f}s" for k, v in plan.seconds.items())
     expected += once_outside(measuring)  # later runs read what it measured, and plan the same
+    fills = chosen["fill_budget"].value if "fill_budget" in chosen else bool(config.fill_budget)
+    epoch = plan.seconds.get("fine-tuning", 0.0) / max(plan.fine_tune_epochs, 1)
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
-        tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}); the backbone reads "
-           "{value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type} in {precision} at "
+        tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}){longer}; the backbone "
+           "reads {value2:.2g} and fine-tunes {value3:.2g} million pixels a second on {type} in {precision} at "
            "{side}×{side} (measured once on this machine and kept: `visionpath devices` shows it)",
-           minutes=minutes, value=(plan.total + measuring) / 60, expected=expected, value2=1 / one.forward,
+           minutes=minutes, value=(plan.total + measuring) / 60, expected=expected,
+           longer=longer_while_improving(fills and plan.fine_tune_epochs > 0, plan.total + measuring,
+                                         60 * budget + measuring, epoch), value2=1 / one.forward,
            value3=1 / one.fine_tune, type=device.type, precision=config.precision, side=plan.side)
         + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
         + over_budget(plan, 60 * budget)))
@@ -403,20 +403,6 @@ def fine_tuning_line(plan: Plan, config: TrainConfig, detail: int, budget: float
                     "improves and the next epoch fits in the budget, timed by the epochs so far, the learning rate "
                     "re-fitted to the epochs left (--fine-tune-epochs fixes the number)",
                     fine_tune_epochs=plan.fine_tune_epochs)
-
-
-def over_budget(plan: Plan, budget: float) -> str:
-    """What the plan's line adds where the plan runs over `budget` seconds: a plan that fitted with the time allowed
-    for the question of a larger backbone runs over only because the question took longer (CIFAR-10 at 90 a class
-    on an AVX2 CPU: 29 s, in which it read all 11,000 pictures at 240 px), which is not its smallest plan running
-    over."""
-    over, asked = plan.total - budget, plan.seconds.get("probe", 0.0)
-    if over <= 0:
-        return ""
-    if over > asked:
-        return tr("; even the smallest plan runs over the budget")
-    return tr("; the head on Lite0's frozen features took {seconds:.0f}s, longer than the plan allowed for it, and the "
-              "plan runs {over:.0f}s over the budget", seconds=asked, over=over)
 
 
 def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int | None,

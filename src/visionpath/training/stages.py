@@ -181,7 +181,7 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     if not resumed:
         say(why)
         say(rest_after_head(config, pictures_counted(config, data), data.device, data.processes.sharing(data.device),
-                            state.taken()))
+                            state.taken(), state.taken() - state.spent()))
     if record["settings"] != config.to_dict():
         record["settings"] = config.to_dict()
         record["decided"].update(dict.fromkeys(values, why))
