@@ -339,8 +339,12 @@ def forecast_error(wall: float, forecast: float, longest: float | None) -> float
 
 
 def said_and_error(wall: float, forecast: float, longest: float | None) -> str:
-    said = f"{forecast:.0f}–{longest:.0f} s" if longest else f"{forecast:.0f} s"
-    return f"{said} ({forecast_error(wall, forecast, longest):+.0%})"
+    """The forecast as said, and the run against it: its expected minutes, and its range where it gave one."""
+    if not longest:
+        return f"{forecast:.0f} s ({wall / forecast - 1:+.0%})"
+    error = forecast_error(wall, forecast, longest)
+    return (f"{forecast:.0f} s, up to {longest:.0f} s ({wall / forecast - 1:+.0%}; "
+            f"{'inside the range' if error == 0 else f'{error:+.0%} outside the range'})")
 
 
 def row_of(name: str, v: dict) -> str:
