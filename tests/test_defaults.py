@@ -579,3 +579,16 @@ def test_a_plan_over_its_budget_says_why():
     longer = replace(plan, seconds={**plan.seconds, "fine-tuning": 200})
     assert photo_plan.over_budget(longer, 300) == "; even the smallest plan runs over the budget"
     assert photo_plan.over_budget(plan, 400) == ""
+
+
+def test_a_plan_that_fits_nowhere_does_not_call_its_side_the_largest_that_fits(photos_300, fixed_speed):
+    """Emulated bf16 on an AVX2 CPU, forced, planned the CIFAR-10 subset at 64 px for 15.8 minutes in a 5-minute
+    budget, and its resolution line said "the largest that leaves time for fine-tuning within the 5-minute budget"."""
+    config, chosen = resolve(TrainConfig(data=str(photos_300), budget=0.1))  # 6 s: starting alone takes longer
+    assert config.image_size == photo_plan.PHOTO_SIDES[-1]
+    assert chosen["image_size"].why.startswith(f"resolution {config.image_size}×{config.image_size}: the smallest the "
+                                               "plan goes to, and even there the run is longer than the 0.1-minute "
+                                               "budget")
+    assert chosen["budget"].why.endswith("; even the smallest plan runs over the budget")
+    fits = resolve(TrainConfig(data=str(photos_300), budget=5))[1]
+    assert "the largest that leaves time for fine-tuning within the 5-minute budget" in fits["image_size"].why

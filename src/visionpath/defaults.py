@@ -25,7 +25,8 @@ from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
 from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry, offline_weights
 from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, longer_while_improving,
-                         once_outside, over_budget, photo_sides, plan_photo_run, reading_seconds)
+                         once_outside, over_budget, photo_sides, plan_photo_run, reading_seconds,
+                         smallest_runs_over)
 from .speed import Speed, backbone_speed
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
@@ -352,9 +353,11 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
         plan = replace(plan, seconds={"probe": asked, **plan.seconds})
     chosen = {"model": Choice(model, "photos", why)} if config.model is None else {}
     if config.image_size is None:
-        enlarged = plan.side > folder.median_side
+        enlarged, over = plan.side > folder.median_side, smallest_runs_over(plan, 60 * budget)
         chosen["image_size"] = Choice(plan.side, "photos", (
-            (tr("resolution {side}×{side}: the largest that leaves time for fine-tuning within the {budget:g}-minute "
+            (tr("resolution {side}×{side}: the smallest the plan goes to, and even there the run is longer than the "
+                "{budget:g}-minute budget", side=plan.side, budget=budget) if over else
+             tr("resolution {side}×{side}: the largest that leaves time for fine-tuning within the {budget:g}-minute "
                 "budget", side=plan.side, budget=budget) if plan.fine_tune_epochs else
              tr("resolution {side}×{side}: the largest at which the head on frozen features fits the {budget:g}-minute "
                 "budget", side=plan.side, budget=budget))

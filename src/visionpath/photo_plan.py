@@ -118,10 +118,16 @@ def over_budget(plan: Plan, budget: float) -> str:
     over, asked = plan.total - budget, plan.seconds.get("probe", 0.0)
     if over <= 0:
         return ""
-    if over > asked:
+    if smallest_runs_over(plan, budget):
         return tr("; even the smallest plan runs over the budget")
     return tr("; the head on Lite0's frozen features took {seconds:.0f}s, longer than the plan allowed for it, and the "
               "plan runs {over:.0f}s over the budget", seconds=asked, over=over)
+
+
+def smallest_runs_over(plan: Plan, budget: float) -> bool:
+    """Whether `plan` is over `budget` seconds because not even the smallest side fits (plan_photo_run), not because a
+    larger backbone's question took longer than the plan allowed for it."""
+    return plan.total - budget > plan.seconds.get("probe", 0.0)
 
 
 def longer_while_improving(fills: bool, expected: float, longest: float, epoch: float) -> str:
