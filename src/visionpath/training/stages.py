@@ -180,8 +180,9 @@ def settings_after_head(run_dir: Path, config: TrainConfig, data: TrainingData, 
     config = replace(config, **values)
     if not resumed:
         say(why)
+        taken = state.taken()
         say(rest_after_head(config, pictures_counted(config, data), data.device, data.processes.sharing(data.device),
-                            state.taken(), state.taken() - state.spent()))
+                            taken, taken - state.spent()))
     if record["settings"] != config.to_dict():
         record["settings"] = config.to_dict()
         record["decided"].update(dict.fromkeys(values, why))
