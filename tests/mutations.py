@@ -22,6 +22,12 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("the plan promises a skip stage 1 cannot make", "src/visionpath/defaults.py",
+  "0, validation_pictures(folder), 1 - FEATURES_NEAR)", "0, validation_pictures(folder), 1)",
+  ["tests/test_defaults.py::test_the_plan_says_how_long_the_run_takes_if_stage_1_skips_fine_tuning"]),
+ ("the head alone's forecast keeps the fine-tuning", "src/visionpath/photo_plan.py",
+  'minutes=(plan.total - plan.seconds["fine-tuning"] + measuring) / 60', "minutes=(plan.total + measuring) / 60",
+  ["tests/test_defaults.py::test_the_plan_says_how_long_the_run_takes_if_stage_1_skips_fine_tuning"]),
  ("the forecast grows with its budget where no epoch more fits", "src/visionpath/photo_plan.py",
   "if not fills or longest - expected < epoch / 2:", "if not fills:",
   ["tests/test_defaults.py::test_the_forecast_says_how_long_a_run_that_fills_its_budget_may_grow"]),

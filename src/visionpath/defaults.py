@@ -24,9 +24,9 @@ from .devices import measuring_seconds, pick_device, pick_precision
 from .frozen_probe import frozen_accuracy
 from .i18n import plural, tr
 from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry, offline_weights
-from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, longer_while_improving,
-                         once_outside, over_budget, photo_sides, plan_photo_run, reading_seconds,
-                         smallest_runs_over)
+from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, if_head_alone,
+                         longer_while_improving, once_outside, over_budget, photo_sides, plan_photo_run,
+                         reading_seconds, smallest_runs_over, validation_pictures)
 from .speed import Speed, backbone_speed
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
@@ -376,6 +376,9 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     expected += once_outside(measuring)  # later runs read what it measured, and plan the same
     fills = chosen["fill_budget"].value if "fill_budget" in chosen else bool(config.fill_budget)
     epoch = plan.seconds.get("fine-tuning", 0.0) / max(plan.fine_tune_epochs, 1)
+    # stage 1 may skip fine-tuning where none of validation's pictures, if enough, is wrong (after_head)
+    skippable = "fine_tune_epochs" in chosen and plan.fine_tune_epochs > 0 and surely_below(
+        0, validation_pictures(folder), 1 - FEATURES_NEAR)
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}){longer}; the backbone "
@@ -383,7 +386,8 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
            "{side}×{side} (measured once on this machine and kept: `visionpath devices` shows it)",
            minutes=minutes, value=(plan.total + measuring) / 60, expected=expected,
            longer=longer_while_improving(fills and plan.fine_tune_epochs > 0, plan.total + measuring,
-                                         60 * budget + measuring, epoch), value2=1 / one.forward,
+                                         60 * budget + measuring, epoch)
+           + (if_head_alone(plan, measuring, FEATURES_FIT) if skippable else ""), value2=1 / one.forward,
            value3=1 / one.fine_tune, type=device.type, precision=config.precision, side=plan.side)
         + (tr(", {parallel} of them sharing the work", parallel=parallel) if parallel > 1 else "")
         + over_budget(plan, 60 * budget)))
