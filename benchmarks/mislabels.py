@@ -15,13 +15,11 @@ out-of-fold heads took (the features' seconds apart: stage 1 computes them anywa
 """
 from __future__ import annotations
 
-import io
 import random
 import time
 import zipfile
 
 import torch
-from PIL import Image
 from runner import SHARED, Bench, main
 
 from visionpath.data.images import InMemory, load_images

@@ -22,6 +22,9 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("the groups stage 1 may choose are timed only after it", "src/visionpath/defaults.py",
+  "{t.unfreeze for t in (GENTLE, MODERATE, HARD)} - {unfreeze}", "set()",
+  ["tests/test_defaults.py::test_the_plan_times_the_block_groups_stage_1_may_choose_instead"]),
  ("the plan promises a skip stage 1 cannot make", "src/visionpath/defaults.py",
   "0, validation_pictures(folder), 1 - FEATURES_NEAR)", "0, validation_pictures(folder), 1)",
   ["tests/test_defaults.py::test_the_plan_says_how_long_the_run_takes_if_stage_1_skips_fine_tuning"]),

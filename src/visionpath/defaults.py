@@ -26,7 +26,7 @@ from .i18n import plural, tr
 from .models import OFFLINE_WEIGHTS, has_offline_weights, model_entry, offline_weights
 from .photo_plan import (REPORT_SECONDS, Plan, fine_tuning_epoch, fine_tuning_floor, if_head_alone,
                          longer_while_improving, once_outside, over_budget, photo_sides, plan_photo_run,
-                         reading_seconds, smallest_runs_over, validation_pictures)
+                         probe_seconds, read_by_question, smallest_runs_over, validation_pictures)
 from .speed import Speed, backbone_speed
 
 PHOTO_MODEL = "efficientnet_lite0"  # the backbone whose ImageNet weights ship with visionpath (works offline)
@@ -348,6 +348,9 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     larger = (larger_backbone(config, folder, plan, one, most, planned)
               if config.model is None and config.weights is None else None)
     model, plan, one, asked, why = larger or (model, plan, one, 0.0, "")
+    if config.unfreeze is None and plan.fine_tune_epochs:  # stage 1 may choose other block groups (after_head):
+        for groups in {t.unfreeze for t in (GENTLE, MODERATE, HARD)} - {unfreeze}:  # timed in the measuring said
+            photo_speed(model, groups, plan.side, config, folder, augmentation, device, parallel)
     measuring = measuring_seconds() - before
     if asked:
         plan = replace(plan, seconds={"probe": asked, **plan.seconds})
@@ -420,10 +423,8 @@ def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int
     is made at the speed that will run; and that speed."""
     budget, native = config.budget or PHOTO_BUDGET_MINUTES, model_entry(model).resolution
 
-    def speed_at(side: int) -> Speed:  # one device's speed, at its share of the batch the run has at `side`
-        batch = config.batch_size or photo_batch(side, device, parallel, folder.train)
-        return backbone_speed(device, unfreeze, config.precision, side, max(1, batch // parallel), augmentation,
-                              model)
+    def speed_at(side: int) -> Speed:
+        return photo_speed(model, unfreeze, side, config, folder, augmentation, device, parallel)
 
     def plan_at(speed: Speed, side: int | None, epochs: int | None = config.fine_tune_epochs) -> Plan:
         return plan_photo_run(folder, Speed(speed.forward / parallel, speed.fine_tune / parallel), 60 * budget,
@@ -442,17 +443,12 @@ def backbone_plan(model: str, config: TrainConfig, folder: Survey, unfreeze: int
     return plan, one
 
 
-def probe_seconds(plan: Plan, folder: Survey, side: int) -> float:
-    """What asking whether Lite0's frozen features fall short (frozen_probe) costs, from Lite0's `plan`: reading the
-    folder and Lite0's features at `side` px. Spent whatever the answer (CIFAR-10 at 90 a class in fp32: Lite2's
-    plan, 290 s, fitted 5 minutes alone; the question took 21 s more, and fine-tuning was cut to one epoch)."""
-    return reading_seconds(folder, side) + plan.seconds["features"] * (side / plan.side) ** 2
-
-
-def read_by_question(plan: Plan, side: int) -> Plan:
-    """`plan` once the question has read the folder at `side` px into the picture cache: a run at that side reads it
-    from there, in no time (CIFAR-10 at 90 a class: 11,000 pictures, 15 s, read once)."""
-    return replace(plan, seconds={**plan.seconds, "reading": 0.0}) if plan.side == side else plan
+def photo_speed(model: str, unfreeze: int | None, side: int, config: TrainConfig, folder: Survey,
+                augmentation: Augmentation, device: torch.device, parallel: int) -> Speed:
+    """One device's speed fine-tuning the top `unfreeze` groups of `model` at `side` px, at its share of the batch
+    the run has there."""
+    batch = config.batch_size or photo_batch(side, device, parallel, folder.train)
+    return backbone_speed(device, unfreeze, config.precision, side, max(1, batch // parallel), augmentation, model)
 
 
 def larger_backbone(config: TrainConfig, folder: Survey, plan: Plan, speed: Speed, most: int,

@@ -27,7 +27,7 @@ def segments(store: ImageStore) -> list:
 
 
 def test_a_second_load_maps_what_the_first_wrote(tiny_folder, capsys):
-    first = load_dataset(tiny_folder)
+    load_dataset(tiny_folder)  # decodes, and writes the cache
     second = load_dataset(tiny_folder)
     assert second.folder.from_cache == 54 and decoded_fresh(second)
     assert "damaged" not in capsys.readouterr().out
