@@ -22,6 +22,10 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("a plan that fits nowhere plans the epochs the run will cut", "src/visionpath/photo_plan.py",
+  "if epochs is None and plan.fine_tune_epochs > max(1, fits):", "if False:",
+  ["tests/test_defaults.py::test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning",
+   "tests/test_defaults.py::test_a_plan_that_fits_nowhere_does_not_call_its_side_the_largest_that_fits"]),
  ("the groups stage 1 may choose are timed only after it", "src/visionpath/defaults.py",
   "{t.unfreeze for t in (GENTLE, MODERATE, HARD)} - {unfreeze}", "set()",
   ["tests/test_defaults.py::test_the_plan_times_the_block_groups_stage_1_may_choose_instead"]),

@@ -258,8 +258,14 @@ def test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning():
     # filling the budget ends within half an epoch of it: an epoch is at most a fifth of the budget
     assert tight.seconds["fine-tuning"] / tight.fine_tune_epochs <= photo_plan.EPOCH_SHARE * 200
     hopeless = plan(10)
-    assert hopeless.side == photo_plan.PHOTO_SIDES[-1] and hopeless.fine_tune_epochs == 2 and hopeless.total > 10
+    # nothing fits: the smallest side, and the one epoch a run fine-tunes in any case (planned as two, the run cut the
+    # second, and its first ended at its peak rate)
+    assert hopeless.side == photo_plan.PHOTO_SIDES[-1] and hopeless.fine_tune_epochs == 1 and hopeless.total > 10
     small_pictures = defaults.Survey(classes=2, train=1000, validation=200, test=200, median_side=32)
+    cramped = photo_plan.plan_photo_run(small_pictures, SPEED, 10, None, None, 2, 8)
+    budget = cramped.total + 0.5 * cramped.seconds["fine-tuning"]  # an epoch and a half fit at the smallest side
+    one = photo_plan.plan_photo_run(small_pictures, SPEED, budget, None, None, 2, 8)
+    assert (one.side, one.fine_tune_epochs) == (photo_plan.PHOTO_SIDES[-1], 1) and one.total <= budget
     assert photo_plan.plan_photo_run(small_pictures, SPEED, 3600, None, None, 2, 8).side == 224  # not enlarged past
 
 
@@ -626,5 +632,9 @@ def test_a_plan_that_fits_nowhere_does_not_call_its_side_the_largest_that_fits(p
                                                "plan goes to, and even there the run is longer than the 0.1-minute "
                                                "budget")
     assert chosen["budget"].why.endswith("; even the smallest plan runs over the budget")
+    assert (config.fine_tune_epochs, config.fill_budget) == (1, False)  # what the run can give fine-tuning at all
+    assert chosen["fine_tune_epochs"].why.startswith("stage 2: 1 epoch of fine-tuning, its learning rate warmed up "
+                                                     "and brought down within it: no more fits the 0.1-minute budget at "
+                                                     f"{config.image_size}×{config.image_size}")
     fits = resolve(TrainConfig(data=str(photos_300), budget=5))[1]
     assert "the largest that leaves time for fine-tuning within the 5-minute budget" in fits["image_size"].why

@@ -406,6 +406,10 @@ def fine_tuning_line(plan: Plan, config: TrainConfig, detail: int, budget: float
             "than {detail} px, which loses more than fine-tuning gives back (cats-vs-dogs in 1 minute: the head alone "
             "at 224 px 99.3% test, fine-tuned at 112 px 96.3%); the head alone trains, at {side}×{side} "
             "(--fine-tune-epochs or a longer --budget fine-tunes)", budget=budget, detail=detail, side=plan.side)
+    if plan.fine_tune_epochs == 1:  # only where no side fits two (plan_photo_run)
+        return False, tr("stage 2: 1 epoch of fine-tuning, its learning rate warmed up and brought down within it: no "
+                         "more fits the {budget:g}-minute budget at {side}×{side} (--fine-tune-epochs fixes the "
+                         "number)", budget=budget, side=plan.side)
     if config.fill_budget is False:
         return False, tr("stage 2: up to {fine_tune_epochs} epochs of fine-tuning (change with --fine-tune-epochs)",
                          fine_tune_epochs=plan.fine_tune_epochs)
