@@ -88,7 +88,7 @@ def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None
     first epoch runs, the next only where it fits the budget: training.stages.replan); the plan then says it runs
     over. Planned as `fewest`, a run cut to one epoch at its peak rate (forced to bf16 on an AVX2-only CPU, the
     CIFAR-10 subset's plan said 15.8 minutes of 5, the run took 12.2 and kept the head's epoch, fine-tuning's
-    scoring 3 points below it)."""
+    4.6 points below it on validation; planned as one, 70.46% test against 62.89%)."""
     validation = validation_pictures(folder)
     train = folder.train - (0 if folder.validation else validation)
     scored = folder.test or validation  # the report scores test, else validation
