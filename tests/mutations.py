@@ -30,7 +30,7 @@ MUTATIONS = [
   "{t.unfreeze for t in (GENTLE, MODERATE, HARD)} - {unfreeze}", "set()",
   ["tests/test_defaults.py::test_the_plan_times_the_block_groups_stage_1_may_choose_instead"]),
  ("the plan promises a skip stage 1 cannot make", "src/visionpath/defaults.py",
-  "0, validation_pictures(folder), 1 - FEATURES_NEAR)", "0, validation_pictures(folder), 1)",
+  "1.0, validation_pictures(folder))", "1.0, 1000)",
   ["tests/test_defaults.py::test_the_plan_says_how_long_the_run_takes_if_stage_1_skips_fine_tuning"]),
  ("the head alone's forecast keeps the fine-tuning", "src/visionpath/photo_plan.py",
   'minutes=(plan.total - plan.seconds["fine-tuning"] + measuring) / 60', "minutes=(plan.total + measuring) / 60",

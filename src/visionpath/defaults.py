@@ -259,6 +259,12 @@ def surely_below(errors: float, pictures: int, bound: float) -> bool:
     return (centre + spread) / (1 + z * z / pictures) < bound
 
 
+def features_fit(accuracy: float, validation: int) -> bool:
+    """Whether a head this accurate on `validation` pictures shows that the frozen features fit them, with nothing
+    left that fine-tuning could be shown to fix (its error surely under 1 - FEATURES_NEAR)."""
+    return accuracy >= FEATURES_FIT and surely_below(round((1 - accuracy) * validation), validation, 1 - FEATURES_NEAR)
+
+
 def after_head(head_accuracy: float, validation: int, per_class: float, config: TrainConfig, decided: set[str]
                ) -> tuple[dict[str, object], str]:
     """Fine-tuning chosen again from what stage 1 shows, for a folder of photos: the head's best validation
@@ -266,9 +272,7 @@ def after_head(head_accuracy: float, validation: int, per_class: float, config: 
     `decided` (those the photo defaults chose) change; those given stay as `config` has them. Returns the new
     values and the line that says why."""
     accuracy = round(head_accuracy, 6)  # as results.csv keeps it: a resumed run decides the same
-    fits = accuracy >= FEATURES_FIT and surely_below(round((1 - accuracy) * validation), validation,
-                                                     1 - FEATURES_NEAR)
-    if fits and "fine_tune_epochs" in decided:
+    if features_fit(accuracy, validation) and "fine_tune_epochs" in decided:
         values = {"fine_tune_epochs": 0, "fill_budget": False}
         why = tr("stage 1: the head alone reached {accuracy:.1%} on {validation} validation pictures: the frozen "
                  "features already fit these pictures, so fine-tuning, with nothing left it could be shown to fix, is "
@@ -379,9 +383,9 @@ def budget_choices(config: TrainConfig, folder: Survey, small: bool, unfreeze: i
     expected += once_outside(measuring)  # later runs read what it measured, and plan the same
     fills = chosen["fill_budget"].value if "fill_budget" in chosen else bool(config.fill_budget)
     epoch = plan.seconds.get("fine-tuning", 0.0) / max(plan.fine_tune_epochs, 1)
-    # stage 1 may skip fine-tuning where none of validation's pictures, if enough, is wrong (after_head)
-    skippable = "fine_tune_epochs" in chosen and plan.fine_tune_epochs > 0 and surely_below(
-        0, validation_pictures(folder), 1 - FEATURES_NEAR)
+    # stage 1 may skip fine-tuning where a head right on every validation picture would show it (after_head)
+    skippable = "fine_tune_epochs" in chosen and plan.fine_tune_epochs > 0 and features_fit(
+        1.0, validation_pictures(folder))
     minutes = plural(int(budget), "minute") if budget == int(budget) else tr("{budget:g} minutes", budget=budget)
     chosen["budget"] = Choice(budget, "photos", (  # given or not: the plan within it is said
         tr("budget {minutes} (--budget): expected about {value:.1f} minutes ({expected}){longer}; the backbone "
