@@ -22,6 +22,15 @@ from xml.etree import ElementTree
 REPO = Path(__file__).resolve().parents[1]
 # (what breaks, file, exact text, its replacement, the tests that must fail)
 MUTATIONS = [
+ ("the plan holds out a tenth whatever --validation-split says", "src/visionpath/photo_plan.py",
+  "round(folder.held_out * folder.train)", "round(0.1 * folder.train)",
+  ["tests/test_defaults.py::test_the_plan_holds_out_the_share_of_train_that_validation_split_says"]),
+ ("one fine-tuning epoch over the head never rising", "src/visionpath/report.py",
+  "if len(rows) < 2 and not (rows and before):", "if len(rows) < 2:",
+  ["tests/test_report.py::test_a_photo_run_whose_budget_held_one_fine_tuning_epoch_is_told_a_second_not_more_blocks"]),
+ ("more blocks told on a budget", "src/visionpath/report.py",
+  "if not config.unfreeze or config.budget:", "if not config.unfreeze:",
+  ["tests/test_report.py::test_more_blocks_is_told_as_a_number_and_only_where_some_were_left_frozen"]),
  ("a plan that fits nowhere plans the epochs the run will cut", "src/visionpath/photo_plan.py",
   "if epochs is None and plan.fine_tune_epochs > max(1, fits):", "if False:",
   ["tests/test_defaults.py::test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning",

@@ -468,6 +468,18 @@ def test_the_plan_says_how_long_the_run_takes_if_stage_1_skips_fine_tuning(tmp_p
     assert "if the head alone" not in plan(37, fine_tune_epochs=2)[1]  # epochs given: never skipped
 
 
+def test_the_plan_holds_out_the_share_of_train_that_validation_split_says(tmp_path, fixed_speed):
+    """A folder without a validation split: the plan counted a tenth of train held out whatever --validation-split
+    said, so a run holding out 30% of 400 pictures (120, enough to show an error under 5%) was planned as one that
+    validates on 40 (too few to tell), without the head-alone minutes, and as training on 360 pictures."""
+    folder = make_folder(tmp_path / "photos", classes=("ant", "bee"), size=64, per_class={"train": 200})
+    tenth, third = (resolve(TrainConfig(data=str(folder), validation_split=share))[1]["budget"].why
+                    for share in (0.1, 0.3))
+    assert "if the head alone" not in tenth and "if the head alone reaches 99% on validation" in third
+    tuning = [float(re.search(r"fine-tuning (\d+)s\)", line)[1]) for line in (tenth, third)]
+    assert tuning[1] < tuning[0]  # 280 pictures to fine-tune on, not 360
+
+
 @pytest.fixture
 def larger(monkeypatch):
     """The larger backbones considered as where the lite extra is installed, and a head on Lite0's frozen

@@ -201,6 +201,35 @@ def test_a_photo_run_still_rising_is_told_to_keep_its_resolution_and_take_a_long
     assert "--fine-tune-epochs 6 --image-size 256" in fixed
 
 
+def test_a_photo_run_whose_budget_held_one_fine_tuning_epoch_is_told_a_second_not_more_blocks():
+    """The CIFAR-10 subset forced to bf16 on an AVX2 CPU (benchmarks/results/fits_nowhere_one_epoch.md): the head
+    reached 63.8%, the one fine-tuning epoch the budget held 72.2%; the diagnosis said "underfitting. Try: fine-tuning
+    more of the backbone (--unfreeze)", with no number to type, on a run whose plan had chosen its block groups and
+    whose budget held no more epochs."""
+    rows = two_stages(head=[0.48, 0.592, 0.624, 0.628, 0.638, 0.634, 0.618, 0.626, 0.616, 0.606, 0.622],
+                      tuned=[0.722])
+    for row, train in zip(rows, [0.26, 0.53, 0.61, 0.66, 0.69, 0.71, 0.74, 0.76, 0.77, 0.79, 0.79, 0.594]):
+        row["train_accuracy"], row["val_pictures"] = train, 500
+    photos = TrainConfig(model="efficientnet_lite0", pretrained=True, epochs=20, fine_tune_epochs=1, image_size=64,
+                         budget=5.0, fill_budget=False, unfreeze=4, augment="standard")
+    text = diagnose(rows, photos).text
+    assert "more fine-tuning epochs (--fine-tune-epochs 2 --image-size 64)" in text
+    assert "Fine-tuning added 8.4 points and was still rising" in text and "--unfreeze" not in text
+    within = rows[:-1] + [{**rows[-1], "val_accuracy": 0.66}]  # 2.2 points over the head: what 500 pictures tell
+    assert "--fine-tune-epochs" not in diagnose(within, photos).text
+
+
+def test_more_blocks_is_told_as_a_number_and_only_where_some_were_left_frozen():
+    """Underfitting after fine-tuning that helped and had stopped rising: one group more, where --unfreeze left some
+    frozen; a run whose whole backbone trained was told "fine-tuning more of the backbone (--unfreeze)"."""
+    rows = two_stages(head=[0.40, 0.45, 0.46], tuned=[0.50, 0.52, 0.52])
+    cifar = dict(model="efficientnet_lite0", pretrained=True, epochs=3, fine_tune_epochs=3, augment="none")
+    assert "fine-tuning more of the backbone (--unfreeze 4)" in diagnose(rows, TrainConfig(**cifar, unfreeze=3)).text
+    assert "--unfreeze" not in diagnose(rows, TrainConfig(**cifar)).text
+    # a folder of photos on its budget: the plan chose the groups, and more cost epochs or resolution there
+    assert "--unfreeze" not in diagnose(rows, TrainConfig(**cifar, unfreeze=3, budget=5.0)).text
+
+
 def test_a_rise_within_what_the_validation_pictures_can_tell_is_not_still_rising():
     """The CIFAR-10 subset (500 validation pictures, benchmarks/results/longer_budget.md): after a last epoch up 2.8
     points twice the budget it was told scored 1.2 points lower on test; after one up 3.6, 0.4 higher."""

@@ -74,8 +74,8 @@ def fine_tuning_epoch(train: int, validation: int, speed: Speed, mpx: float) -> 
 
 
 def validation_pictures(folder: Survey) -> int:
-    """The pictures a run of `folder` validates on: its validation split, else a tenth of train held out."""
-    return folder.validation or round(0.1 * folder.train)
+    """The pictures a run of `folder` validates on: its validation split, else the share of train held out."""
+    return folder.validation or round(folder.held_out * folder.train)
 
 
 def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None, epochs: int | None,

@@ -120,7 +120,7 @@ def diagnose(history: list[dict], config: TrainConfig | None = None) -> Diagnosi
                         less_regularisation(config) or "a higher --lr"]
         else:  # fine-tuning that helped may go further; one that hurt is named in the stage notes (a higher rate
             # is not told: measured to lower accuracy, see stage_notes)
-            remedies = [more] + ([tr("fine-tuning more of the backbone (--unfreeze)")] if gain > 0 else [])
+            remedies = [more, more_groups(config) if gain > 0 else ""]
         return Diagnosis("underfitting", None, gap, (
             tr("diagnosis: underfitting: training accuracy is only {train_accuracy:.1%} (validation "
                "{val_accuracy:.1%}): the model has not yet learned the training pictures, so there is nothing to "
@@ -149,14 +149,26 @@ def _stage_rows(history: list[dict]) -> dict[int, list[dict]]:
     return rows
 
 
+def more_groups(config: TrainConfig) -> str:
+    """The remedy that fine-tunes one block group more, as a command to type; "" where every group trained
+    already (no --unfreeze), or on a --budget (a folder of photos): there more groups cost epochs or resolution, and
+    nothing measured says they pay it back (the plan chose its groups from the head's error: defaults.after_head)."""
+    if not config.unfreeze or config.budget:
+        return ""
+    return tr("fine-tuning more of the backbone (--unfreeze {value})", value=config.unfreeze + 1)
+
+
 def surely_rising(rows: list[dict], before: list[dict]) -> bool:
     """Whether validation accuracy was surely still rising at the stage's last epoch: the best of the run so far
     (the stage and the epochs `before` it: a fine-tuning stage that climbs back towards the head's accuracy after a
     fall has not improved on the head), and up on the epoch before by more than the validation pictures can tell
-    by chance (two standard errors; 0.3 points for a run of an older version, which did not record how many)."""
-    if len(rows) < 2:
+    by chance (two standard errors; 0.3 points for a run of an older version, which did not record how many). A
+    stage of one epoch rises over the best epoch `before` it: fine-tuning's only epoch (a plan whose budget held no
+    more) over the head."""
+    if len(rows) < 2 and not (rows and before):
         return False
-    last, rise = rows[-1], rows[-1]["val_accuracy"] - rows[-2]["val_accuracy"]
+    last, previous = rows[-1], rows[-2]["val_accuracy"] if len(rows) > 1 else max(r["val_accuracy"] for r in before)
+    rise = last["val_accuracy"] - previous
     # benchmarks/results/longer_budget.md, the CIFAR-10 subset (500 validation pictures, a standard error of 1.5
     # points): twice the budget at the same side after a last epoch up 3.6 points gained 0.4 on test, after one up
     # 2.8 lost 1.2 (its validation 88.4% against 87.0%: what 500 pictures cannot tell apart)

@@ -177,6 +177,7 @@ class Survey:
     validation: int        # 0: none; the run holds out part of train
     test: int
     median_side: int       # the median shorter side of up to 100 training pictures, in pixels
+    held_out: float = 0.1  # the share of train a run holds out for validation where there is no validation split
 
     @property
     def per_class(self) -> float:
@@ -184,14 +185,14 @@ class Survey:
         return self.train / self.classes
 
 
-def survey(root: Path, labels: str | Path | None = None, sample: int = 100) -> Survey:
-    """The folder's counts per split and its pictures' median shorter side."""
+def survey(root: Path, labels: str | Path | None = None, sample: int = 100, held_out: float = 0.1) -> Survey:
+    """The folder's counts per split and its pictures' median shorter side; `held_out`: --validation-split."""
     classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
     train = [p for p, _ in samples["train"]]
     headers, _ = read_headers(train[:: max(1, len(train) // sample)])
     sides = sorted(min(size) for size, _ in headers.values()) or [0]
     return Survey(len(classes), len(train), len(samples.get("validation", [])), len(samples.get("test", [])),
-                  sides[len(sides) // 2])
+                  sides[len(sides) // 2], held_out)
 
 
 @dataclass
