@@ -364,7 +364,7 @@ def row_of(name: str, v: dict) -> str:
     error = said_and_error(wall, forecast, v.get("forecast_longest_seconds")) if forecast else "-"
     if skipped := v.get("forecast_skipped_seconds"):
         error += (f"; {skipped:.0f} s if stage 1 skips fine-tuning"
-                  + (f" ({wall / skipped - 1:+.0%})" if v["ended"] == "fine-tuning skipped" else ""))
+                  + (f" ({plan_error(v):+.0%})" if v["ended"] == "fine-tuning skipped" else ""))
     if v.get("forecast_again_seconds"):
         error += "; after stage 1 " + said_and_error(wall, v["forecast_again_seconds"],
                                                      v.get("forecast_again_longest_seconds"))
