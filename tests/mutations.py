@@ -32,7 +32,7 @@ MUTATIONS = [
   "if not config.unfreeze or config.budget:", "if not config.unfreeze:",
   ["tests/test_report.py::test_more_blocks_is_told_as_a_number_and_only_where_some_were_left_frozen"]),
  ("a plan that fits nowhere plans the epochs the run will cut", "src/visionpath/photo_plan.py",
-  "if epochs is None and plan.fine_tune_epochs > max(1, fits):", "if False:",
+  "if epochs is None and plan.fine_tune_epochs > held:", "if False:",
   ["tests/test_defaults.py::test_the_plan_takes_the_largest_side_that_leaves_room_for_fine_tuning",
    "tests/test_defaults.py::test_a_plan_that_fits_nowhere_does_not_call_its_side_the_largest_that_fits"]),
  ("the groups stage 1 may choose are timed only after it", "src/visionpath/defaults.py",

@@ -148,7 +148,7 @@ def photo_defaults(config: TrainConfig, parallel: int = 1) -> dict[str, Choice]:
     a larger one more blocks, harder and longer, lower blocks slower than higher ones. Stage 1 (the head on cached
     features) costs little and ends when converged. Resolution is the largest that leaves room for enough
     fine-tuning in the budget, as measured on this machine."""
-    folder = survey(Path(config.data), config.labels, held_out=config.validation_split)
+    folder = survey(Path(config.data), config.labels, config.validation_split)
     small = folder.per_class < SMALL_FOLDER
     device = pick_device(config.device)
     chosen = fine_tuning_choices(config, folder, small)

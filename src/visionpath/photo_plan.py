@@ -110,9 +110,9 @@ def plan_photo_run(folder: Survey, speed: Speed, budget: float, side: int | None
             return plan
         if alone is None and not side and epochs is None and sum(seconds.values()) <= budget:
             alone = Plan(s, 0, {**seconds, "fine-tuning": 0.0})
-    if epochs is None and plan.fine_tune_epochs > max(1, fits):  # the smallest side: `fewest` do not fit there
-        plan = replace(plan, fine_tune_epochs=max(1, fits), seconds={**plan.seconds, "fine-tuning": max(1, fits) *
-                                                                      per_epoch})
+    held = max(1, fits)  # at the smallest side: the epochs that fit there, or the one a run fine-tunes in any case
+    if epochs is None and plan.fine_tune_epochs > held:  # `fewest` do not fit there
+        plan = replace(plan, fine_tune_epochs=held, seconds={**plan.seconds, "fine-tuning": held * per_epoch})
     return plan
 
 

@@ -178,6 +178,7 @@ class Survey:
     test: int
     median_side: int       # the median shorter side of up to 100 training pictures, in pixels
     held_out: float = 0.1  # the share of train a run holds out for validation where there is no validation split
+                           # (--validation-split: survey takes it from the run's settings)
 
     @property
     def per_class(self) -> float:
@@ -185,7 +186,7 @@ class Survey:
         return self.train / self.classes
 
 
-def survey(root: Path, labels: str | Path | None = None, sample: int = 100, held_out: float = 0.1) -> Survey:
+def survey(root: Path, labels: str | Path | None, held_out: float, sample: int = 100) -> Survey:
     """The folder's counts per split and its pictures' median shorter side; `held_out`: --validation-split."""
     classes, samples = scan_labels(root, labels) if labels else scan_folder(root)
     train = [p for p, _ in samples["train"]]
