@@ -15,11 +15,27 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from visionpath import defaults
-
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-# the larger backbones the plan takes, as measured (defaults.py), before the fixture below hides them from each test
-MEASURED_LARGER_BACKBONES = defaults.LARGER_BACKBONES
+
+
+def pytest_configure(config):
+    """pytest-xdist's workers (pyproject's addopts: -n logical) share the cores: each takes its share of torch
+    threads instead of all of them (on 2 cores the quick tests took 166 s with 2 threads a worker, 126 s with 1)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        import torch
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+# the files whose tests take a minute or more each on 2 cores (a browser or a child process training, a notebook)
+LONGEST = ("test_studio_page.py", "test_studio.py", "test_lessons.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The longest tests first, then the other slow ones, then the rest (each group in file order): the workers
+    (pytest-xdist's worksteal) take tests from the front and hand the back of their queue to an idle one, so a
+    long test left for the end would keep one worker busy while the others wait."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.path.name not in LONGEST))
 
 
 @pytest.fixture(autouse=True)
@@ -37,22 +53,29 @@ def ctrl_c_reaches_python():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def isolate(patch: pytest.MonkeyPatch, home: Path) -> None:
+    """Its own cache, no network, and a machine that measures nothing: what every test and every fixture that trains
+    runs under (a session fixture is made before the test's own fixtures, so it calls this itself)."""
+    patch.setenv("VISIONPATH_HOME", str(home))
+    patch.setenv("VISIONPATH_OFFLINE", "1")
+    patch.setenv("VISIONPATH_LANG", "en")  # the messages tests read, whatever this machine's $LANG
+    patch.delenv("VISIONPATH_DATA_DIR", raising=False)
+    # --precision auto decides fp32 without measuring, unless the suite is run with the decision forced the other
+    # way (VISIONPATH_PRECISION=bf16 python -m pytest): no test depends on what this machine would measure
+    patch.setenv("VISIONPATH_PRECISION", os.environ.get("VISIONPATH_PRECISION") or "fp32")
+    # the photo backbone's speed, as a laptop CPU measures it (seconds a million pixels, forward and fine-tuning):
+    # a folder's plan is the same on every machine, and no test spends seconds measuring
+    patch.setenv("VISIONPATH_SPEED", "0.1,0.3")
+    # at that speed a tiny folder leaves a budget with time to spare: the plan would ask a head on Lite0's frozen
+    # features whether a larger backbone is worth it (seconds); only the tests of that choice let it
+    from visionpath import defaults  # here, not at the top: pytest-xdist's controller, which runs no test, never
+    patch.setattr(defaults, "LARGER_BACKBONES", ())  # imports torch (9 s on a slow 2-core machine)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Every test gets its own cache and no network: a test that would download fails loudly instead."""
-    monkeypatch.setenv("VISIONPATH_HOME", str(tmp_path_factory.mktemp("home")))
-    monkeypatch.setenv("VISIONPATH_OFFLINE", "1")
-    monkeypatch.setenv("VISIONPATH_LANG", "en")  # the messages tests read, whatever this machine's $LANG
-    monkeypatch.delenv("VISIONPATH_DATA_DIR", raising=False)
-    # --precision auto decides fp32 without measuring, unless the suite is run with the decision forced the other
-    # way (VISIONPATH_PRECISION=bf16 python -m pytest): no test depends on what this machine would measure
-    monkeypatch.setenv("VISIONPATH_PRECISION", os.environ.get("VISIONPATH_PRECISION") or "fp32")
-    # the photo backbone's speed, as a laptop CPU measures it (seconds a million pixels, forward and fine-tuning):
-    # a folder's plan is the same on every machine, and no test spends seconds measuring
-    monkeypatch.setenv("VISIONPATH_SPEED", "0.1,0.3")
-    # at that speed a tiny folder leaves a budget with time to spare: the plan would ask a head on Lite0's frozen
-    # features whether a larger backbone is worth it (seconds); only the tests of that choice let it
-    monkeypatch.setattr(defaults, "LARGER_BACKBONES", ())
+    isolate(monkeypatch, tmp_path_factory.mktemp("home"))
 
 
 def class_pattern(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -181,8 +204,7 @@ def trained(tmp_path_factory) -> dict[str, Path]:
     """A Lite0 run on its offline ImageNet weights and a small CNN run, made once."""
     import visionpath
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("VISIONPATH_HOME", str(tmp_path_factory.mktemp("home")))
-        patch.setenv("VISIONPATH_OFFLINE", "1")
+        isolate(patch, tmp_path_factory.mktemp("home"))
         folder = make_folder(tmp_path_factory.mktemp("data") / "photos")
         runs = tmp_path_factory.mktemp("runs")
         quick = {"epochs": 1, "batch_size": 8, "augment": "none"}

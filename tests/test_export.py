@@ -69,6 +69,7 @@ def test_the_onnx_file_says_what_it_takes_and_gives_and_takes_any_batch(tiny_fol
         assert np.abs(answer - packaged(pictures).detach().numpy()).max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_torchscript_answers_as_the_run_does_and_carries_the_metadata(tiny_folder, tmp_path):
     run = visionpath.train(tiny_folder, project=tmp_path / "runs", model="resnet9", width=8, **QUICK)
     path = visionpath.export(run.path, format="torchscript")

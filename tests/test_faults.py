@@ -210,6 +210,7 @@ def test_killed_while_saving_an_epoch_the_run_resumes_to_the_same_weights(tmp_pa
     assert (run / "best.safetensors").read_bytes() == (whole / "best.safetensors").read_bytes()
 
 
+@pytest.mark.slow
 def test_a_damaged_results_csv_is_recovered_from_the_last_checkpoint(tmp_path, capsys):
     root = make_folder(tmp_path / "photos", seed=6)
     succeeded(cli(["train", root, "--epochs", "3", "--project", tmp_path / "runs", *RUN], capsys))
@@ -285,6 +286,7 @@ def test_a_cache_on_a_full_disk_is_one_sentence(tmp_path, capsys, small_disk, mo
 
 # ------------------------------------------------------------------------------- a folder that changed
 
+@pytest.mark.slow
 def test_evaluate_scores_the_recorded_files_wherever_it_runs_and_wherever_the_folder_went(tmp_path, capsys,
                                                                                          monkeypatch):
     root = make_folder(tmp_path / "photos", per_class={"": 20}, seed=9)  # no splits: validation is held out

@@ -82,6 +82,7 @@ def test_too_short_to_tell_in_plain_english_for_one_epoch_too(tmp_path):
                                                     False)
 
 
+@pytest.mark.slow
 def test_curves_are_drawn_for_every_verdict(tmp_path):
     from PIL import Image
     for i, h in enumerate((OVERFIT, UNDERFIT, HEALTHY, HEALTHY[:1])):
@@ -110,6 +111,7 @@ def test_report_html_is_self_contained_and_complete(tiny_folder, tmp_path):
     assert run.report() == run.path / "report.html"  # again from the command, reloading data and weights
 
 
+@pytest.mark.slow
 def test_the_gallery_shows_where_a_convolutional_model_looked_in_each_mistake(tiny_folder, tmp_path):
     import visionpath
     test = tiny_folder / "test"  # test's classes named after each other: the model gets them wrong
@@ -135,6 +137,7 @@ def test_report_without_a_test_split_says_the_score_is_optimistic(tmp_path):
     assert "no <code>test/</code> split" in page and "optimistic" in page and "Confusion matrix (validation)" in page
 
 
+@pytest.mark.slow
 def test_compare_runs(tiny_folder, tmp_path):
     import visionpath
     from visionpath.cli import main

@@ -32,6 +32,7 @@ def test_a_run_without_a_test_split_says_how_to_evaluate(tmp_path):
         run.evaluate("holdout")
 
 
+@pytest.mark.slow
 def test_a_test_picture_whose_near_copy_is_in_train_counts_as_seen_once_a_check_found_it(tmp_path, capsys):
     """A cropped, re-encoded copy of a training photo in test: not the same file, so training's quick check cannot
     tell; once `data check` has found it, evaluate scores it apart and says how it was seen."""
@@ -66,6 +67,7 @@ def test_a_test_split_that_leaks_is_scored_on_what_training_never_saw(tmp_path, 
     assert "on the 12 not seen in training" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_a_leak_scored_before_any_check_says_near_copies_were_not_looked_for(tmp_path, capsys):
     """Training finds the same file in seconds; near copies only a data check finds. Until one has looked at every
     picture, the score on the pictures not seen says it counted files only; after it, not."""

@@ -30,6 +30,7 @@ def browser():
     return webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
 
 
+@pytest.mark.slow
 def test_the_page_shows_the_classes_of_two_photos_as_the_api_gives_them(trained, photos):
     chosen = [photos / "chelsea.jpg", photos / "coffee.png"]
     expected = {Path(p.path).name: p for p in visionpath.predict(trained["lite0"], chosen, top_k=3)}
@@ -58,6 +59,7 @@ def test_the_page_shows_the_classes_of_two_photos_as_the_api_gives_them(trained,
         assert [float(row[-1].rstrip("%")) for row in rows] == pytest.approx([100 * p for _, p in mine.top], abs=0.051)
 
 
+@pytest.mark.slow
 def test_a_frame_from_the_camera_is_classified(trained):
     with visionpath.serve(trained["cnn"], port=0, background=True) as server:
         driver = browser()

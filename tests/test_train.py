@@ -33,6 +33,7 @@ def test_a_run_folder_has_everything(tiny_folder, tmp_path):
     assert json.loads((run.path / "test_metrics.json").read_text())["accuracy"] > 0.8  # an easy task
 
 
+@pytest.mark.slow
 def test_stop_if_ends_the_run_after_a_saved_epoch_and_keeps_the_best(tiny_folder, tmp_path):
     rows = []
     run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "epochs": 5}, score_test=False,
@@ -54,6 +55,7 @@ def test_run_folders_never_overwrite(tiny_folder, tmp_path):
     assert (first.path.name, second.path.name) == ("x-1", "x-2")
 
 
+@pytest.mark.slow
 def test_same_seed_same_run(tiny_folder, tmp_path):
     a = visionpath.train(tiny_folder, project=tmp_path, **FAST)
     b = visionpath.train(tiny_folder, project=tmp_path, **FAST)
@@ -82,6 +84,7 @@ class CtrlCAtStep:
         self.handle.remove()
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_resume_gives_the_same_result(tiny_folder, tmp_path, capsys):
     settings = {**FAST, "epochs": 4, "dropout": 0.3}
     whole = visionpath.train(tiny_folder, project=tmp_path / "a", **settings)
@@ -201,6 +204,7 @@ def test_resume_of_a_folder_that_is_not_a_run(tmp_path):
         visionpath.train(resume=tmp_path)
 
 
+@pytest.mark.slow
 def test_bf16_mixed_precision_trains_and_is_recorded(tiny_folder, tmp_path):
     run = visionpath.train(tiny_folder, project=tmp_path, **{**FAST, "precision": "bf16"})
     assert read_metadata(run.path / "last.safetensors")["resume"]["precision"] == "bf16"
@@ -242,6 +246,7 @@ def test_models_presets_and_flags_train_on_tiny_data(tiny_folder, tmp_path, mode
     assert run.history[-1]["train_loss"] < run.history[0]["train_loss"] * 1.5  # it trained, and did not diverge
 
 
+@pytest.mark.slow
 def test_a_models_recipe_fills_what_the_user_left_out(tiny_folder, tmp_path, capsys):
     from visionpath.config import fallback
     from visionpath.models import MODELS
@@ -264,6 +269,7 @@ def test_l1_penalty_shrinks_the_weights(tiny_folder, tmp_path):
     assert weight_l1(sparse) < 0.8 * weight_l1(plain)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_augmentation_stream(tiny_folder, tmp_path):
     settings = dict(model="cnn", width=4, depth=1, epochs=3, batch_size=8, augment="strong", precision="fp32")
     whole = visionpath.train(tiny_folder, project=tmp_path / "a", **settings)
@@ -299,6 +305,7 @@ def test_class_weights_make_every_class_weigh_the_same():
     assert balance_classes(labels, 3, "auto")[0] is not None  # unbalanced: weights
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rare, unbalanced", [(7, False), (6, True)])  # 10:7 is 1.43:1, 10:6 is 1.67:1
 def test_training_the_loader_and_the_data_check_call_the_same_classes_unbalanced(tmp_path, capsys, rare, unbalanced):
     from conftest import make_folder
@@ -323,6 +330,7 @@ def test_the_sampler_draws_every_class_equally_often():
     assert sorted(plain.tolist()) == list(range(100))  # without a sampler: every picture once
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("balance", ["weights", "sampler", "auto"])
 def test_balance_for_unbalanced_classes_changes_what_is_learned(tmp_path, balance, capsys):
     root = unbalanced_folder(tmp_path)

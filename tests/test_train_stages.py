@@ -32,6 +32,7 @@ def pretrained_backbone():
     return {f"backbone.{k}": v for k, v in net.backbone.state_dict().items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("feature_cache", [True, False])
 def test_stage_one_freezes_weights_and_batch_norm_statistics(photos, tmp_path, feature_cache):
     run = visionpath.train(photos, project=tmp_path, epochs=2, fine_tune_epochs=0, feature_cache=feature_cache,

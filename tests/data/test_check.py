@@ -98,6 +98,7 @@ def test_the_summary_stays_short_on_a_folder_with_thousands_of_findings(tmp_path
     assert len([f for f in saved["findings"] if f["kind"] == "exact-leak"]) == 1200
 
 
+@pytest.mark.slow
 def test_a_clean_folder_is_clean_and_warnings_exit_1(tmp_path, capsys):
     root = tmp_path / "clean"
     for name, seeds in (("ant", range(0, 12)), ("bee", range(12, 24))):

@@ -39,6 +39,7 @@ EDITS = {  # each an edit that leaves the same picture
 }
 
 
+@pytest.mark.slow
 def test_look_alike_pictures_are_not_near_duplicates_and_edited_copies_are(tmp_path):
     rng = np.random.default_rng(0)
     root = tmp_path / "scans"
