@@ -50,10 +50,10 @@ def test_listings(capsys):
 def finished_run(tmp_path_factory) -> dict:
     """One small trained run, for the commands that read one ({run}), with a picture ({picture}) and a folder
     to write in ({tmp})."""
-    from conftest import make_folder
+    from conftest import isolate, make_folder
     tmp = tmp_path_factory.mktemp("bad-settings")
-    with pytest.MonkeyPatch.context() as patch:  # its own cache, as every test has
-        patch.setenv("VISIONPATH_HOME", str(tmp / "home"))
+    with pytest.MonkeyPatch.context() as patch:  # made before the test's own fixtures: isolated as every test is
+        isolate(patch, tmp / "home")
         root = make_folder(tmp / "photos")
         assert main(["train", str(root), "--model", "mlp", "--epochs", "1", "--batch-size", "8", "--precision",
                      "fp32", "--project", str(tmp / "runs")]) == 0
